@@ -1,0 +1,412 @@
+//! Requests and replies of protocol versions 1, 2 and 3, element by element.
+//!
+//! The request is split in two: [`RequestHead`] (greeting, working directory, argv) is small
+//! and is read whole; the body that follows (`DOTI` in 1/2, the `NFIL` file list in 3) may be
+//! many megabytes and is handed to the caller's writer one element at a time.
+
+use std::io::{self, Read, Write};
+
+use crate::error::ProtoError;
+use crate::limits::Limits;
+use crate::lzo;
+use crate::token::{Token, encode_header, read_expected, read_header};
+
+/// A protocol version that distcc 3.4 speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    /// Plain bodies, preprocessed on the client.
+    V1,
+    /// LZO bodies, preprocessed on the client.
+    V2,
+    /// LZO bodies, sources and headers sent for preprocessing on the server ("pump").
+    V3,
+}
+
+/// How bulk bodies are encoded on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lzo,
+}
+
+impl Version {
+    /// Interprets the `DIST` parameter. 3.4 treats 0 as 1.
+    pub fn from_wire(n: u32) -> Result<Version, ProtoError> {
+        match n {
+            0 | 1 => Ok(Version::V1),
+            2 => Ok(Version::V2),
+            3 => Ok(Version::V3),
+            other => Err(ProtoError::UnsupportedVersion(other)),
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        match self {
+            Version::V1 => 1,
+            Version::V2 => 2,
+            Version::V3 => 3,
+        }
+    }
+
+    pub fn compression(self) -> Compression {
+        match self {
+            Version::V1 => Compression::None,
+            Version::V2 | Version::V3 => Compression::Lzo,
+        }
+    }
+
+    /// True for the pump protocol, where the server preprocesses.
+    pub fn is_pump(self) -> bool {
+        self == Version::V3
+    }
+}
+
+/// The small, fixed part of a request: everything before the source body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub version: Version,
+    /// The client's working directory (`CDIR`); protocol 3 only.
+    pub cwd: Option<Vec<u8>>,
+    /// The compiler command line, compiler name first.
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Reads the `DIST` greeting alone, so a server can decide what to do before reading more.
+pub fn read_version_greeting<R: Read + ?Sized>(r: &mut R) -> Result<Version, ProtoError> {
+    Version::from_wire(read_expected(r, Token::DIST)?)
+}
+
+/// Reads `CDIR` (protocol 3), `ARGC` and every `ARGV` after a greeting already read.
+pub fn read_request_head<R: Read + ?Sized>(
+    r: &mut R,
+    version: Version,
+    limits: &Limits,
+) -> Result<RequestHead, ProtoError> {
+    let mut total: u64 = 0;
+    let cwd = if version.is_pump() {
+        Some(read_string(r, Token::CDIR, limits, &mut total)?)
+    } else {
+        None
+    };
+    let argc = read_expected(r, Token::ARGC)?;
+    if argc == 0 {
+        return Err(ProtoError::Malformed {
+            token: Token::ARGC,
+            why: "empty command line",
+        });
+    }
+    check_len(Token::ARGC, argc.into(), limits.max_argc.into())?;
+    let mut argv = Vec::with_capacity(argc as usize);
+    for _ in 0..argc {
+        argv.push(read_string(r, Token::ARGV, limits, &mut total)?);
+    }
+    Ok(RequestHead { version, cwd, argv })
+}
+
+/// Encodes a request head: `DIST`, then `CDIR` for protocol 3, `ARGC`, `ARGV`….
+pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
+    encode_header(buf, Token::DIST, head.version.number());
+    if head.version.is_pump() {
+        put_string(buf, Token::CDIR, head.cwd.as_deref().unwrap_or_default());
+    }
+    encode_header(buf, Token::ARGC, len_u32(head.argv.len()));
+    for arg in &head.argv {
+        put_string(buf, Token::ARGV, arg);
+    }
+}
+
+/// Reads a bulk body carrying `token` (`DOTI`, `DOTO`, `SERR`, …) into `out`, decompressing
+/// it if the protocol says so. Uncompressed bodies are streamed; an LZO body must be held
+/// whole because the format has no framing. Returns the number of bytes written to `out`.
+pub fn read_body<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    token: Token,
+    compression: Compression,
+    limits: &Limits,
+    out: &mut W,
+) -> Result<u64, ProtoError> {
+    let len = read_expected(r, token)?;
+    read_body_after_header(r, token, len, compression, limits, out)
+}
+
+fn read_body_after_header<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    token: Token,
+    len: u32,
+    compression: Compression,
+    limits: &Limits,
+    out: &mut W,
+) -> Result<u64, ProtoError> {
+    check_len(token, len.into(), limits.max_body.into())?;
+    match compression {
+        Compression::None => {
+            let copied = io::copy(&mut r.take(len.into()), out)?;
+            if copied != u64::from(len) {
+                return Err(ProtoError::Truncated { token });
+            }
+            Ok(copied)
+        }
+        Compression::Lzo => {
+            let packed = read_exact_vec(r, token, len)?;
+            let plain = lzo::decompress(&packed, limits.max_unpacked)?;
+            out.write_all(&plain)?;
+            Ok(plain.len() as u64)
+        }
+    }
+}
+
+/// Writes a bulk body, compressing it if the protocol says so. An empty body is always sent
+/// as length zero, never compressed.
+pub fn write_body<W: Write + ?Sized>(
+    w: &mut W,
+    token: Token,
+    compression: Compression,
+    data: &[u8],
+) -> io::Result<()> {
+    let packed;
+    let wire = match compression {
+        Compression::None => data,
+        Compression::Lzo => {
+            packed = lzo::compress(data);
+            &packed[..]
+        }
+    };
+    let len = u32::try_from(wire.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    let mut head = Vec::with_capacity(12);
+    encode_header(&mut head, token, len);
+    w.write_all(&head)?;
+    w.write_all(wire)
+}
+
+/// One entry of a protocol 3 file list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PumpEntry {
+    /// Absolute path on the client, as the client sent it. Not yet checked for safety: the
+    /// daemon decides where (and whether) it may be placed.
+    pub name: Vec<u8>,
+    pub kind: PumpEntryKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PumpEntryKind {
+    /// File contents, already decompressed.
+    File(Vec<u8>),
+    /// Symbolic link target.
+    Link(Vec<u8>),
+}
+
+/// Encodes `NFIL n`.
+pub fn write_pump_file_count(buf: &mut Vec<u8>, n: u32) {
+    encode_header(buf, Token::NFIL, n);
+}
+
+/// Reads `NFIL` and checks it against the cap.
+pub fn read_pump_file_count<R: Read + ?Sized>(
+    r: &mut R,
+    limits: &Limits,
+) -> Result<u32, ProtoError> {
+    let n = read_expected(r, Token::NFIL)?;
+    check_len(Token::NFIL, n.into(), limits.max_files.into())?;
+    Ok(n)
+}
+
+/// Writes one `NAME` followed by `FILE` (LZO) or `LINK`.
+pub fn write_pump_entry<W: Write + ?Sized>(w: &mut W, entry: &PumpEntry) -> io::Result<()> {
+    let mut buf = Vec::new();
+    put_string(&mut buf, Token::NAME, &entry.name);
+    match &entry.kind {
+        PumpEntryKind::File(data) => {
+            w.write_all(&buf)?;
+            write_body(w, Token::FILE, Compression::Lzo, data)
+        }
+        PumpEntryKind::Link(target) => {
+            put_string(&mut buf, Token::LINK, target);
+            w.write_all(&buf)
+        }
+    }
+}
+
+/// Reads one `NAME` + `FILE`/`LINK` entry of a protocol 3 file list.
+pub fn read_pump_entry<R: Read + ?Sized>(
+    r: &mut R,
+    limits: &Limits,
+) -> Result<PumpEntry, ProtoError> {
+    let mut total = 0;
+    let name = read_string(r, Token::NAME, limits, &mut total)?;
+    let Some(h) = read_header(r)? else {
+        return Err(ProtoError::Eof {
+            expected: Token::FILE,
+        });
+    };
+    let kind = match h.token {
+        Token::FILE => {
+            let mut data = Vec::new();
+            read_body_after_header(r, Token::FILE, h.value, Compression::Lzo, limits, &mut data)?;
+            PumpEntryKind::File(data)
+        }
+        Token::LINK => {
+            check_len(Token::LINK, h.value.into(), limits.max_arg_len.into())?;
+            let target = read_exact_vec(r, Token::LINK, h.value)?;
+            check_string(Token::LINK, &target)?;
+            PumpEntryKind::Link(target)
+        }
+        got => {
+            return Err(ProtoError::UnexpectedToken {
+                expected: Token::FILE,
+                got,
+            });
+        }
+    };
+    Ok(PumpEntry { name, kind })
+}
+
+/// The server's answer to one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub version: Version,
+    /// Unix wait status of the compiler: `exit << 8`, or the terminating signal.
+    pub status: u32,
+    pub stderr: Vec<u8>,
+    pub stdout: Vec<u8>,
+    /// The object file; empty when the compile failed.
+    pub object: Vec<u8>,
+    /// The dependency file (`DOTD`), protocol 3 only, sent only after a successful compile.
+    pub dotd: Option<Vec<u8>>,
+}
+
+impl Reply {
+    /// A reply that reports `status` with no output, as 3.4 sends for internal failures.
+    pub fn failure(version: Version, status: u32, stderr: Vec<u8>) -> Reply {
+        Reply {
+            version,
+            status,
+            stderr,
+            stdout: Vec::new(),
+            object: Vec::new(),
+            dotd: None,
+        }
+    }
+}
+
+/// Writes `DONE STAT SERR SOUT DOTO` and, for protocol 3, `DOTD` when present.
+pub fn write_reply<W: Write + ?Sized>(w: &mut W, reply: &Reply) -> io::Result<()> {
+    let c = reply.version.compression();
+    let mut head = Vec::with_capacity(24);
+    encode_header(&mut head, Token::DONE, reply.version.number());
+    encode_header(&mut head, Token::STAT, reply.status);
+    w.write_all(&head)?;
+    write_body(w, Token::SERR, c, &reply.stderr)?;
+    write_body(w, Token::SOUT, c, &reply.stdout)?;
+    write_body(w, Token::DOTO, c, &reply.object)?;
+    if reply.version.is_pump()
+        && let Some(dotd) = &reply.dotd
+    {
+        write_body(w, Token::DOTD, c, dotd)?;
+    }
+    w.flush()
+}
+
+/// Reads a reply to a request made in `version`. The server must answer in the same version.
+pub fn read_reply<R: Read + ?Sized>(
+    r: &mut R,
+    version: Version,
+    limits: &Limits,
+) -> Result<Reply, ProtoError> {
+    let done = read_expected(r, Token::DONE)?;
+    if Version::from_wire(done)? != version {
+        return Err(ProtoError::UnsupportedVersion(done));
+    }
+    let status = read_expected(r, Token::STAT)?;
+    let c = version.compression();
+    let mut stderr = Vec::new();
+    read_body(r, Token::SERR, c, limits, &mut stderr)?;
+    let mut stdout = Vec::new();
+    read_body(r, Token::SOUT, c, limits, &mut stdout)?;
+    let mut object = Vec::new();
+    read_body(r, Token::DOTO, c, limits, &mut object)?;
+    let dotd = if version.is_pump() {
+        // Old servers omit DOTD after a failed compile; a clean close is fine there.
+        match read_header(r)? {
+            None => None,
+            Some(h) if h.token == Token::DOTD => {
+                let mut d = Vec::new();
+                read_body_after_header(r, Token::DOTD, h.value, c, limits, &mut d)?;
+                Some(d)
+            }
+            Some(h) => {
+                return Err(ProtoError::UnexpectedToken {
+                    expected: Token::DOTD,
+                    got: h.token,
+                });
+            }
+        }
+    } else {
+        None
+    };
+    Ok(Reply {
+        version,
+        status,
+        stderr,
+        stdout,
+        object,
+        dotd,
+    })
+}
+
+fn check_len(token: Token, len: u64, max: u64) -> Result<(), ProtoError> {
+    if len > max {
+        return Err(ProtoError::TooLarge { token, len, max });
+    }
+    Ok(())
+}
+
+fn check_string(token: Token, s: &[u8]) -> Result<(), ProtoError> {
+    if s.contains(&0) {
+        return Err(ProtoError::Malformed {
+            token,
+            why: "contains a NUL byte",
+        });
+    }
+    Ok(())
+}
+
+fn read_string<R: Read + ?Sized>(
+    r: &mut R,
+    token: Token,
+    limits: &Limits,
+    total: &mut u64,
+) -> Result<Vec<u8>, ProtoError> {
+    let len = read_expected(r, token)?;
+    check_len(token, len.into(), limits.max_arg_len.into())?;
+    *total += u64::from(len);
+    check_len(token, *total, limits.max_argv_total)?;
+    let s = read_exact_vec(r, token, len)?;
+    check_string(token, &s)?;
+    Ok(s)
+}
+
+/// Reads exactly `len` bytes, growing the buffer as data actually arrives so that a forged
+/// length costs nothing until the bytes are really sent.
+fn read_exact_vec<R: Read + ?Sized>(
+    r: &mut R,
+    token: Token,
+    len: u32,
+) -> Result<Vec<u8>, ProtoError> {
+    let mut v = Vec::with_capacity((len as usize).min(64 * 1024));
+    let got = r.take(len.into()).read_to_end(&mut v)?;
+    if got != len as usize {
+        return Err(ProtoError::Truncated { token });
+    }
+    Ok(v)
+}
+
+fn put_string(buf: &mut Vec<u8>, token: Token, s: &[u8]) {
+    encode_header(buf, token, len_u32(s.len()));
+    buf.extend_from_slice(s);
+}
+
+fn len_u32(n: usize) -> u32 {
+    // Callers build requests from argv and paths, which the OS caps far below 4 GiB.
+    u32::try_from(n).expect("string longer than 4 GiB")
+}
