@@ -41,7 +41,7 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, LzoError> {
     }
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     // Typical source code compresses about 4:1; start there and double on overrun.
-    let mut cap = src.len().saturating_mul(4).clamp(4096, max.max(1));
+    let mut cap = src.len().saturating_mul(4).max(4096).min(max.max(1));
     loop {
         let mut out = vec![0u8; cap];
         match lzokay::decompress::decompress(src, &mut out) {

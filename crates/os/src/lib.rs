@@ -1,0 +1,5 @@
+//! The only place that talks to the operating system on behalf of distcc policy: exit codes,
+//! process spawning, temporary directories, fcntl locks and signals. It carries no distcc
+//! policy of its own: callers decide what to run, where, and what a failure means.
+
+pub mod exit;
