@@ -3,3 +3,4 @@
 //! policy of its own: callers decide what to run, where, and what a failure means.
 
 pub mod exit;
+pub mod process;
