@@ -13,6 +13,7 @@ mod error;
 mod limits;
 pub mod lzo;
 mod message;
+pub mod state;
 mod token;
 
 pub use error::ProtoError;
