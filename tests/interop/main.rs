@@ -1,2 +1,5 @@
 //! Interoperability with Debian's distcc 3.4: its client against our daemon, our client against
 //! its daemon. Under `CI=true` a missing 3.4 peer is a failure, never a skip.
+
+mod libgit2;
+mod support;

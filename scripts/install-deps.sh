@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers,
+# build tools, Debian's distcc 3.4 (the interop peer), sshd and iproute2. Idempotent.
+set -euo pipefail
+packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "installing: ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+if ! command -v cargo >/dev/null; then
+    echo "error: cargo is not installed; install a Rust toolchain (1.85 or newer) first" >&2
+    exit 1
+fi

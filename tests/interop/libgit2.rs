@@ -1,0 +1,318 @@
+//! libgit2 (a real 200-file C library, from ../shared/corpus) built through distcc: every object
+//! and every `.d` file must be byte-identical to a local build in the same directory.
+//!
+//! Covered pairs: Debian's 3.4 client against our daemon (Release and Debug, protocols 1 and
+//! 2), our client against 3.4's daemon and against ours (protocols 1 and 2), and our client
+//! as a masquerade symlink. Builds run one at a time: the machine has two cores, and the
+//! reference build of a configuration is shared by every test of that configuration.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use crate::support::{Daemon, Impl, TempDir, ci, require};
+
+/// Where ../shared/corpus/fetch.sh unpacked libgit2, or None (a failure under CI).
+fn libgit2_source() -> Option<PathBuf> {
+    static SOURCE: OnceLock<Option<PathBuf>> = OnceLock::new();
+    SOURCE
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fetch.sh");
+            let found = Command::new("bash")
+                .arg(&script)
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .and_then(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .lines()
+                        .find_map(|l| l.strip_prefix("libgit2=").map(PathBuf::from))
+                })
+                .filter(|p| p.join("CMakeLists.txt").is_file());
+            if found.is_none() {
+                assert!(!ci(), "CI=true and {} did not provide libgit2", script.display());
+                eprintln!("skipping: {} did not provide libgit2", script.display());
+            }
+            found
+        })
+        .clone()
+}
+
+/// How cmake is told to reach the compiler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Via {
+    /// `CMAKE_C_COMPILER_LAUNCHER` is a script that runs `$LAUNCH /usr/bin/cc …`; with `LAUNCH`
+    /// unset it runs the compiler directly (the reference build).
+    Launcher,
+    /// The compiler is a symlink named `cc` that points at gcc for the reference build and at
+    /// our distcc (masquerading) for the distributed one.
+    Masquerade,
+}
+
+/// A configured libgit2 build directory and its reference outputs.
+struct Tree {
+    dir: TempDir,
+    via: Via,
+    reference: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+impl Tree {
+    fn build_dir(&self) -> PathBuf {
+        self.dir.path().join("build")
+    }
+
+    fn masquerade_link(&self) -> PathBuf {
+        self.dir.path().join("masq").join("cc")
+    }
+}
+
+/// Only one libgit2 build runs at a time.
+fn build_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn trees() -> &'static Mutex<BTreeMap<(&'static str, Via), &'static Tree>> {
+    static TREES: OnceLock<Mutex<BTreeMap<(&'static str, Via), &'static Tree>>> = OnceLock::new();
+    TREES.get_or_init(Default::default)
+}
+
+/// The configured tree for `build_type` and `via`, with its reference build done.
+fn tree(source: &Path, build_type: &'static str, via: Via) -> &'static Tree {
+    let mut trees = trees().lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = trees.get(&(build_type, via)) {
+        return t;
+    }
+    let dir = TempDir::new(&format!("libgit2-{build_type}-{via:?}").to_lowercase());
+    let launcher = dir.path().join("launch.sh");
+    std::fs::write(&launcher, "#!/bin/sh\nexec $LAUNCH \"$@\"\n").unwrap();
+    run(Command::new("chmod").arg("+x").arg(&launcher));
+    let masq = dir.path().join("masq");
+    std::fs::create_dir(&masq).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/gcc", masq.join("cc")).unwrap();
+
+    let mut cmake = Command::new("cmake");
+    cmake
+        .arg("-S")
+        .arg(source)
+        .arg("-B")
+        .arg(dir.path().join("build"))
+        .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
+        .args(["-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF"])
+        .args(["-DUSE_BUNDLED_ZLIB=ON", "-DREGEX_BACKEND=builtin", "-DUSE_HTTP_PARSER=builtin"]);
+    match via {
+        Via::Launcher => cmake
+            .arg("-DCMAKE_C_COMPILER=/usr/bin/cc")
+            .arg(format!("-DCMAKE_C_COMPILER_LAUNCHER={}", launcher.display())),
+        Via::Masquerade => cmake.arg(format!("-DCMAKE_C_COMPILER={}", masq.join("cc").display())),
+    };
+    run(&mut cmake);
+    let mut tree = Tree {
+        dir,
+        via,
+        reference: BTreeMap::new(),
+    };
+    make(&tree, &[("LAUNCH", "")], 2);
+    tree.reference = outputs(&tree.build_dir());
+    assert!(
+        tree.reference.keys().filter(|p| is_object(p)).count() > 150,
+        "the reference build made too few objects"
+    );
+    let tree: &'static Tree = Box::leak(Box::new(tree));
+    trees.insert((build_type, via), tree);
+    tree
+}
+
+fn is_object(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "o")
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn make(tree: &Tree, env: &[(&str, &str)], jobs: u32) {
+    run(Command::new("make")
+        .arg("-C")
+        .arg(tree.build_dir())
+        .arg("clean"));
+    let mut cmd = Command::new("make");
+    cmd.arg("-C")
+        .arg(tree.build_dir())
+        .arg(format!("-j{jobs}"))
+        .envs(env.iter().copied());
+    run(&mut cmd);
+}
+
+/// Every object and dependency file under `dir`, by path relative to it.
+fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else if path.extension().is_some_and(|e| e == "o" || e == "d") {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+/// Builds `tree` through `client` against `daemon` and compares every output with the
+/// reference. Returns the number of objects compared.
+fn distributed_build(tree: &Tree, client: &Path, daemon: &Daemon, lzo: bool) -> usize {
+    let state = TempDir::new("distcc-dir");
+    let hosts = daemon.host(lzo, 4);
+    let client_str = client.display().to_string();
+    let mut env = vec![
+        ("DISTCC_HOSTS", hosts.as_str()),
+        ("DISTCC_FALLBACK", "0"),
+        ("DISTCC_SKIP_LOCAL_RETRY", "1"),
+        ("DISTCC_DIR", state.path().to_str().unwrap()),
+        ("DISTCC_LOG", ""),
+        ("LAUNCH", ""),
+    ];
+    match tree.via {
+        Via::Launcher => env.push(("LAUNCH", client_str.as_str())),
+        Via::Masquerade => {
+            let link = tree.masquerade_link();
+            std::fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(client, &link).unwrap();
+        }
+    }
+    // Later entries win in Command::envs, so LAUNCH is the client for the launcher tree.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(tree, &env, 4)));
+    if tree.via == Via::Masquerade {
+        let link = tree.masquerade_link();
+        std::fs::remove_file(&link).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/gcc", &link).unwrap();
+    }
+    if let Err(panic) = result {
+        eprintln!("daemon log:\n{}", daemon.log_text());
+        std::panic::resume_unwind(panic);
+    }
+    let built = outputs(&tree.build_dir());
+    let missing: Vec<_> = tree.reference.keys().filter(|k| !built.contains_key(*k)).collect();
+    let differ: Vec<_> = tree
+        .reference
+        .iter()
+        .filter(|(k, v)| built.get(*k).is_some_and(|b| b != *v))
+        .map(|(k, _)| k)
+        .collect();
+    assert!(
+        missing.is_empty() && differ.is_empty(),
+        "{} outputs missing, {} differ from the local build; first: {:?} {:?}",
+        missing.len(),
+        differ.len(),
+        missing.first(),
+        differ.first()
+    );
+    tree.reference.keys().filter(|p| is_object(p)).count()
+}
+
+/// Every compiled source file appears in the daemon's log.
+fn assert_log_shows_every_job(daemon: &Daemon, tree: &Tree) {
+    let log = daemon.log_text();
+    let unlogged: Vec<String> = tree
+        .reference
+        .keys()
+        .filter(|p| is_object(p))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .filter(|source| !log.contains(source.as_str()))
+        .collect();
+    assert!(
+        unlogged.is_empty(),
+        "{} jobs missing from the daemon log, first {:?}",
+        unlogged.len(),
+        unlogged.first()
+    );
+}
+
+fn distcc34_client() -> PathBuf {
+    crate::support::which("distcc").expect("distcc 3.4 is installed")
+}
+
+fn our_client() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_distcc"))
+}
+
+fn setup() -> Option<(PathBuf, MutexGuard<'static, ()>)> {
+    if !require(&["cmake", "make", "gcc", "distcc", "distccd"]) {
+        return None;
+    }
+    let source = libgit2_source()?;
+    Some((source, build_lock()))
+}
+
+fn check(build_type: &'static str, via: Via, client: PathBuf, server: Impl, lzo: bool) {
+    let Some((source, _lock)) = setup() else {
+        return;
+    };
+    let tree = tree(&source, build_type, via);
+    let daemon = Daemon::start(server, 4);
+    let n = distributed_build(tree, &client, &daemon, lzo);
+    if server == Impl::Ours {
+        assert_log_shows_every_job(&daemon, tree);
+    }
+    eprintln!(
+        "libgit2 {build_type} via {via:?}, {} against {server:?}, lzo={lzo}: {n} objects identical",
+        client.display()
+    );
+}
+
+#[test]
+fn distcc34_client_to_our_daemon_release_protocol_1() {
+    check("Release", Via::Launcher, distcc34_client(), Impl::Ours, false);
+}
+
+#[test]
+fn distcc34_client_to_our_daemon_release_protocol_2() {
+    check("Release", Via::Launcher, distcc34_client(), Impl::Ours, true);
+}
+
+#[test]
+fn distcc34_client_to_our_daemon_debug_protocol_1() {
+    check("Debug", Via::Launcher, distcc34_client(), Impl::Ours, false);
+}
+
+#[test]
+fn distcc34_client_to_our_daemon_debug_protocol_2() {
+    check("Debug", Via::Launcher, distcc34_client(), Impl::Ours, true);
+}
+
+#[test]
+fn our_client_to_distccd34_protocol_1() {
+    check("Release", Via::Launcher, our_client(), Impl::Distcc34, false);
+}
+
+#[test]
+fn our_client_to_distccd34_protocol_2() {
+    check("Release", Via::Launcher, our_client(), Impl::Distcc34, true);
+}
+
+#[test]
+fn our_client_to_our_daemon_protocol_1() {
+    check("Release", Via::Launcher, our_client(), Impl::Ours, false);
+}
+
+#[test]
+fn our_client_to_our_daemon_protocol_2() {
+    check("Release", Via::Launcher, our_client(), Impl::Ours, true);
+}
+
+#[test]
+fn our_client_masquerading_as_cc_to_our_daemon() {
+    check("Release", Via::Masquerade, our_client(), Impl::Ours, true);
+}
