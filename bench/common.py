@@ -1,0 +1,103 @@
+"""Shared pieces of the benchmarks: corpus lookup, free ports, daemons on loopback, and CPU
+accounting of daemon processes from /proc. Everything listens on 127.0.0.1 only."""
+import os, signal, socket, subprocess, time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def corpus(name):
+    out = subprocess.run(["bash", os.path.join(ROOT, "..", "shared", "corpus", "fetch.sh")],
+                         check=True, capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith(name + "="):
+            return line.split("=", 1)[1]
+    raise SystemExit(f"fetch.sh did not provide {name}")
+
+
+def build_ours():
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """A distccd (ours or 3.4) on a loopback port, in its own process group."""
+
+    def __init__(self, program, jobs, log):
+        self.port = free_port()
+        self.log = open(log, "w")
+        self.proc = subprocess.Popen(
+            [program, "--daemon", "--no-detach", "--log-stderr", "--log-level", "warning",
+             "--port", str(self.port), "--listen", "127.0.0.1", "--allow", "127.0.0.1/32",
+             "--jobs", str(jobs)],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
+            start_new_session=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.02)
+        else:
+            raise SystemExit(f"{program} did not start listening")
+        self.cpu = {}
+
+    def sample_cpu(self):
+        """Records utime+stime of every process in the daemon's session. /proc's per-process
+        times exclude children, so the compilers the daemon runs are not counted."""
+        sid = self.proc.pid
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            # fields[0] is field 3 (state); session is field 6, utime 14, stime 15.
+            if int(fields[3]) != sid:
+                continue
+            comm = open(f"/proc/{pid}/comm").read().strip() if os.path.exists(f"/proc/{pid}/comm") else ""
+            if comm != "distccd":
+                continue
+            self.cpu[pid] = (int(fields[11]) + int(fields[12])) / TICK
+
+    def cpu_seconds(self):
+        return sum(self.cpu.values())
+
+    def stop(self):
+        self.sample_cpu()
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self.log.close()
+
+
+def run_sampling(cmd, daemons, env=None, cwd=None):
+    """Runs cmd to completion while sampling the daemons' CPU every 50 ms; returns wall s."""
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while p.poll() is None:
+        for d in daemons:
+            d.sample_cpu()
+        time.sleep(0.05)
+    wall = time.monotonic() - start
+    err = p.stderr.read().decode(errors="replace")
+    if p.returncode != 0:
+        raise SystemExit(f"{cmd} failed:\n{err[-3000:]}")
+    return wall
