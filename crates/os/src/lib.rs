@@ -3,4 +3,5 @@
 //! policy of its own: callers decide what to run, where, and what a failure means.
 
 pub mod exit;
+pub mod lock;
 pub mod process;

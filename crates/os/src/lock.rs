@@ -1,0 +1,93 @@
+//! Whole-file fcntl write locks, the kind distcc 3.4 takes on its slot files.
+//!
+//! 3.4 locks `$DISTCC_DIR/lock/cpu_*` with `fcntl(F_SETLK, F_WRLCK)`. `flock` (and
+//! `std::fs::File::lock`) is a different lock family that 3.4 never sees, so a C client and
+//! a Rust client on one machine would both think a slot is free. This module only takes and
+//! releases such locks; which files to lock, and what a busy slot means, is the caller's call.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// A held lock. Dropping it releases the lock (closing the descriptor does, for fcntl locks).
+#[derive(Debug)]
+pub struct FileLock {
+    file: File,
+}
+
+impl FileLock {
+    /// Opens (creating with mode 0666 less the umask, as 3.4 does) and write-locks `path`
+    /// without waiting. `Ok(None)` means another process holds the lock.
+    pub fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o666)
+            .open(path)?;
+        match set_lock(&file, libc::F_WRLCK as libc::c_short) {
+            Ok(()) => Ok(Some(FileLock { file })),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Releases the lock explicitly (dropping does the same, silently).
+    pub fn unlock(self) -> io::Result<()> {
+        set_lock(&self.file, libc::F_UNLCK as libc::c_short)
+    }
+}
+
+fn set_lock(file: &File, kind: libc::c_short) -> io::Result<()> {
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+    let mut param: libc::flock = unsafe { std::mem::zeroed() };
+    param.l_type = kind;
+    param.l_whence = libc::SEEK_SET as libc::c_short;
+    param.l_start = 0;
+    param.l_len = 0; // the whole file, as 3.4
+    // SAFETY: the descriptor is open for the lifetime of `file`, and `param` is a valid
+    // `struct flock` that outlives the call.
+    let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &param) };
+    if rc == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_lock_from_another_process_is_refused() {
+        let dir = std::env::temp_dir().join(format!("distcc-lock-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("cpu_localhost_0");
+        let held = FileLock::try_lock(&path).unwrap().expect("first lock");
+        // fcntl locks are per process, so ask another process. The child uses only raw,
+        // async-signal-safe calls because the test harness is multi-threaded.
+        let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: see above; the child ends with _exit.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: open/fcntl/_exit are async-signal-safe; `cpath` outlives the calls.
+            unsafe {
+                let fd = libc::open(cpath.as_ptr(), libc::O_WRONLY);
+                let mut p: libc::flock = std::mem::zeroed();
+                p.l_type = libc::F_WRLCK as libc::c_short;
+                let busy = libc::fcntl(fd, libc::F_SETLK, &p) == -1;
+                libc::_exit(if busy { 0 } else { 1 });
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child forked above.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert_eq!(libc::WEXITSTATUS(status), 0, "child saw the slot as free");
+        held.unlock().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
