@@ -2,6 +2,7 @@
 //! process spawning, temporary directories, fcntl locks and signals. It carries no distcc
 //! policy of its own: callers decide what to run, where, and what a failure means.
 
+pub mod alive;
 pub mod exit;
 pub mod lock;
 pub mod process;
