@@ -1,5 +1,6 @@
 //! `lsdistcc [OPTIONS] [FORMAT | HOST…]`: print the distcc servers that are up, one per line,
-//! in distcc 3.4's format (`name[,lzo[,cpp]][,down][ latency]`), ready for `DISTCC_HOSTS`.
+//! in Debian's distcc 3.4 format (`name[:port][,lzo[,cpp]][,down][ latency]`), ready for
+//! `DISTCC_HOSTS`.
 //! Exit status 0 if any server is up, 1 otherwise (including on a usage error). Scanning and
 //! probing are in `monitor::lsdistcc`; this main only prints.
 //!
@@ -32,30 +33,13 @@ fn main() -> ExitCode {
     } else {
         None
     };
-    let suffix = opts.suffix();
     let mut stdout = io::stdout().lock();
     let mut log = |line: &str| eprintln!("lsdistcc: {line}");
     let mut report = |o: &Outcome| {
-        if !o.up && !opts.show_down {
-            return;
+        if let Some(line) = opts.line(o) {
+            // Each host is printed as soon as it is known; a closed stdout only loses output.
+            let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
         }
-        let mut line = if opts.numeric {
-            o.addr.to_string()
-        } else {
-            o.name.clone()
-        };
-        line.push_str(suffix);
-        if !o.up {
-            line.push_str(",down");
-        }
-        if opts.latency {
-            line.push_str(&format!(" {}", o.latency.as_millis()));
-        }
-        line.push('\n');
-        // Each host is printed as soon as it is known; a closed stdout only loses output.
-        let _ = stdout
-            .write_all(line.as_bytes())
-            .and_then(|()| stdout.flush());
     };
     let up = scan(&opts, domain.as_deref(), &mut log, &mut report);
     if up > 0 {

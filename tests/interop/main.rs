@@ -2,4 +2,5 @@
 //! its daemon. Under `CI=true` a missing 3.4 peer is a failure, never a skip.
 
 mod libgit2;
+mod monitor;
 mod support;

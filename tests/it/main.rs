@@ -1,2 +1,5 @@
 //! End-to-end tests of our binaries with real compilers and real daemons on loopback.
 //! One module per topic; each test starts what it needs and stops it.
+
+mod lsdistcc;
+mod monitor;

@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use proto::Version;
 
+use super::scan::Outcome;
+
 /// 3.4's defaults (`lsdistcc.c`).
 pub const DEFAULT_FORMAT: &str = "distcc%d";
 pub const DEFAULT_PORT: u16 = 3632;
@@ -206,6 +208,32 @@ impl Options {
         Ok(o)
     }
 
+    /// The line printed for a probed host, or `None` when it is down and `-x` was not given:
+    /// name (or address with `-n`), `:port` when the port is not 3632, the protocol suffix,
+    /// `,down`, and the latency with `-l`, as Debian's 3.4 prints it. The result is a valid
+    /// `DISTCC_HOSTS` entry.
+    pub fn line(&self, o: &Outcome) -> Option<String> {
+        if !o.up && !self.show_down {
+            return None;
+        }
+        let mut line = if self.numeric {
+            o.addr.to_string()
+        } else {
+            o.name.clone()
+        };
+        if self.port != DEFAULT_PORT {
+            line.push_str(&format!(":{}", self.port));
+        }
+        line.push_str(self.suffix());
+        if !o.up {
+            line.push_str(",down");
+        }
+        if self.latency {
+            line.push_str(&format!(" {}", o.latency.as_millis()));
+        }
+        Some(line)
+    }
+
     /// What 3.4 prints after each name: nothing, `,lzo` or `,lzo,cpp`.
     pub fn suffix(&self) -> &'static str {
         match self.protocol {
@@ -354,6 +382,32 @@ mod tests {
         assert_eq!(expand("127.0.0.%d", 7), "127.0.0.7");
         assert_eq!(expand("a%%b%dc%d", 3), "a%b3c%d");
         assert_eq!(expand("x%s%d", 2), "x%s2");
+    }
+
+    #[test]
+    fn lines_as_debian_3_4_prints_them() {
+        let up = Outcome {
+            name: "build1".into(),
+            addr: [10, 0, 0, 1].into(),
+            up: true,
+            latency: Duration::from_millis(12),
+            why: None,
+        };
+        let down = Outcome {
+            up: false,
+            ..up.clone()
+        };
+        let o = Options::default();
+        assert_eq!(o.line(&up).as_deref(), Some("build1"));
+        assert_eq!(o.line(&down), None);
+        let o = Options::parse(&["-x", "-r4000", "-P3", "-l"]).unwrap();
+        assert_eq!(o.line(&up).as_deref(), Some("build1:4000,lzo,cpp 12"));
+        assert_eq!(
+            o.line(&down).as_deref(),
+            Some("build1:4000,lzo,cpp,down 12")
+        );
+        let o = Options::parse(&["-n", "-r3632"]).unwrap();
+        assert_eq!(o.line(&up).as_deref(), Some("10.0.0.1"));
     }
 
     #[test]
