@@ -40,8 +40,10 @@ pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, LzoError> {
         return Ok(Vec::new());
     }
     let max = usize::try_from(max).unwrap_or(usize::MAX);
-    // Typical source code compresses about 4:1; start there and double on overrun.
-    let mut cap = src.len().saturating_mul(4).max(4096).min(max.max(1));
+    // Typical source code compresses about 4:1; start there and double on overrun. The first
+    // buffer is never larger than the cap itself, even a cap of zero: a buffer of one byte
+    // there once let a one-byte output through.
+    let mut cap = src.len().saturating_mul(4).max(4096).min(max);
     loop {
         let mut out = vec![0u8; cap];
         match lzokay::decompress::decompress(src, &mut out) {
@@ -106,6 +108,16 @@ mod tests {
             decompress(&packed, 1000),
             Err(LzoError::TooLarge { max: 1000 })
         );
+    }
+
+    #[test]
+    fn cap_of_zero_refuses_any_output() {
+        // Found by the lzo_roundtrip fuzz body: a one-byte body decoded under a cap of zero.
+        let packed = compress(b"x");
+        assert_eq!(decompress(&packed, 0), Err(LzoError::TooLarge { max: 0 }));
+        assert_eq!(decompress(&packed, 1).unwrap(), b"x");
+        // A stream with no output at all still fits a cap of zero.
+        assert_eq!(decompress(&[0x11, 0, 0], 0).unwrap(), b"");
     }
 
     #[test]
