@@ -91,6 +91,14 @@ impl Farm {
 impl Drop for Farm {
     fn drop(&mut self) {
         for d in &mut self.daemons {
+            // distccd 3.4 makes itself a process-group leader and preforks workers into that
+            // group; killing only the parent would leave the workers listening.
+            if let Ok(pid) = libc::pid_t::try_from(d.id()) {
+                // SAFETY: kill has no memory effects; the group is the daemon's own.
+                unsafe {
+                    libc::kill(-pid, libc::SIGKILL);
+                }
+            }
             let _ = d.kill();
             let _ = d.wait();
         }
