@@ -1,1 +1,133 @@
-fn main() {}
+//! `distcc`: the client. A thin main: it reads the environment once, works out what was
+//! asked (see `client::invoke`), runs it, and maps every error to distcc's exit codes here,
+//! in one place.
+
+use std::ffi::OsString;
+use std::io::Write;
+
+use client::hosts::{self, Source};
+use client::invoke::{self, Request};
+use client::log::Log;
+use client::{Client, ClientError, Config};
+use os::exit::ExitCode;
+
+const USAGE: &str = "\
+Usage:
+   distcc [COMPILER] [compile options] -o OBJECT -c SOURCE
+   distcc [--help|--version|--show-hosts|-j]
+
+Options:
+   COMPILER                   Defaults to \"cc\".
+   --help                     Explain usage, and exit.
+   --version                  Show version, and exit.
+   --show-hosts               Show host list, and exit.
+   -j                         Show the concurrency level, as calculated from
+                              the host list, and exit.
+
+Environment variables:
+   See the manual page for a complete list.
+   DISTCC_VERBOSE=1           Give debug messages.
+   DISTCC_LOG                 Send messages to file, not stderr.
+   DISTCC_DIR                 Directory for host list and locks.
+
+Server specification:
+A list of servers is taken from the environment variable $DISTCC_HOSTS, or
+$DISTCC_DIR/hosts, or ~/.distcc/hosts, or /etc/distcc/hosts.
+Each host can be given in any of these forms, see the manual for details:
+
+   localhost                  Run in place.
+   HOST                       TCP connection, port 3632.
+   HOST:PORT                  TCP connection, specified port.
+   HOST/LIMIT                 At most LIMIT jobs at once on HOST.
+   @HOST                      SSH connection to specified host (not yet supported).
+   USER@HOST                  SSH connection to specified username at host.
+   HOSTSPEC,lzo               Enable compression.
+   HOSTSPEC,cpp,lzo           Use pump mode (remote preprocessing).
+   --randomize                Randomize the server list before execution.
+   --localslots=N             Local jobs at once (default 4).
+   --localslots_cpp=N         Local preprocessors at once (default 8).
+
+distcc distributes compilation jobs across volunteer machines running
+distccd.  Jobs that cannot be distributed, such as linking, are run locally.
+distcc should be used with make's -jN option to execute in parallel on
+several machines.
+";
+
+fn version() -> String {
+    format!(
+        "distcc 3.4 {}-linux-gnu (distcc-rs {})\n  (protocols 1 and 2) (default port 3632)\n\n\
+         distcc-rs comes with ABSOLUTELY NO WARRANTY.  It is free software, and you may use,\n\
+         modify and redistribute it under the terms of the GNU General Public License\n\
+         version 2 or later.\n",
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+fn host_list(config: &Config) -> Result<hosts::HostList, String> {
+    match hosts::find(config).map_err(|e| e.to_string())? {
+        Source::Found { name, text } => hosts::parse(&text, &name).map_err(|e| e.to_string()),
+        Source::None => {
+            Err("no host list is set (DISTCC_HOSTS, ~/.distcc/hosts or /etc/distcc/hosts)".into())
+        }
+    }
+}
+
+fn main() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let config = Config::from_env();
+    let log = Log::new(config.log_file.clone(), config.verbose);
+    let code = match invoke::parse(&argv) {
+        Request::Help => {
+            let _ = std::io::stdout().write_all(format!("{}\n{USAGE}", version()).as_bytes());
+            0
+        }
+        Request::Version => {
+            let _ = std::io::stdout().write_all(version().as_bytes());
+            0
+        }
+        Request::ShowHosts | Request::Concurrency => match host_list(&config) {
+            Ok(list) => {
+                let text = if invoke::parse(&argv) == Request::ShowHosts {
+                    list.hosts.iter().map(|h| format!("{}\n", h.spec)).collect()
+                } else {
+                    format!("{}\n", list.total_slots())
+                };
+                let _ = std::io::stdout().write_all(text.as_bytes());
+                0
+            }
+            Err(e) => {
+                log.error(format_args!("{e}"));
+                ExitCode::BadHostspec.code()
+            }
+        },
+        Request::MissingOperand => {
+            let me = argv[0].to_string_lossy();
+            eprintln!("{me}: missing option/operand\nTry `{me} --help' for more information.");
+            ExitCode::BadArguments.code()
+        }
+        Request::ScanIncludes => {
+            log.error(format_args!(
+                "--scan-includes needs pump mode, which is not implemented yet"
+            ));
+            ExitCode::BadArguments.code()
+        }
+        Request::Compile { argv, masquerade } => {
+            let client = Client {
+                config: &config,
+                log: &log,
+                self_exe: std::env::current_exe().and_then(std::fs::canonicalize).ok(),
+            };
+            match client.run(argv, masquerade) {
+                Ok(code) => code,
+                Err(e) => report(&log, &e),
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+fn report(log: &Log, e: &ClientError) -> i32 {
+    log.error(format_args!("{e}"));
+    e.exit_code().code()
+}

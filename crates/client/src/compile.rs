@@ -1,0 +1,544 @@
+//! One compile, start to finish: classify, pick a slot, preprocess locally while connecting,
+//! run remotely, and fall back (to another host, then to this machine) with a logged reason.
+//!
+//! Policy lives here; the pieces it calls each do one thing: `args` (what the command line
+//! means), `hosts` (the list), `slots` (which host), `remote` (the exchange), `backoff`,
+//! `output` (files and messages), `os::process` (every child process).
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime};
+
+use args::{Classified, Job, LocalReason};
+use os::exit::ExitCode;
+use os::process::{Command, Input, Output};
+use proto::state::Phase;
+
+use crate::config::Config;
+use crate::error::ClientError;
+use crate::hosts::{self, Host, HostList};
+use crate::log::Log;
+use crate::remote::{self, Attempt, Progress};
+use crate::state::StateFile;
+use crate::{backoff, cross, invoke, output, slots};
+
+/// Most compiler messages kept from a local preprocessor.
+const CPP_STDERR_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Everything one compile needs to know about its surroundings.
+pub struct Client<'a> {
+    pub config: &'a Config,
+    pub log: &'a Log,
+    /// This binary, canonical, to recognise masquerade links.
+    pub self_exe: Option<PathBuf>,
+}
+
+/// The compiler to run on this machine, and the environment its children get.
+struct LocalCompiler {
+    program: PathBuf,
+    env: Vec<(OsString, OsString)>,
+}
+
+impl LocalCompiler {
+    fn command(&self, argv: &[OsString]) -> Command {
+        let mut c = Command::new(&self.program);
+        c.args(&argv[1..]);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+}
+
+/// Directories under `$DISTCC_DIR`.
+struct Dirs {
+    lock: PathBuf,
+    state: PathBuf,
+}
+
+impl Client<'_> {
+    /// Runs the compiler command line `argv` (compiler first) and returns the exit code.
+    pub fn run(&self, argv: Vec<OsString>, masquerade: bool) -> Result<i32, ClientError> {
+        let started = Instant::now();
+        let cfg = self.config;
+        let sg = cfg.safeguard;
+        if sg > u32::from(masquerade) {
+            return Err(ClientError::Recursion);
+        }
+        let compiler = self.local_compiler(&argv, masquerade)?;
+        if sg > 0 {
+            // A masquerade link called from a distcc child: compile here, take no locks.
+            self.log
+                .debug(format_args!("recursion guard set: compiling locally"));
+            return self.run_here(&compiler, &argv);
+        }
+        let dirs = self.dirs()?;
+        let classified = match args::classify(&argv) {
+            Classified::Distribute(_) if self.clang_with_dependency_env(&argv) => {
+                Classified::Local(LocalReason::DependencyEnvironment(
+                    cfg.dependency_env.unwrap_or_default().to_owned(),
+                ))
+            }
+            c => c,
+        };
+        let code = match classified {
+            Classified::NotACompile => {
+                self.log
+                    .info(format_args!("not a compile: running the compiler as given"));
+                self.run_local_locked(&dirs, None, &compiler, &argv)?
+            }
+            Classified::Local(reason) => {
+                self.log.info(format_args!("compiling locally: {reason}"));
+                let hosts = self.hosts().ok().flatten();
+                self.run_local_locked(&dirs, hosts.as_ref(), &compiler, &argv)?
+            }
+            Classified::Distribute(job) => self.distribute(&dirs, &compiler, &argv, job)?,
+        };
+        self.log.info(format_args!(
+            "elapsed compilation time {:.6}s",
+            started.elapsed().as_secs_f64()
+        ));
+        Ok(code)
+    }
+
+    fn clang_with_dependency_env(&self, argv: &[OsString]) -> bool {
+        self.config.dependency_env.is_some()
+            && Path::new(&argv[0])
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("clang"))
+    }
+
+    fn local_compiler(
+        &self,
+        argv: &[OsString],
+        masquerade: bool,
+    ) -> Result<LocalCompiler, ClientError> {
+        let name = argv.first().ok_or(ClientError::NoCompiler)?;
+        let path = self.config.path.as_deref();
+        let (program, _) = invoke::resolve(name, path, self.self_exe.as_deref())
+            .ok_or_else(|| ClientError::CompilerNotFound(name.to_string_lossy().into_owned()))?;
+        let mut env = vec![(
+            OsString::from("_DISTCC_SAFEGUARD"),
+            OsString::from((self.config.safeguard + 1).to_string()),
+        )];
+        if masquerade && let (Some(path), Some(me)) = (path, self.self_exe.as_deref()) {
+            env.push((
+                OsString::from("PATH"),
+                invoke::path_without_self(name, path, me),
+            ));
+        }
+        Ok(LocalCompiler { program, env })
+    }
+
+    fn dirs(&self) -> Result<Dirs, ClientError> {
+        let top = self.config.top_dir().ok_or(ClientError::NoDistccDir)?;
+        let make = |p: PathBuf| -> Result<PathBuf, ClientError> {
+            std::fs::create_dir_all(&p).map_err(|e| ClientError::DistccDir {
+                path: p.clone(),
+                err: e,
+            })?;
+            Ok(p)
+        };
+        Ok(Dirs {
+            lock: make(top.join("lock"))?,
+            state: make(top.join("state"))?,
+        })
+    }
+
+    /// The host list; `Ok(None)` when none is configured anywhere.
+    fn hosts(&self) -> Result<Option<HostList>, ClientError> {
+        let (name, text) = match hosts::find(self.config).map_err(ClientError::HostsFile)? {
+            hosts::Source::Found { name, text } => (name, text),
+            hosts::Source::None => return Ok(None),
+        };
+        let mut list = hosts::parse(&text, &name).map_err(ClientError::BadHostSpec)?;
+        if list.randomize {
+            list.randomize(u64::from(std::process::id()));
+        }
+        Ok(Some(list))
+    }
+
+    /// Runs the compiler here with the caller's stdio, holding nothing.
+    fn run_here(&self, compiler: &LocalCompiler, argv: &[OsString]) -> Result<i32, ClientError> {
+        let mut cmd = compiler.command(argv);
+        cmd.stdin(Input::Inherit)
+            .stdout(Output::Inherit)
+            .stderr(Output::Inherit);
+        let outcome = cmd
+            .spawn()
+            .and_then(|c| c.wait())
+            .map_err(|e| ClientError::Spawn(compiler.program.clone(), e))?;
+        Ok(exit_code_of(outcome.status))
+    }
+
+    /// Runs the compiler here holding a local slot (`--localslots`).
+    fn run_local_locked(
+        &self,
+        dirs: &Dirs,
+        hosts: Option<&HostList>,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+    ) -> Result<i32, ClientError> {
+        let slots = hosts.map_or(4, |h| h.local_slots);
+        let (_n, _lock) = slots::acquire_local(&dirs.lock, slots, self.config.pause_time)
+            .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
+        self.run_here(compiler, argv)
+    }
+
+    fn distribute(
+        &self,
+        dirs: &Dirs,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        job: Job,
+    ) -> Result<i32, ClientError> {
+        let cfg = self.config;
+        let input = job.input.to_string_lossy().into_owned();
+        let list = match self.hosts()? {
+            Some(l) if !l.hosts.is_empty() => l,
+            other => {
+                let source =
+                    other.map_or("any hosts file or $DISTCC_HOSTS".to_owned(), |l| l.source);
+                return self.fall_back(
+                    dirs,
+                    None,
+                    compiler,
+                    argv,
+                    &input,
+                    ExitCode::NoHosts,
+                    &format!("no hosts in {source}"),
+                );
+            }
+        };
+        let now = SystemTime::now();
+        let mut candidates: Vec<&Host> = list
+            .hosts
+            .iter()
+            .filter(|h| {
+                let off = backoff::is_backed_off(&dirs.lock, h, cfg.backoff_period, now);
+                if off {
+                    self.log.info(format_args!(
+                        "{} is backing off after a recent failure",
+                        h.spec
+                    ));
+                }
+                off.then_some(()).is_none()
+            })
+            .collect();
+        let state = StateFile::new(Some(dirs.state.clone()), job.input.as_encoded_bytes());
+        let mut server_argv = job.server_argv();
+        if !cfg.no_rewrite_cross {
+            cross::rewrite(
+                &mut server_argv,
+                cfg.path.as_deref(),
+                Path::new(cross::ALLOW_DIR),
+            );
+        }
+        let server_argv: Vec<Vec<u8>> = server_argv.into_iter().map(OsString::into_vec).collect();
+        let mut cpp = Cpp::NotStarted;
+        let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
+        while !candidates.is_empty() {
+            state.note(Phase::Blocked, "", 0);
+            let slot = slots::acquire(&dirs.lock, &candidates, cfg.pause_time, || {
+                self.log.debug(format_args!("every slot is busy; waiting"));
+            })
+            .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
+            let host = candidates[slot.host];
+            if host.is_local() {
+                self.log.info(format_args!(
+                    "compiling {input} on localhost (slot {})",
+                    slot.n
+                ));
+                state.note(Phase::Compile, "localhost", slot.n);
+                return self.run_here(compiler, argv);
+            }
+            if let Cpp::NotStarted = cpp {
+                cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+            }
+            let host_name = match &host.transport {
+                hosts::Transport::Tcp { host, .. } | hosts::Transport::Ssh { host, .. } => {
+                    host.clone()
+                }
+                hosts::Transport::Local => "localhost".to_owned(),
+            };
+            let mut progress = Notes {
+                state: &state,
+                host: &host_name,
+                slot: slot.n,
+            };
+            let mut wait_cpp = || cpp.wait(self.log);
+            let attempt = remote::attempt(
+                host,
+                &server_argv,
+                cfg.io_timeout,
+                cfg.tcp_cork,
+                &mut progress,
+                &mut wait_cpp,
+            );
+            match attempt {
+                Attempt::Reply(reply) => {
+                    let exit = exit_code_of(reply.status as i32);
+                    let signalled = reply.status & 0x7f != 0;
+                    if signalled || (100..=120).contains(&exit) {
+                        // The server, not the user's code, failed (compiler missing, killed,
+                        // job timeout): another host may do better.
+                        let why = format!(
+                            "the server failed with status {:#x}: {}",
+                            reply.status,
+                            String::from_utf8_lossy(&reply.stderr).trim_end()
+                        );
+                        self.host_failed(dirs, host, &input, &why);
+                        last_failure = (ExitCode::CompilerCrashed, why);
+                        candidates.remove(slot.host);
+                        continue;
+                    }
+                    backoff::clear(&dirs.lock, host, cfg.backoff_period);
+                    if exit == 0 {
+                        output::write_atomic(Path::new(&job.output), &reply.object)
+                            .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
+                        self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
+                        state.note(Phase::Done, &host_name, slot.n);
+                        self.log
+                            .info(format_args!("compiled {input} on {}", host.spec));
+                        return Ok(0);
+                    }
+                    if cfg.skip_local_retry || !cfg.fallback {
+                        self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
+                        return Ok(exit);
+                    }
+                    self.log.warning(format_args!(
+                        "remote compilation of {input} failed on {}, retrying locally",
+                        host.spec
+                    ));
+                    drop(slot);
+                    let hosts = Some(&list);
+                    return self.run_local_locked(dirs, hosts, compiler, argv);
+                }
+                Attempt::CppFailed => {
+                    drop(slot);
+                    if !cfg.fallback {
+                        let (code, text) = cpp.failure();
+                        self.relay(&text, &[], &[]);
+                        return Ok(code);
+                    }
+                    self.log.info(format_args!(
+                        "local preprocessing of {input} failed; compiling locally to report the errors"
+                    ));
+                    return self.run_local_locked(dirs, Some(&list), compiler, argv);
+                }
+                Attempt::Comm(f) => {
+                    self.host_failed(dirs, host, &input, &f.why);
+                    last_failure = (f.code, f.why);
+                    candidates.remove(slot.host);
+                }
+            }
+        }
+        let (code, why) = last_failure;
+        self.fall_back(dirs, Some(&list), compiler, argv, &input, code, &why)
+    }
+
+    fn host_failed(&self, dirs: &Dirs, host: &Host, input: &str, why: &str) {
+        self.log.warning(format_args!(
+            "failed to distribute {input} to {}: {why}",
+            host.spec
+        ));
+        if let Err(e) = backoff::mark(&dirs.lock, host, self.config.backoff_period) {
+            self.log.warning(format_args!(
+                "cannot write the backoff file for {}: {e}",
+                host.spec
+            ));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fall_back(
+        &self,
+        dirs: &Dirs,
+        list: Option<&HostList>,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        input: &str,
+        code: ExitCode,
+        why: &str,
+    ) -> Result<i32, ClientError> {
+        if !self.config.fallback {
+            return Err(ClientError::NotDistributed {
+                code,
+                why: why.to_owned(),
+            });
+        }
+        self.log.warning(format_args!(
+            "failed to distribute {input} ({why}), running locally instead"
+        ));
+        self.run_local_locked(dirs, list, compiler, argv)
+    }
+
+    /// Starts the local preprocessor, holding a local cpp slot while it runs.
+    fn start_cpp(
+        &self,
+        dirs: &Dirs,
+        compiler: &LocalCompiler,
+        job: &Job,
+        list: &HostList,
+    ) -> Result<Cpp, ClientError> {
+        if job.is_preprocessed() {
+            let file = TempFile {
+                path: PathBuf::from(&job.input),
+                keep: true,
+            };
+            return Ok(Cpp::Done(Ok((file, Vec::new()))));
+        }
+        let lock = slots::acquire_local(&dirs.lock, list.local_slots_cpp, self.config.pause_time)
+            .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
+        let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
+        let cpp_argv = job.cpp_argv();
+        self.log
+            .debug(format_args!("running the preprocessor: {:?}", cpp_argv));
+        let mut cmd = compiler.command(&cpp_argv);
+        cmd.stdin(Input::Null)
+            .stdout(Output::File(tmp.clone()))
+            .stderr(Output::Capture {
+                limit: CPP_STDERR_LIMIT,
+            });
+        let child = cmd
+            .spawn()
+            .map_err(|e| ClientError::Spawn(compiler.program.clone(), e))?;
+        let tmp = TempFile {
+            path: tmp,
+            keep: self.config.save_temps,
+        };
+        Ok(Cpp::Running { child, tmp, lock })
+    }
+
+    fn relay(&self, cpp_stderr: &[u8], stderr: &[u8], stdout: &[u8]) {
+        let mut err = std::io::stderr().lock();
+        let _ = output::relay(&mut err, cpp_stderr);
+        let _ = output::relay(&mut err, stderr);
+        drop(err);
+        let mut out = std::io::stdout().lock();
+        let _ = output::relay(&mut out, stdout);
+        let _ = out.flush();
+    }
+}
+
+/// A file removed when dropped, unless it is kept (`DISTCC_SAVE_TEMPS`, or not ours).
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The local preprocessor: not started, running, or finished with its output file and
+/// messages (or its exit code and messages).
+enum Cpp {
+    NotStarted,
+    Running {
+        child: os::process::Child,
+        tmp: TempFile,
+        lock: (u32, os::lock::FileLock),
+    },
+    Done(Result<(TempFile, Vec<u8>), (i32, Vec<u8>)>),
+}
+
+impl Cpp {
+    /// Waits for the preprocessor (once) and returns the preprocessed source.
+    fn wait(&mut self, log: &Log) -> Option<Vec<u8>> {
+        if let Cpp::Running { .. } = self {
+            let Cpp::Running { child, tmp, lock } = std::mem::replace(self, Cpp::NotStarted) else {
+                unreachable!("matched just above")
+            };
+            let result = child.wait();
+            drop(lock);
+            *self = match result {
+                Ok(o) if o.success() => Cpp::Done(Ok((tmp, o.stderr))),
+                Ok(o) => Cpp::Done(Err((exit_code_of(o.status), o.stderr))),
+                Err(e) => Cpp::Done(Err((
+                    ExitCode::LocalCpp.code(),
+                    format!("distcc: cannot run the preprocessor: {e}\n").into_bytes(),
+                ))),
+            };
+        }
+        match self {
+            Cpp::Done(Ok((file, _))) => match std::fs::read(&file.path) {
+                Ok(data) => Some(data),
+                Err(e) => {
+                    log.error(format_args!("cannot read {}: {e}", file.path.display()));
+                    None
+                }
+            },
+            _ => None,
+        }
+    }
+
+    fn stderr(&self) -> &[u8] {
+        match self {
+            Cpp::Done(Ok((_, e))) | Cpp::Done(Err((_, e))) => e,
+            _ => &[],
+        }
+    }
+
+    fn failure(&self) -> (i32, Vec<u8>) {
+        match self {
+            Cpp::Done(Err((code, e))) => (*code, e.clone()),
+            _ => (ExitCode::LocalCpp.code(), Vec::new()),
+        }
+    }
+}
+
+/// Monitor notes for one attempt.
+struct Notes<'a> {
+    state: &'a StateFile,
+    host: &'a str,
+    slot: u32,
+}
+
+impl Progress for Notes<'_> {
+    fn connecting(&mut self) {
+        self.state.note(Phase::Connect, self.host, self.slot);
+    }
+    fn preprocessing(&mut self) {
+        self.state.note(Phase::Cpp, self.host, self.slot);
+    }
+    fn sending(&mut self) {
+        self.state.note(Phase::Send, self.host, self.slot);
+    }
+    fn compiling(&mut self) {
+        self.state.note(Phase::Compile, self.host, self.slot);
+    }
+    fn receiving(&mut self) {
+        self.state.note(Phase::Receive, self.host, self.slot);
+    }
+}
+
+/// A fresh name in `dir` for a temporary file with `ext`.
+fn temp_name(dir: &Path, ext: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    dir.join(format!(
+        "distcc_{}_{:x}_{}.{ext}",
+        std::process::id(),
+        nanos,
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The exit code a shell would report for a wait status: the code, or 128 + signal.
+pub fn exit_code_of(status: i32) -> i32 {
+    if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    }
+}

@@ -1,0 +1,109 @@
+use super::*;
+
+fn one(s: &str) -> Host {
+    let l = parse(s, "test").unwrap();
+    assert_eq!(l.hosts.len(), 1, "{s}");
+    l.hosts.into_iter().next().unwrap()
+}
+
+fn err(s: &str) -> HostSpecError {
+    parse(s, "test").unwrap_err()
+}
+
+fn tcp(h: &Host) -> (&str, u16) {
+    match &h.transport {
+        Transport::Tcp { host, port } => (host, *port),
+        other => panic!("not tcp: {other:?}"),
+    }
+}
+
+#[test]
+fn tcp_forms() {
+    let h = one("build1");
+    assert_eq!(tcp(&h), ("build1", 3632));
+    assert_eq!(h.slots, 4);
+    assert_eq!(h.protocol(), proto::Version::V1);
+    let h = one("10.0.0.1:4000/8,lzo");
+    assert_eq!(tcp(&h), ("10.0.0.1", 4000));
+    assert_eq!(h.slots, 8);
+    assert_eq!(h.protocol(), proto::Version::V2);
+    let h = one("b/3:4000");
+    assert_eq!((tcp(&h), h.slots), (("b", 4000), 3));
+    let h = one("b,cpp,lzo");
+    assert_eq!(h.protocol(), proto::Version::V3);
+    let h = one("[::1]:4000/2");
+    assert_eq!((tcp(&h), h.slots), (("::1", 4000), 2));
+    assert_eq!(h.lock_stem(), "tcp_::1_4000");
+    assert_eq!(one("a:1").lock_stem(), "tcp_a_1");
+}
+
+#[test]
+fn localhost_and_ssh() {
+    let h = one("localhost");
+    assert!(h.is_local());
+    assert_eq!(h.slots, 2);
+    assert_eq!(one("localhost/6").slots, 6);
+    assert_eq!(h.lock_stem(), "localhost");
+    // localhost with a port is a tcp host, as in 3.4.
+    assert_eq!(tcp(&one("localhost:3633")), ("localhost", 3633));
+    let h = one("alice@box/3:/opt/bin/distccd,lzo");
+    assert_eq!(
+        h.transport,
+        Transport::Ssh {
+            user: Some("alice".into()),
+            host: "box".into(),
+            command: Some("/opt/bin/distccd".into())
+        }
+    );
+    assert_eq!((h.slots, h.lzo), (3, true));
+    assert_eq!(h.lock_stem(), "ssh_box");
+    let h = one("@box");
+    assert!(matches!(h.transport, Transport::Ssh { user: None, .. }));
+}
+
+#[test]
+fn lists_comments_and_options() {
+    let l = parse(
+        "# build farm\n  a:1/2 b\t# trailing\n--localslots=3 --localslots_cpp/5\nc#x\n--randomize\n",
+        "hosts",
+    )
+    .unwrap();
+    let specs: Vec<&str> = l.hosts.iter().map(|h| h.spec.as_str()).collect();
+    assert_eq!(specs, ["a:1/2", "b", "c"]);
+    assert_eq!(
+        (l.local_slots, l.local_slots_cpp, l.randomize),
+        (3, 5, true)
+    );
+    assert_eq!(l.total_slots(), 10);
+    assert!(parse("", "x").unwrap().hosts.is_empty());
+    assert!(parse("# only a comment", "x").unwrap().hosts.is_empty());
+}
+
+#[test]
+fn bad_specs_name_the_entry() {
+    let e = err("good bad:port");
+    assert_eq!(e.spec, "bad:port");
+    assert!(e.to_string().contains("\"bad:port\""), "{e}");
+    assert_eq!(err("h/0").why, "the job limit must be at least 1");
+    assert_eq!(err("h,zip").spec, "h,zip");
+    assert_eq!(
+        err("h,cpp").why,
+        "pump mode (,cpp) requires compression (,lzo)"
+    );
+    assert!(err("[::1").why.contains("']'"));
+    assert!(err(":3632").why.contains("host name"));
+    assert!(err("u@").why.contains("host name"));
+    assert!(err("h:99999").why.contains("port"));
+    assert!(err("--localslots=x").why.contains("localslots"));
+    assert!(err("--bogus").why.contains("unknown"));
+    assert!(err("localhost/2x").why.contains("localhost"));
+}
+
+#[test]
+fn randomize_keeps_every_host() {
+    let mut l = parse("a b c d e", "x").unwrap();
+    l.randomize(1234);
+    let mut specs: Vec<String> = l.hosts.iter().map(|h| h.spec.clone()).collect();
+    specs.sort();
+    assert_eq!(specs, ["a", "b", "c", "d", "e"]);
+}

@@ -1,0 +1,22 @@
+//! The distcc client: everything one compile needs, from reading `DISTCC_*` to writing the
+//! object file. See ARCHITECTURE.md for the life of one compile.
+//!
+//! It leaves to others: what a command line means (`args`), the bytes on the wire (`proto`),
+//! spawning and locking (`os`). It never links async runtimes, HTTP or daemon code.
+
+mod backoff;
+pub mod compile;
+pub mod config;
+pub mod cross;
+pub mod error;
+pub mod hosts;
+pub mod invoke;
+pub mod log;
+pub mod output;
+mod remote;
+mod slots;
+mod state;
+
+pub use compile::Client;
+pub use config::Config;
+pub use error::ClientError;
