@@ -29,17 +29,18 @@ def free_port():
 
 
 class Daemon:
-    """A distccd (ours or 3.4) on a loopback port, in its own process group."""
+    """A distccd (ours or 3.4) on a loopback port, in its own process group. env replaces the
+    daemon's environment (the compilers it runs inherit it); extra_args are appended."""
 
-    def __init__(self, program, jobs, log):
+    def __init__(self, program, jobs, log, env=None, extra_args=()):
         self.port = free_port()
         self.log = open(log, "w")
         self.proc = subprocess.Popen(
             [program, "--daemon", "--no-detach", "--log-stderr", "--log-level", "warning",
              "--port", str(self.port), "--listen", "127.0.0.1", "--allow", "127.0.0.1/32",
-             "--jobs", str(jobs)],
+             "--jobs", str(jobs), *extra_args],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.log,
-            start_new_session=True)
+            env=env, start_new_session=True)
         deadline = time.time() + 15
         while time.time() < deadline:
             try:
