@@ -10,6 +10,8 @@
 //! in the `daemon` and `client` crates; this crate only says whether bytes are well formed.
 
 mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod limits;
 pub mod lzo;
 mod message;

@@ -1,0 +1,637 @@
+//! Fuzz bodies: one plain `fn(&[u8])` per decoder of this crate that reads bytes from outside
+//! (token headers, requests, replies, pump file lists, LZO bodies, monitor state records).
+//!
+//! Each body feeds its input to the decoder and then checks properties of the outcome, and
+//! panics when one fails: decode → encode → decode is stable, LZO compression is undone
+//! exactly, decompression never exceeds its cap and agrees with a second, independent decoder
+//! (the `lzo` crate), header parsing agrees with a small model of C's `strtoul(…, 16)`, errors
+//! are of the kinds the input can explain, and nothing decoded exceeds [`LIMITS`].
+//!
+//! The same bodies run under cargo-fuzz (`fuzz/fuzz_targets/`, libFuzzer) and in the stable
+//! test `crates/proto/tests/fuzz.rs` (checked-in corpus plus seeded random inputs). Driving
+//! them (corpus, mutation, counting allocations against [`Target::max_alloc`]) is left to
+//! those callers. This module exists only with the `fuzzing` feature, so the binaries never
+//! carry it or the reference decoder.
+
+use std::cell::Cell;
+
+use crate::lzo::{self as codec, LzoError};
+use crate::message::{
+    PumpEntry, Reply, RequestHead, Version, read_body, read_pump_entry, read_pump_file_count,
+    read_reply, read_request_head, read_version_greeting, write_body, write_pump_entry,
+    write_pump_file_count, write_reply, write_request_head,
+};
+use crate::state::{self, StateError, StateRecord};
+use crate::token::{HEADER_LEN, Parsed, Token, encode_header, parse_header, read_header};
+use crate::{Limits, ProtoError};
+
+/// Small caps, so that a body can show that nothing a peer claims makes the decoder read or
+/// reserve past them. Large enough that the captured 3.4 vectors in testdata/ decode whole,
+/// which lets mutations of them reach deep into the decoders.
+pub const LIMITS: Limits = Limits {
+    max_argc: 16,
+    max_arg_len: 512,
+    max_argv_total: 2048,
+    max_body: 64 * 1024,
+    max_unpacked: 256 * 1024,
+    max_files: 8,
+};
+
+/// Caps for decoding what a body re-encoded. A body that is at most `max_unpacked` bytes
+/// once unpacked may grow past `max_body` when compressed again (LZO's worst case is
+/// `n + n/16 + 67`), so only the body cap is widened.
+const REENCODED: Limits = Limits {
+    max_body: worst_case_packed(LIMITS.max_unpacked as usize) as u32,
+    ..LIMITS
+};
+
+/// Cap on decompression in the LZO bodies: random input can claim far more output than it
+/// carries (each zero byte of a length extension adds 255).
+pub const LZO_CAP: usize = 256 * 1024;
+
+/// One fuzz target: its name (the cargo-fuzz target and the corpus directory under
+/// testdata/fuzz/ carry the same name), its body, and the largest single allocation the body
+/// may make for an input of `n` bytes. The bound is loose on purpose: what it must catch is an
+/// allocation sized by a forged length (gigabytes), not a few kilobytes of slack.
+pub struct Target {
+    pub name: &'static str,
+    pub body: fn(&[u8]),
+    pub max_alloc: fn(usize) -> usize,
+}
+
+/// Every body of this crate.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "header",
+        body: header,
+        max_alloc: |_| 1024,
+    },
+    Target {
+        name: "request",
+        body: request,
+        max_alloc: codec_alloc,
+    },
+    Target {
+        name: "reply",
+        body: reply,
+        max_alloc: codec_alloc,
+    },
+    Target {
+        name: "pump_entries",
+        body: pump_entries,
+        max_alloc: codec_alloc,
+    },
+    Target {
+        name: "lzo_decompress",
+        body: lzo_decompress,
+        max_alloc: |n| 2 * worst_case_packed(LZO_CAP) + 4 * n,
+    },
+    Target {
+        name: "lzo_roundtrip",
+        body: lzo_roundtrip,
+        max_alloc: |n| 4 * worst_case_packed(n) + 64 * 1024,
+    },
+    Target {
+        name: "state",
+        body: state_record,
+        max_alloc: |_| 1024,
+    },
+];
+
+/// Bodies that decode whole messages hold at most one unpacked body (`max_unpacked`), its
+/// re-compression, buffers that grow by doubling to hold copies of the input, and LZO's
+/// dictionary.
+fn codec_alloc(n: usize) -> usize {
+    2 * worst_case_packed(LIMITS.max_unpacked as usize) + 4 * n + 64 * 1024
+}
+
+/// The most `lzo1x_1` can produce from `n` bytes (what the compressor reserves).
+const fn worst_case_packed(n: usize) -> usize {
+    n + n / 16 + 64 + 3
+}
+
+thread_local! {
+    static DECODED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Notes that an input got past the decoder and on to the round-trip checks.
+fn decoded() {
+    DECODED.with(|n| n.set(n.get() + 1));
+}
+
+/// How many inputs on this thread have decoded successfully so far (for a pump file list,
+/// how many entries). A driver reports it to show how deep its inputs reach: a run in which
+/// nothing decodes has checked only the error paths.
+pub fn decoded_count() -> u64 {
+    DECODED.with(|n| n.get())
+}
+
+// ---------------------------------------------------------------------------------------
+// Token headers
+
+/// What glibc's `strtoul(field, &end, 16)` does with the eight parameter bytes of a header,
+/// which 3.4 has copied into a buffer with a NUL after them.
+#[derive(Debug, PartialEq, Eq)]
+struct Strtoul {
+    /// The result as 3.4 stores it (`*val = strtoul(…)`, cut to `unsigned`).
+    value: u32,
+    /// Index one past the last byte used; 0 when nothing was converted.
+    end: usize,
+    /// A minus sign was taken: strtoul negates the number.
+    negative: bool,
+}
+
+/// The model, written straight from the C standard rather than from `token.rs`, so that the
+/// two can disagree.
+fn strtoul16(field: &[u8; 8]) -> Strtoul {
+    // The byte at `i`, or the NUL that terminates the C string.
+    let at = |i: usize| field.get(i).copied().unwrap_or(0);
+    let is_space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let mut i = 0;
+    while is_space(at(i)) {
+        i += 1;
+    }
+    let mut negative = false;
+    match at(i) {
+        b'-' => {
+            negative = true;
+            i += 1;
+        }
+        b'+' => i += 1,
+        _ => {}
+    }
+    if at(i) == b'0' && (at(i + 1) == b'x' || at(i + 1) == b'X') && at(i + 2).is_ascii_hexdigit() {
+        i += 2;
+    }
+    let first_digit = i;
+    let mut acc: u64 = 0;
+    while let Some(d) = (at(i) as char).to_digit(16) {
+        // Eight bytes hold at most eight digits: no overflow, so no ERANGE.
+        acc = acc * 16 + u64::from(d);
+        i += 1;
+    }
+    if i == first_digit {
+        return Strtoul {
+            value: 0,
+            end: 0,
+            negative: false,
+        };
+    }
+    let ulong = if negative { acc.wrapping_neg() } else { acc };
+    Strtoul {
+        value: ulong as u32,
+        end: i,
+        negative,
+    }
+}
+
+/// Token headers: `parse_header` agrees with the `strtoul` model on every 12 bytes (except that
+/// it refuses a minus sign on purpose, where 3.4 would negate), `read_header` agrees with
+/// `parse_header`, and whatever parses re-encodes canonically to a header that parses back.
+pub fn header(data: &[u8]) {
+    let parsed = parse_header(data);
+    let read = read_header(&mut &data[..]);
+    let Some(head) = data.get(..HEADER_LEN) else {
+        assert!(matches!(parsed, Ok(Parsed::NeedMore)), "{parsed:?}");
+        match (data.is_empty(), &read) {
+            (true, Ok(None)) | (false, Err(ProtoError::Truncated { .. })) => {}
+            _ => panic!("short read of {} bytes gave {read:?}", data.len()),
+        }
+        return;
+    };
+    let token = Token([head[0], head[1], head[2], head[3]]);
+    let mut raw = [0u8; 8];
+    raw.copy_from_slice(&head[4..]);
+    let model = strtoul16(&raw);
+    let accepted_by_3_4 = model.end == 8;
+    match &parsed {
+        Ok(Parsed::Header(h)) => {
+            assert!(accepted_by_3_4, "{raw:?} accepted, 3.4 refuses it");
+            assert!(!model.negative, "{raw:?}: a minus sign must be refused");
+            assert_eq!(h.token, token);
+            assert_eq!(h.value, model.value, "{raw:?}");
+        }
+        Ok(Parsed::NeedMore) => panic!("NeedMore with {} bytes", data.len()),
+        Err(ProtoError::BadParameter { token: t, raw: r }) => {
+            assert_eq!((*t, *r), (token, raw));
+            assert!(
+                !accepted_by_3_4 || model.negative,
+                "{raw:?} refused, 3.4 reads it as {:#x}",
+                model.value
+            );
+        }
+        Err(e) => panic!("unexpected error kind {e:?}"),
+    }
+    match (&parsed, &read) {
+        (Ok(Parsed::Header(a)), Ok(Some(b))) => assert_eq!(a, b),
+        (Err(ProtoError::BadParameter { .. }), Err(ProtoError::BadParameter { .. })) => {}
+        _ => panic!("parse_header gave {parsed:?}, read_header gave {read:?}"),
+    }
+    if let Ok(Parsed::Header(h)) = parsed {
+        decoded();
+        let mut again = Vec::new();
+        encode_header(&mut again, h.token, h.value);
+        assert_eq!(again.len(), HEADER_LEN);
+        assert!(
+            again[4..]
+                .iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c)),
+            "3.4 emits eight lowercase hex digits"
+        );
+        if raw
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+        {
+            assert_eq!(again, head, "canonical header re-encodes byte for byte");
+        }
+        assert_eq!(parse_header(&again).ok(), Some(Parsed::Header(h)));
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests, replies, pump file lists
+
+/// Asserts that a decoding error is one that bytes from a slice can cause, and that any cap it
+/// reports is one of [`LIMITS`] (or [`REENCODED`]'s wider body cap) and was really exceeded.
+fn check_error(e: &ProtoError) {
+    match e {
+        ProtoError::Io(e) => panic!("reading a byte slice cannot fail: {e}"),
+        ProtoError::Eof { .. } | ProtoError::Truncated { .. } => {}
+        ProtoError::UnexpectedToken { expected, got } => assert_ne!(expected, got),
+        ProtoError::BadParameter { raw, .. } => {
+            let model = strtoul16(raw);
+            assert!(
+                model.end != 8 || model.negative,
+                "{raw:?} is a valid parameter"
+            );
+        }
+        ProtoError::TooLarge { token, len, max } => {
+            assert!(len > max, "{token}: {len} does not exceed {max}");
+            let caps = [
+                u64::from(LIMITS.max_argc),
+                u64::from(LIMITS.max_arg_len),
+                LIMITS.max_argv_total,
+                u64::from(LIMITS.max_body),
+                u64::from(REENCODED.max_body),
+                u64::from(LIMITS.max_files),
+            ];
+            assert!(
+                caps.contains(max),
+                "{token}: cap {max} is not a configured limit"
+            );
+        }
+        ProtoError::UnsupportedVersion(v) => assert!(*v > 3, "version {v} is supported"),
+        ProtoError::Lzo(LzoError::TooLarge { max }) => assert_eq!(*max, LIMITS.max_unpacked),
+        ProtoError::Lzo(LzoError::Corrupt(_)) | ProtoError::Malformed { .. } => {}
+    }
+}
+
+/// A string the decoder accepted: within its own cap and free of NUL bytes.
+fn check_string(s: &[u8]) {
+    assert!(s.len() <= LIMITS.max_arg_len as usize);
+    assert!(!s.contains(&0), "a NUL byte got through");
+}
+
+fn check_body(b: &[u8], version: Version) {
+    let cap = match version {
+        Version::V1 => u64::from(LIMITS.max_body),
+        Version::V2 | Version::V3 => LIMITS.max_unpacked,
+    };
+    assert!(
+        b.len() as u64 <= cap,
+        "body of {} bytes passed cap {cap}",
+        b.len()
+    );
+}
+
+/// The part of a request after its head.
+#[derive(Debug, PartialEq, Eq)]
+enum RequestBody {
+    Source(Vec<u8>),
+    Files(Vec<PumpEntry>),
+}
+
+/// Decodes a whole request: greeting, head, then the `DOTI` body or the `NFIL` file list.
+fn decode_request(
+    r: &mut &[u8],
+    limits: &Limits,
+) -> Result<(RequestHead, RequestBody), ProtoError> {
+    let version = read_version_greeting(r)?;
+    let head = read_request_head(r, version, limits)?;
+    let body = if version.is_pump() {
+        let n = read_pump_file_count(r, limits)?;
+        let mut files = Vec::new();
+        for _ in 0..n {
+            files.push(read_pump_entry(r, limits)?);
+        }
+        RequestBody::Files(files)
+    } else {
+        let mut src = Vec::new();
+        read_body(r, Token::DOTI, version.compression(), limits, &mut src)?;
+        RequestBody::Source(src)
+    };
+    Ok((head, body))
+}
+
+fn encode_request(head: &RequestHead, body: &RequestBody) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_request_head(&mut out, head);
+    match body {
+        RequestBody::Source(src) => {
+            write_body(&mut out, Token::DOTI, head.version.compression(), src)
+                .expect("writing to a Vec cannot fail");
+        }
+        RequestBody::Files(files) => {
+            write_pump_file_count(&mut out, files.len() as u32);
+            for f in files {
+                write_pump_entry(&mut out, f).expect("writing to a Vec cannot fail");
+            }
+        }
+    }
+    out
+}
+
+fn check_entry(e: &PumpEntry) {
+    check_string(&e.name);
+    match &e.kind {
+        crate::PumpEntryKind::File(data) => check_body(data, Version::V3),
+        crate::PumpEntryKind::Link(target) => check_string(target),
+    }
+}
+
+/// A whole request (what a daemon reads from a client): decoded under small limits, every
+/// part within them, errors of explicable kinds; what decodes re-encodes to bytes that decode
+/// to the same request and re-encode to the same bytes.
+pub fn request(data: &[u8]) {
+    let (head, body) = match decode_request(&mut &data[..], &LIMITS) {
+        Ok(x) => x,
+        Err(e) => return check_error(&e),
+    };
+    assert!(!head.argv.is_empty() && head.argv.len() <= LIMITS.max_argc as usize);
+    let total: usize = head.argv.iter().chain(&head.cwd).map(|a| a.len()).sum();
+    assert!(total as u64 <= LIMITS.max_argv_total);
+    head.argv
+        .iter()
+        .chain(&head.cwd)
+        .for_each(|a| check_string(a));
+    assert_eq!(head.cwd.is_some(), head.version.is_pump());
+    match &body {
+        RequestBody::Source(src) => check_body(src, head.version),
+        RequestBody::Files(files) => {
+            assert!(files.len() <= LIMITS.max_files as usize);
+            files.iter().for_each(check_entry);
+        }
+    }
+    decoded();
+    let bytes = encode_request(&head, &body);
+    let mut r = &bytes[..];
+    let again = decode_request(&mut r, &REENCODED).expect("a re-encoded request decodes");
+    assert!(
+        r.is_empty(),
+        "{} bytes left after a re-encoded request",
+        r.len()
+    );
+    assert_eq!(again, (head, body));
+    assert_eq!(encode_request(&again.0, &again.1), bytes);
+}
+
+fn check_reply(rep: &Reply, version: Version) {
+    assert_eq!(rep.version, version);
+    for b in [&rep.stderr, &rep.stdout, &rep.object]
+        .into_iter()
+        .chain(&rep.dotd)
+    {
+        check_body(b, version);
+    }
+    assert!(rep.dotd.is_none() || version.is_pump());
+}
+
+/// A reply (what a client reads from a daemon), tried as each protocol version: decoded under
+/// small limits, re-encoded, decoded again to the same reply and re-encoded to the same bytes.
+pub fn reply(data: &[u8]) {
+    for version in [Version::V1, Version::V2, Version::V3] {
+        let rep = match read_reply(&mut &data[..], version, &LIMITS) {
+            Ok(rep) => rep,
+            // A reply in another version than the request's is reported with that version.
+            Err(ProtoError::UnsupportedVersion(v)) if v <= 3 => {
+                assert_ne!(Version::from_wire(v).ok(), Some(version));
+                continue;
+            }
+            Err(e) => {
+                check_error(&e);
+                continue;
+            }
+        };
+        decoded();
+        check_reply(&rep, version);
+        let mut bytes = Vec::new();
+        write_reply(&mut bytes, &rep).expect("writing to a Vec cannot fail");
+        let mut r = &bytes[..];
+        let again = read_reply(&mut r, version, &REENCODED).expect("a re-encoded reply decodes");
+        assert!(
+            r.is_empty(),
+            "{} bytes left after a re-encoded reply",
+            r.len()
+        );
+        assert_eq!(again, rep);
+        let mut twice = Vec::new();
+        write_reply(&mut twice, &again).expect("writing to a Vec cannot fail");
+        assert_eq!(twice, bytes);
+    }
+}
+
+/// A protocol 3 file list on its own (`NFIL`, then `NAME` + `FILE`/`LINK` entries), so the
+/// fuzzer need not first get through a request head to reach it.
+pub fn pump_entries(data: &[u8]) {
+    let mut r = data;
+    let n = match read_pump_file_count(&mut r, &LIMITS) {
+        Ok(n) => n,
+        Err(e) => return check_error(&e),
+    };
+    assert!(n <= LIMITS.max_files);
+    for _ in 0..n {
+        let entry = match read_pump_entry(&mut r, &LIMITS) {
+            Ok(e) => e,
+            Err(e) => return check_error(&e),
+        };
+        decoded();
+        check_entry(&entry);
+        let mut bytes = Vec::new();
+        write_pump_entry(&mut bytes, &entry).expect("writing to a Vec cannot fail");
+        let mut rr = &bytes[..];
+        let again = read_pump_entry(&mut rr, &REENCODED).expect("a re-encoded entry decodes");
+        assert!(rr.is_empty());
+        assert_eq!(again, entry);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// LZO
+
+/// The second decoder: the `lzo` crate, written independently of `lzokay` (which `lzo.rs`
+/// uses). It needs an output buffer of known size.
+fn reference_decompress(src: &[u8], room: usize) -> Option<Vec<u8>> {
+    if src.is_empty() {
+        // The protocol's empty body; `lzo` (like liblzo) calls a 0-byte block truncated.
+        return Some(Vec::new());
+    }
+    let mut out = vec![0u8; room];
+    let n = lzo::decompress_into(src, &mut out).ok()?;
+    out.truncate(n);
+    Some(out)
+}
+
+/// Arbitrary bytes as an LZO body: decompression stays within its cap exactly (a cap one byte
+/// short of the output fails with `TooLarge`, a cap equal to it succeeds), agrees with the
+/// `lzo` crate on which streams are valid and what they hold, and what it produces
+/// compresses and decompresses back to itself.
+pub fn lzo_decompress(data: &[u8]) {
+    let ours = codec::decompress(data, LZO_CAP as u64);
+    let reference = reference_decompress(data, LZO_CAP);
+    match &ours {
+        Ok(out) => {
+            assert!(out.len() <= LZO_CAP);
+            assert_eq!(reference.as_ref(), Some(out), "the two decoders disagree");
+            // The cap is exact at both edges.
+            assert_eq!(codec::decompress(data, out.len() as u64).as_ref(), Ok(out));
+            if let Some(short) = out.len().checked_sub(1) {
+                assert_eq!(
+                    codec::decompress(data, short as u64),
+                    Err(LzoError::TooLarge { max: short as u64 }),
+                    "a cap one byte short of the output"
+                );
+            }
+            decoded();
+            let packed = codec::compress(out);
+            assert!(packed.len() <= worst_case_packed(out.len()));
+            assert_eq!(&codec::decompress(&packed, out.len() as u64).unwrap(), out);
+        }
+        Err(LzoError::TooLarge { max }) => {
+            assert_eq!(*max, LZO_CAP as u64);
+            assert!(reference.is_none(), "lzo decoded past the cap");
+        }
+        Err(LzoError::Corrupt(why)) => {
+            assert!(
+                reference.is_none(),
+                "lzo decodes what we call corrupt ({why})"
+            );
+        }
+    }
+}
+
+/// Arbitrary bytes as a body to send: compression is undone exactly by both decoders, stays
+/// within LZO's worst-case growth, and a cap one byte short of the original is refused.
+pub fn lzo_roundtrip(data: &[u8]) {
+    let packed = codec::compress(data);
+    assert!(packed.len() <= worst_case_packed(data.len()));
+    assert_eq!(packed.is_empty(), data.is_empty());
+    decoded();
+    let back = codec::decompress(&packed, data.len() as u64).expect("our own stream decodes");
+    assert_eq!(back, data);
+    let theirs = reference_decompress(&packed, data.len()).expect("lzo decodes our stream");
+    assert_eq!(theirs, data);
+    if let Some(short) = data.len().checked_sub(1) {
+        assert_eq!(
+            codec::decompress(&packed, short as u64),
+            Err(LzoError::TooLarge { max: short as u64 })
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Monitor state records
+
+/// A state file's contents (what `distccmon-text` reads from any client's directory): decodes
+/// exactly when the length, magic and size are right, strings are NUL-free and cut at 127
+/// bytes, and a decoded record re-encodes to bytes that decode to the same record.
+pub fn state_record(data: &[u8]) {
+    let result = StateRecord::decode(data);
+    let word = std::mem::size_of::<usize>();
+    let read_word = |at: usize| {
+        let mut b = [0u8; 8];
+        if cfg!(target_endian = "little") {
+            b[..word].copy_from_slice(&data[at..at + word]);
+        } else {
+            b[8 - word..].copy_from_slice(&data[at..at + word]);
+        }
+        u64::from_ne_bytes(b)
+    };
+    if data.len() != state::RECORD_LEN {
+        assert_eq!(result, Err(StateError::WrongLength { len: data.len() }));
+        return;
+    }
+    let (size, magic) = (read_word(0), read_word(word));
+    match &result {
+        Ok(rec) => {
+            assert_eq!((size, magic), (state::RECORD_LEN as u64, state::MAGIC));
+            for s in [&rec.file, &rec.host] {
+                assert!(s.len() < state::FIELD_LEN && !s.contains(&0));
+            }
+            decoded();
+            let bytes = rec.encode();
+            assert_eq!(StateRecord::decode(&bytes).as_ref(), Ok(rec));
+            assert_eq!(
+                StateRecord::decode(&bytes).map(|r| r.encode()),
+                Ok(bytes),
+                "canonical bytes re-encode byte for byte"
+            );
+        }
+        Err(StateError::BadMagic { found }) => {
+            assert_eq!(*found, magic);
+            assert_ne!(magic, state::MAGIC);
+        }
+        Err(StateError::BadStructSize { found }) => {
+            assert_eq!(magic, state::MAGIC);
+            assert_eq!(*found, size);
+            assert_ne!(size, state::RECORD_LEN as u64);
+        }
+        Err(e) => panic!("unexpected error {e:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::Header;
+
+    fn model(s: &[u8; 8]) -> Option<u32> {
+        let m = strtoul16(s);
+        (m.end == 8).then_some(m.value)
+    }
+
+    /// The model must itself be right, or agreeing with it proves nothing.
+    #[test]
+    fn strtoul_model_matches_c() {
+        assert_eq!(model(b"0000abcd"), Some(0xabcd));
+        assert_eq!(model(b" \t+0x1F0"), Some(0x1f0));
+        assert_eq!(model(b"0x      "), None);
+        assert_eq!(model(b"00000x12"), None);
+        assert_eq!(model(b"1234567\0"), None);
+        assert_eq!(model(b"        "), None);
+        let neg = strtoul16(b"-0000001");
+        assert_eq!((neg.value, neg.end, neg.negative), (u32::MAX, 8, true));
+        assert_eq!(strtoul16(b"-0000000").value, 0);
+    }
+
+    #[test]
+    fn every_target_has_a_distinct_name() {
+        let mut names: Vec<_> = TARGETS.iter().map(|t| t.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), TARGETS.len());
+    }
+
+    #[test]
+    fn header_body_accepts_its_own_encoding() {
+        let mut b = Vec::new();
+        encode_header(&mut b, Token::ARGV, 0x1234_abcd);
+        header(&b);
+        assert_eq!(
+            parse_header(&b).unwrap(),
+            Parsed::Header(Header {
+                token: Token::ARGV,
+                value: 0x1234_abcd
+            })
+        );
+    }
+}
