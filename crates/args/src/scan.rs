@@ -214,6 +214,11 @@ pub fn classify(argv: &[OsString]) -> Classified {
     if output == Some(b"-") {
         return Classified::Local(LocalReason::OutputToStdout);
     }
+    // gcc refuses `-o ''` ("output filename may not be empty"); let it say so here rather than
+    // send a job whose result has nowhere to go.
+    if output == Some(b"") {
+        return Classified::Local(LocalReason::MissingValue("-o".to_owned()));
+    }
     let stop = if seen_s { Stop::Assembly } else { Stop::Object };
     let input = argv[input_index].clone();
     let (output, output_given) = match output {

@@ -320,3 +320,13 @@ fn server_argv_keeps_source_name_and_output() {
         "gcc -c x.c -o x.o"
     );
 }
+
+#[test]
+fn empty_output_name_runs_locally_for_gcc_to_refuse() {
+    // Found by the argv fuzz body: `-o ''` was distributed with an empty output name.
+    let words: Vec<OsString> = ["gcc", "-c", "x.c", "-o", ""].map(OsString::from).to_vec();
+    assert_eq!(
+        classify(&words),
+        Classified::Local(LocalReason::MissingValue("-o".into()))
+    );
+}
