@@ -7,6 +7,8 @@
 //! environment. Deciding which compiler binary to run, reading `@file` response files,
 //! `DEPENDENCIES_OUTPUT` and the cross-compiler rename are the client's business.
 
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 mod lang;
 mod reason;
 mod scan;

@@ -9,6 +9,8 @@ pub mod compile;
 pub mod config;
 pub mod cross;
 pub mod error;
+#[cfg(feature = "fuzzing")]
+pub mod fuzz;
 pub mod hosts;
 pub mod invoke;
 pub mod log;

@@ -13,6 +13,8 @@
 //! those callers. This module exists only with the `fuzzing` feature, so the binaries never
 //! carry it or the reference decoder.
 
+pub mod driver;
+
 use std::cell::Cell;
 
 use crate::lzo::{self as codec, LzoError};
@@ -57,6 +59,9 @@ pub struct Target {
     pub name: &'static str,
     pub body: fn(&[u8]),
     pub max_alloc: fn(usize) -> usize,
+    /// The one input length the decoder accepts, if it has one; the driver keeps half of
+    /// its mutants at that length so they get past the length check.
+    pub fixed_len: Option<usize>,
 }
 
 /// Every body of this crate.
@@ -65,36 +70,43 @@ pub const TARGETS: &[Target] = &[
         name: "header",
         body: header,
         max_alloc: |_| 1024,
+        fixed_len: None,
     },
     Target {
         name: "request",
         body: request,
         max_alloc: codec_alloc,
+        fixed_len: None,
     },
     Target {
         name: "reply",
         body: reply,
         max_alloc: codec_alloc,
+        fixed_len: None,
     },
     Target {
         name: "pump_entries",
         body: pump_entries,
         max_alloc: codec_alloc,
+        fixed_len: None,
     },
     Target {
         name: "lzo_decompress",
         body: lzo_decompress,
         max_alloc: |n| 2 * worst_case_packed(LZO_CAP) + 4 * n,
+        fixed_len: None,
     },
     Target {
         name: "lzo_roundtrip",
         body: lzo_roundtrip,
         max_alloc: |n| 4 * worst_case_packed(n) + 64 * 1024,
+        fixed_len: None,
     },
     Target {
         name: "state",
         body: state_record,
         max_alloc: |_| 1024,
+        fixed_len: Some(state::RECORD_LEN),
     },
 ];
 
@@ -114,8 +126,9 @@ thread_local! {
     static DECODED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Notes that an input got past the decoder and on to the round-trip checks.
-fn decoded() {
+/// Notes that an input got past the decoder and on to the round-trip checks. Bodies of other
+/// crates call it too.
+pub fn decoded() {
     DECODED.with(|n| n.set(n.get() + 1));
 }
 
