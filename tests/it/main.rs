@@ -1,5 +1,6 @@
 //! End-to-end tests of our binaries with real compilers and real daemons on loopback.
 //! One module per topic; each test starts what it needs and stops it.
 
+mod client;
 mod lsdistcc;
 mod monitor;

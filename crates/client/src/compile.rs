@@ -54,8 +54,8 @@ impl LocalCompiler {
 
 /// Directories under `$DISTCC_DIR`.
 struct Dirs {
+    top: PathBuf,
     lock: PathBuf,
-    state: PathBuf,
 }
 
 impl Client<'_> {
@@ -143,7 +143,7 @@ impl Client<'_> {
         };
         Ok(Dirs {
             lock: make(top.join("lock"))?,
-            state: make(top.join("state"))?,
+            top,
         })
     }
 
@@ -227,7 +227,7 @@ impl Client<'_> {
                 off.then_some(()).is_none()
             })
             .collect();
-        let state = StateFile::new(Some(dirs.state.clone()), job.input.as_encoded_bytes());
+        let state = StateFile::new(&dirs.top, Path::new(&job.input));
         let mut server_argv = job.server_argv();
         if !cfg.no_rewrite_cross {
             cross::rewrite(
