@@ -50,20 +50,22 @@ enum Via {
     Masquerade,
 }
 
-/// A configured libgit2 build directory and its reference outputs.
+/// A configured libgit2 build directory and its reference outputs. It lives under cargo's
+/// per-target temp dir rather than /tmp: trees are shared by tests for the life of the
+/// process, which never drops statics, so each run reuses (and cleans) the same path.
 struct Tree {
-    dir: TempDir,
+    dir: PathBuf,
     via: Via,
     reference: BTreeMap<PathBuf, Vec<u8>>,
 }
 
 impl Tree {
     fn build_dir(&self) -> PathBuf {
-        self.dir.path().join("build")
+        self.dir.join("build")
     }
 
     fn masquerade_link(&self) -> PathBuf {
-        self.dir.path().join("masq").join("cc")
+        self.dir.join("masq").join("cc")
     }
 }
 
@@ -84,11 +86,14 @@ fn tree(source: &Path, build_type: &'static str, via: Via) -> &'static Tree {
     if let Some(t) = trees.get(&(build_type, via)) {
         return t;
     }
-    let dir = TempDir::new(&format!("libgit2-{build_type}-{via:?}").to_lowercase());
-    let launcher = dir.path().join("launch.sh");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("libgit2-{build_type}-{via:?}").to_lowercase());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let launcher = dir.join("launch.sh");
     std::fs::write(&launcher, "#!/bin/sh\nexec $LAUNCH \"$@\"\n").unwrap();
     run(Command::new("chmod").arg("+x").arg(&launcher));
-    let masq = dir.path().join("masq");
+    let masq = dir.join("masq");
     std::fs::create_dir(&masq).unwrap();
     std::os::unix::fs::symlink("/usr/bin/gcc", masq.join("cc")).unwrap();
 
@@ -97,7 +102,7 @@ fn tree(source: &Path, build_type: &'static str, via: Via) -> &'static Tree {
         .arg("-S")
         .arg(source)
         .arg("-B")
-        .arg(dir.path().join("build"))
+        .arg(dir.join("build"))
         .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
         .args(["-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF"])
         .args(["-DUSE_BUNDLED_ZLIB=ON", "-DREGEX_BACKEND=builtin", "-DUSE_HTTP_PARSER=builtin"]);

@@ -36,7 +36,10 @@ pub fn require(tools: &[&str]) -> bool {
         return true;
     }
     if ci() {
-        panic!("CI=true and required tools are missing: {}", missing.join(", "));
+        panic!(
+            "CI=true and required tools are missing: {}",
+            missing.join(", ")
+        );
     }
     eprintln!("skipping: missing {}", missing.join(", "));
     false
@@ -105,12 +108,19 @@ impl Daemon {
         let log = dir.path().join("distccd.log");
         let port = free_port();
         let program = match which {
-            Impl::Ours => PathBuf::from(option_env!("CARGO_BIN_EXE_distccd").expect("the distccd binary is built by this package")),
+            // Cargo builds every binary of the package before its integration tests.
+            Impl::Ours => Path::new(env!("CARGO_BIN_EXE_distcc")).with_file_name("distccd"),
             Impl::Distcc34 => which_or_panic("distccd"),
         };
         let stderr = File::create(&log).expect("creating the daemon log");
         let child = Command::new(program)
-            .args(["--daemon", "--no-detach", "--log-stderr", "--log-level", "info"])
+            .args([
+                "--daemon",
+                "--no-detach",
+                "--log-stderr",
+                "--log-level",
+                "info",
+            ])
             .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
             .args(["--allow", "127.0.0.1/32", "--jobs", &jobs.to_string()])
             .stdin(Stdio::null())
