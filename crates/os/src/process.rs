@@ -19,6 +19,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{self, ChildStderr, ChildStdout, Stdio};
@@ -47,6 +48,9 @@ pub enum Output {
     Capture { limit: usize },
     /// A file created (or truncated) with mode 0666 less the umask.
     File(PathBuf),
+    /// A pipe the caller reads itself, taken with [`Child::take_stdout`] or
+    /// [`Child::take_stderr`] (for a live child whose messages are read while it runs).
+    Pipe,
 }
 
 /// A process to start: everything explicit, nothing inherited by accident.
@@ -142,6 +146,22 @@ impl Command {
 
     /// Starts the child in a new process group.
     pub fn spawn(&self) -> io::Result<Child> {
+        self.spawn_inner(None)
+    }
+
+    /// Starts the child (in a new process group) with its standard input and output both on
+    /// one end of a new Unix socket pair, and returns the other end: a live two-way
+    /// connection to the child, as 3.4 gives its ssh child. The stdin and stdout settings of
+    /// this command are not used. The child's end is closed here once the child has it, so
+    /// the returned stream sees end of file when the child (and whatever it handed the
+    /// descriptor to) closes it.
+    pub fn spawn_connected(&self) -> io::Result<(Child, UnixStream)> {
+        let (ours, theirs) = UnixStream::pair()?;
+        let child = self.spawn_inner(Some(OwnedFd::from(theirs)))?;
+        Ok((child, ours))
+    }
+
+    fn spawn_inner(&self, connected: Option<OwnedFd>) -> io::Result<Child> {
         let mut cmd = process::Command::new(&self.program);
         cmd.args(&self.args);
         if let Some(dir) = &self.cwd {
@@ -156,28 +176,55 @@ impl Command {
                 None => cmd.env_remove(k),
             };
         }
-        cmd.stdin(match &self.stdin {
-            Input::Null => Stdio::null(),
-            Input::Inherit => Stdio::inherit(),
-            Input::File(p) => Stdio::from(File::open(p)?),
-        });
-        let (out, out_limit) = output_stdio(&self.stdout)?;
-        let (err, err_limit) = output_stdio(&self.stderr)?;
-        cmd.stdout(out).stderr(err);
+        let (out_kind, err_kind) = (&self.stdout, &self.stderr);
+        let (out_limit, err_limit);
+        if let Some(fd) = connected {
+            cmd.stdin(Stdio::from(fd.try_clone()?));
+            cmd.stdout(Stdio::from(fd));
+            out_limit = 0;
+        } else {
+            cmd.stdin(match &self.stdin {
+                Input::Null => Stdio::null(),
+                Input::Inherit => Stdio::inherit(),
+                Input::File(p) => Stdio::from(File::open(p)?),
+            });
+            let (out, limit) = output_stdio(out_kind)?;
+            cmd.stdout(out);
+            out_limit = limit;
+        }
+        let (err, limit) = output_stdio(err_kind)?;
+        cmd.stderr(err);
+        err_limit = limit;
         // A group of its own, so one kill(-pgid) reaches every process the child starts.
         cmd.process_group(0);
         let started = Instant::now();
         let mut child = cmd.spawn()?;
+        // `cmd` still holds the child's end of a connected socket; close it now, or the
+        // caller would never see end of file.
+        drop(cmd);
         let pid = child.id() as libc::pid_t;
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
+        let piped = |kind: &Output| matches!(kind, Output::Pipe);
+        let (stdout, piped_stdout) = if piped(out_kind) {
+            (None, stdout.map(OwnedFd::from))
+        } else {
+            (stdout.map(|p| Capture::new(Pipe::Out(p), out_limit)), None)
+        };
+        let (stderr, piped_stderr) = if piped(err_kind) {
+            (None, stderr.map(OwnedFd::from))
+        } else {
+            (stderr.map(|p| Capture::new(Pipe::Err(p), err_limit)), None)
+        };
         Ok(Child {
             inner: Some(child),
             pid,
             pidfd: open_pidfd(pid),
             deadline: self.timeout.map(|t| started + t),
-            stdout: stdout.map(|p| Capture::new(Pipe::Out(p), out_limit)),
-            stderr: stderr.map(|p| Capture::new(Pipe::Err(p), err_limit)),
+            stdout,
+            stderr,
+            piped_stdout,
+            piped_stderr,
         })
     }
 
@@ -192,6 +239,7 @@ fn output_stdio(o: &Output) -> io::Result<(Stdio, usize)> {
         Output::Null => (Stdio::null(), 0),
         Output::Inherit => (Stdio::inherit(), 0),
         Output::Capture { limit } => (Stdio::piped(), *limit),
+        Output::Pipe => (Stdio::piped(), 0),
         Output::File(p) => {
             let f = OpenOptions::new()
                 .write(true)
@@ -312,6 +360,8 @@ pub struct Child {
     deadline: Option<Instant>,
     stdout: Option<Capture>,
     stderr: Option<Capture>,
+    piped_stdout: Option<OwnedFd>,
+    piped_stderr: Option<OwnedFd>,
 }
 
 impl std::fmt::Debug for Child {
@@ -324,6 +374,24 @@ impl Child {
     /// The child's pid, which is also its process group id.
     pub fn id(&self) -> u32 {
         self.pid as u32
+    }
+
+    /// The read end of the child's standard output, when it was [`Output::Pipe`] (once).
+    pub fn take_stdout(&mut self) -> Option<File> {
+        self.piped_stdout.take().map(File::from)
+    }
+
+    /// The read end of the child's standard error, when it was [`Output::Pipe`] (once).
+    pub fn take_stderr(&mut self) -> Option<File> {
+        self.piped_stderr.take().map(File::from)
+    }
+
+    /// Like [`Child::wait`], but kills the group if the child is still running `limit` from
+    /// now (or at the command's own timeout, if that comes first).
+    pub fn wait_timeout(mut self, limit: Duration) -> io::Result<Outcome> {
+        let at = Instant::now() + limit;
+        self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+        self.wait_inner(None)
     }
 
     /// Sends SIGKILL to every process in the child's group. Safe to call repeatedly; does
@@ -600,6 +668,47 @@ mod tests {
         let pid = child.id() as i32;
         drop(child);
         assert!(gone(pid));
+    }
+
+    #[test]
+    fn connected_child_talks_both_ways_and_sees_end_of_file() {
+        use std::io::Write;
+        let mut cmd = sh("tr a-z A-Z; echo done >&2");
+        cmd.stderr(Output::Pipe);
+        let (mut child, mut stream) = cmd.spawn_connected().unwrap();
+        drop(cmd);
+        let mut err = child.take_stderr().expect("stderr was piped");
+        assert!(child.take_stderr().is_none(), "taken once");
+        stream.write_all(b"hello over a socket\n").unwrap();
+        // End of our input: `tr` sees end of file, finishes, and so closes its output.
+        stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut got = Vec::new();
+        stream.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"HELLO OVER A SOCKET\n");
+        let mut msg = String::new();
+        err.read_to_string(&mut msg).unwrap();
+        assert_eq!(msg, "done\n");
+        let out = child.wait().unwrap();
+        assert!(out.success());
+        assert!(out.stdout.is_empty() && out.stderr.is_empty());
+    }
+
+    #[test]
+    fn wait_timeout_kills_a_child_that_outlives_it() {
+        let start = Instant::now();
+        let out = sh("sleep 30")
+            .spawn()
+            .unwrap()
+            .wait_timeout(Duration::from_millis(200))
+            .unwrap();
+        assert_eq!(out.ended, Ended::TimedOut);
+        assert!(start.elapsed() < Duration::from_secs(10));
+        let quick = sh("exit 4")
+            .spawn()
+            .unwrap()
+            .wait_timeout(Duration::from_secs(10))
+            .unwrap();
+        assert_eq!((quick.ended, quick.exit_code()), (Ended::Exited, Some(4)));
     }
 
     #[test]
