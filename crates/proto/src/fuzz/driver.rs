@@ -202,7 +202,7 @@ pub struct Failure {
 }
 
 /// Runs `t` over every corpus entry, every seed, then `iters` inputs: one in eight pure
-/// noise, the rest mutated seeds (cut or padded to `t.fixed_len` every other time). The
+/// noise, the rest mutated corpus entries or seeds (cut or padded to `t.fixed_len` every other time). The
 /// stream depends only on the target's name, so a failure reproduces.
 pub fn run(
     t: &Target,
@@ -235,7 +235,13 @@ pub fn run(
             let n = rng.below(300);
             rng.bytes(n)
         } else {
-            let seed = pool[rng.below(pool.len())].clone();
+            // Half the time a real vector: a grown corpus is mostly inputs that take error
+            // paths, and mutants of valid messages are what reach the round trips.
+            let seed = if i % 2 == 0 && !seeds.is_empty() {
+                seeds[rng.below(seeds.len())].clone()
+            } else {
+                pool[rng.below(pool.len())].clone()
+            };
             mutate(&mut rng, &pool, seed)
         };
         if let Some(len) = t.fixed_len
