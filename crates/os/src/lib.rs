@@ -3,6 +3,10 @@
 //! policy of its own: callers decide what to run, where, and what a failure means.
 
 pub mod alive;
+pub mod daemonize;
 pub mod exit;
 pub mod lock;
 pub mod process;
+pub mod signal;
+pub mod tempdir;
+pub mod user;
