@@ -22,6 +22,8 @@ pub enum ProtoError {
     TooLarge { token: Token, len: u64, max: u64 },
     /// The client asked for a protocol version this side does not speak.
     UnsupportedVersion(u32),
+    /// The server answered in another protocol version than the request's.
+    VersionMismatch { sent: u32, got: u32 },
     /// An LZO body was not a valid LZO1X stream, or expanded past the cap.
     Lzo(crate::lzo::LzoError),
     /// A pump file name or other string broke a structural rule (empty, NUL byte).
@@ -48,6 +50,12 @@ impl fmt::Display for ProtoError {
                 write!(f, "{token} length {len} exceeds the limit of {max}")
             }
             ProtoError::UnsupportedVersion(v) => write!(f, "unsupported protocol version {v}"),
+            ProtoError::VersionMismatch { sent, got } => {
+                write!(
+                    f,
+                    "request was protocol {sent} but the reply is protocol {got}"
+                )
+            }
             ProtoError::Lzo(e) => write!(f, "bad lzo body: {e}"),
             ProtoError::Malformed { token, why } => write!(f, "malformed {token}: {why}"),
         }

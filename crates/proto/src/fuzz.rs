@@ -294,6 +294,7 @@ fn check_error(e: &ProtoError) {
             );
         }
         ProtoError::UnsupportedVersion(v) => assert!(*v > 3, "version {v} is supported"),
+        ProtoError::VersionMismatch { sent, got } => assert_ne!(sent, got),
         ProtoError::Lzo(LzoError::TooLarge { max }) => assert_eq!(*max, LIMITS.max_unpacked),
         ProtoError::Lzo(LzoError::Corrupt(_)) | ProtoError::Malformed { .. } => {}
     }
@@ -426,8 +427,9 @@ pub fn reply(data: &[u8]) {
         let rep = match read_reply(&mut &data[..], version, &LIMITS) {
             Ok(rep) => rep,
             // A reply in another version than the request's is reported with that version.
-            Err(ProtoError::UnsupportedVersion(v)) if v <= 3 => {
-                assert_ne!(Version::from_wire(v).ok(), Some(version));
+            Err(ProtoError::VersionMismatch { sent, got }) => {
+                assert_eq!(sent, version.number());
+                assert_ne!(got, sent);
                 continue;
             }
             Err(e) => {

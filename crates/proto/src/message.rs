@@ -314,8 +314,12 @@ pub fn read_reply<R: Read + ?Sized>(
     limits: &Limits,
 ) -> Result<Reply, ProtoError> {
     let done = read_expected(r, Token::DONE)?;
-    if Version::from_wire(done)? != version {
-        return Err(ProtoError::UnsupportedVersion(done));
+    // 3.4 compares the raw number, so a DONE of 0 never answers a request of 1.
+    if done != version.number() {
+        return Err(ProtoError::VersionMismatch {
+            sent: version.number(),
+            got: done,
+        });
     }
     let status = read_expected(r, Token::STAT)?;
     let c = version.compression();
