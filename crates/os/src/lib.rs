@@ -10,3 +10,4 @@ pub mod process;
 pub mod signal;
 pub mod tempdir;
 pub mod user;
+pub mod wake;
