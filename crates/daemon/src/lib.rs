@@ -1,2 +1,16 @@
 //! distccd's logic: options, access control, the compiler allow-list, the server-side argv
-//! rewrite, job directories, serving one request, and the accept loop.
+//! rewrite, pump job directories, serving one request, and the accept loop.
+//!
+//! It never depends on the client crate, and spawns processes only through `os::process`.
+//! The binary `src/bin/distccd.rs` only parses, sets up the process (log, detach, root drop)
+//! in the right order, and maps errors to exit codes.
+
+pub mod access;
+pub mod argv;
+pub mod compiler;
+pub mod dotd;
+pub mod jobdir;
+pub mod log;
+pub mod options;
+pub mod serve;
+pub mod server;

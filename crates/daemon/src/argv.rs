@@ -1,0 +1,467 @@
+//! The server's view of a compiler command line: is it a single compile we will run, and how
+//! must it be rewritten to use the job's own files (as distcc 3.4's `dcc_scan_args`,
+//! `dcc_set_input`, `dcc_set_output` and, for pump, `tweak_arguments_for_server` do).
+//!
+//! The client has already classified the command; the server checks again because the bytes
+//! come from the network, and refuses with a reason instead of 3.4's silent close. Compiler
+//! knowledge beyond that (which flags take values) is the `args` crate's, on the client.
+//! This module touches no files.
+
+use std::fmt;
+
+/// Why a command line will not be run here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgRefusal {
+    /// No `-c` or `-S`: a link or other non-compile.
+    NotACompile,
+    NoInput,
+    TwoInputs,
+    TwoOutputs,
+    /// `-o` at the end with nothing after it.
+    DanglingOutput,
+    /// `-o -`: stdout output.
+    OutputToStdout,
+    /// A flag that loads code or config into the compiler (`-fplugin=`, `-specs=`).
+    Unsafe(String),
+    /// A flag that 3.4 always runs locally (`-E`, `-M`, `-x…`, profiling, …).
+    LocalOnly(String),
+    /// An autoconf test (`conftest.c`), which 3.4 keeps local.
+    Conftest,
+    /// `-MT` as the last argument.
+    DanglingMt,
+}
+
+impl fmt::Display for ArgRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgRefusal::NotACompile => {
+                f.write_str("not a compile (no -c or -S): link lines are refused")
+            }
+            ArgRefusal::NoInput => f.write_str("no input file on the command line"),
+            ArgRefusal::TwoInputs => f.write_str("more than one input file"),
+            ArgRefusal::TwoOutputs => f.write_str("more than one output file"),
+            ArgRefusal::DanglingOutput => f.write_str("-o without a file name"),
+            ArgRefusal::OutputToStdout => f.write_str("output to stdout (-o -) is refused"),
+            ArgRefusal::Unsafe(a) => write!(
+                f,
+                "option '{a}' is refused: it loads code or configuration into the compiler"
+            ),
+            ArgRefusal::LocalOnly(a) => write!(f, "option '{a}' must run on the client"),
+            ArgRefusal::Conftest => f.write_str("autoconf tests are compiled on the client"),
+            ArgRefusal::DanglingMt => f.write_str("-MT without a target"),
+        }
+    }
+}
+
+/// Where the input and output are in a checked command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scan {
+    pub input_index: usize,
+    /// Index of the `-o` argument (its value follows), or of `-oFILE`; `None` when absent.
+    pub output_index: Option<usize>,
+    /// The output name the client expects (explicit, or derived from the input as gcc does).
+    pub output: Vec<u8>,
+    pub seen_s: bool,
+}
+
+/// True for a file name whose extension 3.4 treats as a compilable source.
+pub fn is_source(a: &[u8]) -> bool {
+    matches!(
+        extension(a),
+        Some(
+            b"i" | b"ii"
+                | b"c"
+                | b"cc"
+                | b"cpp"
+                | b"cxx"
+                | b"cp"
+                | b"c++"
+                | b"C"
+                | b"m"
+                | b"mm"
+                | b"mi"
+                | b"mii"
+                | b"M"
+        )
+    )
+}
+
+fn extension(a: &[u8]) -> Option<&[u8]> {
+    let dot = a.iter().rposition(|b| *b == b'.')?;
+    let ext = &a[dot + 1..];
+    (!ext.is_empty()).then_some(ext)
+}
+
+/// The extension a preprocessed copy of `input` gets, so the compiler treats it as such.
+pub fn preprocessed_extension(input: &[u8]) -> &'static str {
+    match extension(input) {
+        Some(b"i" | b"c") => ".i",
+        Some(b"cc" | b"cpp" | b"cxx" | b"cp" | b"c++" | b"C" | b"ii") => ".ii",
+        Some(b"m" | b"mi") => ".mi",
+        Some(b"mm" | b"M" | b"mii") => ".mii",
+        _ => ".tmp",
+    }
+}
+
+fn basename(a: &[u8]) -> &[u8] {
+    match a.iter().rposition(|b| *b == b'/') {
+        Some(p) if p + 1 < a.len() => &a[p + 1..],
+        _ => a,
+    }
+}
+
+/// Checks `argv` (compiler first) the way 3.4's server does, and refuses what loads code.
+pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
+    let mut seen_c = false;
+    let mut seen_s = false;
+    let mut input = None;
+    let mut output: Option<(usize, Vec<u8>)> = None;
+    let mut i = 1;
+    while i < argv.len() {
+        let a = &argv[i][..];
+        let shown = || String::from_utf8_lossy(a).into_owned();
+        if a.first() == Some(&b'-') {
+            if a.starts_with(b"-fplugin=")
+                || a.starts_with(b"-specs=")
+                || a == b"-fplugin"
+                || a == b"-specs"
+            {
+                return Err(ArgRefusal::Unsafe(shown()));
+            }
+            if a == b"-E"
+                || a == b"-march=native"
+                || a == b"-mtune=native"
+                || a == b"-fprofile-arcs"
+                || a == b"-ftest-coverage"
+                || a == b"--coverage"
+                || a == b"-frepo"
+                || a.starts_with(b"-x")
+                || a.starts_with(b"-dr")
+                || (a.starts_with(b"-Wa,") && (contains(a, b",-a") || contains(a, b"--MD")))
+            {
+                return Err(ArgRefusal::LocalOnly(shown()));
+            }
+            match a {
+                b"-MD" | b"-MMD" | b"-MG" | b"-MP" => {}
+                b"-MF" | b"-MT" | b"-MQ" => i += 1,
+                _ if a.starts_with(b"-MF") || a.starts_with(b"-MT") || a.starts_with(b"-MQ") => {}
+                _ if a.get(1) == Some(&b'M') => return Err(ArgRefusal::LocalOnly(shown())),
+                b"-S" => seen_s = true,
+                b"-c" => seen_c = true,
+                b"-o" => {
+                    let Some(v) = argv.get(i + 1) else {
+                        return Err(ArgRefusal::DanglingOutput);
+                    };
+                    if output.is_some() {
+                        return Err(ArgRefusal::TwoOutputs);
+                    }
+                    output = Some((i, v.clone()));
+                    i += 1;
+                }
+                _ if a.starts_with(b"-o") => {
+                    if output.is_some() {
+                        return Err(ArgRefusal::TwoOutputs);
+                    }
+                    output = Some((i, a[2..].to_vec()));
+                }
+                _ => {}
+            }
+        } else if is_source(a) {
+            if input.is_some() {
+                return Err(ArgRefusal::TwoInputs);
+            }
+            input = Some(i);
+        } else if a.ends_with(b".o") {
+            // 3.4 takes a stray `x.o` as the output; a second one means a link.
+            if output.is_some() {
+                return Err(ArgRefusal::TwoOutputs);
+            }
+            output = Some((usize::MAX, a.to_vec()));
+        }
+        i += 1;
+    }
+    if !seen_c && !seen_s {
+        return Err(ArgRefusal::NotACompile);
+    }
+    let input_index = input.ok_or(ArgRefusal::NoInput)?;
+    let base = basename(&argv[input_index]);
+    if base.starts_with(b"conftest.") || base.starts_with(b"tmp.conftest.") {
+        return Err(ArgRefusal::Conftest);
+    }
+    let (output_index, output) = match output {
+        Some((idx, o)) => ((idx != usize::MAX).then_some(idx), o),
+        None => {
+            let mut o = base.to_vec();
+            let dot = o.iter().rposition(|b| *b == b'.').unwrap_or(o.len());
+            o.truncate(dot);
+            o.extend_from_slice(if seen_s { b".s" } else { b".o" });
+            (None, o)
+        }
+    };
+    if output == b"-" {
+        return Err(ArgRefusal::OutputToStdout);
+    }
+    Ok(Scan {
+        input_index,
+        output_index,
+        output,
+        seen_s,
+    })
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Points the output at `out`: replaces `-o X`/`-oX`, or appends `-o out`.
+fn set_output(argv: &mut Vec<Vec<u8>>, scan: &Scan, out: &[u8]) {
+    match scan.output_index {
+        Some(i) if argv[i] == b"-o" => argv[i + 1] = out.to_vec(),
+        Some(i) => {
+            let mut a = b"-o".to_vec();
+            a.extend_from_slice(out);
+            argv[i] = a;
+        }
+        None => {
+            // A stray `x.o` output (no -o) is dropped so it is not taken as a link input.
+            argv.retain(|a| !(a.first() != Some(&b'-') && a.ends_with(b".o")));
+            argv.push(b"-o".to_vec());
+            argv.push(out.to_vec());
+        }
+    }
+}
+
+/// Plain (v1/v2) rewrite: the received preprocessed source in place of the input, the job's
+/// output file in place of `-o`.
+pub fn rewrite_plain(argv: &[Vec<u8>], scan: &Scan, input: &[u8], out: &[u8]) -> Vec<Vec<u8>> {
+    let mut v = argv.to_vec();
+    v[scan.input_index] = input.to_vec();
+    set_output(&mut v, scan, out);
+    v
+}
+
+/// Options whose path argument is rebased under the job root when absolute.
+const INCLUDE_OPTIONS: &[&str] = &[
+    "-I",
+    "-idirafter",
+    "-imacros",
+    "-include",
+    "-iprefix",
+    "-iquote",
+    "-isystem",
+    "-iwithprefix",
+    "-iwithprefixbefore",
+];
+
+const PREFIX_MAP_OPTIONS: &[&str] = &[
+    "-fdebug-prefix-map=",
+    "-ffile-prefix-map=",
+    "-fmacro-prefix-map=",
+    "-fprofile-prefix-map=",
+];
+
+/// The result of the pump (v3) rewrite.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PumpArgv {
+    pub argv: Vec<Vec<u8>>,
+    /// The target the `.d` file must name: `-MT`'s value, else the client's output.
+    pub dotd_target: Vec<u8>,
+}
+
+/// Pump (v3) rewrite, as 3.4: output to `out`; `-MT X` removed and remembered; `-MMD` added
+/// unless `-MD`/`-MMD` is present, then `-MF deps`; absolute include paths, prefix maps and
+/// the input rebased under `root`.
+pub fn rewrite_pump(
+    argv: &[Vec<u8>],
+    scan: &Scan,
+    root: &[u8],
+    out: &[u8],
+    deps: &[u8],
+) -> Result<PumpArgv, ArgRefusal> {
+    let mut v = argv.to_vec();
+    set_output(&mut v, scan, out);
+    let mut dotd_target = scan.output.clone();
+    if let Some(i) = v.iter().position(|a| a == b"-MT") {
+        let t = v.get(i + 1).ok_or(ArgRefusal::DanglingMt)?.clone();
+        dotd_target = t;
+        v.drain(i..i + 2);
+    }
+    if !v.iter().any(|a| a == b"-MD" || a == b"-MMD") {
+        v.push(b"-MMD".to_vec());
+    }
+    v.push(b"-MF".to_vec());
+    v.push(deps.to_vec());
+    let rebase = |p: &[u8]| -> Vec<u8> {
+        let trimmed = &p[p.iter().take_while(|b| **b == b'/').count()..];
+        let mut r = root.to_vec();
+        r.push(b'/');
+        r.extend_from_slice(trimmed);
+        r
+    };
+    let mut i = 0;
+    while i < v.len() {
+        if let Some(opt) = INCLUDE_OPTIONS
+            .iter()
+            .find(|o| v[i].starts_with(o.as_bytes()))
+        {
+            if v[i] == opt.as_bytes() {
+                i += 1;
+                if let Some(next) = v.get(i)
+                    && next.first() == Some(&b'/')
+                {
+                    v[i] = rebase(next);
+                }
+            } else if v[i].get(opt.len()) == Some(&b'/') {
+                let mut a = opt.as_bytes().to_vec();
+                a.extend_from_slice(&rebase(&v[i][opt.len()..]));
+                v[i] = a;
+            }
+        } else if let Some(opt) = PREFIX_MAP_OPTIONS
+            .iter()
+            .find(|o| v[i].starts_with(o.as_bytes()))
+        {
+            if v[i].get(opt.len()) == Some(&b'/') {
+                let mut a = opt.as_bytes().to_vec();
+                a.extend_from_slice(root);
+                a.extend_from_slice(&v[i][opt.len()..]);
+                v[i] = a;
+            }
+        }
+        i += 1;
+    }
+    if let Some(i) = v
+        .iter()
+        .position(|a| is_source(a) && a.first() == Some(&b'/'))
+    {
+        v[i] = rebase(&v[i]);
+    }
+    Ok(PumpArgv {
+        argv: v,
+        dotd_target,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn av(s: &str) -> Vec<Vec<u8>> {
+        s.split(' ').map(|a| a.as_bytes().to_vec()).collect()
+    }
+
+    fn show(v: &[Vec<u8>]) -> String {
+        v.iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn plain_rewrite_replaces_input_and_output() {
+        let a = av("gcc -O2 -c foo.c -o obj/foo.o");
+        let s = scan(&a).unwrap();
+        assert_eq!(s.output, b"obj/foo.o");
+        assert_eq!(
+            show(&rewrite_plain(&a, &s, b"/j/in.i", b"/j/out.o")),
+            "gcc -O2 -c /j/in.i -o /j/out.o"
+        );
+        let a = av("gcc -c foo.c -oobj/foo.o");
+        let s = scan(&a).unwrap();
+        assert_eq!(
+            show(&rewrite_plain(&a, &s, b"/j/in.i", b"/j/out.o")),
+            "gcc -c /j/in.i -o/j/out.o"
+        );
+    }
+
+    #[test]
+    fn missing_output_is_derived_like_gcc() {
+        let a = av("gcc -c dir/foo.c");
+        let s = scan(&a).unwrap();
+        assert_eq!(s.output, b"foo.o");
+        assert_eq!(
+            show(&rewrite_plain(&a, &s, b"/j/in.i", b"/j/out.o")),
+            "gcc -c /j/in.i -o /j/out.o"
+        );
+        let s = scan(&av("gcc -S foo.cc")).unwrap();
+        assert_eq!(s.output, b"foo.s");
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(
+            scan(&av("gcc foo.c -o foo")).unwrap_err(),
+            ArgRefusal::NotACompile
+        );
+        assert_eq!(
+            scan(&av("gcc a.o b.o -o x")).unwrap_err(),
+            ArgRefusal::TwoOutputs
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c b.c")).unwrap_err(),
+            ArgRefusal::TwoInputs
+        );
+        assert_eq!(scan(&av("gcc -c")).unwrap_err(), ArgRefusal::NoInput);
+        assert_eq!(
+            scan(&av("gcc -c a.c -o")).unwrap_err(),
+            ArgRefusal::DanglingOutput
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c -o -")).unwrap_err(),
+            ArgRefusal::OutputToStdout
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c -fplugin=/tmp/x.so")).unwrap_err(),
+            ArgRefusal::Unsafe("-fplugin=/tmp/x.so".into())
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c -specs=/tmp/s")).unwrap_err(),
+            ArgRefusal::Unsafe("-specs=/tmp/s".into())
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c -E")).unwrap_err(),
+            ArgRefusal::LocalOnly("-E".into())
+        );
+        assert_eq!(
+            scan(&av("gcc -c a.c -M")).unwrap_err(),
+            ArgRefusal::LocalOnly("-M".into())
+        );
+        assert_eq!(
+            scan(&av("gcc -c -xc a.c")).unwrap_err(),
+            ArgRefusal::LocalOnly("-xc".into())
+        );
+        assert_eq!(
+            scan(&av("gcc -c conftest.c")).unwrap_err(),
+            ArgRefusal::Conftest
+        );
+        assert!(scan(&av("gcc -c a.c -MD -MF a.d -MT a.o")).is_ok());
+    }
+
+    #[test]
+    fn preprocessed_extensions() {
+        assert_eq!(preprocessed_extension(b"a.c"), ".i");
+        assert_eq!(preprocessed_extension(b"a.cpp"), ".ii");
+        assert_eq!(preprocessed_extension(b"a.C"), ".ii");
+        assert_eq!(preprocessed_extension(b"a.ii"), ".ii");
+        assert_eq!(preprocessed_extension(b"a.mm"), ".mii");
+    }
+
+    #[test]
+    fn pump_rewrite_matches_3_4() {
+        let a = av(
+            "gcc -I/inc -I rel -isystem /sys -iquote/q -ffile-prefix-map=/src=. -MT tgt -c /src/a.c -o a.o",
+        );
+        let s = scan(&a).unwrap();
+        let p = rewrite_pump(&a, &s, b"/job/root", b"/job/out.o", b"/job/deps.d").unwrap();
+        assert_eq!(
+            show(&p.argv),
+            "gcc -I/job/root/inc -I rel -isystem /job/root/sys -iquote/job/root/q \
+             -ffile-prefix-map=/job/root/src=. -c /job/root/src/a.c -o /job/out.o -MMD -MF /job/deps.d"
+        );
+        assert_eq!(p.dotd_target, b"tgt");
+        let a = av("gcc -MD -c a.c");
+        let s = scan(&a).unwrap();
+        let p = rewrite_pump(&a, &s, b"/r", b"/o.o", b"/d.d").unwrap();
+        assert_eq!(show(&p.argv), "gcc -MD -c a.c -o /o.o -MF /d.d");
+        assert_eq!(p.dotd_target, b"a.o");
+    }
+}

@@ -1,0 +1,208 @@
+//! Which program a request may run: distcc 3.4's allow-list, without its holes.
+//!
+//! A compiler is allowed when its basename has an entry in the allow-list directory
+//! (`/usr/lib/distcc` by default, where Debian keeps its masquerade links). A name with a
+//! slash is accepted only as an absolute path directly in `/bin`, `/usr/bin` or
+//! `/usr/local/bin`, with no `.` or `..` component, whose basename is allowed; 3.4 also
+//! accepts any such path by prefix and runs bare names from `PATH`, including the
+//! masquerade links themselves (which would run distcc recursively).
+//!
+//! A bare name is resolved here, once, to an absolute path: the first `PATH` entry holding an
+//! executable of that name that is not the allow-list directory and does not resolve to a
+//! distcc binary. The caller runs exactly that path, so nothing is looked up at exec time.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+/// Directories from which an absolute compiler path is accepted.
+pub const TRUSTED_DIRS: &[&str] = &["/bin", "/usr/bin", "/usr/local/bin"];
+
+/// Why a compiler name was refused; logged, and sent to the client in `SERR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CompilerRefusal {
+    /// The basename has no entry in the allow-list directory.
+    NotAllowListed(String),
+    /// A name with a slash that is not `/bin/X`, `/usr/bin/X` or `/usr/local/bin/X`.
+    UntrustedPath(String),
+    /// Empty, starting with `-`, `.` or `..`, or not valid in a file name.
+    BadName(String),
+    /// Allowed, but no real compiler of that name was found on `PATH`.
+    NotFound(String),
+}
+
+impl std::fmt::Display for CompilerRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CompilerRefusal::NotAllowListed(n) => write!(f, "compiler '{n}' is not allow-listed"),
+            CompilerRefusal::UntrustedPath(n) => write!(
+                f,
+                "compiler path '{n}' is refused: only /bin, /usr/bin and /usr/local/bin are trusted"
+            ),
+            CompilerRefusal::BadName(n) => write!(f, "compiler name '{n}' is not a valid name"),
+            CompilerRefusal::NotFound(n) => {
+                write!(f, "compiler '{n}' is allow-listed but not installed")
+            }
+        }
+    }
+}
+
+/// The allow-list directory and the search path for bare names.
+#[derive(Debug, Clone)]
+pub struct CompilerPolicy {
+    pub allow_dir: PathBuf,
+    pub search_path: Vec<PathBuf>,
+}
+
+impl CompilerPolicy {
+    /// A policy using `allow_dir` and the daemon's own `PATH`.
+    pub fn new(allow_dir: PathBuf) -> CompilerPolicy {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        CompilerPolicy {
+            allow_dir,
+            search_path: std::env::split_paths(&path).collect(),
+        }
+    }
+
+    /// Checks `argv0` and returns the absolute path to run.
+    pub fn resolve(&self, argv0: &[u8]) -> Result<PathBuf, CompilerRefusal> {
+        let shown = String::from_utf8_lossy(argv0).into_owned();
+        let name: &[u8] = if argv0.contains(&b'/') {
+            let Some(pos) = argv0.iter().rposition(|b| *b == b'/') else {
+                unreachable!("contains a slash")
+            };
+            let (dir, base) = (&argv0[..pos], &argv0[pos + 1..]);
+            if !TRUSTED_DIRS.iter().any(|d| d.as_bytes() == dir) {
+                return Err(CompilerRefusal::UntrustedPath(shown));
+            }
+            base
+        } else {
+            argv0
+        };
+        if name.is_empty() || name.starts_with(b"-") || name == b"." || name == b".." {
+            return Err(CompilerRefusal::BadName(shown));
+        }
+        let name_os = OsStr::from_bytes(name);
+        if self.allow_dir.join(name_os).symlink_metadata().is_err() {
+            return Err(CompilerRefusal::NotAllowListed(shown));
+        }
+        if argv0.contains(&b'/') {
+            let p = PathBuf::from(OsStr::from_bytes(argv0));
+            return if is_real_compiler(&p) {
+                Ok(p)
+            } else {
+                Err(CompilerRefusal::NotFound(shown))
+            };
+        }
+        let allow_canon = self.allow_dir.canonicalize().ok();
+        for dir in &self.search_path {
+            if !dir.is_absolute() {
+                continue;
+            }
+            if allow_canon.is_some() && dir.canonicalize().ok() == allow_canon {
+                continue;
+            }
+            let cand = dir.join(name_os);
+            if is_real_compiler(&cand) {
+                return Ok(cand);
+            }
+        }
+        Err(CompilerRefusal::NotFound(shown))
+    }
+}
+
+/// An executable regular file (after links) that is not distcc itself.
+fn is_real_compiler(p: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(p) else {
+        return false;
+    };
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return false;
+    }
+    match p.canonicalize() {
+        Ok(real) => !real
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(b"distcc")),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(names: &[&str]) -> (os::tempdir::TempDir, CompilerPolicy) {
+        let t = os::tempdir::TempDir::new("daemon-compiler-").unwrap();
+        let allow = t.path().join("allow");
+        std::fs::create_dir(&allow).unwrap();
+        for n in names {
+            std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(n)).unwrap();
+        }
+        // The allow dir is first on PATH, as a careless admin might have it: never run it.
+        let p = CompilerPolicy {
+            allow_dir: allow.clone(),
+            search_path: vec![allow, PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
+        };
+        (t, p)
+    }
+
+    #[test]
+    fn bare_allowed_name_resolves_past_the_masquerade_dir() {
+        let (_t, p) = policy(&["gcc", "sh"]);
+        let got = p.resolve(b"gcc").unwrap();
+        assert!(
+            got.starts_with("/usr/bin") || got.starts_with("/bin"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        let (_t, p) = policy(&["gcc", "sh"]);
+        use CompilerRefusal::*;
+        type Case = (&'static [u8], fn(String) -> CompilerRefusal);
+        let cases: &[Case] = &[
+            (b"cc1", NotAllowListed),
+            (b"gcc;id", NotAllowListed),
+            (b"$(id)", NotAllowListed),
+            (b"/tmp/gcc", UntrustedPath),
+            (b"/usr/bin/../bin/gcc", UntrustedPath),
+            (b"/usr/bin/./gcc", UntrustedPath),
+            (b"../gcc", UntrustedPath),
+            (b"bin/gcc", UntrustedPath),
+            (b"//usr/bin/gcc", UntrustedPath),
+            (b"/usr/lib/distcc/gcc", UntrustedPath),
+            (b"/usr/bin/cc1", NotAllowListed),
+            (b"-gcc", BadName),
+            (b"..", BadName),
+            (b"/usr/bin/", BadName),
+        ];
+        for (name, want) in cases {
+            let got = p.resolve(name).unwrap_err();
+            assert_eq!(
+                got,
+                want(String::from_utf8_lossy(name).into_owned()),
+                "{name:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn absolute_path_in_trusted_dir_is_run_as_given() {
+        let (_t, p) = policy(&["gcc"]);
+        assert_eq!(
+            p.resolve(b"/usr/bin/gcc").unwrap(),
+            PathBuf::from("/usr/bin/gcc")
+        );
+    }
+
+    #[test]
+    fn a_link_to_distcc_is_never_a_compiler() {
+        let (_t, p) = policy(&["distcc"]);
+        assert!(matches!(
+            p.resolve(b"distcc"),
+            Err(CompilerRefusal::NotFound(_))
+        ));
+    }
+}

@@ -1,0 +1,545 @@
+//! Serving one request: read it (under deadlines), check it, rebuild its files in a private
+//! job directory, take a job slot, run the compiler, send the reply, log one line.
+//!
+//! The wire format is `proto`'s; which compiler may run is `compiler`'s; how argv is rewritten
+//! is `argv`'s; where pump files may go is `jobdir`'s. This module owns the order of events and
+//! what the client is told:
+//! - malformed bytes (bad token, bad hex, version > 3, truncation, LZO garbage, a length over
+//!   the caps) close the connection without a reply, as in 3.4: the stream cannot be trusted;
+//! - a well-formed request that we refuse (compiler not allow-listed, `-fplugin=`, a link
+//!   line, a pump name escaping the job) is read to its end and answered with a failure
+//!   status (exit 101 or 100) and an `SERR` saying why, which 3.4 clients print before they
+//!   fall back (3.4 itself closes without a word);
+//! - a compiler that runs past `--job-lifetime` is killed and reported as exit 118 (3.4's
+//!   `EXIT_TIMEOUT`); a client that hangs up while it runs gets its process group killed.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use os::exit::ExitCode;
+use os::process::{Command, Ended, Output};
+use os::tempdir::TempDir;
+use proto::{
+    Limits, ProtoError, PumpEntryKind, Reply, Token, Version, read_body, read_pump_entry,
+    read_pump_file_count, read_request_head, read_version_greeting, write_reply,
+};
+
+use crate::argv;
+use crate::compiler::CompilerPolicy;
+use crate::dotd;
+use crate::jobdir::JobRoot;
+use crate::log::Level;
+use crate::log_at;
+
+/// What every connection needs to know; shared read-only between threads.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub policy: CompilerPolicy,
+    pub limits: Limits,
+    pub read_timeout: Duration,
+    pub request_timeout: Duration,
+    pub job_lifetime: Option<Duration>,
+    pub slots: Slots,
+    /// Becomes readable when the daemon is shutting down (see `os::signal`).
+    pub shutdown_fd: Option<RawFd>,
+}
+
+/// `--jobs`: how many compilers may run at once. Taken only once a request is fully read.
+#[derive(Debug)]
+pub struct Slots {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+
+/// A held job slot; released on drop.
+pub struct Slot<'a>(&'a Slots);
+
+impl Slots {
+    pub fn new(n: usize) -> Slots {
+        Slots {
+            free: Mutex::new(n),
+            cv: Condvar::new(),
+        }
+    }
+
+    pub fn acquire(&self) -> Slot<'_> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *free == 0 {
+            free = self.cv.wait(free).unwrap_or_else(|p| p.into_inner());
+        }
+        *free -= 1;
+        Slot(self)
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
+        *free += 1;
+        self.0.cv.notify_one();
+    }
+}
+
+/// A reader that gives up when one read waits longer than `per_read`, when the whole request
+/// has taken longer than `deadline` allows, or when the daemon is shutting down.
+struct DeadlineReader<'a> {
+    fd: RawFd,
+    inner: &'a mut dyn Read,
+    deadline: Instant,
+    per_read: Duration,
+    shutdown: Option<RawFd>,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request deadline passed",
+            ));
+        }
+        let wait = left.min(self.per_read);
+        let mut fds = vec![libc::pollfd {
+            fd: self.fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        if let Some(s) = self.shutdown {
+            fds.push(libc::pollfd {
+                fd: s,
+                events: libc::POLLIN,
+                revents: 0,
+            });
+        }
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
+        // SAFETY: fds is a valid slice for the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if fds.len() > 1 && fds[1].revents != 0 {
+            return Err(io::Error::other("daemon shutting down"));
+        }
+        if rc == 0 {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+        }
+        self.inner.read(buf)
+    }
+}
+
+/// The connection: a descriptor to poll and watch for hang-up, and its two directions.
+pub struct Conn<'a> {
+    pub fd: BorrowedFd<'a>,
+    pub reader: &'a mut dyn Read,
+    pub writer: &'a mut dyn Write,
+    /// For logs: the client address, or "inetd".
+    pub peer: String,
+}
+
+/// How a job ended, for the log line.
+enum Outcome {
+    Status(u32),
+    Refused(String),
+    Failed(String),
+}
+
+/// Serves one request on `conn`. Never panics on peer bytes; logs one line per request.
+pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
+    let start = Instant::now();
+    let Conn {
+        fd,
+        reader,
+        writer,
+        peer,
+    } = conn;
+    let mut rd = DeadlineReader {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        inner: reader,
+        deadline: start + cfg.request_timeout,
+        per_read: cfg.read_timeout,
+        shutdown: cfg.shutdown_fd,
+    };
+    let version = match read_version_greeting(&mut rd) {
+        Ok(v) => v,
+        Err(e) => {
+            log_bad_request(&peer, &e, start);
+            return;
+        }
+    };
+    let job = match TempDir::new("distccd_") {
+        Ok(j) => j,
+        Err(e) => {
+            log_at!(Level::Error, "{peer}: cannot make a job directory: {e}");
+            return;
+        }
+    };
+    let mut ctx = Job {
+        cfg,
+        version,
+        dir: job.path().to_owned(),
+        peer: peer.clone(),
+        compiler: String::from("?"),
+        input: String::from("?"),
+    };
+    let result = ctx.receive_and_run(&mut rd, fd);
+    let outcome = match result {
+        Err(e) => {
+            log_bad_request(&peer, &e, start);
+            return;
+        }
+        Ok(Step::HungUp) => {
+            log_at!(
+                Level::Notice,
+                "job {peer} {} {} client hung up, compiler killed {}ms",
+                ctx.compiler,
+                ctx.input,
+                start.elapsed().as_millis()
+            );
+            return;
+        }
+        Ok(Step::Reply(reply, outcome)) => {
+            if let Err(e) = write_reply(writer, &reply) {
+                log_at!(
+                    Level::Warning,
+                    "job {peer} {} {} failed to send reply: {e}",
+                    ctx.compiler,
+                    ctx.input
+                );
+            }
+            outcome
+        }
+    };
+    let ms = start.elapsed().as_millis();
+    match outcome {
+        Outcome::Status(st) => {
+            let what = if st & 0x7f != 0 {
+                format!("killed by signal {}", st & 0x7f)
+            } else {
+                format!("exit {}", st >> 8)
+            };
+            log_at!(
+                Level::Notice,
+                "job {peer} {} {} {what} {ms}ms",
+                ctx.compiler,
+                ctx.input
+            );
+        }
+        Outcome::Refused(why) => log_at!(
+            Level::Warning,
+            "job {peer} {} {} refused: {why} {ms}ms",
+            ctx.compiler,
+            ctx.input
+        ),
+        Outcome::Failed(why) => log_at!(
+            Level::Error,
+            "job {peer} {} {} failed: {why} {ms}ms",
+            ctx.compiler,
+            ctx.input
+        ),
+    }
+    drop(job);
+}
+
+fn log_bad_request(peer: &str, e: &ProtoError, start: Instant) {
+    let ms = start.elapsed().as_millis();
+    if matches!(e, ProtoError::Eof { expected } if *expected == Token::DIST) {
+        log_at!(Level::Info, "{peer}: closed without a request {ms}ms");
+    } else if e.is_disconnect() {
+        log_at!(Level::Warning, "{peer}: request incomplete: {e} {ms}ms");
+    } else {
+        log_at!(Level::Warning, "{peer}: bad request, closing: {e} {ms}ms");
+    }
+}
+
+enum Step {
+    Reply(Reply, Outcome),
+    HungUp,
+}
+
+struct Job<'a> {
+    cfg: &'a ServeConfig,
+    version: Version,
+    dir: PathBuf,
+    peer: String,
+    compiler: String,
+    input: String,
+}
+
+/// What to run, once the request checks out.
+struct Plan {
+    program: PathBuf,
+    argv: Vec<Vec<u8>>,
+    cwd: PathBuf,
+    out: PathBuf,
+    pump: Option<PumpPlan>,
+}
+
+struct PumpPlan {
+    deps: PathBuf,
+    root: PathBuf,
+    dotd_target: Vec<u8>,
+}
+
+impl Job<'_> {
+    fn refuse(&self, status: ExitCode, why: String) -> Step {
+        let msg = format!("distccd: {why}\n").into_bytes();
+        Step::Reply(
+            Reply::failure(self.version, status.as_wait_status(), msg),
+            Outcome::Refused(why),
+        )
+    }
+
+    fn receive_and_run(
+        &mut self,
+        rd: &mut DeadlineReader<'_>,
+        fd: BorrowedFd<'_>,
+    ) -> Result<Step, ProtoError> {
+        let limits = self.cfg.limits;
+        let head = read_request_head(rd, self.version, &limits)?;
+        self.compiler = String::from_utf8_lossy(&head.argv[0]).into_owned();
+        let program = self.cfg.policy.resolve(&head.argv[0]);
+        let scanned = argv::scan(&head.argv);
+        if let Ok(s) = &scanned {
+            self.input = String::from_utf8_lossy(&head.argv[s.input_index]).into_owned();
+        }
+        // The first refusal wins, but the request is always read to its end so that the
+        // client, still writing, sees our explanation rather than a reset.
+        let mut refusal: Option<(ExitCode, String)> = match (&program, &scanned) {
+            (Err(e), _) => Some((ExitCode::BadArguments, e.to_string())),
+            (_, Err(e)) => Some((ExitCode::BadArguments, e.to_string())),
+            _ => None,
+        };
+        let out = self.dir.join("output.o");
+        let plan = if self.version.is_pump() {
+            let root_path = self.dir.join("root");
+            let root = JobRoot::create(&root_path).map_err(ProtoError::Io)?;
+            let cwd = match root.make_dir(head.cwd.as_deref().unwrap_or(b"/")) {
+                Ok(c) => c,
+                Err(e) => {
+                    refusal.get_or_insert((ExitCode::Distcc, format!("working directory: {e}")));
+                    root_path.clone()
+                }
+            };
+            let n = read_pump_file_count(rd, &limits)?;
+            for _ in 0..n {
+                let entry = read_pump_entry(rd, &limits)?;
+                if refusal.is_some() {
+                    continue;
+                }
+                let placed = match &entry.kind {
+                    PumpEntryKind::File(data) => root.write_file(&entry.name, data),
+                    PumpEntryKind::Link(target) => root.make_link(&entry.name, target),
+                };
+                if let Err(e) = placed {
+                    refusal = Some((ExitCode::Distcc, e.to_string()));
+                }
+            }
+            if let Some((code, why)) = refusal {
+                return Ok(self.refuse(code, why));
+            }
+            let (Ok(program), Ok(scan)) = (program, scanned) else {
+                unreachable!("refusal is set when either check failed")
+            };
+            let deps = self.dir.join("deps.d");
+            let p = match argv::rewrite_pump(
+                &head.argv,
+                &scan,
+                root_path.as_os_str().as_bytes(),
+                out.as_os_str().as_bytes(),
+                deps.as_os_str().as_bytes(),
+            ) {
+                Ok(p) => p,
+                Err(e) => return Ok(self.refuse(ExitCode::BadArguments, e.to_string())),
+            };
+            Plan {
+                program,
+                argv: p.argv,
+                cwd,
+                out,
+                pump: Some(PumpPlan {
+                    deps,
+                    root: root_path,
+                    dotd_target: p.dotd_target,
+                }),
+            }
+        } else {
+            let c = self.version.compression();
+            match (program, scanned) {
+                (Ok(program), Ok(scan)) => {
+                    let input = self.dir.join(format!(
+                        "input{}",
+                        argv::preprocessed_extension(&head.argv[scan.input_index])
+                    ));
+                    let mut f = create_new(&input)?;
+                    read_body(rd, Token::DOTI, c, &limits, &mut f)?;
+                    let argv = argv::rewrite_plain(
+                        &head.argv,
+                        &scan,
+                        input.as_os_str().as_bytes(),
+                        out.as_os_str().as_bytes(),
+                    );
+                    Plan {
+                        program,
+                        argv,
+                        cwd: self.dir.clone(),
+                        out,
+                        pump: None,
+                    }
+                }
+                _ => {
+                    read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                    let (code, why) = refusal.expect("set when a check failed");
+                    return Ok(self.refuse(code, why));
+                }
+            }
+        };
+        Ok(self.run(plan, fd))
+    }
+
+    fn run(&self, plan: Plan, fd: BorrowedFd<'_>) -> Step {
+        let _slot = self.cfg.slots.acquire();
+        log_at!(
+            Level::Debug,
+            "{}: running {:?} in {:?}",
+            self.peer,
+            plan.argv
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect::<Vec<_>>(),
+            plan.cwd
+        );
+        let cap = self.cfg.limits.max_body as usize;
+        let mut cmd = Command::new(&plan.program);
+        cmd.args(
+            plan.argv[1..]
+                .iter()
+                .map(|a| std::ffi::OsStr::from_bytes(a)),
+        )
+        .cwd(&plan.cwd)
+        .stdout(Output::Capture { limit: cap })
+        .stderr(Output::Capture { limit: cap });
+        if let Some(t) = self.cfg.job_lifetime {
+            cmd.timeout(t);
+        }
+        let child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                let why = format!("cannot run {}: {e}", plan.program.display());
+                let msg = format!("distccd: {why}\n").into_bytes();
+                return Step::Reply(
+                    Reply::failure(
+                        self.version,
+                        ExitCode::CompilerMissing.as_wait_status(),
+                        msg,
+                    ),
+                    Outcome::Failed(why),
+                );
+            }
+        };
+        let done = match child.wait_or_hangup(fd) {
+            Ok(d) => d,
+            Err(e) => {
+                let why = format!("waiting for the compiler: {e}");
+                return Step::Reply(
+                    Reply::failure(
+                        self.version,
+                        ExitCode::Distcc.as_wait_status(),
+                        format!("distccd: {why}\n").into_bytes(),
+                    ),
+                    Outcome::Failed(why),
+                );
+            }
+        };
+        match done.ended {
+            Ended::HungUp => return Step::HungUp,
+            Ended::TimedOut | Ended::Killed => {
+                let secs = self.cfg.job_lifetime.map(|d| d.as_secs()).unwrap_or(0);
+                let why = format!("compile exceeded the job lifetime of {secs}s and was killed");
+                let mut stderr = done.stderr;
+                stderr.extend_from_slice(format!("distccd: {why}\n").as_bytes());
+                return Step::Reply(
+                    Reply::failure(self.version, ExitCode::Timeout.as_wait_status(), stderr),
+                    Outcome::Failed(why),
+                );
+            }
+            Ended::Exited => {}
+        }
+        let status = done.status as u32;
+        if status != 0 {
+            return Step::Reply(
+                Reply {
+                    version: self.version,
+                    status,
+                    stderr: done.stderr,
+                    stdout: done.stdout,
+                    object: Vec::new(),
+                    dotd: None,
+                },
+                Outcome::Status(status),
+            );
+        }
+        let object = match std::fs::read(&plan.out) {
+            Ok(o) => o,
+            Err(e) => {
+                let why = format!("compiler succeeded but left no output: {e}");
+                return Step::Reply(
+                    Reply::failure(
+                        self.version,
+                        ExitCode::Distcc.as_wait_status(),
+                        format!("distccd: {why}\n").into_bytes(),
+                    ),
+                    Outcome::Failed(why),
+                );
+            }
+        };
+        let dotd = match &plan.pump {
+            None => None,
+            Some(p) => match std::fs::read(&p.deps) {
+                Ok(d) => Some(dotd::cleanup(
+                    &d,
+                    p.root.as_os_str().as_bytes(),
+                    plan.out.as_os_str().as_bytes(),
+                    &p.dotd_target,
+                )),
+                Err(e) => {
+                    let why = format!("compiler wrote no dependency file: {e}");
+                    return Step::Reply(
+                        Reply::failure(
+                            self.version,
+                            ExitCode::Distcc.as_wait_status(),
+                            format!("distccd: {why}\n").into_bytes(),
+                        ),
+                        Outcome::Failed(why),
+                    );
+                }
+            },
+        };
+        Step::Reply(
+            Reply {
+                version: self.version,
+                status: 0,
+                stderr: done.stderr,
+                stdout: done.stdout,
+                object,
+                dotd,
+            },
+            Outcome::Status(0),
+        )
+    }
+}
+
+fn create_new(p: &Path) -> Result<File, ProtoError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(p)
+        .map_err(ProtoError::Io)
+}

@@ -1,0 +1,207 @@
+//! `distccd`: the distcc server. Parses the command line, sets the process up in the order
+//! that matters (log file and listening socket while still root, detach, pid file, drop root,
+//! then threads), and maps failures to distcc's exit codes. The logic lives in `daemon`.
+
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::process::ExitCode as ProcessExit;
+use std::sync::Arc;
+
+use daemon::compiler::CompilerPolicy;
+use daemon::log::{self as dlog, Level, Sink};
+use daemon::log_at;
+use daemon::options::{self, Mode, Options, Parsed};
+use daemon::serve::{Conn, ServeConfig, Slots, serve};
+use daemon::server::{self, ServerConfig};
+use os::exit::ExitCode;
+
+const VERSION: &str = concat!(
+    "distccd ",
+    env!("CARGO_PKG_VERSION"),
+    " (distcc-rs; protocols 1, 2 and 3, compatible with distcc 3.4) (default port 3632)\n"
+);
+
+fn fail(code: ExitCode, msg: &str) -> ProcessExit {
+    let _ = writeln!(std::io::stderr(), "distccd: ERROR: {msg}");
+    log_at!(Level::Error, "{msg}");
+    ProcessExit::from(code.code() as u8)
+}
+
+fn main() -> ProcessExit {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let env_dir = std::env::var("DISTCCD_ALLOWED_COMPILERS").ok();
+    let o = match options::parse(&args, env_dir.as_deref()) {
+        Ok(Parsed::Run(o)) => *o,
+        Ok(Parsed::Help) => {
+            print!("{VERSION}\n{}", options::USAGE);
+            return ProcessExit::SUCCESS;
+        }
+        Ok(Parsed::Version) => {
+            print!("{VERSION}");
+            return ProcessExit::SUCCESS;
+        }
+        Err(e) => return fail(ExitCode::BadArguments, &e.0),
+    };
+    let sink = if let Some(path) = &o.log_file {
+        match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(f) => Sink::File(f),
+            Err(e) => {
+                return fail(
+                    ExitCode::IoError,
+                    &format!("cannot open log file {}: {e}", path.display()),
+                );
+            }
+        }
+    } else if o.log_stderr {
+        Sink::Stderr
+    } else {
+        Sink::Syslog
+    };
+    dlog::init(sink, o.log_level);
+    let inetd = match o.mode {
+        Mode::Inetd => true,
+        Mode::Daemon => false,
+        Mode::Unspecified => server::stdin_is_socket(),
+    };
+    if o.enable_tcp_insecure {
+        log_at!(
+            Level::Notice,
+            "--enable-tcp-insecure accepted for compatibility; the compiler allow-list stays on"
+        );
+    }
+    if o.nice != 0
+        && let Err(e) = os::daemonize::nice(o.nice)
+    {
+        log_at!(Level::Warning, "nice({}) failed: {e}", o.nice);
+    }
+    if inetd { run_inetd(&o) } else { run_daemon(&o) }
+}
+
+fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
+    let jobs = o.jobs.map(|j| j as usize).unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            + 2
+    });
+    ServeConfig {
+        policy: CompilerPolicy::new(o.compiler_dir.clone()),
+        limits: o.limits,
+        read_timeout: o.read_timeout,
+        request_timeout: o.request_timeout,
+        job_lifetime: o.job_lifetime,
+        slots: Slots::new(jobs),
+        shutdown_fd,
+    }
+}
+
+fn drop_root(o: &Options) -> Result<(), ProcessExit> {
+    // Debian's package runs as `distccd`; upstream 3.4 prefers `distcc`; then `nobody`.
+    let candidates: Vec<&str> = match &o.user {
+        Some(u) => vec![u.as_str(), "nobody"],
+        None => vec!["distcc", "distccd", "nobody"],
+    };
+    match os::user::drop_root(&candidates) {
+        Ok(Some(p)) => {
+            log_at!(
+                Level::Info,
+                "dropped root: running as {} (uid {})",
+                p.name,
+                p.uid
+            );
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(fail(
+            ExitCode::SetuidFailed,
+            &format!("cannot drop root: {e}"),
+        )),
+    }
+}
+
+fn run_inetd(o: &Options) -> ProcessExit {
+    if let Err(code) = drop_root(o) {
+        return code;
+    }
+    os::signal::ignore_sigpipe();
+    let cfg = serve_config(o, None);
+    let stdin = std::io::stdin();
+    let (mut r, mut w) = (stdin.lock(), std::io::stdout().lock());
+    let fd = stdin.as_fd();
+    serve(
+        Conn {
+            fd,
+            reader: &mut r,
+            writer: &mut w,
+            peer: "inetd".to_owned(),
+        },
+        &cfg,
+    );
+    ProcessExit::SUCCESS
+}
+
+fn run_daemon(o: &Options) -> ProcessExit {
+    if o.allow.is_empty() {
+        return fail(
+            ExitCode::BadArguments,
+            "--allow option is mandatory: say which clients may connect \
+             (for example --allow 192.168.0.0/16, or --allow-private)",
+        );
+    }
+    let listener = match server::bind(o.listen, o.port) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                ExitCode::BindFailed,
+                &format!("cannot listen on port {}: {e}", o.port),
+            );
+        }
+    };
+    if !o.no_detach
+        && let Err(e) = os::daemonize::detach()
+    {
+        return fail(ExitCode::Distcc, &format!("cannot detach: {e}"));
+    }
+    if let Some(p) = &o.pid_file
+        && let Err(e) = std::fs::write(p, format!("{}\n", std::process::id()))
+    {
+        return fail(
+            ExitCode::IoError,
+            &format!("cannot write pid file {}: {e}", p.display()),
+        );
+    }
+    if let Err(code) = drop_root(o) {
+        return code;
+    }
+    // Threads start only after this point (the privilege drop must reach all of them).
+    let shutdown = match os::signal::install_shutdown_handlers() {
+        Ok(fd) => fd,
+        Err(e) => {
+            return fail(
+                ExitCode::Distcc,
+                &format!("cannot install signal handlers: {e}"),
+            );
+        }
+    };
+    use std::os::fd::AsRawFd;
+    let sfd = shutdown.as_raw_fd();
+    let cfg = Arc::new(serve_config(o, Some(sfd)));
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    log_at!(Level::Notice, "listening on {local}");
+    let sc = ServerConfig {
+        allow: o.allow.clone(),
+        max_connections: o.max_connections,
+        lifetime: o.lifetime,
+    };
+    match server::run(listener, &sc, cfg, sfd) {
+        Ok(()) => ProcessExit::SUCCESS,
+        Err(e) => fail(ExitCode::Distcc, &format!("accept loop failed: {e}")),
+    }
+}
