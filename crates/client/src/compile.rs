@@ -147,6 +147,16 @@ impl Client<'_> {
         })
     }
 
+    /// The slot scheduler for this `$DISTCC_DIR`.
+    fn slots<'s>(&'s self, dirs: &'s Dirs) -> slots::Slots<'s> {
+        slots::Slots {
+            lock_dir: &dirs.lock,
+            top: &dirs.top,
+            pause: self.config.pause_time,
+            log: self.log,
+        }
+    }
+
     /// The host list; `Ok(None)` when none is configured anywhere.
     fn hosts(&self) -> Result<Option<HostList>, ClientError> {
         let (name, text) = match hosts::find(self.config).map_err(ClientError::HostsFile)? {
@@ -182,7 +192,9 @@ impl Client<'_> {
         argv: &[OsString],
     ) -> Result<i32, ClientError> {
         let slots = hosts.map_or(4, |h| h.local_slots);
-        let (_n, _lock) = slots::acquire_local(&dirs.lock, slots, self.config.pause_time)
+        let _slot = self
+            .slots(dirs)
+            .acquire_local(slots, "a local compile")
             .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
         self.run_here(compiler, argv)
     }
@@ -241,10 +253,10 @@ impl Client<'_> {
         let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
         while !candidates.is_empty() {
             state.note(Phase::Blocked, "", 0);
-            let slot = slots::acquire(&dirs.lock, &candidates, cfg.pause_time, || {
-                self.log.debug(format_args!("every slot is busy; waiting"));
-            })
-            .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
+            let slot = self
+                .slots(dirs)
+                .acquire(&candidates, || {})
+                .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
             let host = candidates[slot.host];
             if host.is_local() {
                 self.log.info(format_args!(
@@ -268,7 +280,14 @@ impl Client<'_> {
                 host: &host_name,
                 slot: slot.n,
             };
-            let mut wait_cpp = || cpp.wait(self.log);
+            // The host's share of the job, for the speed model: from the preprocessed source
+            // being ready to the reply.
+            let mut sent: Option<(Instant, u64)> = None;
+            let mut wait_cpp = || {
+                let source = cpp.wait(self.log);
+                sent = source.as_ref().map(|s| (Instant::now(), s.len() as u64));
+                source
+            };
             let attempt = remote::attempt(
                 host,
                 &server_argv,
@@ -295,6 +314,9 @@ impl Client<'_> {
                         continue;
                     }
                     backoff::clear(&dirs.lock, host, cfg.backoff_period);
+                    if let Some((at, bytes)) = sent {
+                        self.slots(dirs).record(host, at.elapsed(), bytes);
+                    }
                     if exit == 0 {
                         output::write_atomic(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
@@ -390,7 +412,9 @@ impl Client<'_> {
             };
             return Ok(Cpp::Done(Ok((file, Vec::new()))));
         }
-        let lock = slots::acquire_local(&dirs.lock, list.local_slots_cpp, self.config.pause_time)
+        let lock = self
+            .slots(dirs)
+            .acquire_local(list.local_slots_cpp, "the preprocessor")
             .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
         let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
         let cpp_argv = job.cpp_argv();
@@ -444,7 +468,7 @@ enum Cpp {
     Running {
         child: os::process::Child,
         tmp: TempFile,
-        lock: (u32, os::lock::FileLock),
+        lock: slots::Slot,
     },
     Done(Result<(TempFile, Vec<u8>), (i32, Vec<u8>)>),
 }

@@ -16,6 +16,7 @@ pub mod invoke;
 pub mod log;
 pub mod output;
 mod remote;
+mod sched;
 mod slots;
 mod state;
 

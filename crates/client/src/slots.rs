@@ -2,85 +2,307 @@
 //! clients on one machine share the same slots.
 //!
 //! A slot is `$DISTCC_DIR/lock/cpu_<host>_<n>` held with an fcntl write lock for as long as
-//! the job uses the host. The search is breadth-first in host-list order (slot 0 of every
-//! host, then slot 1, …); when nothing is free the client sleeps `DISTCC_PAUSE_TIME_MSEC` and
-//! tries again. The interface is two calls ([`acquire`], [`acquire_local`]) so that a smarter
-//! scheduler can replace the waiting without touching the rest of the client.
+//! the job uses it, exactly as 3.4 does. What is new is how a client waits and what it picks:
+//! - Waiting is a single queue per `$DISTCC_DIR` (`sched::queue`): a client that finds
+//!   nothing to take (or finds others already waiting) joins it; a client that frees a slot
+//!   rings the first waiter. The first waiter also watches the lock directory for closed
+//!   files, which is how slots freed by 3.4 clients (which ring nobody) and by crashed clients
+//!   show up. A timeout of `DISTCC_PAUSE_TIME_MSEC` (at most 1 s) is only a safety net.
+//! - The pick is `sched::choose` over a view of every host: free slots found with `F_GETLK`
+//!   (a probe that takes nothing), speeds from `sched::speed`, and the queue's length.
+//! - Local slots (`cpu_localhost_<n>`, for local compiles and preprocessors, as in 3.4) have a
+//!   queue of their own, `sched/local`; freeing one rings both queues, because a `localhost`
+//!   entry in the host list draws on the same files.
+//!
+//! One line per decision goes to the verbose log.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use os::lock::FileLock;
+use os::wake::{self, DirWatch};
 
 use crate::hosts::Host;
+use crate::log::Log;
+use crate::sched::choose::{self, Decision, HostView, Why};
+use crate::sched::queue::Queue;
+use crate::sched::speed;
 
 /// 3.4 never looks past slot 50 of any host.
 const MAX_SLOTS: u32 = 50;
+/// The longest a waiter sleeps between looks when nobody wakes it: only a crashed waiter
+/// ahead, or a machine without inotify, ever makes this matter.
+const MAX_NAP: Duration = Duration::from_secs(1);
 
-/// A held slot: released when dropped.
+/// Where slots live and how to report on them.
+pub struct Slots<'a> {
+    /// `$DISTCC_DIR/lock`.
+    pub lock_dir: &'a Path,
+    /// `$DISTCC_DIR`.
+    pub top: &'a Path,
+    /// `DISTCC_PAUSE_TIME_MSEC`.
+    pub pause: Duration,
+    pub log: &'a Log,
+}
+
+/// A held slot. Dropping it releases the lock, then wakes the next waiter.
 #[derive(Debug)]
 pub struct Slot {
-    /// Index into the candidate list given to [`acquire`].
+    /// Index into the candidate list given to [`Slots::acquire`].
     pub host: usize,
     /// Slot number on that host.
     pub n: u32,
-    _lock: FileLock,
+    lock: Option<FileLock>,
+    wake: Vec<Queue>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        // Unlock first, so that the waiter we wake finds the slot free.
+        drop(self.lock.take());
+        for q in &self.wake {
+            let _ = q.wake_first(None);
+        }
+    }
 }
 
 fn lock_path(lock_dir: &Path, stem: &str, n: u32) -> PathBuf {
     lock_dir.join(format!("cpu_{stem}_{n}"))
 }
 
-/// Takes the first free slot among `hosts`, breadth-first, waiting `pause` between rounds.
-/// `on_wait` is called once before the first sleep (to note the blocked state).
-pub fn acquire(
-    lock_dir: &Path,
-    hosts: &[&Host],
-    pause: Duration,
-    mut on_wait: impl FnMut(),
-) -> io::Result<Slot> {
-    let deepest = hosts
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What one look at the slots found.
+enum Look {
+    Took {
+        host: usize,
+        n: u32,
+        lock: FileLock,
+        why: String,
+        /// Other slots looked free too: the next waiter should look.
+        more: bool,
+    },
+    Wait(String),
+}
+
+/// Scans `stems` (each with its slot count): per host the busy count and lowest free slot.
+fn view(lock_dir: &Path, hosts: &[(String, u32)]) -> io::Result<Vec<(u32, Option<u32>)>> {
+    hosts
         .iter()
-        .map(|h| h.slots)
-        .max()
-        .unwrap_or(0)
-        .min(MAX_SLOTS);
-    let mut waited = false;
-    loop {
-        for n in 0..deepest {
-            for (i, host) in hosts.iter().enumerate() {
-                if n >= host.slots {
-                    continue;
+        .map(|(stem, slots)| {
+            let mut busy = 0;
+            let mut free = None;
+            for n in 0..(*slots).min(MAX_SLOTS) {
+                if wake::lock_holder(&lock_path(lock_dir, stem, n))?.is_some() {
+                    busy += 1;
+                } else if free.is_none() {
+                    free = Some(n);
                 }
-                if let Some(lock) = FileLock::try_lock(&lock_path(lock_dir, &host.lock_stem(), n))?
-                {
-                    return Ok(Slot {
-                        host: i,
+            }
+            Ok((busy, free))
+        })
+        .collect()
+}
+
+impl Slots<'_> {
+    fn sched_dir(&self) -> PathBuf {
+        self.top.join("sched")
+    }
+
+    /// Takes a slot on one of `hosts`, waiting in the queue if need be. `on_wait` is called
+    /// once if the client has to wait (to note the blocked state).
+    pub fn acquire(&self, hosts: &[&Host], on_wait: impl FnOnce()) -> io::Result<Slot> {
+        let queue = Queue::open(self.top, "remote")?;
+        let mut wake = vec![queue.clone()];
+        if hosts.iter().any(|h| h.is_local()) {
+            wake.push(Queue::open(self.top, "local")?);
+        }
+        let stems: Vec<(String, u32)> = hosts.iter().map(|h| (h.lock_stem(), h.slots)).collect();
+        let look = |waiting: usize| -> io::Result<Look> {
+            let speeds = speed::load(&self.sched_dir(), unix_now());
+            // A few rounds: another client may take the chosen slot between probe and lock.
+            for _ in 0..4 {
+                let seen = view(self.lock_dir, &stems)?;
+                let views: Vec<HostView> = stems
+                    .iter()
+                    .zip(&seen)
+                    .map(|((stem, slots), &(busy, free))| HostView {
+                        speed: speeds.get(stem).map(|e| (e.ms_per_kb, e.jobs)),
+                        slots: (*slots).min(MAX_SLOTS),
+                        busy,
+                        free,
+                    })
+                    .collect();
+                match choose::choose(&views, waiting) {
+                    Decision::Take { host, n, why } => {
+                        if let Some(lock) =
+                            FileLock::try_lock(&lock_path(self.lock_dir, &stems[host].0, n))?
+                        {
+                            let free_slots: u32 = views.iter().map(|v| v.slots - v.busy).sum();
+                            return Ok(Look::Took {
+                                host,
+                                n,
+                                lock,
+                                why: describe(&why),
+                                more: free_slots > 1,
+                            });
+                        }
+                    }
+                    Decision::Wait(w) => return Ok(Look::Wait(w.to_string())),
+                }
+            }
+            Ok(Look::Wait("lost the race for a free slot".to_owned()))
+        };
+        let (host, n, lock) = self.wait_in(&queue, look, on_wait, |host, n, why, w| {
+            self.log.info(format_args!(
+                "slot {} #{n}: {why}{}",
+                hosts[host].spec,
+                waited_note(w)
+            ))
+        })?;
+        Ok(Slot {
+            host,
+            n,
+            lock: Some(lock),
+            wake,
+        })
+    }
+
+    /// Takes one of `slots` local slots (`cpu_localhost_<n>`), the same files for compiling
+    /// and preprocessing as in 3.4, waiting in the local queue if need be. `what` names the
+    /// use in the log.
+    pub fn acquire_local(&self, slots: u32, what: &str) -> io::Result<Slot> {
+        let queue = Queue::open(self.top, "local")?;
+        let wake = vec![queue.clone(), Queue::open(self.top, "remote")?];
+        let count = slots.clamp(1, MAX_SLOTS);
+        let look = |_waiting: usize| -> io::Result<Look> {
+            for n in 0..count {
+                if let Some(lock) = FileLock::try_lock(&lock_path(self.lock_dir, "localhost", n))? {
+                    return Ok(Look::Took {
+                        host: 0,
                         n,
-                        _lock: lock,
+                        lock,
+                        why: "free".to_owned(),
+                        // Not known without probing the rest; a spare ring costs one look.
+                        more: n + 1 < count,
                     });
                 }
             }
+            Ok(Look::Wait(format!("all {count} local slots are busy")))
+        };
+        let (_, n, lock) = self.wait_in(
+            &queue,
+            look,
+            || {},
+            |_, n, why, w| {
+                self.log.debug(format_args!(
+                    "local slot #{n} for {what}: {why}{}",
+                    waited_note(w)
+                ))
+            },
+        )?;
+        Ok(Slot {
+            host: 0,
+            n,
+            lock: Some(lock),
+            wake,
+        })
+    }
+
+    /// The waiting discipline shared by both kinds of slot. `look(waiting)` tries to take a
+    /// slot given the queue length; `took` logs the decision.
+    fn wait_in(
+        &self,
+        queue: &Queue,
+        mut look: impl FnMut(usize) -> io::Result<Look>,
+        on_wait: impl FnOnce(),
+        took: impl Fn(usize, u32, &str, Duration),
+    ) -> io::Result<(usize, u32, FileLock)> {
+        let started = Instant::now();
+        // Nobody waiting: take a slot straight away if one is free. Otherwise join behind
+        // the others, even if a slot looks free: it is the first waiter's.
+        if queue.is_empty()?
+            && let Look::Took {
+                host, n, lock, why, ..
+            } = look(1)?
+        {
+            took(host, n, &why, Duration::ZERO);
+            return Ok((host, n, lock));
         }
-        if !waited {
-            on_wait();
-            waited = true;
+        let place = queue.join()?;
+        on_wait();
+        let nap = self.pause.clamp(Duration::from_millis(1), MAX_NAP);
+        let mut watch: Option<DirWatch> = None;
+        let mut last_reason = String::new();
+        // Look once right after joining: a slot freed between the look above and the join
+        // rang nobody.
+        let mut woken = true;
+        loop {
+            let (ahead, waiting) = queue.position(&place, !woken)?;
+            if woken || ahead == 0 {
+                match look(waiting)? {
+                    Look::Took {
+                        host,
+                        n,
+                        lock,
+                        why,
+                        more,
+                    } => {
+                        let rung_meanwhile = place.leave();
+                        if more || rung_meanwhile {
+                            queue.wake_first(None)?;
+                        }
+                        let waited = started.elapsed();
+                        took(host, n, &why, waited);
+                        return Ok((host, n, lock));
+                    }
+                    Look::Wait(reason) => {
+                        if reason != last_reason {
+                            self.log.debug(format_args!(
+                                "waiting ({reason}); {ahead} ahead of us, {waiting} waiting"
+                            ));
+                            last_reason = reason;
+                        }
+                    }
+                }
+            }
+            if ahead == 0 && watch.is_none() {
+                // Only the first waiter watches: everyone else is woken in turn.
+                watch = DirWatch::new(self.lock_dir).ok();
+            }
+            let timeout = if ahead == 0 { nap } else { MAX_NAP };
+            woken = place.wait(timeout, watch.as_ref())?;
         }
-        // A zero pause would spin a CPU that the compilers need.
-        std::thread::sleep(pause.max(Duration::from_millis(1)));
+    }
+
+    /// Records a finished remote job in the speed model; failures only cost the lesson.
+    pub fn record(&self, host: &Host, elapsed: Duration, bytes: u64) {
+        let dir = self.sched_dir();
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        if let Err(e) = std::fs::create_dir_all(&dir)
+            .and_then(|_| speed::update(&dir, &host.lock_stem(), ms, bytes, unix_now()))
+        {
+            self.log.debug(format_args!(
+                "cannot record the speed of {}: {e}",
+                host.spec
+            ));
+        }
     }
 }
 
-/// Takes one of `slots` local slots (`cpu_localhost_<n>`), the same files for compiling and
-/// preprocessing as in 3.4, waiting as [`acquire`] does.
-pub fn acquire_local(lock_dir: &Path, slots: u32, pause: Duration) -> io::Result<(u32, FileLock)> {
-    loop {
-        for n in 0..slots.clamp(1, MAX_SLOTS) {
-            if let Some(lock) = FileLock::try_lock(&lock_path(lock_dir, "localhost", n))? {
-                return Ok((n, lock));
-            }
-        }
-        std::thread::sleep(pause.max(Duration::from_millis(1)));
+fn describe(why: &Why) -> String {
+    why.to_string()
+}
+
+fn waited_note(waited: Duration) -> String {
+    if waited.is_zero() {
+        String::new()
+    } else {
+        format!("; waited {} ms", waited.as_millis())
     }
 }

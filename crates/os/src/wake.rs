@@ -94,17 +94,21 @@ impl Doorbell {
                 Err(e)
             };
         }
-        self.drain();
+        self.pending();
         if let Some(w) = watch {
             w.drain();
         }
         Ok(n > 0)
     }
 
-    /// Consumes pending rings without waiting.
-    pub fn drain(&self) {
+    /// Consumes pending rings without waiting; true if there were any.
+    pub fn pending(&self) -> bool {
         let mut buf = [0u8; 64];
-        while matches!((&self.file).read(&mut buf), Ok(n) if n > 0) {}
+        let mut any = false;
+        while matches!((&self.file).read(&mut buf), Ok(n) if n > 0) {
+            any = true;
+        }
+        any
     }
 }
 
@@ -141,6 +145,20 @@ pub fn ring(path: &Path) -> io::Result<Ring> {
         // A full pipe holds thousands of rings already.
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Ring::Rung),
         Err(e) if e.raw_os_error() == Some(libc::EPIPE) => Ok(Ring::Gone),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether somebody listens on the doorbell at `path`, without ringing it: opening a FIFO
+/// for writing without blocking fails (`ENXIO`) exactly when no reader holds it.
+pub fn listening(path: &Path) -> io::Result<bool> {
+    match OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(_) => Ok(true),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENXIO) | Some(libc::ENOENT)) => Ok(false),
         Err(e) => Err(e),
     }
 }
@@ -263,6 +281,9 @@ mod tests {
         let bell = Doorbell::create(&d, "w1").unwrap();
         assert!(!d.join(".tmp.w1").exists());
         assert!(!bell.wait(Duration::from_millis(1), None).unwrap());
+        // Asking whether it listens is not a ring.
+        assert!(listening(bell.path()).unwrap());
+        assert!(!bell.wait(Duration::from_millis(1), None).unwrap());
         assert_eq!(ring(bell.path()).unwrap(), Ring::Rung);
         assert_eq!(ring(bell.path()).unwrap(), Ring::Rung);
         let t = Instant::now();
@@ -283,6 +304,7 @@ mod tests {
         let c = cstr(&path).unwrap();
         // SAFETY: valid path; a FIFO left behind as a crashed waiter would leave it.
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        assert!(!listening(&path).unwrap());
         assert_eq!(ring(&path).unwrap(), Ring::Gone);
         assert_eq!(ring(&d.join("missing")).unwrap(), Ring::Gone);
         std::fs::remove_dir_all(&d).unwrap();
