@@ -4,4 +4,5 @@
 mod distccd34;
 mod libgit2;
 mod monitor;
+mod ssh;
 mod support;

@@ -249,6 +249,13 @@ impl Client<'_> {
             );
         }
         let server_argv: Vec<Vec<u8>> = server_argv.into_iter().map(OsString::into_vec).collect();
+        let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
+        let link = remote::Link {
+            io_timeout: cfg.io_timeout,
+            cork: cfg.tcp_cork,
+            ssh: &ssh,
+            log: self.log,
+        };
         let mut cpp = Cpp::NotStarted;
         let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
         while !candidates.is_empty() {
@@ -288,14 +295,7 @@ impl Client<'_> {
                 sent = source.as_ref().map(|s| (Instant::now(), s.len() as u64));
                 source
             };
-            let attempt = remote::attempt(
-                host,
-                &server_argv,
-                cfg.io_timeout,
-                cfg.tcp_cork,
-                &mut progress,
-                &mut wait_cpp,
-            );
+            let attempt = remote::attempt(host, &server_argv, &link, &mut progress, &mut wait_cpp);
             match attempt {
                 Attempt::Reply(reply) => {
                     let exit = exit_code_of(reply.status as i32);

@@ -44,6 +44,12 @@ pub struct Config {
     pub path: Option<OsString>,
     /// `DEPENDENCIES_OUTPUT` or `SUNPRO_DEPENDENCIES` is set (the name of the first).
     pub dependency_env: Option<&'static str>,
+    /// `DISTCC_SSH`: the ssh program and its options, split on spaces later (`ssh` module).
+    pub ssh: Option<String>,
+    /// `DISTCC_SSH_HOARD` (on; ours): keep ssh connections open between jobs.
+    pub ssh_hoard: bool,
+    /// `DISTCC_SSH_PERSIST` (300 s; ours): idle time after which a held connection closes.
+    pub ssh_persist: Duration,
 }
 
 /// 3.4's `dcc_getenv_bool`: unset gives the default; otherwise anything but `0` and empty
@@ -119,6 +125,9 @@ impl Config {
             },
             path: get("PATH"),
             dependency_env,
+            ssh: get("DISTCC_SSH").map(|v| v.to_string_lossy().into_owned()),
+            ssh_hoard: env_bool(get("DISTCC_SSH_HOARD"), true),
+            ssh_persist: secs("DISTCC_SSH_PERSIST", 300),
         }
     }
 

@@ -18,7 +18,9 @@ pub mod output;
 mod remote;
 mod sched;
 mod slots;
+pub mod ssh;
 mod state;
+pub mod transport;
 
 pub use compile::Client;
 pub use config::Config;

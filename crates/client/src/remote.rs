@@ -1,20 +1,20 @@
-//! One exchange with a server over TCP: connect (4 s), send the head while the local
-//! preprocessor still runs, then the preprocessed source, then read the reply, with
-//! `DISTCC_IO_TIMEOUT` on every read and write. Every way this can fail is a
+//! One exchange with a server: connect (TCP within 4 s, or an ssh child through `ssh`),
+//! send the head while the local preprocessor still runs, then the preprocessed source, then
+//! read the reply, with `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken
+//! over a [`Stream`], whichever the transport. Every way this can fail is a
 //! [`CommFailure`]: the caller backs the host off and tries elsewhere.
-//!
-//! SSH hosts are parsed but their transport is not written yet; an attempt on one is reported
-//! as a communication failure that says so.
 
 use std::io::{BufReader, BufWriter, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use os::exit::ExitCode;
 use proto::{Limits, Reply, RequestHead, Token};
 
 use crate::hosts::{Host, Transport};
+use crate::log::Log;
+use crate::ssh;
+use crate::transport::Stream;
 
 /// 3.4's connect timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
@@ -50,31 +50,68 @@ pub trait Progress {
     fn receiving(&mut self) {}
 }
 
+/// How to reach servers: what every attempt needs besides the job.
+pub struct Link<'a> {
+    pub io_timeout: Duration,
+    /// `DISTCC_TCP_CORK`.
+    pub cork: bool,
+    pub ssh: &'a ssh::Settings,
+    pub log: &'a Log,
+}
+
 /// Runs one job on `host`. `wait_cpp` blocks until the preprocessed source is ready and
 /// returns it, or `None` if the preprocessor failed.
 pub fn attempt(
     host: &Host,
     argv: &[Vec<u8>],
-    io_timeout: Duration,
+    link: &Link<'_>,
+    progress: &mut dyn Progress,
+    wait_cpp: &mut dyn FnMut() -> Option<Vec<u8>>,
+) -> Attempt {
+    match &host.transport {
+        Transport::Tcp { host: name, port } => {
+            progress.connecting();
+            let stream = match connect(name, *port) {
+                Ok(s) => Stream::Tcp(s),
+                Err(e) => return Attempt::Comm(e),
+            };
+            stream.set_io_timeout(link.io_timeout);
+            exchange(&stream, host, argv, link.cork, progress, wait_cpp)
+        }
+        Transport::Ssh {
+            user,
+            host: machine,
+            command,
+        } => {
+            let target = ssh::Target {
+                user: user.as_deref(),
+                machine,
+                command: command.as_deref(),
+            };
+            ssh::attempt(
+                link.ssh,
+                &target,
+                link.io_timeout,
+                link.log,
+                &mut |stream| {
+                    progress.connecting();
+                    exchange(stream, host, argv, false, progress, wait_cpp)
+                },
+            )
+        }
+        Transport::Local => unreachable!("callers run localhost jobs locally"),
+    }
+}
+
+/// The protocol over a connected stream.
+fn exchange(
+    stream: &Stream,
+    host: &Host,
+    argv: &[Vec<u8>],
     cork: bool,
     progress: &mut dyn Progress,
     wait_cpp: &mut dyn FnMut() -> Option<Vec<u8>>,
 ) -> Attempt {
-    let (name, port) = match &host.transport {
-        Transport::Tcp { host, port } => (host.as_str(), *port),
-        Transport::Ssh { .. } => {
-            return Attempt::Comm(fail(
-                ExitCode::ConnectFailed,
-                "the ssh transport is not implemented yet",
-            ));
-        }
-        Transport::Local => unreachable!("callers run localhost jobs locally"),
-    };
-    progress.connecting();
-    let stream = match connect(name, port, io_timeout) {
-        Ok(s) => s,
-        Err(e) => return Attempt::Comm(e),
-    };
     let version = host.protocol();
     // Pump (protocol 3) needs the include scanner, which is not written yet: such hosts get
     // protocol 2, which every 3.4 server speaks.
@@ -84,7 +121,7 @@ pub fn attempt(
         version
     };
     if cork {
-        set_cork(&stream, true);
+        stream.cork(true);
     }
     let mut head = Vec::new();
     proto::write_request_head(
@@ -95,7 +132,7 @@ pub fn attempt(
             argv: argv.to_vec(),
         },
     );
-    if let Err(e) = (&stream).write_all(&head) {
+    if let Err(e) = (&*stream).write_all(&head) {
         return Attempt::Comm(fail(ExitCode::IoError, format!("sending the request: {e}")));
     }
     progress.preprocessing();
@@ -103,7 +140,7 @@ pub fn attempt(
         return Attempt::CppFailed;
     };
     progress.sending();
-    let mut w = BufWriter::with_capacity(64 * 1024, &stream);
+    let mut w = BufWriter::with_capacity(64 * 1024, stream);
     let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
         .and_then(|()| w.flush());
     drop(w);
@@ -111,10 +148,10 @@ pub fn attempt(
         return Attempt::Comm(fail(ExitCode::IoError, format!("sending the source: {e}")));
     }
     if cork {
-        set_cork(&stream, false);
+        stream.cork(false);
     }
     progress.compiling();
-    let mut r = BufReader::with_capacity(64 * 1024, &stream);
+    let mut r = BufReader::with_capacity(64 * 1024, stream);
     match proto::read_reply(&mut r, version, &Limits::DEFAULT) {
         Ok(reply) => {
             progress.receiving();
@@ -131,7 +168,7 @@ pub fn attempt(
 }
 
 /// Resolves `host` now (3.4 resolves on every call) and connects within [`CONNECT_TIMEOUT`].
-fn connect(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, CommFailure> {
+fn connect(host: &str, port: u16) -> Result<TcpStream, CommFailure> {
     let addrs: Vec<_> = (host, port)
         .to_socket_addrs()
         .map_err(|e| {
@@ -144,11 +181,7 @@ fn connect(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, Com
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-            Ok(s) => {
-                let _ = s.set_read_timeout(Some(io_timeout));
-                let _ = s.set_write_timeout(Some(io_timeout));
-                return Ok(s);
-            }
+            Ok(s) => return Ok(s),
             Err(e) => last = Some(format!("connect to {addr} failed: {e}")),
         }
     }
@@ -156,19 +189,4 @@ fn connect(host: &str, port: u16, io_timeout: Duration) -> Result<TcpStream, Com
         ExitCode::ConnectFailed,
         last.unwrap_or_else(|| format!("{host} has no address")),
     ))
-}
-
-fn set_cork(stream: &TcpStream, on: bool) {
-    let v: libc::c_int = on.into();
-    // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int of the right size.
-    // A failure only costs packet efficiency, so it is ignored.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CORK,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
 }

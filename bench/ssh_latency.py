@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Issue 5: per-file latency of many small compiles over SSH, in one run.
+
+A real OpenSSH server on a loopback port (host and user keys generated into a temp dir; run as
+root), `DISTCC_SSH` naming a wrapper that runs `ssh -F <generated config>`. The same files are
+compiled one after another (as make -j1 would) by:
+
+  3.4 ssh        Debian's distcc client over ssh (a handshake per file)
+  ours ssh       our client over ssh, DISTCC_SSH_HOARD=0 (a handshake per file)
+  ours hoarded   our client over ssh with hoarding (one held connection)
+  ours tcp       our client over plain TCP
+  3.4 tcp        Debian's distcc client over plain TCP (for reference)
+
+against the same daemon implementation: Debian's distccd 3.4, as `distccd --inetd` started by
+sshd for the ssh rows and as a standalone daemon on 127.0.0.1 for the tcp rows. With --ours-daemon
+the ssh rows of our client also run against our distccd --inetd (extra rows). Rounds are
+interleaved so that drift hits every row alike; the figure per row is the median over rounds of
+the mean wall time per file. Target: ours hoarded / ours tcp <= 1.3.
+
+Usage: sudo python3 bench/ssh_latency.py [--files 100] [--rounds 3] [--ours-daemon]
+Writes bench/results/ssh.txt. Everything listens on 127.0.0.1 only; sshd, its connections and
+every connection master are stopped at the end.
+"""
+import argparse, os, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+ALIAS = "sshbench"
+
+
+def build_ours():
+    env = dict(os.environ)
+    subprocess.run(["cargo", "build", "--release", "--quiet", "--bins"], cwd=common.ROOT,
+                   check=True, env=env)
+    target = env.get("CARGO_TARGET_DIR") or os.path.join(common.ROOT, "target")
+    return os.path.join(target, "release")
+
+
+def keygen(path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "distcc-bench", "-f", path],
+                   check=True, stdin=subprocess.DEVNULL)
+
+
+class Sshd:
+    """sshd on 127.0.0.1:<free port> with generated keys; `wrapper` is the DISTCC_SSH program."""
+
+    def __init__(self, work):
+        self.dir = os.path.join(work, "sshd")
+        os.makedirs(self.dir)
+        os.makedirs("/run/sshd", exist_ok=True)
+        d = self.dir
+        for k in ("host_key", "user_key"):
+            keygen(os.path.join(d, k))
+        shutil.copy(os.path.join(d, "user_key.pub"), os.path.join(d, "authorized_keys"))
+        self.port = common.free_port()
+        with open(os.path.join(d, "sshd_config"), "w") as f:
+            f.write(f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\n"
+                    f"PidFile none\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n"
+                    "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
+                    "KbdInteractiveAuthentication no\nMaxSessions 64\nMaxStartups 64:30:128\n"
+                    "PrintMotd no\nLogLevel INFO\n")
+        kind, key = open(os.path.join(d, "host_key.pub")).read().split()[:2]
+        with open(os.path.join(d, "known_hosts"), "w") as f:
+            f.write(f"[127.0.0.1]:{self.port} {kind} {key}\n")
+        with open(os.path.join(d, "ssh_config"), "w") as f:
+            f.write(f"Host {ALIAS}\n  HostName 127.0.0.1\n  Port {self.port}\n  User root\n"
+                    f"  IdentityFile {d}/user_key\n  IdentitiesOnly yes\n"
+                    f"  UserKnownHostsFile {d}/known_hosts\n  GlobalKnownHostsFile /dev/null\n"
+                    "  StrictHostKeyChecking yes\n  CheckHostIP no\n  BatchMode yes\n"
+                    "  LogLevel ERROR\n")
+        self.wrapper = os.path.join(d, "ssh-wrapper")
+        with open(self.wrapper, "w") as f:
+            f.write(f"#!/bin/sh\nexec ssh -F {d}/ssh_config \"$@\"\n")
+        os.chmod(self.wrapper, 0o755)
+        self.log = open(os.path.join(d, "sshd.log"), "w")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", os.path.join(d, "sshd_config")],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=self.log, start_new_session=True)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise SystemExit("sshd did not start: " + open(os.path.join(d, "sshd.log")).read())
+
+    def stop(self):
+        # Per-connection children live in sessions of their own: kill them first, so every
+        # connection master sees its connection close and exits by itself.
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if ppid == self.proc.pid:
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except OSError:
+                    pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        self.proc.wait(timeout=10)
+
+
+def kill_masters(under):
+    """Connection masters whose control socket lives under `under`."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if cmd.startswith("ssh: ") and "[mux]" in cmd and under in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
+def write_sources(src, n):
+    os.makedirs(src)
+    for i in range(n):
+        with open(os.path.join(src, f"f{i}.c"), "w") as f:
+            f.write(f"static int table[{i + 1}];\n"
+                    f"int f{i}(int x) {{ table[x % {i + 1}] = x; return x * {i} + table[0]; }}\n")
+
+
+def run_row(client, env, src, out, n):
+    """Compiles every file in turn; returns (mean seconds per file, files compiled remotely)."""
+    os.makedirs(out, exist_ok=True)
+    start = time.perf_counter()
+    for i in range(n):
+        r = subprocess.run([client, "gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
+                            os.path.join(out, f"f{i}.o")], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE)
+        if r.returncode != 0:
+            raise SystemExit(f"{client} failed on f{i}.c: {r.stderr.decode(errors='replace')}")
+    return (time.perf_counter() - start) / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--ours-daemon", action="store_true",
+                    help="also run our client's ssh rows against our distccd --inetd")
+    ap.add_argument("--out", default=os.path.join(common.ROOT, "bench", "results", "ssh.txt"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: sshd must be able to log in as a user")
+    for tool in ("distcc", "distccd", "gcc", "ssh", "ssh-keygen"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is not installed")
+    bindir = build_ours()
+    ours = os.path.join(bindir, "distcc")
+    ours_d = os.path.join(bindir, "distccd")
+    work = tempfile.mkdtemp(prefix="distcc-ssh-bench-")
+    sshd = Sshd(work)
+    tcp = common.Daemon(shutil.which("distccd"), 4, os.path.join(work, "distccd.log"))
+    src = os.path.join(work, "src")
+    write_sources(src, args.files)
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC_")}
+    base.update(DISTCC_SSH=sshd.wrapper, DISTCC_FALLBACK="0", DISTCC_BACKOFF_PERIOD="0")
+
+    def env(tag, hosts, **extra):
+        d = os.path.join(work, "dir-" + tag)
+        e = dict(base, DISTCC_DIR=d, DISTCC_HOSTS=hosts)
+        e.update(extra)
+        return e
+
+    ssh_host = f"@{ALIAS}/4"
+    tcp_host = f"127.0.0.1:{tcp.port}/4"
+    rows = [
+        ("3.4 client, ssh (3.4 distccd --inetd)", "distcc", env("c34-ssh", ssh_host)),
+        ("ours, ssh, no hoarding (3.4 distccd --inetd)", ours,
+         env("ours-ssh", ssh_host, DISTCC_SSH_HOARD="0")),
+        ("ours, ssh, hoarded (3.4 distccd --inetd)", ours, env("ours-hoard", ssh_host)),
+        ("ours, tcp (3.4 distccd)", ours, env("ours-tcp", tcp_host)),
+        ("3.4 client, tcp (3.4 distccd)", "distcc", env("c34-tcp", tcp_host)),
+    ]
+    if args.ours_daemon:
+        ours_host = f"@{ALIAS}/4:{ours_d}"
+        rows += [
+            ("ours, ssh, no hoarding (our distccd --inetd)", ours,
+             env("ours-ssh-od", ours_host, DISTCC_SSH_HOARD="0")),
+            ("ours, ssh, hoarded (our distccd --inetd)", ours, env("ours-hoard-od", ours_host)),
+        ]
+    times = {name: [] for name, _, _ in rows}
+    try:
+        for name, client, e in rows:
+            # Warm-up: page cache, and the held connection (its one handshake is not counted).
+            run_row(client, e, src, os.path.join(work, "warm"), min(3, args.files))
+        for r in range(args.rounds):
+            for name, client, e in rows:
+                t = run_row(client, e, src, os.path.join(work, f"out-{r}"), args.files)
+                times[name].append(t)
+                print(f"round {r + 1}: {name}: {t * 1000:.1f} ms/file", flush=True)
+        local = []
+        for r in range(args.rounds):
+            start = time.perf_counter()
+            for i in range(args.files):
+                subprocess.run(["gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
+                                os.path.join(work, f"local{i}.o")], check=True)
+            local.append((time.perf_counter() - start) / args.files)
+    finally:
+        kill_masters(work)
+        sshd.stop()
+        tcp.stop()
+    med = {k: statistics.median(v) for k, v in times.items()}
+    tcp_ms = med["ours, tcp (3.4 distccd)"]
+    hoard_ms = med["ours, ssh, hoarded (3.4 distccd --inetd)"]
+    ratio = hoard_ms / tcp_ms
+    cpus = os.cpu_count()
+    lines = [
+        "# bench/ssh_latency.py: per-file latency, many small compiles over SSH (issue 5)",
+        f"# {args.files} files (one small C function each), gcc -O2 -c, one after another;"
+        f" {args.rounds} interleaved rounds, median of per-round means; {cpus} CPUs;",
+        "# sshd and distccd on 127.0.0.1; " + subprocess.run(["ssh", "-V"], capture_output=True,
+                                                               text=True).stderr.strip(),
+        "",
+        f"{'row':48} {'ms/file':>8} {'rounds (ms/file)':>24}",
+    ]
+    for name, _, _ in rows:
+        per = " ".join(f"{t * 1000:.1f}" for t in times[name])
+        lines.append(f"{name:48} {med[name] * 1000:8.1f} {per:>24}")
+    lines.append(f"{'local gcc, no distcc':48} {statistics.median(local) * 1000:8.1f}")
+    lines += [
+        "",
+        f"hoarded ssh / tcp (ours): {ratio:.2f}   (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})",
+        f"ours no hoarding / hoarded: {med['ours, ssh, no hoarding (3.4 distccd --inetd)'] / hoard_ms:.2f}",
+        f"3.4 ssh / ours hoarded: {med['3.4 client, ssh (3.4 distccd --inetd)'] / hoard_ms:.2f}",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    tmp = args.out + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, args.out)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
