@@ -147,12 +147,23 @@ fn our_distccd() -> Option<PathBuf> {
 /// the objects against local builds, links and runs the program, and checks how many ssh
 /// handshakes that took.
 fn build_project(sshd: &Sshd, far: Option<&Path>, hoard: bool, lzo: bool) {
+    build_project_with(sshd, far, hoard, lzo, &[]);
+}
+
+fn build_project_with(
+    sshd: &Sshd,
+    far: Option<&Path>,
+    hoard: bool,
+    lzo: bool,
+    extra: &[(&str, &str)],
+) {
     let sb = Sandbox::new("ssh-build");
     add_files(&sb);
     let command = far.map_or(String::new(), |p| format!(":{}", p.display()));
     let lzo_opt = if lzo { ",lzo" } else { "" };
     let hosts = format!("@{GOOD}/4{command}{lzo_opt}");
-    let env = ssh_env(sshd, hoard);
+    let mut env = ssh_env(sshd, hoard);
+    env.extend_from_slice(extra);
     let before = sshd.handshakes();
     for (cmd, outputs) in CASES {
         sb.same_as_local(&hosts, &env, cmd, outputs);
@@ -219,9 +230,11 @@ fn a_project_over_ssh_to_our_distccd_inetd_matches_local_builds() {
         return;
     };
     let sshd = Sshd::start();
-    build_project(&sshd, Some(&ours), true, false);
-    build_project(&sshd, Some(&ours), true, true);
-    build_project(&sshd, Some(&ours), false, true);
+    // A stalled exchange fails in 20 s rather than after the 300 s default.
+    let quick = [("DISTCC_IO_TIMEOUT", "20")];
+    build_project_with(&sshd, Some(&ours), true, false, &quick);
+    build_project_with(&sshd, Some(&ours), true, true, &quick);
+    build_project_with(&sshd, Some(&ours), false, true, &quick);
 }
 
 fn compile_one(sb: &Sandbox, sshd: &Sshd, extra: &[(&str, &str)], out: &str) {

@@ -2,5 +2,8 @@
 //! One module per topic; each test starts what it needs and stops it.
 
 mod client;
+mod daemon;
 mod lsdistcc;
 mod monitor;
+mod ssh;
+mod support;
