@@ -5,9 +5,12 @@
 
 use std::path::Path;
 
+// client.rs includes the same helpers; a second copy here is harmless.
+#[allow(clippy::duplicate_mod)]
 #[path = "../interop/support.rs"]
 mod support;
 
+#[allow(clippy::duplicate_mod)]
 #[path = "client_support.rs"]
 mod client_support;
 
