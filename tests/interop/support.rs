@@ -108,8 +108,7 @@ impl Daemon {
         let log = dir.path().join("distccd.log");
         let port = free_port();
         let program = match which {
-            // Cargo builds every binary of the package before its integration tests.
-            Impl::Ours => Path::new(env!("CARGO_BIN_EXE_distcc")).with_file_name("distccd"),
+            Impl::Ours => PathBuf::from(env!("CARGO_BIN_EXE_distccd")),
             Impl::Distcc34 => which_or_panic("distccd"),
         };
         let stderr = File::create(&log).expect("creating the daemon log");
