@@ -31,7 +31,11 @@ fn libgit2_source() -> Option<PathBuf> {
                 })
                 .filter(|p| p.join("CMakeLists.txt").is_file());
             if found.is_none() {
-                assert!(!ci(), "CI=true and {} did not provide libgit2", script.display());
+                assert!(
+                    !ci(),
+                    "CI=true and {} did not provide libgit2",
+                    script.display()
+                );
                 eprintln!("skipping: {} did not provide libgit2", script.display());
             }
             found
@@ -104,12 +108,22 @@ fn tree(source: &Path, build_type: &'static str, via: Via) -> &'static Tree {
         .arg("-B")
         .arg(dir.join("build"))
         .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
-        .args(["-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF"])
-        .args(["-DUSE_BUNDLED_ZLIB=ON", "-DREGEX_BACKEND=builtin", "-DUSE_HTTP_PARSER=builtin"]);
+        .args([
+            "-DBUILD_TESTS=OFF",
+            "-DBUILD_CLI=OFF",
+            "-DUSE_SSH=OFF",
+            "-DUSE_HTTPS=OFF",
+        ])
+        .args([
+            "-DUSE_BUNDLED_ZLIB=ON",
+            "-DREGEX_BACKEND=builtin",
+            "-DUSE_HTTP_PARSER=builtin",
+        ]);
     match via {
-        Via::Launcher => cmake
-            .arg("-DCMAKE_C_COMPILER=/usr/bin/cc")
-            .arg(format!("-DCMAKE_C_COMPILER_LAUNCHER={}", launcher.display())),
+        Via::Launcher => cmake.arg("-DCMAKE_C_COMPILER=/usr/bin/cc").arg(format!(
+            "-DCMAKE_C_COMPILER_LAUNCHER={}",
+            launcher.display()
+        )),
         Via::Masquerade => cmake.arg(format!("-DCMAKE_C_COMPILER={}", masq.join("cc").display())),
     };
     run(&mut cmake);
@@ -134,7 +148,9 @@ fn is_object(p: &Path) -> bool {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed ({}):\n{}\n{}",
@@ -209,7 +225,11 @@ fn distributed_build(tree: &Tree, client: &Path, daemon: &Daemon, lzo: bool) -> 
         std::panic::resume_unwind(panic);
     }
     let built = outputs(&tree.build_dir());
-    let missing: Vec<_> = tree.reference.keys().filter(|k| !built.contains_key(*k)).collect();
+    let missing: Vec<_> = tree
+        .reference
+        .keys()
+        .filter(|k| !built.contains_key(*k))
+        .collect();
     let differ: Vec<_> = tree
         .reference
         .iter()
@@ -279,12 +299,24 @@ fn check(build_type: &'static str, via: Via, client: PathBuf, server: Impl, lzo:
 
 #[test]
 fn distcc34_client_to_our_daemon_release_protocol_1() {
-    check("Release", Via::Launcher, distcc34_client(), Impl::Ours, false);
+    check(
+        "Release",
+        Via::Launcher,
+        distcc34_client(),
+        Impl::Ours,
+        false,
+    );
 }
 
 #[test]
 fn distcc34_client_to_our_daemon_release_protocol_2() {
-    check("Release", Via::Launcher, distcc34_client(), Impl::Ours, true);
+    check(
+        "Release",
+        Via::Launcher,
+        distcc34_client(),
+        Impl::Ours,
+        true,
+    );
 }
 
 #[test]
@@ -299,7 +331,13 @@ fn distcc34_client_to_our_daemon_debug_protocol_2() {
 
 #[test]
 fn our_client_to_distccd34_protocol_1() {
-    check("Release", Via::Launcher, our_client(), Impl::Distcc34, false);
+    check(
+        "Release",
+        Via::Launcher,
+        our_client(),
+        Impl::Distcc34,
+        false,
+    );
 }
 
 #[test]

@@ -330,7 +330,9 @@ impl Client<'_> {
                         self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
                         return Ok(exit);
                     }
-                    self.log.warning(format_args!(
+                    // The user's own compile error, not a distcc problem: the local retry
+                    // prints gcc's words, so at the default level nothing is added to them.
+                    self.log.info(format_args!(
                         "remote compilation of {input} failed on {}, retrying locally",
                         host.spec
                     ));
