@@ -129,13 +129,21 @@ fn run_inetd(o: &Options) -> ProcessExit {
     }
     os::signal::ignore_sigpipe();
     let cfg = serve_config(o, None);
-    let stdin = std::io::stdin();
-    let (mut r, mut w) = (stdin.lock(), std::io::stdout().lock());
-    let fd = stdin.as_fd();
+    // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
+    // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
+    let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
+    let (r, mut w) = match (
+        dup(std::io::stdin().as_fd()),
+        dup(std::io::stdout().as_fd()),
+    ) {
+        (Ok(r), Ok(w)) => (r, w),
+        (Err(e), _) | (_, Err(e)) => return fail(ExitCode::IoError, &format!("stdin/stdout: {e}")),
+    };
+    let fd = r.as_fd();
     serve(
         Conn {
             fd,
-            reader: &mut r,
+            reader: &mut &r,
             writer: &mut w,
             peer: "inetd".to_owned(),
         },

@@ -423,6 +423,9 @@ impl Job<'_> {
                 .map(|a| std::ffi::OsStr::from_bytes(a)),
         )
         .cwd(&plan.cwd)
+        // The compiler's own temporary files (gcc's ccXXXX.s) go in the job directory, so
+        // they are removed with it even when the compiler is killed.
+        .env("TMPDIR", &self.dir)
         .stdout(Output::Capture { limit: cap })
         .stderr(Output::Capture { limit: cap });
         if let Some(t) = self.cfg.job_lifetime {

@@ -1,0 +1,674 @@
+//! Our distccd over loopback with raw request bytes and real gcc: the three protocol
+//! versions, hostile inputs (each closed or refused with a logged reason, nothing written
+//! outside the job directory, the daemon still serving afterwards), idle connections,
+//! job lifetime, client hang-up and SIGTERM draining.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::support::{OurDaemon, TempDir, require};
+
+fn tok(t: &str, n: u32) -> Vec<u8> {
+    format!("{t}{n:08x}").into_bytes()
+}
+
+fn string(t: &str, s: &[u8]) -> Vec<u8> {
+    let mut v = tok(t, s.len() as u32);
+    v.extend_from_slice(s);
+    v
+}
+
+fn argv(args: &[&str]) -> Vec<u8> {
+    let mut v = tok("ARGC", args.len() as u32);
+    for a in args {
+        v.extend(string("ARGV", a.as_bytes()));
+    }
+    v
+}
+
+const SOURCE: &str = "#include \"a.h\"\nint twice(int x) { return x * A; }\n";
+const HEADER: &str = "#define A 2\n";
+
+/// Preprocesses SOURCE with its header, as a 3.4 client would before sending.
+fn preprocessed(dir: &Path) -> Vec<u8> {
+    std::fs::write(dir.join("a.c"), SOURCE).unwrap();
+    std::fs::write(dir.join("a.h"), HEADER).unwrap();
+    let out = Command::new("gcc")
+        .args(["-E", "a.c"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    out.stdout
+}
+
+fn local_object(dir: &Path, i: &[u8]) -> Vec<u8> {
+    std::fs::write(dir.join("local.i"), i).unwrap();
+    let st = Command::new("gcc")
+        .args(["-O2", "-c", "local.i", "-o", "local.o"])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::read(dir.join("local.o")).unwrap()
+}
+
+fn plain_request(version: u32, args: &[&str], i: &[u8]) -> Vec<u8> {
+    let mut r = tok("DIST", version);
+    r.extend(argv(args));
+    if version == 1 {
+        r.extend(string("DOTI", i));
+    } else {
+        r.extend(string("DOTI", &proto::lzo::compress(i)));
+    }
+    r
+}
+
+fn exchange(d: &OurDaemon, req: &[u8]) -> Vec<u8> {
+    exchange_then(d, req, false)
+}
+
+/// Sends `req` (half-closing afterwards when `eof`, so a truncated request ends now rather
+/// than at the read timeout) and returns every byte of the reply.
+fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
+    let mut s = d.connect();
+    // A refused or closed request may reset the connection while we still write.
+    let _ = s.write_all(req);
+    if eof {
+        let _ = s.shutdown(std::net::Shutdown::Write);
+    }
+    let mut reply = Vec::new();
+    let _ = s.read_to_end(&mut reply);
+    reply
+}
+
+fn decode(version: u32, reply: &[u8]) -> proto::Reply {
+    let v = proto::Version::from_wire(version).unwrap();
+    proto::read_reply(&mut &reply[..], v, &proto::Limits::DEFAULT).expect("a well-formed reply")
+}
+
+/// Nothing but job directories (already removed) may appear in the daemon's TMPDIR.
+fn assert_jobs_dir_empty(d: &OurDaemon) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left: Vec<_> = std::fs::read_dir(d.jobs_dir()).unwrap().collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "job dirs left behind: {left:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn assert_normal_job_works(d: &OurDaemon, scratch: &Path) {
+    let i = preprocessed(scratch);
+    let reply = exchange(
+        d,
+        &plain_request(1, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"], &i),
+    );
+    let r = decode(1, &reply);
+    assert_eq!(
+        r.status,
+        0,
+        "stderr: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert_eq!(r.object, local_object(scratch, &i));
+}
+
+#[test]
+fn v1_compile_replies_with_literal_tokens_and_the_local_object() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("v1");
+    let i = preprocessed(t.path());
+    let reply = exchange(
+        &d,
+        &plain_request(1, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"], &i),
+    );
+    assert!(
+        reply.starts_with(b"DONE00000001STAT00000000SERR00000000SOUT00000000DOTO"),
+        "{:?}",
+        String::from_utf8_lossy(&reply[..reply.len().min(80)])
+    );
+    let obj = local_object(t.path(), &i);
+    assert_eq!(&reply[52..60], format!("{:08x}", obj.len()).as_bytes());
+    assert_eq!(&reply[60..], &obj[..]);
+    d.wait_log("job 127.0.0.1:");
+    assert!(d.log_text().contains("gcc a.c exit 0"), "{}", d.log_text());
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn v2_lzo_compile_and_compile_error() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("v2");
+    let i = preprocessed(t.path());
+    let reply = exchange(
+        &d,
+        &plain_request(2, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"], &i),
+    );
+    assert!(reply.starts_with(b"DONE00000002STAT00000000SERR00000000SOUT00000000DOTO"));
+    let r = decode(2, &reply);
+    assert_eq!(r.object, local_object(t.path(), &i));
+    // A compile error: the wait status of exit 1, gcc's diagnostics, DOTO 0.
+    let reply = exchange(
+        &d,
+        &plain_request(
+            2,
+            &["gcc", "-c", "b.c", "-o", "b.o"],
+            b"int f(void) { return y; }\n",
+        ),
+    );
+    assert!(reply.starts_with(b"DONE00000002STAT00000100SERR"));
+    assert!(reply.ends_with(b"SOUT00000000DOTO00000000"));
+    let r = decode(2, &reply);
+    assert!(
+        String::from_utf8_lossy(&r.stderr).contains("'y' undeclared")
+            || String::from_utf8_lossy(&r.stderr).contains("‘y’ undeclared")
+    );
+    d.wait_log("b.c exit 1");
+}
+
+/// A pump file-list entry: name, then FILE contents or LINK target.
+type Entry<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+
+fn pump_request(cwd: &str, args: &[&str], files: &[Entry]) -> Vec<u8> {
+    let mut r = tok("DIST", 3);
+    r.extend(string("CDIR", cwd.as_bytes()));
+    r.extend(argv(args));
+    r.extend(tok("NFIL", files.len() as u32));
+    for (name, file, link) in files {
+        r.extend(string("NAME", name.as_bytes()));
+        match (file, link) {
+            (Some(f), _) => r.extend(string("FILE", &proto::lzo::compress(f.as_bytes()))),
+            (_, Some(l)) => r.extend(string("LINK", l.as_bytes())),
+            _ => unreachable!(),
+        }
+    }
+    r
+}
+
+#[test]
+fn v3_pump_compile_rebuilds_files_and_sends_dotd() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let req = pump_request(
+        "/home/u/proj",
+        &[
+            "gcc",
+            "-O2",
+            "-c",
+            "/home/u/proj/a.c",
+            "-o",
+            "obj/a.o",
+            "-I/home/u/proj/inc",
+        ],
+        &[
+            ("/home/u/proj/a.c", Some(SOURCE), None),
+            ("/home/u/proj/inc/a.h", Some(HEADER), None),
+        ],
+    );
+    let reply = exchange(&d, &req);
+    assert!(reply.starts_with(b"DONE00000003STAT00000000SERR00000000SOUT00000000DOTO"));
+    let r = decode(3, &reply);
+    assert!(!r.object.is_empty());
+    let dotd = String::from_utf8(r.dotd.expect("DOTD after success")).unwrap();
+    assert!(dotd.starts_with("obj/a.o:"), "{dotd}");
+    assert!(dotd.contains("/home/u/proj/inc/a.h"), "{dotd}");
+    assert!(
+        !dotd.contains("distccd_"),
+        "job dir leaked into the .d: {dotd}"
+    );
+    // A failed pump compile sends no DOTD.
+    let req = pump_request(
+        "/p",
+        &["gcc", "-c", "/p/b.c"],
+        &[("/p/b.c", Some("int f(void){return y;}\n"), None)],
+    );
+    let reply = exchange(&d, &req);
+    assert!(reply.starts_with(b"DONE00000003STAT00000100"));
+    assert!(reply.ends_with(b"DOTO00000000"));
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn malformed_requests_are_closed_logged_and_harmless() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("bad");
+    let mut lzo_garbage = tok("DIST", 2);
+    lzo_garbage.extend(argv(&["gcc", "-c", "a.c", "-o", "a.o"]));
+    lzo_garbage.extend(string("DOTI", &[0xff, 0xfe, 0x00, 0x11, 0x22, 0x00, 0x00]));
+    let mut huge_doti = tok("DIST", 1);
+    huge_doti.extend(argv(&["gcc", "-c", "a.c", "-o", "a.o"]));
+    huge_doti.extend(tok("DOTI", 0xffff_ffff));
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "4 GiB ARGV",
+            [tok("DIST", 1), tok("ARGC", 1), tok("ARGV", 0xffff_ffff)].concat(),
+            "exceeds the limit",
+        ),
+        ("4 GiB DOTI", huge_doti, "exceeds the limit"),
+        (
+            "version 4",
+            tok("DIST", 4),
+            "unsupported protocol version 4",
+        ),
+        ("bad hex", b"DIST0000000zARGC".to_vec(), "not hexadecimal"),
+        (
+            "wrong token",
+            [tok("DIST", 1), tok("ARGX", 1)].concat(),
+            "expected ARGC",
+        ),
+        (
+            "truncated",
+            [
+                tok("DIST", 1),
+                tok("ARGC", 2),
+                string("ARGV", b"gcc"),
+                b"ARGV0000".to_vec(),
+            ]
+            .concat(),
+            "request incomplete",
+        ),
+        ("lzo garbage", lzo_garbage, "bad lzo body"),
+    ];
+    for (what, bytes, logged) in cases {
+        let reply = exchange_then(&d, &bytes, true);
+        assert!(
+            reply.is_empty(),
+            "{what}: expected a silent close, got {reply:?}"
+        );
+        d.wait_log(logged);
+    }
+    assert_jobs_dir_empty(&d);
+    assert_normal_job_works(&d, t.path());
+}
+
+#[test]
+fn refused_requests_are_explained_in_serr_and_logged() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("refuse");
+    let marker = t.path().join("pwned");
+    let shell = format!("gcc;touch {}", marker.display());
+    let subst = format!("$(touch {})", marker.display());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["/tmp/gcc", "-c", "a.c", "-o", "a.o"],
+            "only /bin, /usr/bin and /usr/local/bin are trusted",
+        ),
+        (
+            vec!["/usr/bin/../bin/gcc", "-c", "a.c", "-o", "a.o"],
+            "are trusted",
+        ),
+        (vec!["../gcc", "-c", "a.c", "-o", "a.o"], "are trusted"),
+        (vec!["bin/gcc", "-c", "a.c", "-o", "a.o"], "are trusted"),
+        (
+            vec!["sh", "-c", "a.c", "-o", "a.o"],
+            "compiler 'sh' is not allow-listed",
+        ),
+        (vec![&shell, "-c", "a.c", "-o", "a.o"], "are trusted"),
+        (
+            vec!["gcc;id", "-c", "a.c", "-o", "a.o"],
+            "compiler 'gcc;id' is not allow-listed",
+        ),
+        (vec![&subst, "-c", "a.c", "-o", "a.o"], "are trusted"),
+        (
+            vec!["gcc", "-fplugin=/tmp/evil.so", "-c", "a.c", "-o", "a.o"],
+            "option '-fplugin=/tmp/evil.so' is refused",
+        ),
+        (
+            vec!["gcc", "-specs=/tmp/evil", "-c", "a.c", "-o", "a.o"],
+            "option '-specs=/tmp/evil' is refused",
+        ),
+        (vec!["gcc", "a.c", "-o", "a.out"], "link lines are refused"),
+    ];
+    for (args, why) in cases {
+        for version in [1, 2] {
+            let reply = exchange(&d, &plain_request(version, &args, b"int x;\n"));
+            assert!(!reply.is_empty(), "{args:?}: closed without a reply");
+            let r = decode(version, &reply);
+            assert_eq!(r.status, 101 << 8, "{args:?}");
+            assert!(r.object.is_empty());
+            let serr = String::from_utf8_lossy(&r.stderr);
+            assert!(
+                serr.starts_with("distccd: ") && serr.contains(why),
+                "{args:?}: {serr}"
+            );
+        }
+        d.wait_log(why);
+    }
+    assert!(!marker.exists(), "a refused compiler name ran a command");
+    assert!(
+        d.log_text().matches("refused:").count() >= 20,
+        "{}",
+        d.log_text()
+    );
+    assert_jobs_dir_empty(&d);
+    assert_normal_job_works(&d, t.path());
+}
+
+#[test]
+fn pump_names_cannot_escape_the_job_directory() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("escape");
+    // Targets the daemon could reach: its own TMPDIR (parent of every job dir) and a test dir.
+    let outside = t.path().join("outside");
+    std::fs::create_dir(&outside).unwrap();
+    std::fs::set_permissions(
+        &outside,
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    let o = outside.display().to_string();
+    let climb = format!("/../../../../../../..{o}/x");
+    let far_link = format!("../../../../../../../../../..{o}");
+    let abs_link = format!("/../../../../../../../..{o}");
+    let cases: Vec<(&str, Vec<Entry>, &str)> = vec![
+        (
+            "dotdot name",
+            vec![(&climb, Some("x"), None)],
+            "contains '..'",
+        ),
+        (
+            "3.4's escape",
+            vec![("/../../tmp/x", Some("x"), None)],
+            "contains '..'",
+        ),
+        (
+            "relative name",
+            vec![("tmp/x", Some("x"), None)],
+            "not an absolute path",
+        ),
+        (
+            "relative link out, then a write through it",
+            vec![
+                ("/p/esc", None, Some(&far_link)),
+                ("/p/esc/x", Some("x"), None),
+            ],
+            "a parent is a link",
+        ),
+        (
+            "absolute link out, then a link through it",
+            vec![
+                ("/p/esc", None, Some(&abs_link)),
+                ("/p/esc/y", None, Some("z")),
+            ],
+            "a parent is a link",
+        ),
+        (
+            "a write onto the link itself",
+            vec![
+                ("/p/esc", None, Some(&far_link)),
+                ("/p/esc", Some("x"), None),
+            ],
+            "sent twice",
+        ),
+    ];
+    for (what, files, why) in cases {
+        let reply = exchange(
+            &d,
+            &pump_request("/p", &["gcc", "-c", "/p/a.c", "-o", "a.o"], &files),
+        );
+        assert!(!reply.is_empty(), "{what}: no reply");
+        let r = decode(3, &reply);
+        assert_eq!(r.status, 100 << 8, "{what}");
+        assert!(
+            String::from_utf8_lossy(&r.stderr).contains(why),
+            "{what}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+        assert!(r.dotd.is_none());
+        d.wait_log(why);
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{what}: wrote outside"
+        );
+    }
+    assert!(
+        !Path::new("/tmp/x").exists() || std::fs::read("/tmp/x").map(|c| c != b"x").unwrap_or(true)
+    );
+    assert_jobs_dir_empty(&d);
+    assert_normal_job_works(&d, t.path());
+}
+
+fn vm_rss_kib(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc status")
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_stop_a_compile() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    // Each idle connection costs the test one descriptor too.
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on our own process.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max.min(8192);
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+    }
+    let d = OurDaemon::start(&["--jobs", "1"]);
+    let t = TempDir::new("idle");
+    let idle: Vec<TcpStream> = (0..1000).map(|_| d.connect()).collect();
+    // Half of them have started a request and stalled.
+    for s in idle.iter().step_by(2) {
+        let _ = (&*s).write_all(b"DIST00000001ARGC0000");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_normal_job_works(&d, t.path());
+    let rss = vm_rss_kib(d.pid());
+    eprintln!("distccd VmRSS with 1000 idle connections: {rss} kB");
+    assert!(rss < 200 * 1024, "RSS {rss} kB with 1000 idle connections");
+    drop(idle);
+}
+
+/// A C file that keeps gcc -O2 busy for several seconds.
+fn slow_source() -> Vec<u8> {
+    let mut s = String::new();
+    for i in 0..4000 {
+        s.push_str(&format!(
+            "int f{i}(int *a, int n) {{ int s = 0; for (int j = 0; j < n; j++) s += a[j] * {i} ^ (s >> 3); return s; }}\n"
+        ));
+    }
+    s.into_bytes()
+}
+
+fn compiler_processes_in(dir: &Path) -> usize {
+    let needle = dir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[test]
+fn job_lifetime_kills_the_compiler_and_reports_118() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&["--job-lifetime", "1"]);
+    let start = Instant::now();
+    let reply = exchange(
+        &d,
+        &plain_request(
+            1,
+            &["gcc", "-O2", "-c", "slow.c", "-o", "slow.o"],
+            &slow_source(),
+        ),
+    );
+    let r = decode(1, &reply);
+    assert_eq!(r.status, 118 << 8, "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(reply.ends_with(b"DOTO00000000"));
+    assert!(start.elapsed() < Duration::from_secs(30));
+    d.wait_log("exceeded the job lifetime");
+    assert_eq!(compiler_processes_in(&d.jobs_dir()), 0);
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn client_hang_up_kills_the_compiler_group() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let mut s = d.connect();
+    s.write_all(&plain_request(
+        1,
+        &["gcc", "-O2", "-c", "slow.c", "-o", "slow.o"],
+        &slow_source(),
+    ))
+    .unwrap();
+    // Wait until cc1 is running in the job dir, then hang up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while compiler_processes_in(&d.jobs_dir()) < 2 {
+        assert!(Instant::now() < deadline, "compiler never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(s);
+    d.wait_log("client hung up, compiler killed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while compiler_processes_in(&d.jobs_dir()) > 0 {
+        assert!(Instant::now() < deadline, "compiler survived the hang-up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn sigterm_finishes_running_jobs_then_exits() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let mut d = OurDaemon::start(&[]);
+    let mut s = d.connect();
+    let src: Vec<u8> = slow_source().into_iter().take(200_000).collect();
+    let cut = src.iter().rposition(|b| *b == b'\n').unwrap() + 1;
+    s.write_all(&plain_request(
+        1,
+        &["gcc", "-O2", "-c", "slow.c", "-o", "slow.o"],
+        &src[..cut],
+    ))
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while compiler_processes_in(&d.jobs_dir()) < 2 {
+        assert!(Instant::now() < deadline, "compiler never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let idle = d.connect();
+    let status = d.terminate();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert!(
+        reply.starts_with(b"DONE00000001STAT00000000"),
+        "{:?}",
+        &reply[..reply.len().min(40)]
+    );
+    assert!(status.success(), "{status}");
+    let log = d.log_text();
+    assert!(
+        log.contains("shutdown requested") && log.contains("all jobs finished"),
+        "{log}"
+    );
+    drop(idle);
+    assert!(TcpStream::connect(("127.0.0.1", d.port)).is_err());
+}
+
+#[test]
+fn daemon_mode_without_allow_refuses_to_start() {
+    let out = Command::new(crate::support::distccd_bin())
+        .args(["--daemon", "--no-detach", "--log-stderr", "--port", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow option is mandatory"));
+    let out = Command::new(crate::support::distccd_bin())
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus: unknown option"));
+}
+
+#[test]
+fn inetd_mode_serves_one_request_on_stdin() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let t = TempDir::new("inetd");
+    let i = preprocessed(t.path());
+    let mut child = Command::new(crate::support::distccd_bin())
+        .args([
+            "--inetd",
+            "--log-stderr",
+            "--allowed-compilers",
+            "/usr/lib/distcc",
+        ])
+        .env("TMPDIR", t.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stdin stays open until the reply is read: its hang-up means the client went away.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&plain_request(
+            2,
+            &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
+            &i,
+        ))
+        .unwrap();
+    let mut reply = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut reply)
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let r = decode(2, &reply);
+    assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.object, local_object(t.path(), &i));
+}
