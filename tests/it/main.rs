@@ -5,5 +5,6 @@ mod client;
 mod daemon;
 mod lsdistcc;
 mod monitor;
+mod sched;
 mod ssh;
 mod support;

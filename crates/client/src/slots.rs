@@ -25,7 +25,7 @@ use os::wake::{self, DirWatch};
 
 use crate::hosts::Host;
 use crate::log::Log;
-use crate::sched::choose::{self, Decision, HostView, Why};
+use crate::sched::choose::{self, Decision, HostView, Learned, Why};
 use crate::sched::queue::Queue;
 use crate::sched::speed;
 
@@ -125,23 +125,28 @@ impl Slots<'_> {
         let stems: Vec<(String, u32)> = hosts.iter().map(|h| (h.lock_stem(), h.slots)).collect();
         let look = |waiting: usize| -> io::Result<Look> {
             let speeds = speed::load(&self.sched_dir(), unix_now());
-            // A few rounds: another client may take the chosen slot between probe and lock.
-            for _ in 0..4 {
-                let seen = view(self.lock_dir, &stems)?;
-                let views: Vec<HostView> = stems
-                    .iter()
-                    .zip(&seen)
-                    .map(|((stem, slots), &(busy, free))| HostView {
-                        speed: speeds.get(stem).map(|e| (e.ms_per_kb, e.jobs)),
-                        slots: (*slots).min(MAX_SLOTS),
-                        busy,
-                        free,
-                    })
-                    .collect();
+            let seen = view(self.lock_dir, &stems)?;
+            let mut views: Vec<HostView> = stems
+                .iter()
+                .zip(&seen)
+                .map(|((stem, slots), &(busy, free))| HostView {
+                    speed: speeds.get(stem).map(|e| Learned {
+                        ms_per_kb: e.ms_per_kb,
+                        variance: e.variance,
+                        jobs: e.jobs,
+                    }),
+                    slots: (*slots).min(MAX_SLOTS),
+                    busy,
+                    free,
+                })
+                .collect();
+            // Clients that looked at the same moment make the same choice; the losers of the
+            // race for that slot count it as busy and choose again, as 3.4's search moves on.
+            loop {
                 match choose::choose(&views, waiting) {
                     Decision::Take { host, n, why } => {
-                        if let Some(lock) =
-                            FileLock::try_lock(&lock_path(self.lock_dir, &stems[host].0, n))?
+                        let stem = &stems[host].0;
+                        if let Some(lock) = FileLock::try_lock(&lock_path(self.lock_dir, stem, n))?
                         {
                             let free_slots: u32 = views.iter().map(|v| v.slots - v.busy).sum();
                             return Ok(Look::Took {
@@ -152,11 +157,19 @@ impl Slots<'_> {
                                 more: free_slots > 1,
                             });
                         }
+                        let v = &mut views[host];
+                        v.busy += 1;
+                        v.free = None;
+                        for m in n + 1..v.slots {
+                            if wake::lock_holder(&lock_path(self.lock_dir, stem, m))?.is_none() {
+                                v.free = Some(m);
+                                break;
+                            }
+                        }
                     }
                     Decision::Wait(w) => return Ok(Look::Wait(w.to_string())),
                 }
             }
-            Ok(Look::Wait("lost the race for a free slot".to_owned()))
         };
         let (host, n, lock) = self.wait_in(&queue, look, on_wait, |host, n, why, w| {
             self.log.info(format_args!(
@@ -178,7 +191,10 @@ impl Slots<'_> {
     /// use in the log.
     pub fn acquire_local(&self, slots: u32, what: &str) -> io::Result<Slot> {
         let queue = Queue::open(self.top, "local")?;
-        let wake = vec![queue.clone(), Queue::open(self.top, "remote")?];
+        // A `localhost` host-list entry waiting in the remote queue is woken by its head's
+        // watch on the lock directory; ringing it here for every preprocessor would wake
+        // the remote head for nothing.
+        let wake = vec![queue.clone()];
         let count = slots.clamp(1, MAX_SLOTS);
         let look = |_waiting: usize| -> io::Result<Look> {
             for n in 0..count {
@@ -284,13 +300,21 @@ impl Slots<'_> {
     pub fn record(&self, host: &Host, elapsed: Duration, bytes: u64) {
         let dir = self.sched_dir();
         let ms = elapsed.as_secs_f64() * 1000.0;
-        if let Err(e) = std::fs::create_dir_all(&dir)
+        match std::fs::create_dir_all(&dir)
             .and_then(|_| speed::update(&dir, &host.lock_stem(), ms, bytes, unix_now()))
         {
-            self.log.debug(format_args!(
+            Ok(Some(e)) => self.log.debug(format_args!(
+                "speed of {}: {ms:.0} ms for {bytes} bytes; now {:.1} ms/KB (sd {:.1}) over {} jobs",
+                host.spec,
+                e.ms_per_kb,
+                e.variance.sqrt(),
+                e.jobs
+            )),
+            Ok(None) => {}
+            Err(e) => self.log.debug(format_args!(
                 "cannot record the speed of {}: {e}",
                 host.spec
-            ));
+            )),
         }
     }
 }

@@ -6,8 +6,11 @@
 //! - Among free slots, the fastest host wins; hosts within [`TIE`] of it count as equally
 //!   fast, and among those the least loaded (lowest free slot number, then host-list order)
 //!   wins, which is 3.4's breadth-first spread.
-//! - A host whose estimate is at least [`SLOWER`] times a busy host's counts as slower than
-//!   it. A slower free slot is taken only when it helps: when its job would finish before the
+//! - A host counts as slower than a busy one when its estimate is at least [`SLOWER`] times
+//!   as high and the difference is [`CONFIDENCE`] standard errors or more (each host's
+//!   estimate has a standard error from its sample variance and job count): equal hosts
+//!   whose first jobs happened to be long must not look slow, or they would be left idle.
+//!   A slower free slot is taken only when it helps: when its job would finish before the
 //!   queue behind the faster hosts drains, i.e. `est ≤ queue / R + est_fastest`, where `R` is
 //!   the rate at which the faster slots complete jobs (slots / estimate, summed) and `queue`
 //!   counts the waiting clients including this one. A long queue (`make -j` far above the slot
@@ -26,13 +29,30 @@ pub const TIE: f64 = 1.15;
 /// leaves a slot idle.
 pub const SLOWER: f64 = 1.6;
 /// Fewer jobs than this and a host's estimate is not trusted to call it slow.
-pub const MIN_JOBS: u32 = 3;
+pub const MIN_JOBS: u32 = 4;
+/// How many standard errors apart two estimates must be for one host to count as slower.
+pub const CONFIDENCE: f64 = 2.5;
+/// The number of jobs an estimate rests on at most: the speed model forgets at a rate of
+/// one tenth per job, which is worth about 19 independent samples.
+const EFFECTIVE_JOBS: u32 = 19;
+/// The spread assumed at least, as a fraction of the larger of the two means compared: a few
+/// jobs that happened to be short and alike must not make a host look precisely fast
+/// (compile times per KB vary by file).
+const MIN_SPREAD: f64 = 0.5;
+
+/// A host's learned speed (`speed::Entry`, without the bookkeeping).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Learned {
+    pub ms_per_kb: f64,
+    pub variance: f64,
+    pub jobs: u32,
+}
 
 /// One host as the client sees it right now.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HostView {
-    /// Learned milliseconds per KB and the number of jobs it rests on; `None` if never seen.
-    pub speed: Option<(f64, u32)>,
+    /// `None` if never seen.
+    pub speed: Option<Learned>,
     pub slots: u32,
     /// Slots held by any client (ours or 3.4's).
     pub busy: u32,
@@ -76,12 +96,12 @@ pub enum Waiting {
     },
 }
 
-/// The estimate used for choosing: learned, or optimistic when there is too little history.
-fn estimates(hosts: &[HostView]) -> Vec<f64> {
-    let trusted = |h: &HostView| h.speed.filter(|&(_, jobs)| jobs >= MIN_JOBS);
+/// The estimates used for choosing, with their sample variance and weight: learned, or
+/// optimistic with no weight when there is too little history.
+fn estimates(hosts: &[HostView]) -> (Vec<f64>, Vec<(f64, f64)>) {
     let best_known = hosts
         .iter()
-        .filter_map(|h| h.speed.map(|(e, _)| e))
+        .filter_map(|h| h.speed.map(|l| l.ms_per_kb))
         .fold(f64::INFINITY, f64::min);
     let optimistic = if best_known.is_finite() {
         best_known
@@ -90,14 +110,25 @@ fn estimates(hosts: &[HostView]) -> Vec<f64> {
     };
     hosts
         .iter()
-        .map(|h| trusted(h).map_or(optimistic, |(e, _)| e.max(f64::MIN_POSITIVE)))
-        .collect()
+        .map(|h| match h.speed.filter(|l| l.jobs >= MIN_JOBS) {
+            Some(l) => (
+                l.ms_per_kb.max(f64::MIN_POSITIVE),
+                (l.variance, f64::from(l.jobs.min(EFFECTIVE_JOBS))),
+            ),
+            None => (optimistic, (0.0, 0.0)),
+        })
+        .unzip()
 }
 
 /// Picks a slot, or says why to wait. `queue` counts the waiting clients, this one included
 /// (at least 1).
 pub fn choose(hosts: &[HostView], queue: usize) -> Decision {
-    let est = estimates(hosts);
+    let (est, spread) = estimates(hosts);
+    // The standard error of host i's estimate when compared with a mean of `m`.
+    let se = |i: usize, m: f64| {
+        let (var, n) = spread[i];
+        (var.max((MIN_SPREAD * m).powi(2)) / n).sqrt()
+    };
     let free: Vec<usize> = (0..hosts.len())
         .filter(|&i| hosts[i].free.is_some())
         .collect();
@@ -115,7 +146,11 @@ pub fn choose(hosts: &[HostView], queue: usize) -> Decision {
     let e = est[pick];
     // Busy hosts clearly faster than the pick.
     let faster: Vec<usize> = (0..hosts.len())
-        .filter(|&i| est[i] * SLOWER <= e && hosts[i].slots > 0)
+        .filter(|&i| {
+            hosts[i].slots > 0
+                && est[i] * SLOWER <= e
+                && e - est[i] >= CONFIDENCE * se(i, e).hypot(se(pick, e))
+        })
         .collect();
     if faster.is_empty() {
         let next = free
@@ -204,9 +239,14 @@ impl fmt::Display for Waiting {
 mod tests {
     use super::*;
 
+    /// A host known from ten jobs with a small spread.
     fn h(speed: Option<f64>, slots: u32, busy: u32) -> HostView {
         HostView {
-            speed: speed.map(|e| (e, 10)),
+            speed: speed.map(|e| Learned {
+                ms_per_kb: e,
+                variance: 0.01 * e * e,
+                jobs: 10,
+            }),
             slots,
             busy,
             free: (busy < slots).then_some(busy),
@@ -292,9 +332,30 @@ mod tests {
     #[test]
     fn little_history_is_not_trusted_to_call_a_host_slow() {
         let mut hosts = [h(Some(10.0), 4, 4), h(Some(100.0), 4, 0)];
-        hosts[1].speed = Some((100.0, MIN_JOBS - 1));
+        hosts[1].speed.as_mut().unwrap().jobs = MIN_JOBS - 1;
         assert!(matches!(choose(&hosts, 1), Decision::Take { host: 1, .. }));
-        hosts[1].speed = Some((100.0, MIN_JOBS));
+        hosts[1].speed.as_mut().unwrap().jobs = MIN_JOBS;
+        assert!(matches!(choose(&hosts, 1), Decision::Wait(_)));
+    }
+
+    #[test]
+    fn an_unlucky_host_is_not_called_slow_until_the_difference_is_significant() {
+        // Equal hosts, jobs of 50 to 2000 ms (sd ~560): one averages 1500 over many jobs, the
+        // other 550 over its first four. Not significant: the free slot is used.
+        let learned = |ms: f64, jobs: u32| {
+            Some(Learned {
+                ms_per_kb: ms,
+                variance: 560.0 * 560.0,
+                jobs,
+            })
+        };
+        let mut hosts = [h(None, 4, 4), h(None, 4, 0)];
+        hosts[0].speed = learned(550.0, 4);
+        hosts[1].speed = learned(1500.0, 19);
+        assert!(matches!(choose(&hosts, 1), Decision::Take { host: 1, .. }));
+        // A host three times slower stands out once both have a few more jobs.
+        hosts[0].speed = learned(1000.0, 8);
+        hosts[1].speed = learned(3000.0, 8);
         assert!(matches!(choose(&hosts, 1), Decision::Wait(_)));
     }
 

@@ -3,8 +3,10 @@
 //!
 //! The figure is milliseconds per KB of preprocessed source (with a 4 KB floor, so that tiny
 //! files do not make a host look slow per byte): a running mean for the first ten jobs, then
-//! an exponentially weighted one that keeps adapting. The file is one line per host,
-//! `<lock stem> <ms per KB> <jobs> <unix seconds>`, rewritten whole (temp name + rename) under
+//! an exponentially weighted one that keeps adapting, with the same weighting for the
+//! variance of the samples, so that `choose` can tell a slow host from an unlucky one. The
+//! file is one line per host, `<lock stem> <ms per KB> <variance> <jobs> <unix seconds>`,
+//! rewritten whole (temp name + rename) under
 //! an fcntl lock on `speed.lock`; readers take no lock. A line that does not parse is dropped,
 //! so a corrupt file heals on the next write. Which slot to take is `choose`'s business.
 
@@ -27,6 +29,8 @@ const MAX_HOSTS: usize = 4096;
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Entry {
     pub ms_per_kb: f64,
+    /// Of the per-job samples, weighted like the mean.
+    pub variance: f64,
     pub jobs: u32,
     pub updated: u64,
 }
@@ -47,19 +51,25 @@ impl Speeds {
         let mut hosts = BTreeMap::new();
         for line in text.lines() {
             let mut f = line.split_ascii_whitespace();
-            let (Some(stem), Some(rate), Some(jobs), Some(updated), None) =
-                (f.next(), f.next(), f.next(), f.next(), f.next())
+            let (Some(stem), Some(rate), Some(var), Some(jobs), Some(updated), None) =
+                (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
             else {
                 continue;
             };
-            let (Ok(ms_per_kb), Ok(jobs), Ok(updated)) = (
+            let (Ok(ms_per_kb), Ok(variance), Ok(jobs), Ok(updated)) = (
                 rate.parse::<f64>(),
+                var.parse::<f64>(),
                 jobs.parse::<u32>(),
                 updated.parse::<u64>(),
             ) else {
                 continue;
             };
-            if !plausible(ms_per_kb) || jobs == 0 || now.saturating_sub(updated) > MAX_AGE_SECS {
+            let var_ok = variance.is_finite() && variance >= 0.0;
+            if !plausible(ms_per_kb)
+                || !var_ok
+                || jobs == 0
+                || now.saturating_sub(updated) > MAX_AGE_SECS
+            {
                 continue;
             }
             if hosts.len() < MAX_HOSTS {
@@ -67,6 +77,7 @@ impl Speeds {
                     stem.to_owned(),
                     Entry {
                         ms_per_kb,
+                        variance,
                         jobs,
                         updated,
                     },
@@ -80,8 +91,8 @@ impl Speeds {
         let mut s = String::new();
         for (stem, e) in &self.hosts {
             s.push_str(&format!(
-                "{stem} {:.4} {} {}\n",
-                e.ms_per_kb, e.jobs, e.updated
+                "{stem} {:.4} {:.4} {} {}\n",
+                e.ms_per_kb, e.variance, e.jobs, e.updated
             ));
         }
         s
@@ -103,12 +114,17 @@ impl Speeds {
         }
         let e = self.hosts.entry(stem.to_owned()).or_insert(Entry {
             ms_per_kb: sample,
+            variance: 0.0,
             jobs: 0,
             updated: now,
         });
         e.jobs = e.jobs.saturating_add(1).min(1_000_000);
         let w = (1.0 / f64::from(e.jobs)).max(ALPHA);
-        e.ms_per_kb += w * (sample - e.ms_per_kb);
+        // West's weighted update: mean and variance in one pass.
+        let diff = sample - e.ms_per_kb;
+        let step = w * diff;
+        e.ms_per_kb += step;
+        e.variance = (1.0 - w) * (e.variance + diff * step);
         e.updated = now;
     }
 }
@@ -122,8 +138,8 @@ pub fn load(dir: &Path, now: u64) -> Speeds {
 }
 
 /// Records one job in `dir/speed` (read, fold in, write a temp file, rename), serialised
-/// with other clients by a lock on `dir/speed.lock`.
-pub fn update(dir: &Path, stem: &str, ms: f64, bytes: u64, now: u64) -> io::Result<()> {
+/// with other clients by a lock on `dir/speed.lock`. Returns the host's new entry.
+pub fn update(dir: &Path, stem: &str, ms: f64, bytes: u64, now: u64) -> io::Result<Option<Entry>> {
     let _held = BlockingLock::acquire(&dir.join("speed.lock"))?;
     let mut speeds = load(dir, now);
     speeds.record(stem, ms, bytes, now);
@@ -131,7 +147,8 @@ pub fn update(dir: &Path, stem: &str, ms: f64, bytes: u64, now: u64) -> io::Resu
     std::fs::write(&tmp, speeds.render())?;
     std::fs::rename(&tmp, dir.join("speed")).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
-    })
+    })?;
+    Ok(speeds.get(stem).copied())
 }
 
 #[cfg(test)]
@@ -147,11 +164,14 @@ mod tests {
         s.record("tcp_a_1", 600.0, 8192, 11);
         // 75 ms/KB: the mean of two.
         assert_eq!(s.get("tcp_a_1").unwrap().ms_per_kb, 87.5);
+        // Samples 100 and 75: population variance 156.25.
+        assert_eq!(s.get("tcp_a_1").unwrap().variance, 156.25);
         for _ in 0..200 {
             s.record("tcp_a_1", 300.0, 4096, 12);
         }
         let e = s.get("tcp_a_1").unwrap();
         assert!((e.ms_per_kb - 75.0).abs() < 0.01, "{e:?}");
+        assert!(e.variance < 0.01, "{e:?}");
         assert_eq!(e.jobs, 202);
         // One outlier moves it by a tenth of the difference only.
         s.record("tcp_a_1", 30000.0, 4096, 13);
@@ -167,8 +187,8 @@ mod tests {
         let text = s.render();
         assert_eq!(Speeds::parse(&text, 1000), s);
         let bad = format!(
-            "{text}garbage\ntcp_b_1 NaN 3 1000\ntcp_c_1 -5 3 1000\ntcp_d_1 5 0 1000\n\
-             tcp_e_1 5 3\ntcp_f_1 5 3 1000 extra\n\u{0}\u{ff}\n"
+            "{text}garbage\ntcp_b_1 NaN 0 3 1000\ntcp_c_1 -5 0 3 1000\ntcp_d_1 5 0 0 1000\n\
+             tcp_e_1 5 0 3\ntcp_f_1 5 0 3 1000 extra\ntcp_g_1 5 -1 3 1000\n\u{0}\u{ff}\n"
         );
         assert_eq!(Speeds::parse(&bad, 1000), s);
         // Entries older than a month are forgotten.

@@ -1,0 +1,197 @@
+//! The client's scheduler end to end: several real `distcc` processes at once against
+//! Debian's distccd 3.4 on loopback, whose `cc` takes a while and logs when each job ran.
+//! `DISTCC_PAUSE_TIME_MSEC` is set to 5 s, so a hand-over in well under a second can only come
+//! from a waiter being woken, never from polling.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+#[path = "../interop/support.rs"]
+mod support;
+
+#[path = "sched_support.rs"]
+mod sched_support;
+
+use sched_support::{SlowDaemon, assert_no_overlap, longest_handover_ms, wait_until, waiting};
+use support::TempDir;
+
+fn have_peer() -> bool {
+    support::require(&["distccd", "gcc"])
+}
+
+/// A work directory with `n` small sources and its own `DISTCC_DIR` and log.
+struct Work {
+    dir: TempDir,
+    distcc_dir: PathBuf,
+    log: PathBuf,
+}
+
+impl Work {
+    fn new(tag: &str, n: usize) -> Work {
+        let dir = TempDir::new(tag);
+        for i in 0..n {
+            std::fs::write(
+                dir.path().join(format!("f{i}.c")),
+                format!("int f{i}(int x) {{ return x * {i}; }}\n"),
+            )
+            .unwrap();
+        }
+        Work {
+            distcc_dir: dir.path().join("distcc-dir"),
+            log: dir.path().join("distcc.log"),
+            dir,
+        }
+    }
+
+    fn client(&self, hosts: &str, i: usize) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_distcc"))
+            .args(["cc", "-c", &format!("f{i}.c"), "-o", &format!("f{i}.o")])
+            .current_dir(self.dir.path())
+            .env("DISTCC_HOSTS", hosts)
+            .env("DISTCC_DIR", &self.distcc_dir)
+            .env("DISTCC_LOG", &self.log)
+            .env("DISTCC_VERBOSE", "1")
+            .env("DISTCC_PAUSE_TIME_MSEC", "5000")
+            .env("DISTCC_FALLBACK", "0")
+            // Keep `cc` as `cc`, the name the daemon runs as the slow wrapper.
+            .env("DISTCC_NO_REWRITE_CROSS", "1")
+            .env_remove("_DISTCC_SAFEGUARD")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("starting distcc")
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn object(&self, i: usize) -> bool {
+        self.dir.path().join(format!("f{i}.o")).is_file()
+    }
+}
+
+fn finish(mut c: Child, what: &str, log: &str) {
+    let status = c.wait().unwrap();
+    assert!(status.success(), "{what} failed ({status}); log:\n{log}");
+}
+
+/// The order in which the clients' "compiled fN.c" lines appear in the shared log.
+fn completion_order(log: &str) -> Vec<usize> {
+    log.lines()
+        .filter_map(|l| l.split("compiled f").nth(1))
+        .filter_map(|rest| rest.split('.').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn waiting_clients_take_a_freed_slot_in_arrival_order_without_polling() {
+    if !have_peer() {
+        return;
+    }
+    let d = SlowDaemon::start(4, 300);
+    let w = Work::new("sched-order", 5);
+    let hosts = d.host(1);
+    let mut clients = vec![w.client(&hosts, 0)];
+    wait_until(20, "the first job to start", || d.started() == 1);
+    for i in 1..5 {
+        clients.push(w.client(&hosts, i));
+        // Each one joins the queue before the next arrives: arrival order is i.
+        wait_until(20, "a client to join the queue", || {
+            waiting(&w.distcc_dir) == i
+        });
+    }
+    for (i, c) in clients.into_iter().enumerate() {
+        finish(c, &format!("client {i}"), &w.log_text());
+        assert!(w.object(i));
+    }
+    let log = w.log_text();
+    assert_eq!(completion_order(&log), vec![0, 1, 2, 3, 4], "log:\n{log}");
+    let jobs = d.intervals();
+    assert_eq!(jobs.len(), 5, "{jobs:?}");
+    assert_no_overlap(&jobs);
+    let gap = longest_handover_ms(&jobs);
+    assert!(gap < 1000, "a hand-over took {gap} ms; log:\n{log}");
+    assert_eq!(log.matches("; waited ").count(), 4, "log:\n{log}");
+    assert_eq!(waiting(&w.distcc_dir), 0, "the queue is left empty");
+}
+
+#[test]
+fn a_crashed_waiter_never_wedges_the_queue() {
+    if !have_peer() {
+        return;
+    }
+    let d = SlowDaemon::start(4, 400);
+    let w = Work::new("sched-crash", 3);
+    let hosts = d.host(1);
+    let first = w.client(&hosts, 0);
+    wait_until(20, "the first job to start", || d.started() == 1);
+    let mut doomed = w.client(&hosts, 1);
+    wait_until(20, "a client to join the queue", || {
+        waiting(&w.distcc_dir) == 1
+    });
+    let last = w.client(&hosts, 2);
+    wait_until(20, "a client to join the queue", || {
+        waiting(&w.distcc_dir) == 2
+    });
+    // Killed while waiting: its doorbell stays behind, with nobody listening.
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+    assert_eq!(waiting(&w.distcc_dir), 2);
+    finish(first, "client 0", &w.log_text());
+    finish(last, "client 2", &w.log_text());
+    let jobs = d.intervals();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_no_overlap(&jobs);
+    let gap = longest_handover_ms(&jobs);
+    assert!(gap < 1000, "the hand-over past a dead waiter took {gap} ms");
+    assert_eq!(
+        waiting(&w.distcc_dir),
+        0,
+        "the dead waiter's name is removed"
+    );
+}
+
+#[test]
+fn host_speed_is_learned_and_the_faster_free_host_wins() {
+    if !have_peer() {
+        return;
+    }
+    let slow = SlowDaemon::start(4, 500);
+    let fast = SlowDaemon::start(4, 0);
+    let w = Work::new("sched-speed", 11);
+    // The slow host first: 3.4's breadth-first search would always try it first.
+    let hosts = format!("{} {}", slow.host(2), fast.host(2));
+    let mut next = 0;
+    // Two batches of four fill all four slots: both hosts are measured.
+    for _ in 0..2 {
+        let batch: Vec<Child> = (next..next + 4).map(|i| w.client(&hosts, i)).collect();
+        for c in batch {
+            finish(c, "a client", &w.log_text());
+        }
+        next += 4;
+    }
+    let speeds = std::fs::read_to_string(w.distcc_dir.join("sched/speed")).unwrap();
+    let rate = |port: u16| -> f64 {
+        let stem = format!("tcp_127.0.0.1_{port} ");
+        let line = speeds.lines().find(|l| l.starts_with(&stem)).unwrap();
+        line.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    assert!(
+        rate(slow.port) > 2.0 * rate(fast.port),
+        "speed file:\n{speeds}"
+    );
+    // One at a time now: every job goes to the fast host although the slow one is free
+    // and listed first.
+    let before = fast.intervals().len();
+    for i in next..next + 3 {
+        finish(w.client(&hosts, i), "a client", &w.log_text());
+    }
+    assert_eq!(fast.intervals().len(), before + 3, "log:\n{}", w.log_text());
+    let log = w.log_text();
+    let fast_spec = fast.host(2);
+    assert!(
+        log.contains(&format!("slot {fast_spec} #0: faster: ")),
+        "log:\n{log}"
+    );
+    assert!(Path::new(&w.distcc_dir.join("sched/speed.lock")).exists());
+}
