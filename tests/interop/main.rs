@@ -4,5 +4,6 @@
 mod distccd34;
 mod libgit2;
 mod monitor;
+mod sched;
 mod ssh;
 mod support;
