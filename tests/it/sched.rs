@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+// client.rs includes the same helpers; a second copy here is harmless.
+#[allow(clippy::duplicate_mod)]
 #[path = "../interop/support.rs"]
 mod support;
 
