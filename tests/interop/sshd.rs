@@ -80,7 +80,7 @@ impl Sshd {
                  AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                 MaxSessions {max_sessions}\nMaxStartups 64:30:128\nPrintMotd no\nLogLevel VERBOSE\n",
+                 MaxSessions {max_sessions}\nMaxStartups 64:30:128\nPrintMotd no\nLogLevel VERBOSE\nSetEnv SHLVL=1\n",
                 d = d.display()
             ),
         )
