@@ -113,7 +113,12 @@ fn waiting_clients_take_a_freed_slot_in_arrival_order_without_polling() {
     assert_no_overlap(&jobs);
     let gap = longest_handover_ms(&jobs);
     assert!(gap < 500, "a hand-over took {gap} ms; log:\n{log}");
-    assert_eq!(log.matches("; waited ").count(), 4, "log:\n{log}");
+    // Remote slots only: a client may also wait briefly for a local preprocessor slot.
+    let waited = log
+        .lines()
+        .filter(|l| l.contains(" info: slot ") && l.contains("; waited "))
+        .count();
+    assert_eq!(waited, 4, "log:\n{log}");
     assert_eq!(waiting(&w.distcc_dir), 0, "the queue is left empty");
 }
 

@@ -257,12 +257,21 @@ impl Client<'_> {
             log: self.log,
         };
         let mut cpp = Cpp::NotStarted;
+        // When every candidate is remote, the job will need its preprocessed source whichever
+        // host it gets: preprocess first, holding no remote slot (3.4 takes the remote slot
+        // first and holds it while it waits for a local one and while cpp runs), so that
+        // connecting overlaps cpp and a busy farm is not kept waiting by local work.
+        if !candidates.is_empty() && candidates.iter().all(|h| !h.is_local()) {
+            cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+        }
         let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
         while !candidates.is_empty() {
             state.note(Phase::Blocked, "", 0);
             let slot = self
                 .slots(dirs)
-                .acquire(&candidates, || {})
+                // Waiting for a remote slot: let the preprocessor's local slot go the moment
+                // it exits, not when this client gets a host.
+                .acquire(&candidates, || cpp.reap_in_background())
                 .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
             let host = candidates[slot.host];
             if host.is_local() {
@@ -463,8 +472,9 @@ impl Drop for TempFile {
     }
 }
 
-/// The local preprocessor: not started, running, or finished with its output file and
-/// messages (or its exit code and messages).
+/// The local preprocessor: not started, running (reaped by this thread, or by a helper
+/// thread while this one waits for a slot), or finished with its output file and messages (or
+/// its exit code and messages).
 enum Cpp {
     NotStarted,
     Running {
@@ -472,22 +482,64 @@ enum Cpp {
         tmp: TempFile,
         lock: slots::Slot,
     },
+    Reaping {
+        reaper: std::thread::JoinHandle<std::io::Result<os::process::Outcome>>,
+        tmp: TempFile,
+    },
     Done(Result<(TempFile, Vec<u8>), (i32, Vec<u8>)>),
 }
 
 impl Cpp {
+    /// Hands a running preprocessor to a thread that waits for it and frees its local slot as
+    /// soon as it exits (this thread is about to block on something else). If no thread can
+    /// be started, the preprocessor is left to `wait`.
+    fn reap_in_background(&mut self) {
+        let Cpp::Running { .. } = self else { return };
+        let Cpp::Running { child, tmp, lock } = std::mem::replace(self, Cpp::NotStarted) else {
+            unreachable!("matched just above")
+        };
+        // The child and the lock move into the thread; if spawning fails they come back.
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(Some((child, lock))));
+        let theirs = std::sync::Arc::clone(&shared);
+        let spawned = std::thread::Builder::new()
+            .name("cpp".into())
+            .spawn(move || {
+                let taken = theirs.lock().ok().and_then(|mut g| g.take());
+                let (child, lock) = taken.ok_or_else(|| std::io::Error::other("cpp taken"))?;
+                let result = child.wait();
+                drop(lock);
+                result
+            });
+        *self = match spawned {
+            Ok(reaper) => Cpp::Reaping { reaper, tmp },
+            Err(_) => match shared.lock().ok().and_then(|mut g| g.take()) {
+                Some((child, lock)) => Cpp::Running { child, tmp, lock },
+                None => Cpp::Done(Err((ExitCode::LocalCpp.code(), Vec::new()))),
+            },
+        };
+    }
+
     /// Waits for the preprocessor (once) and returns the preprocessed source.
     fn wait(&mut self, log: &Log) -> Option<Vec<u8>> {
-        if let Cpp::Running { .. } = self {
-            let Cpp::Running { child, tmp, lock } = std::mem::replace(self, Cpp::NotStarted) else {
-                unreachable!("matched just above")
+        if matches!(self, Cpp::Running { .. } | Cpp::Reaping { .. }) {
+            let result = match std::mem::replace(self, Cpp::NotStarted) {
+                Cpp::Running { child, tmp, lock } => {
+                    let result = child.wait();
+                    drop(lock);
+                    (result, tmp)
+                }
+                Cpp::Reaping { reaper, tmp } => {
+                    let result = reaper.join().unwrap_or_else(|_| {
+                        Err(std::io::Error::other("the preprocessor's reaper panicked"))
+                    });
+                    (result, tmp)
+                }
+                _ => unreachable!("matched just above"),
             };
-            let result = child.wait();
-            drop(lock);
             *self = match result {
-                Ok(o) if o.success() => Cpp::Done(Ok((tmp, o.stderr))),
-                Ok(o) => Cpp::Done(Err((exit_code_of(o.status), o.stderr))),
-                Err(e) => Cpp::Done(Err((
+                (Ok(o), tmp) if o.success() => Cpp::Done(Ok((tmp, o.stderr))),
+                (Ok(o), _) => Cpp::Done(Err((exit_code_of(o.status), o.stderr))),
+                (Err(e), _) => Cpp::Done(Err((
                     ExitCode::LocalCpp.code(),
                     format!("distcc: cannot run the preprocessor: {e}\n").into_bytes(),
                 ))),

@@ -12,7 +12,10 @@
 //!   (a probe that takes nothing), speeds from `sched::speed`, and the queue's length.
 //! - Local slots (`cpu_localhost_<n>`, for local compiles and preprocessors, as in 3.4) have a
 //!   queue of their own, `sched/local`; freeing one rings both queues, because a `localhost`
-//!   entry in the host list draws on the same files.
+//!   entry in the host list draws on the same files. However many local slots are configured
+//!   (`localhost/N`, `--localslots`, `--localslots_cpp`), no more are used than this process
+//!   may run on CPUs (`local_limit`): preprocessors and local compiles share those files, so
+//!   the machine never runs more local jobs at once than it has CPUs.
 //!
 //! One line per decision goes to the verbose log.
 
@@ -65,6 +68,29 @@ impl Drop for Slot {
             let _ = q.wake_first(None);
         }
     }
+}
+
+/// The CPUs this process may run on (its affinity mask, which is what `nproc` prints).
+pub fn online_cpus() -> u32 {
+    // SAFETY: all-zero bytes are a valid empty `cpu_set_t`; the call fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: pid 0 is this thread; `set` is a valid, writable set of the size given.
+    let rc = unsafe { libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) };
+    if rc != 0 {
+        // SAFETY: plain sysconf query.
+        let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        return u32::try_from(n).unwrap_or(1).max(1);
+    }
+    // SAFETY: `set` was filled by the kernel above.
+    u32::try_from(unsafe { libc::CPU_COUNT(&set) })
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// How many local slots may be used when `configured` are asked for on a machine with `cpus`
+/// CPUs: at least one, never more than the CPUs (nor 3.4's limit of 50).
+pub fn local_limit(configured: u32, cpus: u32) -> u32 {
+    configured.min(cpus).clamp(1, MAX_SLOTS)
 }
 
 fn lock_path(lock_dir: &Path, stem: &str, n: u32) -> PathBuf {
@@ -122,7 +148,17 @@ impl Slots<'_> {
         if hosts.iter().any(|h| h.is_local()) {
             wake.push(Queue::open(self.top, "local")?);
         }
-        let stems: Vec<(String, u32)> = hosts.iter().map(|h| (h.lock_stem(), h.slots)).collect();
+        let stems: Vec<(String, u32)> = hosts
+            .iter()
+            .map(|h| {
+                let slots = if h.is_local() {
+                    self.capped(h.slots, "localhost")
+                } else {
+                    h.slots
+                };
+                (h.lock_stem(), slots)
+            })
+            .collect();
         let look = |waiting: usize| -> io::Result<Look> {
             let speeds = speed::load(&self.sched_dir(), unix_now());
             let seen = view(self.lock_dir, &stems)?;
@@ -195,7 +231,7 @@ impl Slots<'_> {
         // watch on the lock directory; ringing it here for every preprocessor would wake
         // the remote head for nothing.
         let wake = vec![queue.clone()];
-        let count = slots.clamp(1, MAX_SLOTS);
+        let count = self.capped(slots, what);
         let look = |_waiting: usize| -> io::Result<Look> {
             for n in 0..count {
                 if let Some(lock) = FileLock::try_lock(&lock_path(self.lock_dir, "localhost", n))? {
@@ -228,6 +264,18 @@ impl Slots<'_> {
             lock: Some(lock),
             wake,
         })
+    }
+
+    /// `configured` local slots capped by [`local_limit`], with a log line when the cap bites.
+    fn capped(&self, configured: u32, what: &str) -> u32 {
+        let cpus = online_cpus();
+        let n = local_limit(configured, cpus);
+        if n < configured.min(MAX_SLOTS) {
+            self.log.debug(format_args!(
+                "local slots for {what}: {n}, not {configured}: this machine has {cpus} CPUs"
+            ));
+        }
+        n
     }
 
     /// The waiting discipline shared by both kinds of slot. `look(waiting)` tries to take a
@@ -328,5 +376,25 @@ fn waited_note(waited: Duration) -> String {
         String::new()
     } else {
         format!("; waited {} ms", waited.as_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_slots_never_exceed_the_cpus() {
+        // 3.4's defaults (4 compiles, 8 preprocessors) on two CPUs: two of each.
+        assert_eq!(local_limit(4, 2), 2);
+        assert_eq!(local_limit(8, 2), 2);
+        // Fewer than the CPUs are honoured; zero still allows one.
+        assert_eq!(local_limit(3, 16), 3);
+        assert_eq!(local_limit(0, 16), 1);
+        // 3.4 never looks past slot 50.
+        assert_eq!(local_limit(200, 128), MAX_SLOTS);
+        assert!(online_cpus() >= 1);
+        let n = u32::try_from(std::thread::available_parallelism().unwrap().get()).unwrap();
+        assert!(online_cpus() >= n, "affinity {} < {n}", online_cpus());
     }
 }
