@@ -13,6 +13,7 @@ use daemon::log_at;
 use daemon::options::{self, Mode, Options, Parsed};
 use daemon::serve::{Conn, ServeConfig, Slots, serve};
 use daemon::server::{self, ServerConfig};
+use daemon::stats::{self, Stats};
 use os::exit::ExitCode;
 
 const VERSION: &str = concat!(
@@ -88,7 +89,19 @@ fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
             .unwrap_or(1)
             + 2
     });
+    let stats = Stats::new(stats::Config {
+        version: concat!("distccd ", env!("CARGO_PKG_VERSION"), " (distcc-rs)").to_owned(),
+        jobs,
+        listen: o.listen.map(|a| a.to_string()).unwrap_or_default(),
+        port: o.port,
+        stats_port: o.stats_port,
+        allow: o.allow.rules().iter().map(|r| r.to_string()).collect(),
+        allowed_compilers: o.compiler_dir.display().to_string(),
+        job_lifetime_secs: o.job_lifetime.map(|d| d.as_secs()),
+        max_connections: o.max_connections,
+    });
     ServeConfig {
+        stats,
         policy: CompilerPolicy::new(o.compiler_dir.clone()),
         limits: o.limits,
         read_timeout: o.read_timeout,
@@ -169,6 +182,20 @@ fn run_daemon(o: &Options) -> ProcessExit {
             );
         }
     };
+    // The stats port binds the same address, before detaching, as the main port does.
+    let stats_listener = if o.stats {
+        match server::bind(o.listen, o.stats_port) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                return fail(
+                    ExitCode::BindFailed,
+                    &format!("cannot listen on stats port {}: {e}", o.stats_port),
+                );
+            }
+        }
+    } else {
+        None
+    };
     if !o.no_detach
         && let Err(e) = os::daemonize::detach()
     {
@@ -203,6 +230,25 @@ fn run_daemon(o: &Options) -> ProcessExit {
         .map(|a| a.to_string())
         .unwrap_or_default();
     log_at!(Level::Notice, "listening on {local}");
+    if let Some(l) = stats_listener {
+        let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let (allow, st) = (o.allow.clone(), cfg.stats.clone());
+        let spawned = std::thread::Builder::new()
+            .name("stats".into())
+            .spawn(move || stats::http::run(l, allow, st, sfd));
+        match spawned {
+            Ok(_) => log_at!(
+                Level::Notice,
+                "stats on http://{addr}/ (/json, /metrics, /dashboard)"
+            ),
+            Err(e) => {
+                return fail(
+                    ExitCode::Distcc,
+                    &format!("cannot start the stats thread: {e}"),
+                );
+            }
+        }
+    }
     let sc = ServerConfig {
         allow: o.allow.clone(),
         max_connections: o.max_connections,

@@ -47,6 +47,12 @@ impl Cidr {
     }
 }
 
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.bits)
+    }
+}
+
 /// IPv4-mapped IPv6 addresses become plain IPv4.
 fn canonical(a: IpAddr) -> IpAddr {
     match a {
@@ -80,6 +86,11 @@ pub struct AllowList {
 impl AllowList {
     pub fn push(&mut self, c: Cidr) {
         self.rules.push(c);
+    }
+
+    /// The rules, for display (the stats pages show them).
+    pub fn rules(&self) -> &[Cidr] {
+        &self.rules
     }
 
     pub fn is_empty(&self) -> bool {

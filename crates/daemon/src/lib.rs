@@ -1,5 +1,5 @@
 //! distccd's logic: options, access control, the compiler allow-list, the server-side argv
-//! rewrite, pump job directories, serving one request, and the accept loop.
+//! rewrite, pump job directories, serving one request, the accept loop, and the stats port.
 //!
 //! It never depends on the client crate, and spawns processes only through `os::process`.
 //! The binary `src/bin/distccd.rs` only parses, sets up the process (log, detach, root drop)
@@ -14,3 +14,4 @@ pub mod log;
 pub mod options;
 pub mod serve;
 pub mod server;
+pub mod stats;

@@ -47,6 +47,10 @@ pub struct Options {
     /// Longest time from accepting a connection to having the whole request.
     pub request_timeout: Duration,
     pub limits: Limits,
+    /// `--stats`: serve the stats port.
+    pub stats: bool,
+    /// `--stats-port` (3.4's default 3633).
+    pub stats_port: u16,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -100,6 +104,8 @@ impl Default for Options {
             read_timeout: Duration::from_secs(120),
             request_timeout: Duration::from_secs(600),
             limits: Limits::DEFAULT,
+            stats: false,
+            stats_port: 3633,
         }
     }
 }
@@ -265,6 +271,8 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "port" => o.port = number(name, &value)?,
             "read-timeout" => o.read_timeout = Duration::from_secs(number(name, &value)?),
             "request-timeout" => o.request_timeout = Duration::from_secs(number(name, &value)?),
+            "stats" => o.stats = true,
+            "stats-port" => o.stats_port = number(name, &value)?,
             "user" => o.user = Some(value),
             "verbose" => o.log_level = Level::Debug,
             "version" => return Ok(Parsed::Version),
@@ -275,8 +283,8 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 o.log_level = Level::Debug;
             }
             // Accepted so 3.4 init scripts keep working; they change nothing here (threads
-            // replace fork and the fifo; stats and zeroconf are not implemented).
-            "no-fifo" | "no-fork" | "stats" | "stats-port" | "zeroconf" | "make-me-a-botnet" => {}
+            // replace fork and the fifo; zeroconf is not implemented).
+            "no-fifo" | "no-fork" | "zeroconf" | "make-me-a-botnet" => {}
             other => return Err(UsageError(format!("--{other}: unknown option"))),
         }
     }
@@ -321,6 +329,9 @@ Options:
     -p, --port PORT            TCP port to listen on
     --listen ADDRESS           IP address to listen on
     -a, --allow IP[/BITS]      client address access control
+    --stats                    serve statistics: 3.4's page at /, /json,
+                               /metrics (Prometheus), /dashboard
+    --stats-port PORT          port for --stats (3633)
     --allow-private            allow loopback and private networks
     --max-connections N        most connections open at once (2048)
     --read-timeout SECONDS     longest wait for one read of a request (120)
@@ -446,6 +457,18 @@ mod tests {
         assert_eq!(o.nice, 5);
         assert_eq!(o.port, 3632);
         assert!(run(&[]).unwrap().allow.is_empty());
+    }
+
+    #[test]
+    fn stats_options() {
+        let o = run(&["--stats", "--stats-port", "4001"]).unwrap();
+        assert!(o.stats);
+        assert_eq!(o.stats_port, 4001);
+        let o = run(&["--stats-port=4002"]).unwrap();
+        assert!(!o.stats);
+        assert_eq!(o.stats_port, 4002);
+        assert_eq!(run(&[]).unwrap().stats_port, 3633);
+        assert!(run(&["--stats-port", "x"]).is_err());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use os::exit::ExitCode;
@@ -30,12 +30,13 @@ use proto::{
     read_pump_file_count, read_request_head, read_version_greeting, write_reply,
 };
 
-use crate::argv;
+use crate::argv::{self, ArgRefusal};
 use crate::compiler::CompilerPolicy;
 use crate::dotd;
 use crate::jobdir::JobRoot;
 use crate::log::Level;
 use crate::log_at;
+use crate::stats::{Dropped, End, Phase, Refusal, Stats, Ticket};
 
 /// What every connection needs to know; shared read-only between threads.
 #[derive(Debug)]
@@ -48,6 +49,8 @@ pub struct ServeConfig {
     pub slots: Slots,
     /// Becomes readable when the daemon is shutting down (see `os::signal`).
     pub shutdown_fd: Option<RawFd>,
+    /// Counters and running jobs for the stats port (kept even without `--stats`: cheap).
+    pub stats: Arc<Stats>,
 }
 
 /// `--jobs`: how many compilers may run at once. Taken only once a request is fully read.
@@ -94,6 +97,8 @@ struct DeadlineReader<'a> {
     deadline: Instant,
     per_read: Duration,
     shutdown: Option<RawFd>,
+    /// Bytes read so far, for the stats.
+    count: u64,
 }
 
 impl Read for DeadlineReader<'_> {
@@ -130,7 +135,26 @@ impl Read for DeadlineReader<'_> {
         if rc == 0 {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
         }
-        self.inner.read(buf)
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Counts the bytes of the reply, for the stats.
+struct Counted<'a> {
+    inner: &'a mut dyn Write,
+    count: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -146,8 +170,19 @@ pub struct Conn<'a> {
 /// How a job ended, for the log line.
 enum Outcome {
     Status(u32),
-    Refused(String),
+    Refused(Refusal, String),
     Failed(String),
+    TimedOut(String),
+}
+
+/// The stats' name for a refused command line.
+fn arg_refusal(e: &ArgRefusal) -> Refusal {
+    match e {
+        ArgRefusal::NotACompile => Refusal::Link,
+        ArgRefusal::Unsafe(_) => Refusal::Plugin,
+        ArgRefusal::LocalOnly(_) | ArgRefusal::Conftest => Refusal::LocalOnly,
+        _ => Refusal::Argv,
+    }
 }
 
 /// Serves one request on `conn`. Never panics on peer bytes; logs one line per request.
@@ -165,11 +200,13 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         deadline: start + cfg.request_timeout,
         per_read: cfg.read_timeout,
         shutdown: cfg.shutdown_fd,
+        count: 0,
     };
     let version = match read_version_greeting(&mut rd) {
         Ok(v) => v,
         Err(e) => {
-            log_bad_request(&peer, &e, start);
+            cfg.stats.bytes(rd.count, 0);
+            log_bad_request(&peer, &e, start, &cfg.stats);
             return;
         }
     };
@@ -187,14 +224,26 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         peer: peer.clone(),
         compiler: String::from("?"),
         input: String::from("?"),
+        ticket: None,
+        compiled: std::cell::Cell::new(None),
     };
     let result = ctx.receive_and_run(&mut rd, fd);
+    let ticket = ctx.ticket.take();
+    let end_job = |end: End, written: u64| {
+        cfg.stats.bytes(rd.count, written);
+        if let Some(t) = ticket {
+            cfg.stats.end(t, end, ctx.compiled.get());
+        }
+    };
     let outcome = match result {
         Err(e) => {
-            log_bad_request(&peer, &e, start);
+            drop(end_job);
+            cfg.stats.bytes(rd.count, 0);
+            log_bad_request(&peer, &e, start, &cfg.stats);
             return;
         }
         Ok(Step::HungUp) => {
+            end_job(End::Disconnect, 0);
             log_at!(
                 Level::Notice,
                 "job {peer} {} {} client hung up, compiler killed {}ms",
@@ -205,7 +254,11 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             return;
         }
         Ok(Step::Reply(reply, outcome)) => {
-            if let Err(e) = write_reply(writer, &reply) {
+            let mut counted = Counted {
+                inner: writer,
+                count: 0,
+            };
+            if let Err(e) = write_reply(&mut counted, &reply) {
                 log_at!(
                     Level::Warning,
                     "job {peer} {} {} failed to send reply: {e}",
@@ -213,6 +266,14 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
                     ctx.input
                 );
             }
+            let end = match &outcome {
+                Outcome::Status(0) => End::Ok,
+                Outcome::Status(_) => End::CompileError,
+                Outcome::Refused(r, _) => End::Refused(*r),
+                Outcome::Failed(_) => End::Failed,
+                Outcome::TimedOut(_) => End::Timeout,
+            };
+            end_job(end, counted.count);
             outcome
         }
     };
@@ -231,13 +292,13 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
                 ctx.input
             );
         }
-        Outcome::Refused(why) => log_at!(
+        Outcome::Refused(_, why) => log_at!(
             Level::Warning,
             "job {peer} {} {} refused: {why} {ms}ms",
             ctx.compiler,
             ctx.input
         ),
-        Outcome::Failed(why) => log_at!(
+        Outcome::Failed(why) | Outcome::TimedOut(why) => log_at!(
             Level::Error,
             "job {peer} {} {} failed: {why} {ms}ms",
             ctx.compiler,
@@ -247,13 +308,16 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
     drop(job);
 }
 
-fn log_bad_request(peer: &str, e: &ProtoError, start: Instant) {
+fn log_bad_request(peer: &str, e: &ProtoError, start: Instant, stats: &Stats) {
     let ms = start.elapsed().as_millis();
     if matches!(e, ProtoError::Eof { expected } if *expected == Token::DIST) {
+        stats.dropped(Dropped::Empty);
         log_at!(Level::Info, "{peer}: closed without a request {ms}ms");
     } else if e.is_disconnect() {
+        stats.dropped(Dropped::BadRequest);
         log_at!(Level::Warning, "{peer}: request incomplete: {e} {ms}ms");
     } else {
+        stats.dropped(Dropped::BadRequest);
         log_at!(Level::Warning, "{peer}: bad request, closing: {e} {ms}ms");
     }
 }
@@ -270,6 +334,10 @@ struct Job<'a> {
     peer: String,
     compiler: String,
     input: String,
+    /// The job as the stats see it, once its command line is known.
+    ticket: Option<Ticket>,
+    /// How long the compiler ran, once it has.
+    compiled: std::cell::Cell<Option<Duration>>,
 }
 
 /// What to run, once the request checks out.
@@ -288,11 +356,11 @@ struct PumpPlan {
 }
 
 impl Job<'_> {
-    fn refuse(&self, status: ExitCode, why: String) -> Step {
+    fn refuse(&self, status: ExitCode, kind: Refusal, why: String) -> Step {
         let msg = format!("distccd: {why}\n").into_bytes();
         Step::Reply(
             Reply::failure(self.version, status.as_wait_status(), msg),
-            Outcome::Refused(why),
+            Outcome::Refused(kind, why),
         )
     }
 
@@ -309,11 +377,16 @@ impl Job<'_> {
         if let Ok(s) = &scanned {
             self.input = String::from_utf8_lossy(&head.argv[s.input_index]).into_owned();
         }
+        self.ticket = Some(
+            self.cfg
+                .stats
+                .begin(&self.peer, &self.compiler, &self.input),
+        );
         // The first refusal wins, but the request is always read to its end so that the
         // client, still writing, sees our explanation rather than a reset.
-        let mut refusal: Option<(ExitCode, String)> = match (&program, &scanned) {
-            (Err(e), _) => Some((ExitCode::BadArguments, e.to_string())),
-            (_, Err(e)) => Some((ExitCode::BadArguments, e.to_string())),
+        let mut refusal: Option<(ExitCode, Refusal, String)> = match (&program, &scanned) {
+            (Err(e), _) => Some((ExitCode::BadArguments, Refusal::Compiler, e.to_string())),
+            (_, Err(e)) => Some((ExitCode::BadArguments, arg_refusal(e), e.to_string())),
             _ => None,
         };
         let out = self.dir.join("output.o");
@@ -323,7 +396,11 @@ impl Job<'_> {
             let cwd = match root.make_dir(head.cwd.as_deref().unwrap_or(b"/")) {
                 Ok(c) => c,
                 Err(e) => {
-                    refusal.get_or_insert((ExitCode::Distcc, format!("working directory: {e}")));
+                    refusal.get_or_insert((
+                        ExitCode::Distcc,
+                        Refusal::PumpEscape,
+                        format!("working directory: {e}"),
+                    ));
                     root_path.clone()
                 }
             };
@@ -338,11 +415,11 @@ impl Job<'_> {
                     PumpEntryKind::Link(target) => root.make_link(&entry.name, target),
                 };
                 if let Err(e) = placed {
-                    refusal = Some((ExitCode::Distcc, e.to_string()));
+                    refusal = Some((ExitCode::Distcc, Refusal::PumpEscape, e.to_string()));
                 }
             }
-            if let Some((code, why)) = refusal {
-                return Ok(self.refuse(code, why));
+            if let Some((code, kind, why)) = refusal {
+                return Ok(self.refuse(code, kind, why));
             }
             let (Ok(program), Ok(scan)) = (program, scanned) else {
                 unreachable!("refusal is set when either check failed")
@@ -356,7 +433,9 @@ impl Job<'_> {
                 deps.as_os_str().as_bytes(),
             ) {
                 Ok(p) => p,
-                Err(e) => return Ok(self.refuse(ExitCode::BadArguments, e.to_string())),
+                Err(e) => {
+                    return Ok(self.refuse(ExitCode::BadArguments, arg_refusal(&e), e.to_string()));
+                }
             };
             Plan {
                 program,
@@ -395,8 +474,8 @@ impl Job<'_> {
                 }
                 _ => {
                     read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
-                    let (code, why) = refusal.expect("set when a check failed");
-                    return Ok(self.refuse(code, why));
+                    let (code, kind, why) = refusal.expect("set when a check failed");
+                    return Ok(self.refuse(code, kind, why));
                 }
             }
         };
@@ -404,7 +483,14 @@ impl Job<'_> {
     }
 
     fn run(&self, plan: Plan, fd: BorrowedFd<'_>) -> Step {
+        if let Some(t) = &self.ticket {
+            t.set_phase(Phase::Queued);
+        }
         let _slot = self.cfg.slots.acquire();
+        if let Some(t) = &self.ticket {
+            t.set_phase(Phase::Compiling);
+        }
+        let compile_start = Instant::now();
         log_at!(
             Level::Debug,
             "{}: running {:?} in {:?}",
@@ -446,7 +532,9 @@ impl Job<'_> {
                 );
             }
         };
-        let done = match child.wait_or_hangup(fd) {
+        let done = child.wait_or_hangup(fd);
+        self.compiled.set(Some(compile_start.elapsed()));
+        let done = match done {
             Ok(d) => d,
             Err(e) => {
                 let why = format!("waiting for the compiler: {e}");
@@ -469,7 +557,7 @@ impl Job<'_> {
                 stderr.extend_from_slice(format!("distccd: {why}\n").as_bytes());
                 return Step::Reply(
                     Reply::failure(self.version, ExitCode::Timeout.as_wait_status(), stderr),
-                    Outcome::Failed(why),
+                    Outcome::TimedOut(why),
                 );
             }
             Ended::Exited => {}

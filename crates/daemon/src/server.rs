@@ -16,6 +16,7 @@ use crate::access::AllowList;
 use crate::log::Level;
 use crate::log_at;
 use crate::serve::{Conn, ServeConfig, serve};
+use crate::stats::Dropped;
 
 /// Stack of a connection thread: serving keeps its buffers on the heap, so this is plenty and
 /// keeps a thousand idle connections cheap.
@@ -143,6 +144,7 @@ fn accept_one(
     active: &Arc<Active>,
 ) {
     if !server.allow.allows(peer.ip()) {
+        cfg.stats.dropped(Dropped::Access);
         log_at!(
             Level::Warning,
             "connection from {peer} denied by the access list"
@@ -152,6 +154,7 @@ fn accept_one(
     {
         let mut n = active.n.lock().unwrap_or_else(|p| p.into_inner());
         if *n >= server.max_connections {
+            cfg.stats.dropped(Dropped::Overload);
             log_at!(
                 Level::Warning,
                 "connection limit of {} reached: dropping {peer}",
@@ -161,6 +164,7 @@ fn accept_one(
         }
         *n += 1;
     }
+    cfg.stats.accepted();
     let guard = ActiveGuard(active.clone());
     let cfg = cfg.clone();
     let spawned = std::thread::Builder::new()
