@@ -39,10 +39,10 @@ Each host can be given in any of these forms, see the manual for details:
    HOST                       TCP connection, port 3632.
    HOST:PORT                  TCP connection, specified port.
    HOST/LIMIT                 At most LIMIT jobs at once on HOST.
-   @HOST                      SSH connection to specified host (not yet supported).
+   @HOST                      SSH connection to the host (runs `distccd --inetd` there).
    USER@HOST                  SSH connection to specified username at host.
    HOSTSPEC,lzo               Enable compression.
-   HOSTSPEC,cpp,lzo           Use pump mode (remote preprocessing).
+   HOSTSPEC,cpp,lzo           Pump mode; this client preprocesses locally and uses ,lzo.
    --randomize                Randomize the server list before execution.
    --localslots=N             Local jobs at once (default 4).
    --localslots_cpp=N         Local preprocessors at once (default 8).
@@ -113,6 +113,11 @@ fn main() {
             ExitCode::BadArguments.code()
         }
         Request::Compile { argv, masquerade } => {
+            // Ctrl-C must reach the compiler (each child has a process group of its own) and
+            // leave no temporary files: forward, clean up, die of the signal, as gcc does.
+            if let Err(e) = os::interrupt::install() {
+                log.warning(format_args!("cannot install signal handlers: {e}"));
+            }
             let client = Client {
                 config: &config,
                 log: &log,
