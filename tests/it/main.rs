@@ -3,8 +3,11 @@
 
 mod client;
 mod daemon;
+mod faults;
 mod lsdistcc;
 mod monitor;
+mod netns;
 mod sched;
 mod ssh;
+mod stats;
 mod support;

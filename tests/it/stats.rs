@@ -1,0 +1,321 @@
+//! distccd's stats port with real gcc through our client: 3.4's plain-text page, `/json` and
+//! `/metrics` count what the build did (ok, compile errors, refusals by reason), running jobs
+//! show while gcc runs, silent and non-HTTP clients get 3.4's page, and the access list
+//! applies to the stats port. Also the client's own `--show-stats` / `--zero-stats`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::support::{OurDaemon, TempDir, free_port, require};
+
+/// Sends `request` (nothing if empty) to the stats port and reads until the server closes.
+pub fn raw(port: u16, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connecting to the stats port");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    if !request.is_empty() {
+        s.write_all(request).unwrap();
+    }
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    out
+}
+
+/// `GET path` → (head, body) of an HTTP/1.1 answer.
+pub fn http_get(port: u16, path: &str) -> (String, String) {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let text = String::from_utf8(raw(port, req.as_bytes())).expect("utf-8 answer");
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .or_else(|| text.split_once("\n\n"))
+        .unwrap_or_else(|| panic!("no header end in {text:?}"));
+    (head.to_owned(), body.to_owned())
+}
+
+/// The number after `"key":` in a JSON document (the keys tests use are unique in it).
+pub fn json_number(doc: &str, key: &str) -> u64 {
+    let needle = format!("\"{key}\":");
+    let at = doc
+        .find(&needle)
+        .unwrap_or_else(|| panic!("{key} missing from {doc}"))
+        + needle.len();
+    doc[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("{key} is not a number in {doc}"))
+}
+
+/// The value on 3.4's page for `name`.
+pub fn page_value(page: &str, name: &str) -> String {
+    page.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{name} missing from {page}"))
+        .to_owned()
+}
+
+/// Our daemon with `--stats` on a free port; returns it and the stats port.
+pub fn daemon_with_stats(jobs: u32, extra: &[&str]) -> (OurDaemon, u16) {
+    let sp = free_port();
+    let sps = sp.to_string();
+    let jobs = jobs.to_string();
+    let mut args = vec![
+        "--stats",
+        "--stats-port",
+        sps.as_str(),
+        "--jobs",
+        jobs.as_str(),
+    ];
+    args.extend_from_slice(extra);
+    let d = OurDaemon::start(&args);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", sp)).is_err() {
+        assert!(Instant::now() < deadline, "stats port {sp} never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (d, sp)
+}
+
+/// A C file that keeps gcc -O2 busy for a few seconds.
+pub fn slow_source(functions: usize) -> String {
+    let mut s = String::new();
+    for i in 0..functions {
+        s.push_str(&format!(
+            "int f{i}(int *a, int n) {{ int s = 0; for (int j = 0; j < n; j++) s += a[j] * {i} ^ (s >> 3); return s; }}\n"
+        ));
+    }
+    s
+}
+
+/// Our client compiling in `dir` with its own `DISTCC_DIR`.
+pub fn distcc(dir: &Path, hosts: &str, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_distcc"));
+    c.args(args)
+        .current_dir(dir)
+        .env("DISTCC_HOSTS", hosts)
+        .env("DISTCC_DIR", dir.join(".distcc"))
+        .env("DISTCC_LOG", dir.join("distcc.log"))
+        .env("DISTCC_VERBOSE", "1")
+        .env_remove("DISTCC_FALLBACK")
+        .env_remove("DISTCC_SKIP_LOCAL_RETRY")
+        .env_remove("_DISTCC_SAFEGUARD");
+    c
+}
+
+fn run(mut c: Command) -> Output {
+    c.output().unwrap_or_else(|e| panic!("running {c:?}: {e}"))
+}
+
+fn write_files(dir: &Path, n: usize) {
+    for i in 0..n {
+        std::fs::write(
+            dir.join(format!("ok{i}.c")),
+            format!("int value{i}(int x) {{ return x * {i}; }}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.join("broken.c"), "int f(void) { return 1 }\n").unwrap();
+}
+
+#[test]
+fn stats_pages_count_a_real_build() {
+    if !require(&["gcc", "clang"]) {
+        return;
+    }
+    let (d, sp) = daemon_with_stats(2, &[]);
+    let work = TempDir::new("stats-build");
+    let hosts = format!("127.0.0.1:{}/2", d.port);
+    write_files(work.path(), 5);
+    for i in 0..5 {
+        let src = format!("ok{i}.c");
+        let out = run(distcc(work.path(), &hosts, &["gcc", "-c", &src]));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A compile error: counted as such by the daemon (the client then retries locally).
+    let out = run(distcc(work.path(), &hosts, &["gcc", "-c", "broken.c"]));
+    assert!(!out.status.success());
+    // clang is not on this daemon's allow-list: refused, by reason "compiler".
+    let out = run(distcc(
+        work.path(),
+        &hosts,
+        &["clang", "-c", "ok0.c", "-o", "c.o"],
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Logs (and stats) are written after the reply; wait for the last job's line.
+    d.wait_log("refused");
+
+    let (head, json) = http_get(sp, "/json");
+    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(head.contains("Content-Type: application/json"), "{head}");
+    assert_eq!(json_number(&json, "compile_ok"), 5, "{json}");
+    assert_eq!(json_number(&json, "compile_error"), 1, "{json}");
+    assert_eq!(json_number(&json, "compiler"), 1, "{json}");
+    assert_eq!(json_number(&json, "refused"), 1, "{json}");
+    assert!(json_number(&json, "tcp_accept") >= 7, "{json}");
+    assert!(json_number(&json, "bytes_in") > 0 && json_number(&json, "bytes_out") > 0);
+    assert!(json.contains("\"running\":[]"), "{json}");
+    // Per compiler, under the name the client sent (ours renames gcc to the target's gcc).
+    assert!(
+        json.contains("gcc\":{\"ok\":5,\"error\":1,\"other\":0}"),
+        "{json}"
+    );
+
+    let (head, metrics) = http_get(sp, "/metrics");
+    assert!(head.contains("text/plain; version=0.0.4"), "{head}");
+    assert!(
+        metrics.contains("\ndistccd_jobs_total{result=\"ok\"} 5\n"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("\ndistccd_jobs_total{result=\"compile_error\"} 1\n"));
+    assert!(metrics.contains("\ndistccd_refused_total{reason=\"compiler\"} 1\n"));
+    assert!(metrics.contains("\ndistccd_job_slots 2\n"));
+
+    // 3.4's page, for any path and for a plain GET of /.
+    for path in ["/", "/anything"] {
+        let (head, page) = http_get(sp, path);
+        assert_eq!(
+            head,
+            "HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close"
+        );
+        assert!(page.starts_with("argv /distccd\n<distccstats>\n"), "{page}");
+        assert!(page.ends_with("</distccstats>\n"), "{page}");
+        assert_eq!(page_value(&page, "dcc_compile_ok"), "5");
+        assert_eq!(page_value(&page, "dcc_compile_error"), "1");
+        assert_eq!(page_value(&page, "dcc_other"), "1");
+        assert_eq!(page_value(&page, "dcc_max_kids"), "2");
+        assert_eq!(page_value(&page, "dcc_num_compiles1"), "6");
+        assert!(page_value(&page, "dcc_free_space").ends_with(" MB"));
+        assert!(page_value(&page, "dcc_longest_job").starts_with("ok"));
+    }
+    eprintln!("3.4 page:\n{}", http_get(sp, "/").1);
+}
+
+#[test]
+fn running_jobs_are_listed_while_gcc_runs() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let (d, sp) = daemon_with_stats(2, &[]);
+    let work = TempDir::new("stats-running");
+    std::fs::write(work.path().join("slow.c"), slow_source(3000)).unwrap();
+    let hosts = format!("127.0.0.1:{}/2", d.port);
+    let mut child = distcc(work.path(), &hosts, &["gcc", "-O2", "-c", "slow.c"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let seen = loop {
+        let (_, json) = http_get(sp, "/json");
+        if json.contains("\"file\":\"slow.c\",\"phase\":\"compiling\"") {
+            break json;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "slow.c never showed as compiling: {json}"
+        );
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("the compile ended ({st}) before it was seen running: {json}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(seen.contains("gcc\",\"file\":\"slow.c\""), "{seen}");
+    assert_eq!(json_number(&seen, "busy"), 1, "{seen}");
+    let (_, metrics) = http_get(sp, "/metrics");
+    assert!(
+        metrics.contains("distccd_jobs_running{phase=\"compiling\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(child.wait().unwrap().success());
+    d.wait_log("slow.c exit 0");
+    let (_, json) = http_get(sp, "/json");
+    assert!(json.contains("\"running\":[]"), "{json}");
+    assert!(
+        json.contains("\"longest_job\":{\"file\":\"slow.c\""),
+        "{json}"
+    );
+    let (_, page) = http_get(sp, "/");
+    assert_eq!(page_value(&page, "dcc_longest_job"), "slow.c");
+    assert!(page_value(&page, "dcc_longest_job_compiler").ends_with("gcc"));
+    assert!(
+        page_value(&page, "dcc_longest_job_time_msecs")
+            .parse::<u64>()
+            .unwrap()
+            > 50
+    );
+}
+
+#[test]
+fn silent_and_non_http_clients_get_3_4s_page() {
+    let (_d, sp) = daemon_with_stats(1, &[]);
+    for req in [&b""[..], b"hello\n", b"\xff\xfe\x00garbage\r\n\r\n"] {
+        let t = String::from_utf8(raw(sp, req)).unwrap();
+        assert!(
+            t.starts_with("HTTP/1.0 200 OK\nContent-Type: text/plain\nConnection: close\n\nargv /distccd\n<distccstats>\n"),
+            "{req:?}: {t}"
+        );
+    }
+    let (head, page) = http_get(sp, "/dashboard");
+    assert!(head.contains("Content-Type: text/html"), "{head}");
+    assert!(page.contains("fetch(\"/json\""), "{page}");
+    // HEAD gets the headers alone.
+    let t = String::from_utf8(raw(sp, b"HEAD /json HTTP/1.1\r\n\r\n")).unwrap();
+    assert!(t.ends_with("\r\n\r\n"), "{t}");
+    assert!(t.contains("Content-Length: "), "{t}");
+}
+
+#[test]
+fn the_stats_port_obeys_the_access_list() {
+    // Listening on loopback but allowing only another loopback address: we are refused.
+    let sp = free_port();
+    let d = OurDaemon::start_in(
+        None,
+        "127.0.0.1",
+        &["127.0.0.2/32"],
+        None,
+        &["--stats", "--stats-port", &sp.to_string()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        if let Ok(mut s) = TcpStream::connect(("127.0.0.1", sp)) {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let _ = s.write_all(b"GET /json HTTP/1.1\r\n\r\n");
+            let mut out = Vec::new();
+            let _ = s.read_to_end(&mut out);
+            break out;
+        }
+        assert!(Instant::now() < deadline, "stats port never opened");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    d.wait_log("stats request from 127.0.0.1");
+}
+
+#[test]
+fn a_stats_port_in_use_fails_start_up_with_102() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let sp = taken.local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_distccd"))
+        .args([
+            "--daemon",
+            "--no-detach",
+            "--log-stderr",
+            "--listen",
+            "127.0.0.1",
+        ])
+        .args(["--allow", "127.0.0.1", "--port", &free_port().to_string()])
+        .args(["--stats", "--stats-port", &sp.to_string()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(102), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stats port"));
+}
