@@ -3,10 +3,8 @@
 
 mod client;
 mod daemon;
-mod faults;
 mod lsdistcc;
 mod monitor;
-mod netns;
 mod sched;
 mod ssh;
 mod stats;
