@@ -3,6 +3,7 @@
 
 mod client;
 mod daemon;
+mod dashboard;
 mod lsdistcc;
 mod monitor;
 mod sched;
