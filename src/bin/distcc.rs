@@ -14,7 +14,7 @@ use os::exit::ExitCode;
 const USAGE: &str = "\
 Usage:
    distcc [COMPILER] [compile options] -o OBJECT -c SOURCE
-   distcc [--help|--version|--show-hosts|-j]
+   distcc [--help|--version|--show-hosts|-j|--show-stats|--zero-stats]
 
 Options:
    COMPILER                   Defaults to \"cc\".
@@ -23,6 +23,9 @@ Options:
    --show-hosts               Show host list, and exit.
    -j                         Show the concurrency level, as calculated from
                               the host list, and exit.
+   --show-stats               Show this user's statistics (jobs per host, local
+                              compiles, fallbacks and backoffs by reason), and exit.
+   --zero-stats               Start the statistics afresh, and exit.
 
 Environment variables:
    See the manual page for a complete list.
@@ -77,6 +80,9 @@ fn main() {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let config = Config::from_env();
     let log = Log::new(config.log_file.clone(), config.verbose);
+    if argv.len() == 2 && (argv[1] == "--show-stats" || argv[1] == "--zero-stats") {
+        std::process::exit(stats_command(&config, &log, argv[1] == "--zero-stats"));
+    }
     let code = match invoke::parse(&argv) {
         Request::Help => {
             let _ = std::io::stdout().write_all(format!("{}\n{USAGE}", version()).as_bytes());
@@ -130,6 +136,29 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// `--show-stats` / `--zero-stats`.
+fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
+    let Some(top) = config.top_dir() else {
+        log.error(format_args!("neither DISTCC_DIR nor HOME is set"));
+        return ExitCode::Distcc.code();
+    };
+    let done = if zero {
+        client::stats::zero(&top).map(|()| String::new())
+    } else {
+        client::stats::read(&top).map(|t| client::stats::show(&t, &top))
+    };
+    match done {
+        Ok(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            0
+        }
+        Err(e) => {
+            log.error(format_args!("{}: {e}", client::stats::path(&top).display()));
+            ExitCode::IoError.code()
+        }
+    }
 }
 
 fn report(log: &Log, e: &ClientError) -> i32 {

@@ -199,6 +199,39 @@ fn stats_pages_count_a_real_build() {
         assert!(page_value(&page, "dcc_longest_job").starts_with("ok"));
     }
     eprintln!("3.4 page:\n{}", http_get(sp, "/").1);
+
+    // The client's side of the same build.
+    let show = |args: &[&str]| {
+        let out = run(distcc(work.path(), &hosts, args));
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // A host that is down: a backoff and a fallback, both by reason.
+    let down = format!("127.0.0.1:{}/1", free_port());
+    let out = run(distcc(
+        work.path(),
+        &down,
+        &["gcc", "-c", "ok1.c", "-o", "d.o"],
+    ));
+    assert!(out.status.success(), "{out:?}");
+    let text = show(&["--show-stats"]);
+    eprintln!("{text}");
+    let host_line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&hosts))
+        .unwrap_or_else(|| panic!("no line for {hosts}: {text}"));
+    let cols: Vec<&str> = host_line.split_whitespace().collect();
+    assert_eq!(&cols[1..3], ["5", "1"], "{host_line}");
+    assert!(text.contains("compiles                   8"), "{text}");
+    assert!(
+        text.contains("retry after a remote compile error"),
+        "{text}"
+    );
+    assert!(text.contains("the server failed"), "{text}");
+    assert!(text.contains(&format!("{down}: connect failed")), "{text}");
+    assert!(text.contains("fallbacks to local by reason"), "{text}");
+    assert!(show(&["--zero-stats"]).is_empty());
+    assert!(show(&["--show-stats"]).contains("nothing recorded yet"));
 }
 
 #[test]

@@ -87,10 +87,12 @@ impl Client<'_> {
             Classified::NotACompile => {
                 self.log
                     .info(format_args!("not a compile: running the compiler as given"));
+                crate::stats::local("not a compile");
                 self.run_local_locked(&dirs, None, &compiler, &argv)?
             }
             Classified::Local(reason) => {
                 self.log.info(format_args!("compiling locally: {reason}"));
+                crate::stats::local(&reason.to_string());
                 let hosts = self.hosts().ok().flatten();
                 self.run_local_locked(&dirs, hosts.as_ref(), &compiler, &argv)?
             }
@@ -100,6 +102,9 @@ impl Client<'_> {
             "elapsed compilation time {:.6}s",
             started.elapsed().as_secs_f64()
         ));
+        if let Err(e) = crate::stats::flush(&dirs.top, started.elapsed()) {
+            self.log.info(format_args!("cannot record statistics: {e}"));
+        }
         Ok(code)
     }
 
@@ -231,6 +236,7 @@ impl Client<'_> {
             .filter(|h| {
                 let off = backoff::is_backed_off(&dirs.lock, h, cfg.backoff_period, now);
                 if off {
+                    crate::stats::skipped(&h.spec);
                     self.log.info(format_args!(
                         "{} is backing off after a recent failure",
                         h.spec
@@ -280,6 +286,7 @@ impl Client<'_> {
                     slot.n
                 ));
                 state.note(Phase::Compile, "localhost", slot.n);
+                crate::stats::local("a localhost slot was chosen");
                 return self.run_here(compiler, argv);
             }
             if let Cpp::NotStarted = cpp {
@@ -317,12 +324,21 @@ impl Client<'_> {
                             reply.status,
                             String::from_utf8_lossy(&reply.stderr).trim_end()
                         );
+                        crate::stats::backoff(&host.spec, ExitCode::CompilerCrashed);
                         self.host_failed(dirs, host, &input, &why);
                         last_failure = (ExitCode::CompilerCrashed, why);
                         candidates.remove(slot.host);
                         continue;
                     }
                     backoff::clear(&dirs.lock, host, cfg.backoff_period);
+                    let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
+                    crate::stats::remote(
+                        &host.spec,
+                        exit == 0,
+                        sent.map_or(0, |s| s.1),
+                        received as u64,
+                        sent.map_or(std::time::Duration::ZERO, |s| s.0.elapsed()),
+                    );
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
                     }
@@ -346,6 +362,7 @@ impl Client<'_> {
                         host.spec
                     ));
                     drop(slot);
+                    crate::stats::local("retry after a remote compile error");
                     let hosts = Some(&list);
                     return self.run_local_locked(dirs, hosts, compiler, argv);
                 }
@@ -359,9 +376,11 @@ impl Client<'_> {
                     self.log.info(format_args!(
                         "local preprocessing of {input} failed; compiling locally to report the errors"
                     ));
+                    crate::stats::local("the local preprocessor failed");
                     return self.run_local_locked(dirs, Some(&list), compiler, argv);
                 }
                 Attempt::Comm(f) => {
+                    crate::stats::backoff(&host.spec, f.code);
                     self.host_failed(dirs, host, &input, &f.why);
                     last_failure = (f.code, f.why);
                     candidates.remove(slot.host);
@@ -405,6 +424,8 @@ impl Client<'_> {
         self.log.warning(format_args!(
             "failed to distribute {input} ({why}), running locally instead"
         ));
+        crate::stats::fallback(code);
+        crate::stats::local("fallback after failing to distribute");
         self.run_local_locked(dirs, list, compiler, argv)
     }
 

@@ -20,6 +20,7 @@ mod sched;
 mod slots;
 pub mod ssh;
 mod state;
+pub mod stats;
 pub mod transport;
 
 pub use compile::Client;
