@@ -7,4 +7,5 @@ mod libgit2;
 mod monitor;
 mod sched;
 mod ssh;
+mod stats;
 mod support;

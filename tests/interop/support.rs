@@ -104,6 +104,11 @@ impl Daemon {
     /// a file the test can read: the file is opened here, so a daemon that drops root can
     /// still write it.
     pub fn start(which: Impl, jobs: u32) -> Daemon {
+        Daemon::start_with(which, jobs, &[])
+    }
+
+    /// As `start`, with `extra` arguments for the daemon (for example `--stats`).
+    pub fn start_with(which: Impl, jobs: u32, extra: &[&str]) -> Daemon {
         let dir = TempDir::new("daemon");
         let log = dir.path().join("distccd.log");
         let port = free_port();
@@ -122,6 +127,7 @@ impl Daemon {
             ])
             .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
             .args(["--allow", "127.0.0.1/32", "--jobs", &jobs.to_string()])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
