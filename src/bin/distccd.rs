@@ -212,6 +212,15 @@ fn run_daemon(o: &Options) -> ProcessExit {
     if let Err(code) = drop_root(o) {
         return code;
     }
+    // Forked while single-threaded and already unprivileged: if this process is killed (even
+    // with SIGKILL), the janitor kills its running compilers and removes their job dirs.
+    match os::janitor::start() {
+        Ok(pid) => log_at!(Level::Debug, "janitor process {pid} started"),
+        Err(e) => log_at!(
+            Level::Warning,
+            "cannot start the janitor process: a killed daemon may leave compilers running: {e}"
+        ),
+    }
     // Threads start only after this point (the privilege drop must reach all of them).
     let shutdown = match os::signal::install_shutdown_handlers() {
         Ok(fd) => fd,

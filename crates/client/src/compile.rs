@@ -441,6 +441,7 @@ impl Client<'_> {
             let file = TempFile {
                 path: PathBuf::from(&job.input),
                 keep: true,
+                _interrupt: None,
             };
             return Ok(Cpp::Done(Ok((file, Vec::new()))));
         }
@@ -449,6 +450,8 @@ impl Client<'_> {
             .acquire_local(list.local_slots_cpp, "the preprocessor")
             .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
         let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
+        // Registered before the spawn creates it: an interrupt from here on removes it.
+        let interrupt = os::interrupt::RemoveOnInterrupt::new(&tmp);
         let cpp_argv = job.cpp_argv();
         self.log
             .debug(format_args!("running the preprocessor: {:?}", cpp_argv));
@@ -464,6 +467,7 @@ impl Client<'_> {
         let tmp = TempFile {
             path: tmp,
             keep: self.config.save_temps,
+            _interrupt: (!self.config.save_temps).then_some(interrupt),
         };
         Ok(Cpp::Running { child, tmp, lock })
     }
@@ -479,10 +483,12 @@ impl Client<'_> {
     }
 }
 
-/// A file removed when dropped, unless it is kept (`DISTCC_SAVE_TEMPS`, or not ours).
+/// A file removed when dropped, unless it is kept (`DISTCC_SAVE_TEMPS`, or not ours); also
+/// removed if the client is interrupted (`os::interrupt`) while it lives.
 struct TempFile {
     path: PathBuf,
     keep: bool,
+    _interrupt: Option<os::interrupt::RemoveOnInterrupt>,
 }
 
 impl Drop for TempFile {

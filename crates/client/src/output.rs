@@ -20,6 +20,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
+    let _interrupt = os::interrupt::RemoveOnInterrupt::new(&tmp);
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
         f.write_all(data)?;

@@ -35,6 +35,8 @@ struct Inner {
     record: StateRecord,
     /// Open once the first note has been written.
     file: Option<File>,
+    /// An interrupted client leaves no state file behind (3.4 removes it in its handler too).
+    _interrupt: os::interrupt::RemoveOnInterrupt,
 }
 
 impl StateFile {
@@ -46,9 +48,11 @@ impl StateFile {
 
     fn with_pid(top: &Path, source: &Path, pid: u32) -> StateFile {
         let dir = top.join("state");
+        let path = dir.join(format!("{FILE_PREFIX}{pid}"));
         StateFile {
             inner: RefCell::new(Inner {
-                path: dir.join(format!("{FILE_PREFIX}{pid}")),
+                _interrupt: os::interrupt::RemoveOnInterrupt::new(&path),
+                path,
                 dir,
                 record: StateRecord {
                     pid: u64::from(pid),

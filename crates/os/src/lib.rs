@@ -5,6 +5,8 @@
 pub mod alive;
 pub mod daemonize;
 pub mod exit;
+pub mod interrupt;
+pub mod janitor;
 pub mod lock;
 pub mod process;
 pub mod signal;

@@ -10,10 +10,10 @@
 //!
 //! The outcome carries the raw Unix wait status, so a daemon can send it as `STAT` unchanged.
 //!
-//! What it leaves to callers: which program may run (policy), what a status means, and
-//! signal forwarding from a terminal. Because the child has its own process group, a Ctrl-C
-//! typed at a terminal reaches only the caller's group; a caller that runs a compiler in the
-//! foreground should kill the child (drop it) when it is itself interrupted.
+//! What it leaves to callers: which program may run (policy) and what a status means.
+//! Because the child has its own process group, a Ctrl-C typed at a terminal reaches only the
+//! caller's group: a foreground caller installs `interrupt`, and every child started after
+//! that has the signal forwarded to its group until it is reaped.
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{File, OpenOptions};
@@ -198,7 +198,16 @@ impl Command {
         // A group of its own, so one kill(-pgid) reaches every process the child starts.
         cmd.process_group(0);
         let started = Instant::now();
+        // An interrupt between the fork and the registration would miss the child.
+        let deferred = crate::interrupt::Deferred::new();
         let mut child = cmd.spawn()?;
+        let interrupt_slot = crate::interrupt::watch_group(child.id() as libc::pid_t);
+        drop(deferred);
+        // A daemon's janitor kills this group if the daemon itself is killed.
+        let janitor = crate::janitor::running();
+        if janitor {
+            crate::janitor::watch_group(child.id() as libc::pid_t);
+        }
         // `cmd` still holds the child's end of a connected socket; close it now, or the
         // caller would never see end of file.
         drop(cmd);
@@ -218,6 +227,8 @@ impl Command {
         };
         Ok(Child {
             inner: Some(child),
+            interrupt_slot,
+            janitor,
             pid,
             pidfd: open_pidfd(pid),
             deadline: self.timeout.map(|t| started + t),
@@ -355,6 +366,10 @@ impl Capture {
 /// A running child in its own process group. Dropping it kills the group and reaps it.
 pub struct Child {
     inner: Option<process::Child>,
+    /// This group's entry in `crate::interrupt`'s table while signals are forwarded to it.
+    interrupt_slot: Option<usize>,
+    /// True while `crate::janitor` has this group registered.
+    janitor: bool,
     pid: libc::pid_t,
     pidfd: Option<OwnedFd>,
     deadline: Option<Instant>,
@@ -471,6 +486,7 @@ impl Child {
         // whatever it left behind, so nothing can hold our pipes open or outlive the job.
         self.kill_group();
         self.drain()?;
+        self.forget_group();
         let mut inner = self.inner.take().expect("child reaped only here");
         let status = inner.wait()?.into_raw();
         let (stdout, t1) = take_capture(self.stdout.take());
@@ -502,6 +518,17 @@ impl Child {
             }
         }
         Ok(())
+    }
+
+    /// Stops interrupt forwarding to the group: the leader is about to be reaped, after which
+    /// its group id may be reused.
+    fn forget_group(&mut self) {
+        if let Some(slot) = self.interrupt_slot.take() {
+            crate::interrupt::unwatch_group(slot);
+        }
+        if std::mem::take(&mut self.janitor) {
+            crate::janitor::forget_group(self.pid);
+        }
     }
 
     /// True once the leader has exited, without reaping it (`WNOWAIT`).
@@ -536,6 +563,7 @@ impl Drop for Child {
             unsafe {
                 libc::kill(-self.pid, libc::SIGKILL);
             }
+            self.forget_group();
             let _ = inner.wait();
         }
     }

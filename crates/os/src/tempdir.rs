@@ -5,6 +5,8 @@
 //! symbolic links out of the directory (`std::fs::remove_dir_all` unlinks links, it does not
 //! descend through them), so a hostile link inside cannot make cleanup delete other files.
 //!
+//! When the process runs a `janitor`, the directory is also removed if the process is killed.
+//!
 //! What to put inside, and with what checks, is the caller's business.
 
 use std::ffi::{CString, OsString};
@@ -39,9 +41,10 @@ impl TempDir {
             return Err(io::Error::last_os_error());
         }
         raw.pop();
-        Ok(TempDir {
-            path: PathBuf::from(OsString::from_vec(raw)),
-        })
+        let path = PathBuf::from(OsString::from_vec(raw));
+        // A daemon's janitor removes it if the daemon is killed before it can.
+        crate::janitor::watch_dir(&path);
+        Ok(TempDir { path })
     }
 
     pub fn path(&self) -> &Path {
@@ -54,6 +57,7 @@ impl Drop for TempDir {
         // Files the job left unwritable to us would stop removal; make directories writable
         // first is not needed because we own every directory we created (mode 0700 or umask).
         let _ = std::fs::remove_dir_all(&self.path);
+        crate::janitor::forget_dir(&self.path);
     }
 }
 
