@@ -352,3 +352,124 @@ fn a_stats_port_in_use_fails_start_up_with_102() {
     assert_eq!(out.status.code(), Some(102), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("stats port"));
 }
+
+/// Our distccd on `port` with its stats port on `port + 1` (the farm view's default pairing),
+/// killed when dropped.
+/// The daemon, and its directory (removed after it).
+struct PairedDaemon(std::process::Child, #[allow(dead_code)] TempDir);
+
+impl PairedDaemon {
+    fn start() -> (PairedDaemon, u16) {
+        let dir = TempDir::new("farm-daemon");
+        let allow = dir.path().join("allow");
+        std::fs::create_dir(&allow).unwrap();
+        for name in ["gcc", "cc", "x86_64-linux-gnu-gcc"] {
+            std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(name)).unwrap();
+        }
+        for _ in 0..50 {
+            let port = free_port();
+            if std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_err() {
+                continue;
+            }
+            let mut child = Command::new(env!("CARGO_BIN_EXE_distccd"))
+                .args(["--daemon", "--no-detach", "--listen", "127.0.0.1"])
+                .args(["--allow", "127.0.0.1/32", "--jobs", "2", "--stats"])
+                .args(["--port", &port.to_string()])
+                .args(["--stats-port", &(port + 1).to_string()])
+                .arg("--allowed-compilers")
+                .arg(&allow)
+                .arg("--log-file")
+                .arg(dir.path().join("log"))
+                .env("TMPDIR", dir.path())
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if TcpStream::connect(("127.0.0.1", port + 1)).is_ok() {
+                    return (PairedDaemon(child, dir), port);
+                }
+                if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("no free pair of ports for a daemon");
+    }
+}
+
+impl Drop for PairedDaemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn farm_view_shows_busy_idle_and_backed_off_hosts() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let (_a, pa) = PairedDaemon::start();
+    let (_b, pb) = PairedDaemon::start();
+    let down = free_port();
+    let work = TempDir::new("farm");
+    std::fs::write(work.path().join("farm_slow.c"), slow_source(4000)).unwrap();
+    std::fs::write(work.path().join("x.c"), "int x;\n").unwrap();
+    let (ha, hb, hc) = (
+        format!("127.0.0.1:{pa}/2"),
+        format!("127.0.0.1:{pb}/2"),
+        format!("127.0.0.1:{down}/2"),
+    );
+    // The down host gets backed off by a real failure (the compile falls back to local).
+    let out = run(distcc(work.path(), &hc, &["gcc", "-c", "x.c"]));
+    assert!(out.status.success(), "{out:?}");
+    let mut slow = distcc(work.path(), &ha, &["gcc", "-O2", "-c", "farm_slow.c"])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !http_get(pa + 1, "/json").1.contains("farm_slow.c") {
+        assert!(Instant::now() < deadline, "the slow job never showed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_distcc-farm"))
+        .env("DISTCC_HOSTS", format!("{ha} {hb} {hc}"))
+        .env("DISTCC_DIR", work.path().join(".distcc"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{text}");
+    assert!(out.status.success(), "{out:?}");
+    let line = |spec: &str| {
+        text.lines()
+            .find(|l| l.starts_with(spec))
+            .unwrap_or_else(|| panic!("no line for {spec}: {text}"))
+            .to_owned()
+    };
+    let a = line(&ha);
+    assert!(a.contains(" up ") && a.contains("1/2"), "{a}");
+    assert!(
+        a.contains("farm_slow.c (") && a.contains("compiling"),
+        "{a}"
+    );
+    let b = line(&hb);
+    assert!(
+        b.contains(" up ") && b.contains("0/2") && b.ends_with(" -"),
+        "{b}"
+    );
+    let c = line(&hc);
+    assert!(
+        c.contains("backed off") && c.contains("(connect failed)"),
+        "{c}"
+    );
+    assert!(c.to_lowercase().contains("refused"), "{c}");
+    assert!(
+        text.contains("3 hosts: 2 answering, 1 backed off; 1/4 slots busy"),
+        "{text}"
+    );
+    let _ = slow.kill();
+    let _ = slow.wait();
+}
