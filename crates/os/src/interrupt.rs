@@ -10,14 +10,15 @@
 //! Only a short-lived foreground process (the client) should call [`install`]; until then
 //! registration does nothing, so a daemon spawning many children pays nothing for it.
 //! Everything the handler touches is async-signal-safe: fixed tables of atomics and byte
-//! buffers, `kill`, `waitpid`, `nanosleep`, `unlink`, `raise`. A file or child beyond the
+//! buffers, `kill`, `waitpid`, `nanosleep`, `unlink`, `raise`. It never blocks signals with
+//! a mask, which children started by `posix_spawn` would inherit. A file or child beyond the
 //! table's capacity is simply not registered; which files to register is the caller's choice.
 
 use std::cell::UnsafeCell;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
 /// The signals that mean "stop now" from a terminal, a session or `kill`.
 pub const SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
@@ -55,6 +56,11 @@ static FILES: [FileSlot; MAX_FILES] = [const {
 }; MAX_FILES];
 
 extern "C" fn on_interrupt(sig: libc::c_int) {
+    if SPAWNING.load(Ordering::Acquire) > 0 {
+        // A child is being started and not yet registered: let the spawner raise it again.
+        PENDING.store(sig, Ordering::Release);
+        return;
+    }
     // SAFETY: only async-signal-safe calls on plain integers and our static buffers.
     unsafe {
         let mut live = [0 as libc::pid_t; MAX_GROUPS];
@@ -140,39 +146,37 @@ pub fn installed() -> bool {
     INSTALLED.load(Ordering::Acquire)
 }
 
-/// Blocks [`SIGNALS`] in this thread until dropped: a child started and registered inside
-/// this window cannot be missed by the handler.
+/// Spawns under way (see [`Deferred`]), and a signal that arrived during one.
+static SPAWNING: AtomicUsize = AtomicUsize::new(0);
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+/// Holds back the handler while a child is started and registered, so the handler cannot
+/// miss it: a signal arriving meanwhile is noted and raised again when the last spawn under
+/// way ends. Not a signal mask: `std` starts children with `posix_spawn`, which passes the
+/// caller's mask on, and a compiler that blocks SIGINT would never see the forwarded one.
 pub(crate) struct Deferred {
-    old: Option<libc::sigset_t>,
+    active: bool,
 }
 
 impl Deferred {
     pub(crate) fn new() -> Deferred {
         if !installed() {
-            return Deferred { old: None };
+            return Deferred { active: false };
         }
-        // SAFETY: plain sigset manipulation and pthread_sigmask on this thread.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in SIGNALS {
-                libc::sigaddset(&mut set, s);
-            }
-            if libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old) != 0 {
-                return Deferred { old: None };
-            }
-            Deferred { old: Some(old) }
-        }
+        SPAWNING.fetch_add(1, Ordering::AcqRel);
+        Deferred { active: true }
     }
 }
 
 impl Drop for Deferred {
     fn drop(&mut self) {
-        if let Some(old) = self.old.take() {
-            // SAFETY: restores the mask saved in `new`.
-            unsafe {
-                libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        if self.active && SPAWNING.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let sig = PENDING.swap(0, Ordering::AcqRel);
+            if sig != 0 {
+                // SAFETY: re-raises the signal the handler deferred; the handler runs now.
+                unsafe {
+                    libc::raise(sig);
+                }
             }
         }
     }
