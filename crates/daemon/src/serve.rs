@@ -456,8 +456,18 @@ impl Job<'_> {
                         "input{}",
                         argv::preprocessed_extension(&head.argv[scan.input_index])
                     ));
-                    let mut f = create_new(&input)?;
+                    let mut f = StoreOrDiscard::new(create_new(&input)?);
                     read_body(rd, Token::DOTI, c, &limits, &mut f)?;
+                    if let Some(e) = f.error {
+                        // Our disk, not the client's request: say so (the client falls back
+                        // or fails with these words) rather than close without a reply.
+                        let why = format!("cannot store the source in the job directory: {e}");
+                        let msg = format!("distccd: {why}\n").into_bytes();
+                        return Ok(Step::Reply(
+                            Reply::failure(self.version, ExitCode::IoError.as_wait_status(), msg),
+                            Outcome::Failed(why),
+                        ));
+                    }
                     let argv = argv::rewrite_plain(
                         &head.argv,
                         &scan,
@@ -623,6 +633,39 @@ impl Job<'_> {
             },
             Outcome::Status(0),
         )
+    }
+}
+
+/// A writer that keeps its first error (a full disk) and discards everything after it, so the
+/// request is still read to its end and the client gets a reply that says what went wrong.
+struct StoreOrDiscard {
+    file: File,
+    error: Option<io::Error>,
+}
+
+impl StoreOrDiscard {
+    fn new(file: File) -> StoreOrDiscard {
+        StoreOrDiscard { file, error: None }
+    }
+}
+
+impl Write for StoreOrDiscard {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.error.is_none()
+            && let Err(e) = self.file.write_all(buf)
+        {
+            self.error = Some(e);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.error.is_none()
+            && let Err(e) = self.file.flush()
+        {
+            self.error = Some(e);
+        }
+        Ok(())
     }
 }
 
