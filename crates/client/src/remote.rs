@@ -133,7 +133,7 @@ fn exchange(
         },
     );
     if let Err(e) = (&*stream).write_all(&head) {
-        return Attempt::Comm(fail(ExitCode::IoError, format!("sending the request: {e}")));
+        return Attempt::Comm(io_failure("sending the request", &e));
     }
     progress.preprocessing();
     let Some(source) = wait_cpp() else {
@@ -145,7 +145,7 @@ fn exchange(
         .and_then(|()| w.flush());
     drop(w);
     if let Err(e) = sent {
-        return Attempt::Comm(fail(ExitCode::IoError, format!("sending the source: {e}")));
+        return Attempt::Comm(io_failure("sending the source", &e));
     }
     if cork {
         stream.cork(false);
@@ -157,6 +157,9 @@ fn exchange(
             progress.receiving();
             Attempt::Reply(reply)
         }
+        Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
+            Attempt::Comm(io_failure("waiting for the reply", &e))
+        }
         Err(e) if e.is_disconnect() => Attempt::Comm(fail(
             ExitCode::IoError,
             format!(
@@ -164,6 +167,27 @@ fn exchange(
             ),
         )),
         Err(e) => Attempt::Comm(fail(ExitCode::ProtocolError, format!("bad reply: {e}"))),
+    }
+}
+
+/// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.
+fn timed_out(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// A failed read or write. A timeout says so in words (the OS's "resource temporarily
+/// unavailable" explains nothing) and gets 3.4's timeout exit code.
+fn io_failure(what: &str, e: &std::io::Error) -> CommFailure {
+    if timed_out(e) {
+        fail(
+            ExitCode::Timeout,
+            format!("{what}: timed out (no progress within DISTCC_IO_TIMEOUT)"),
+        )
+    } else {
+        fail(ExitCode::IoError, format!("{what}: {e}"))
     }
 }
 
