@@ -4,8 +4,10 @@
 mod client;
 mod daemon;
 mod dashboard;
+mod faults;
 mod lsdistcc;
 mod monitor;
+mod netns;
 mod sched;
 mod ssh;
 mod stats;

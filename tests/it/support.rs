@@ -81,17 +81,37 @@ pub fn distccd_bin() -> PathBuf {
 pub struct OurDaemon {
     pub port: u16,
     pub dir: TempDir,
+    jobs: PathBuf,
     child: Option<Child>,
 }
 
 impl OurDaemon {
     pub fn start(extra: &[&str]) -> OurDaemon {
+        OurDaemon::start_in(None, "127.0.0.1", &["127.0.0.1/32"], None, extra)
+    }
+
+    /// As `start`, optionally inside network namespace `netns` (through `ip netns exec`, which
+    /// keeps the pid), listening on `listen`, allowing `allow`, with `jobs` as its TMPDIR (for
+    /// example a small tmpfs) instead of a fresh directory.
+    pub fn start_in(
+        netns: Option<&str>,
+        listen: &str,
+        allow: &[&str],
+        jobs: Option<&Path>,
+        extra: &[&str],
+    ) -> OurDaemon {
         let dir = TempDir::new("distccd");
-        let allow = dir.path().join("allow");
-        let jobs = dir.path().join("jobs");
-        std::fs::create_dir(&allow).unwrap();
-        std::fs::create_dir(&jobs).unwrap();
-        std::fs::set_permissions(&jobs, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        let allow_dir = dir.path().join("allow");
+        std::fs::create_dir(&allow_dir).unwrap();
+        let jobs = match jobs {
+            Some(j) => j.to_path_buf(),
+            None => {
+                let j = dir.path().join("jobs");
+                std::fs::create_dir(&j).unwrap();
+                std::fs::set_permissions(&j, std::fs::Permissions::from_mode(0o1777)).unwrap();
+                j
+            }
+        };
         for name in [
             "gcc",
             "g++",
@@ -100,16 +120,27 @@ impl OurDaemon {
             "x86_64-linux-gnu-gcc",
             "x86_64-linux-gnu-g++",
         ] {
-            std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(name)).unwrap();
+            std::os::unix::fs::symlink("/usr/bin/distcc", allow_dir.join(name)).unwrap();
         }
         let port = free_port();
         let log = dir.path().join("distccd.log");
         let stderr = File::create(dir.path().join("stderr")).unwrap();
-        let child = Command::new(distccd_bin())
-            .args(["--daemon", "--no-detach", "--listen", "127.0.0.1"])
-            .args(["--port", &port.to_string(), "--allow", "127.0.0.1/32"])
+        let mut cmd = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(distccd_bin());
+                c
+            }
+            None => Command::new(distccd_bin()),
+        };
+        cmd.args(["--daemon", "--no-detach", "--listen", listen])
+            .args(["--port", &port.to_string()]);
+        for a in allow {
+            cmd.args(["--allow", a]);
+        }
+        let child = cmd
             .arg("--allowed-compilers")
-            .arg(&allow)
+            .arg(&allow_dir)
             .arg("--log-file")
             .arg(&log)
             .args(["--log-level", "info"])
@@ -124,14 +155,25 @@ impl OurDaemon {
         let mut d = OurDaemon {
             port,
             dir,
+            jobs,
             child: Some(child),
         };
+        // Where the test cannot connect (another namespace), the log says when it listens.
+        let loopback = netns.is_none()
+            && listen
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|a| a.is_loopback());
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             if let Some(Ok(Some(st))) = d.child.as_mut().map(|c| c.try_wait()) {
                 panic!("distccd exited at start-up ({st}): {}", d.stderr_text());
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            let up = if loopback {
+                TcpStream::connect((listen, port)).is_ok()
+            } else {
+                d.log_text().contains("listening on")
+            };
+            if up {
                 break;
             }
             assert!(Instant::now() < deadline, "distccd did not listen");
@@ -151,7 +193,7 @@ impl OurDaemon {
     }
 
     pub fn jobs_dir(&self) -> PathBuf {
-        self.dir.path().join("jobs")
+        self.jobs.clone()
     }
 
     pub fn log_text(&self) -> String {
@@ -175,6 +217,14 @@ impl OurDaemon {
                 "log never showed {needle:?}:\n{t}"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Sends `sig` to the daemon process alone (not its compilers' groups).
+    pub fn signal(&self, sig: libc::c_int) {
+        if let Some(c) = &self.child {
+            // SAFETY: signals the daemon we started (not yet reaped while we own it).
+            unsafe { libc::kill(c.id() as i32, sig) };
         }
     }
 
