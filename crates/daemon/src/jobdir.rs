@@ -75,7 +75,15 @@ fn cstr(b: &[u8]) -> CString {
     CString::new(b).expect("names from proto contain no NUL")
 }
 
-/// Splits an absolute client path into its components, refusing anything that could climb.
+/// Longest name accepted: what the compiler could open anyway (PATH_MAX less the NUL).
+const MAX_NAME: usize = 4095;
+/// Most directory levels in one name. Real include paths have a dozen or two; thousands (a
+/// 4 KiB name of `d/d/d/…`) made the job directory's recursive removal overflow a
+/// connection thread's stack and abort the whole daemon.
+const MAX_DEPTH: usize = 128;
+
+/// Splits an absolute client path into its components, refusing anything that could climb
+/// or that is too long or too deep to be a real file's name.
 fn components(name: &[u8]) -> Result<Vec<&[u8]>, PlaceError> {
     let refuse = |why| PlaceError::Refused {
         name: show(name),
@@ -87,6 +95,9 @@ fn components(name: &[u8]) -> Result<Vec<&[u8]>, PlaceError> {
     if name.contains(&0) {
         return Err(refuse("contains a NUL byte"));
     }
+    if name.len() > MAX_NAME {
+        return Err(refuse("longer than PATH_MAX"));
+    }
     let mut out = Vec::new();
     for c in name.split(|b| *b == b'/') {
         match c {
@@ -94,6 +105,9 @@ fn components(name: &[u8]) -> Result<Vec<&[u8]>, PlaceError> {
             b".." => return Err(refuse("contains '..'")),
             c => out.push(c),
         }
+    }
+    if out.len() > MAX_DEPTH {
+        return Err(refuse("too many directory levels"));
     }
     if out.is_empty() {
         return Err(refuse("names the root itself"));
@@ -310,6 +324,14 @@ mod tests {
             b"/",
             b"//",
         ] {
+            assert!(
+                matches!(r.write_file(bad, b"x"), Err(PlaceError::Refused { .. })),
+                "{bad:?}"
+            );
+        }
+        let deep = "/d".repeat(MAX_DEPTH + 1);
+        let long = format!("/{}", "x".repeat(MAX_NAME));
+        for bad in [deep.as_bytes(), long.as_bytes()] {
             assert!(
                 matches!(r.write_file(bad, b"x"), Err(PlaceError::Refused { .. })),
                 "{bad:?}"
