@@ -21,7 +21,8 @@ pub enum ArgRefusal {
     DanglingOutput,
     /// `-o -`: stdout output.
     OutputToStdout,
-    /// A flag that loads code or config into the compiler (`-fplugin=`, `-specs=`).
+    /// A flag that loads code or config into the compiler, or chooses the programs it runs
+    /// (`-fplugin=`, `-specs=`, `-B`, `-wrapper`, `@file`, `-Xclang -load`, …).
     Unsafe(String),
     /// A flag that 3.4 always runs locally (`-E`, `-M`, `-x…`, profiling, …).
     LocalOnly(String),
@@ -120,11 +121,13 @@ pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
     while i < argv.len() {
         let a = &argv[i][..];
         let shown = || String::from_utf8_lossy(a).into_owned();
+        if a.first() == Some(&b'@') {
+            // A response file: gcc and clang splice in whatever it holds, unseen by this check.
+            return Err(ArgRefusal::Unsafe(shown()));
+        }
         if a.first() == Some(&b'-') {
-            if a.starts_with(b"-fplugin=")
-                || a.starts_with(b"-specs=")
-                || a == b"-fplugin"
-                || a == b"-specs"
+            if runs_other_programs(a)
+                || (a == b"-Xclang" && argv.get(i + 1).is_some_and(|v| loads_clang_plugin(v)))
             {
                 return Err(ArgRefusal::Unsafe(shown()));
             }
@@ -207,6 +210,41 @@ pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
         output,
         seen_s,
     })
+}
+
+/// Options that load code or configuration into the compiler, or change which programs it
+/// runs (`cc1`, `as`, …): a request must never choose what the daemon executes.
+fn runs_other_programs(a: &[u8]) -> bool {
+    const EXACT: &[&[u8]] = &[
+        b"-fplugin",
+        b"-specs",
+        b"--specs",
+        b"-wrapper",
+        b"--prefix",
+        b"--gcc-toolchain",
+        b"--gcc-install-dir",
+    ];
+    const PREFIX: &[&[u8]] = &[
+        b"-fplugin=",
+        b"-fpass-plugin=",
+        b"-specs=",
+        b"--specs=",
+        // -B<dir> and -B <dir>: where gcc and clang look for cc1, as and ld.
+        b"-B",
+        b"--prefix=",
+        b"--gcc-toolchain=",
+        b"--gcc-install-dir=",
+        // clang's driver internals (-ccc-install-dir, -ccc-gcc-name, …).
+        b"-ccc-",
+    ];
+    EXACT.contains(&a) || PREFIX.iter().any(|p| a.starts_with(p))
+}
+
+/// `-Xclang` values that load a plugin into clang's front end.
+fn loads_clang_plugin(v: &[u8]) -> bool {
+    [&b"-load"[..], b"-plugin", b"-add-plugin", b"-fpass-plugin"]
+        .iter()
+        .any(|p| v.starts_with(p))
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
@@ -417,6 +455,27 @@ mod tests {
             scan(&av("gcc -c a.c -specs=/tmp/s")).unwrap_err(),
             ArgRefusal::Unsafe("-specs=/tmp/s".into())
         );
+        for bad in [
+            "-B/tmp/evil/",
+            "-B",
+            "-wrapper",
+            "@/tmp/rsp",
+            "--specs=/tmp/s",
+            "--prefix=/tmp/evil/",
+            "-fpass-plugin=/tmp/p.so",
+            "--gcc-toolchain=/tmp/evil",
+            "-ccc-install-dir",
+            "-Xclang",
+        ] {
+            let line = format!("gcc -c a.c {bad} -load");
+            assert_eq!(
+                scan(&av(&line)).unwrap_err(),
+                ArgRefusal::Unsafe(bad.into()),
+                "{line}"
+            );
+        }
+        // -Xclang is fine when it does not load a plugin.
+        assert!(scan(&av("clang -c a.c -Xclang -fcolor-diagnostics")).is_ok());
         assert_eq!(
             scan(&av("gcc -c a.c -E")).unwrap_err(),
             ArgRefusal::LocalOnly("-E".into())
