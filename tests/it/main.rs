@@ -9,6 +9,7 @@ mod lsdistcc;
 mod monitor;
 mod netns;
 mod sched;
+mod security;
 mod ssh;
 mod stats;
 mod support;
