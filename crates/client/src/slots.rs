@@ -159,18 +159,48 @@ impl Slots<'_> {
                 (h.lock_stem(), slots)
             })
             .collect();
+        let first_look = std::cell::Cell::new(true);
         let look = |waiting: usize| -> io::Result<Look> {
             let speeds = speed::load(&self.sched_dir(), unix_now());
+            let learned = |stem: &str| {
+                speeds.get(stem).map(|e| Learned {
+                    ms_per_kb: e.ms_per_kb,
+                    variance: e.variance,
+                    jobs: e.jobs,
+                })
+            };
+            if first_look.replace(false) {
+                // The common case: nobody waits and no host is known to be faster than
+                // another. The choice is then 3.4's breadth-first order, so try slots in that
+                // order and stop at the first free one instead of probing them all.
+                let ties: Vec<HostView> = stems
+                    .iter()
+                    .map(|(stem, slots)| HostView {
+                        speed: learned(stem),
+                        slots: (*slots).min(MAX_SLOTS),
+                        busy: 0,
+                        free: Some(0),
+                    })
+                    .collect();
+                if choose::all_tie(&ties)
+                    && let Some((host, n, lock)) = self.first_free(&stems)?
+                {
+                    return Ok(Look::Took {
+                        host,
+                        n,
+                        lock,
+                        why: describe(&Why::Free),
+                        // Unknown without probing the rest; a spare ring costs one look.
+                        more: waiting > 1,
+                    });
+                }
+            }
             let seen = view(self.lock_dir, &stems)?;
             let mut views: Vec<HostView> = stems
                 .iter()
                 .zip(&seen)
                 .map(|((stem, slots), &(busy, free))| HostView {
-                    speed: speeds.get(stem).map(|e| Learned {
-                        ms_per_kb: e.ms_per_kb,
-                        variance: e.variance,
-                        jobs: e.jobs,
-                    }),
+                    speed: learned(stem),
                     slots: (*slots).min(MAX_SLOTS),
                     busy,
                     free,
@@ -264,6 +294,27 @@ impl Slots<'_> {
             lock: Some(lock),
             wake,
         })
+    }
+
+    /// Takes the first free slot in breadth-first order (slot 0 of every host in list order,
+    /// then slot 1, …), as 3.4's search does; `None` if every slot is held.
+    fn first_free(&self, stems: &[(String, u32)]) -> io::Result<Option<(usize, u32, FileLock)>> {
+        let most = stems
+            .iter()
+            .map(|(_, s)| *s)
+            .max()
+            .unwrap_or(0)
+            .min(MAX_SLOTS);
+        for n in 0..most {
+            for (host, (stem, slots)) in stems.iter().enumerate() {
+                if n < *slots
+                    && let Some(lock) = FileLock::try_lock(&lock_path(self.lock_dir, stem, n))?
+                {
+                    return Ok(Some((host, n, lock)));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// `configured` local slots capped by [`local_limit`], with a log line when the cap bites.

@@ -120,6 +120,17 @@ fn estimates(hosts: &[HostView]) -> (Vec<f64>, Vec<(f64, f64)>) {
         .unzip()
 }
 
+/// True when every host counts as equally fast (all estimates within [`TIE`] of the lowest):
+/// then `choose` takes the lowest free slot number, then the first in list order, whatever
+/// the queue, which is 3.4's breadth-first search. The caller can then try slots in that
+/// order without probing every one of them first. Only `speed` is read.
+pub fn all_tie(hosts: &[HostView]) -> bool {
+    let (est, _) = estimates(hosts);
+    let lo = est.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = est.iter().copied().fold(0.0, f64::max);
+    hi <= lo * TIE
+}
+
 /// Picks a slot, or says why to wait. `queue` counts the waiting clients, this one included
 /// (at least 1).
 pub fn choose(hosts: &[HostView], queue: usize) -> Decision {
@@ -363,5 +374,41 @@ mod tests {
     fn a_host_with_no_slots_is_never_waited_for() {
         let hosts = [h(Some(30.0), 4, 0), h(Some(1.0), 0, 0)];
         assert!(matches!(choose(&hosts, 1), Decision::Take { host: 0, .. }));
+    }
+
+    #[test]
+    fn when_all_tie_the_choice_is_breadth_first() {
+        let learned = |ms_per_kb| {
+            Some(Learned {
+                ms_per_kb,
+                variance: 1.0,
+                jobs: 50,
+            })
+        };
+        let view = |speed, free: Option<u32>| HostView {
+            speed,
+            slots: 4,
+            busy: free.map_or(4, |n| n),
+            free,
+        };
+        // Unknown hosts, and known ones within 15 %: equal.
+        for speeds in [[None, None, None], [learned(10.0), None, learned(11.4)]] {
+            let hosts: Vec<HostView> = speeds
+                .iter()
+                .zip([Some(2), Some(1), Some(1)])
+                .map(|(&s, f)| view(s, f))
+                .collect();
+            assert!(all_tie(&hosts));
+            for queue in [1, 5, 100] {
+                match choose(&hosts, queue) {
+                    Decision::Take { host, n, why } => {
+                        assert_eq!((host, n, why), (1, 1, Why::Free));
+                    }
+                    d => panic!("{d:?}"),
+                }
+            }
+        }
+        let hosts = [view(learned(10.0), Some(0)), view(learned(12.0), Some(0))];
+        assert!(!all_tie(&hosts));
     }
 }
