@@ -5,6 +5,7 @@ mod client;
 mod daemon;
 mod dashboard;
 mod faults;
+mod load;
 mod lsdistcc;
 mod monitor;
 mod netns;
