@@ -410,6 +410,11 @@ fn daemon_killed_mid_job_costs_one_local_build_and_leaves_nothing() {
             );
         }
         assert_nothing_left("daemon killed (-9) mid-job", &sc, &[&d]);
+        // Nobody else (its janitor) holds the listening socket of the dead daemon.
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", d.port)).is_err(),
+            "the killed daemon's port still accepts connections"
+        );
     }
 }
 

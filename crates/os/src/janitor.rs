@@ -53,8 +53,9 @@ pub fn start() -> io::Result<u32> {
         return Err(e);
     }
     if pid == 0 {
-        // SAFETY: the child owns its copy of both descriptors.
-        unsafe { libc::close(fds[1]) };
+        // Keep nothing of the parent's but the pipe (and stdio): a listening socket held here
+        // would go on accepting connections after the daemon is gone.
+        close_all_but(fds[0]);
         // SAFETY: fds[0] is open and owned by nobody else in this process.
         let read = unsafe { File::from_raw_fd(fds[0]) };
         run(read);
@@ -65,6 +66,32 @@ pub fn start() -> io::Result<u32> {
     let write = unsafe { File::from_raw_fd(fds[1]) };
     let _ = PIPE.set(Mutex::new(write));
     Ok(pid as u32)
+}
+
+/// Closes every descriptor above 2 except `keep`.
+fn close_all_but(keep: RawFd) {
+    // SAFETY: plain syscalls on this (single-threaded, just forked) process's descriptors.
+    unsafe {
+        let hi = libc::c_uint::MAX;
+        let keep = keep as libc::c_uint;
+        let ok = (keep <= 3 || libc::syscall(libc::SYS_close_range, 3u32, keep - 1, 0u32) == 0)
+            && libc::syscall(libc::SYS_close_range, keep + 1, hi, 0u32) == 0;
+        if !ok {
+            // Kernels before 5.9: close what /proc lists (collected first, then closed).
+            let open: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+                .map(|d| {
+                    d.flatten()
+                        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            for fd in open {
+                if fd > 2 && fd != keep as RawFd {
+                    libc::close(fd);
+                }
+            }
+        }
+    }
 }
 
 /// True once [`start`] has forked a janitor in this process.
