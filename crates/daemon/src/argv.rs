@@ -24,6 +24,9 @@ pub enum ArgRefusal {
     /// A flag that loads code or config into the compiler, or chooses the programs it runs
     /// (`-fplugin=`, `-specs=`, `-B`, `-wrapper`, `@file`, `-Xclang -load`, …).
     Unsafe(String),
+    /// A flag that would make the compiler write a file outside the job's directory
+    /// (`-MF /tmp/x`, `-aux-info ../y`, `-fdump-tree-all=/z`, …).
+    WritesOutside(String),
     /// A flag that 3.4 always runs locally (`-E`, `-M`, `-x…`, profiling, …).
     LocalOnly(String),
     /// An autoconf test (`conftest.c`), which 3.4 keeps local.
@@ -46,6 +49,10 @@ impl fmt::Display for ArgRefusal {
             ArgRefusal::Unsafe(a) => write!(
                 f,
                 "option '{a}' is refused: it loads code or configuration into the compiler"
+            ),
+            ArgRefusal::WritesOutside(a) => write!(
+                f,
+                "option '{a}' is refused: it writes a file outside the job directory"
             ),
             ArgRefusal::LocalOnly(a) => write!(f, "option '{a}' must run on the client"),
             ArgRefusal::Conftest => f.write_str("autoconf tests are compiled on the client"),
@@ -130,6 +137,11 @@ pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
                 || (a == b"-Xclang" && argv.get(i + 1).is_some_and(|v| loads_clang_plugin(v)))
             {
                 return Err(ArgRefusal::Unsafe(shown()));
+            }
+            if let Some(bad) = writes_outside(a, argv.get(i + 1).map(|v| &v[..])) {
+                return Err(ArgRefusal::WritesOutside(
+                    String::from_utf8_lossy(bad).into_owned(),
+                ));
             }
             if a == b"-E"
                 || a == b"-march=native"
@@ -238,6 +250,48 @@ fn runs_other_programs(a: &[u8]) -> bool {
         b"-ccc-",
     ];
     EXACT.contains(&a) || PREFIX.iter().any(|p| a.starts_with(p))
+}
+
+/// The word (option or its value) that would make the compiler write a file outside the
+/// job's directory, if `a` (followed by `next`) names such a file. The compiler runs inside
+/// the job directory, so relative names without `..` stay in it; the server's own outputs
+/// (`-o`, and pump's `-MF`) are replaced after this check.
+fn writes_outside<'a>(a: &'a [u8], next: Option<&'a [u8]>) -> Option<&'a [u8]> {
+    fn escapes(path: &[u8]) -> bool {
+        path.first() == Some(&b'/') || path.split(|b| *b == b'/').any(|c| c == b"..")
+    }
+    // Options whose next word is a file (or directory) the compiler writes.
+    const SEPARATE: &[&[u8]] = &[b"-MF", b"-aux-info", b"-dumpdir", b"-dumpbase"];
+    if SEPARATE.contains(&a) {
+        return next.filter(|v| escapes(v));
+    }
+    if let Some(path) = a.strip_prefix(b"-MF") {
+        return escapes(path).then_some(a);
+    }
+    // Dump and report options that take `=FILE`.
+    const JOINED: &[&[u8]] = &[
+        b"-fdump-",
+        b"-fopt-info",
+        b"-foptimization-record-file=",
+        b"-ftime-trace",
+        b"-fcallgraph-info",
+        b"-fstack-usage",
+    ];
+    if JOINED.iter().any(|p| a.starts_with(p))
+        && let Some(eq) = a.iter().position(|b| *b == b'=')
+    {
+        return escapes(&a[eq + 1..]).then_some(a);
+    }
+    // `-Wp,-MD,FILE`, `-Wp,-MMD,FILE`, `-Wp,-MF,FILE`: a dependency file written by cpp.
+    if let Some(rest) = a.strip_prefix(b"-Wp,") {
+        let parts: Vec<&[u8]> = rest.split(|b| *b == b',').collect();
+        for w in parts.windows(2) {
+            if matches!(w[0], b"-MD" | b"-MMD" | b"-MF") && escapes(w[1]) {
+                return Some(a);
+            }
+        }
+    }
+    None
 }
 
 /// `-Xclang` values that load a plugin into clang's front end.
@@ -473,6 +527,44 @@ mod tests {
                 ArgRefusal::Unsafe(bad.into()),
                 "{line}"
             );
+        }
+        for (line, bad) in [
+            ("gcc -c a.c -MD -MF /tmp/evil.d", "/tmp/evil.d"),
+            ("gcc -c a.c -MD -MF ../../evil.d", "../../evil.d"),
+            ("gcc -c a.c -MD -MF/tmp/evil.d", "-MF/tmp/evil.d"),
+            ("gcc -c a.c -aux-info /tmp/protos", "/tmp/protos"),
+            ("gcc -c a.c -dumpdir /tmp/", "/tmp/"),
+            ("gcc -c a.c -dumpbase ../x", "../x"),
+            (
+                "gcc -c a.c -fdump-tree-all=/tmp/dump",
+                "-fdump-tree-all=/tmp/dump",
+            ),
+            (
+                "gcc -c a.c -fopt-info-vec=/tmp/opt",
+                "-fopt-info-vec=/tmp/opt",
+            ),
+            (
+                "clang -c a.c -foptimization-record-file=/tmp/r",
+                "-foptimization-record-file=/tmp/r",
+            ),
+            ("gcc -c a.c -Wp,-MD,/tmp/evil.d", "-Wp,-MD,/tmp/evil.d"),
+            ("gcc -c a.c -Wp,-MMD,../evil.d", "-Wp,-MMD,../evil.d"),
+        ] {
+            assert_eq!(
+                scan(&av(line)).unwrap_err(),
+                ArgRefusal::WritesOutside(bad.into()),
+                "{line}"
+            );
+        }
+        // Files named inside the job directory are the compiler's business.
+        for ok in [
+            "gcc -c a.c -MD -MF a.d",
+            "gcc -c a.c -Wp,-MD,dep/a.d",
+            "gcc -c a.c -fdump-tree-all",
+            "gcc -c a.c -fopt-info-vec=opt.txt",
+            "gcc -c a.c -dumpdir sub/",
+        ] {
+            assert!(scan(&av(ok)).is_ok(), "{ok}");
         }
         // -Xclang is fine when it does not load a plugin.
         assert!(scan(&av("clang -c a.c -Xclang -fcolor-diagnostics")).is_ok());
