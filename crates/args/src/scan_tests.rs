@@ -122,6 +122,23 @@ fn each_table_row() {
         local("gcc -fplugin=p.so -c x.c"),
         LocalReason::ReadsLocalFiles(_)
     ));
+    // Options that choose the programs the compiler runs name this machine's files, and a
+    // daemon refuses them: compile them here instead of paying for a refused round trip.
+    for line in [
+        "clang --gcc-install-dir=/opt/gcc -c x.c",
+        "clang --gcc-toolchain=/opt/gcc -c x.c",
+        "gcc --prefix=/opt/bin/ -c x.c",
+        "gcc --specs=my.specs -c x.c",
+        "gcc -B/opt/bin/ -c x.c",
+        "gcc -B /opt/bin/ -c x.c",
+        "clang -fpass-plugin=p.so -c x.c",
+        "gcc -wrapper gdb,--args -c x.c",
+    ] {
+        assert!(
+            matches!(local(line), LocalReason::ReadsLocalFiles(_)),
+            "{line}"
+        );
+    }
     assert!(matches!(
         local("gcc -fprofile-arcs -c x.c"),
         LocalReason::WritesLocalFiles(_)

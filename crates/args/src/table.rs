@@ -80,7 +80,12 @@ use Takes::*;
 /// Sorted by spelling (byte order).
 pub const OPTIONS: &[Opt] = &[
     o("--coverage", Flag, WritesLocalFiles),
+    o("--gcc-install-dir", Either, ReadsLocalFiles),
+    o("--gcc-toolchain", Either, ReadsLocalFiles),
     o("--param", Separate, Plain),
+    o("--prefix", Either, ReadsLocalFiles),
+    o("--specs", Either, ReadsLocalFiles),
+    o("-B", Either, ReadsLocalFiles),
     o("-D", Either, CppOnly),
     o("-E", Flag, Preprocess),
     o("-I", Either, CppOnly),
@@ -113,6 +118,7 @@ pub const OPTIONS: &[Opt] = &[
     o("-fauto-profile", Joined, ReadsLocalFiles),
     o("-fcallgraph-info", Joined, WritesLocalFiles),
     o("-fdump-", Joined, WritesLocalFiles),
+    o("-fpass-plugin=", Joined, ReadsLocalFiles),
     o("-fplugin=", Joined, ReadsLocalFiles),
     o("-fprofile-arcs", Flag, WritesLocalFiles),
     o("-fprofile-instr-use", Joined, ReadsLocalFiles),
@@ -146,6 +152,7 @@ pub const OPTIONS: &[Opt] = &[
     o("-target", Separate, Plain),
     o("-u", Either, LinkOnly),
     o("-undef", Flag, CppOnly),
+    o("-wrapper", Separate, ReadsLocalFiles),
     o("-x", Either, Language),
     o("-z", Separate, LinkOnly),
 ];
