@@ -61,14 +61,14 @@ class Daemon:
                 continue
             try:
                 with open(f"/proc/{pid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
+                    stat = f.read()
             except OSError:
-                continue
-            # fields[0] is field 3 (state); session is field 6, utime 14, stime 15.
-            if int(fields[3]) != sid:
-                continue
-            comm = open(f"/proc/{pid}/comm").read().strip() if os.path.exists(f"/proc/{pid}/comm") else ""
-            if comm != "distccd":
+                continue  # gone between listdir and open
+            # comm is field 2, in parentheses; fields[0] is then field 3 (state), session is
+            # field 6, utime 14, stime 15.
+            comm = stat[stat.find("(") + 1:stat.rfind(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) != sid or comm != "distccd":
                 continue
             self.cpu[pid] = (int(fields[11]) + int(fields[12])) / TICK
 
