@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use crate::support::{Daemon, Impl, TempDir, ci, require};
 
 /// Where ../shared/corpus/fetch.sh unpacked libgit2, or None (a failure under CI).
-fn libgit2_source() -> Option<PathBuf> {
+pub(crate) fn libgit2_source() -> Option<PathBuf> {
     static SOURCE: OnceLock<Option<PathBuf>> = OnceLock::new();
     SOURCE
         .get_or_init(|| {

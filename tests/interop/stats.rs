@@ -5,42 +5,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::support::{Daemon, Impl, TempDir, ci, free_port, require};
-
-/// Where ../shared/corpus/fetch.sh unpacked libgit2, or None (a failure under CI).
-fn libgit2_source() -> Option<PathBuf> {
-    static SOURCE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SOURCE
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fetch.sh");
-            let found = Command::new("bash")
-                .arg(&script)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .find_map(|l| l.strip_prefix("libgit2=").map(PathBuf::from))
-                })
-                .filter(|p| p.join("CMakeLists.txt").is_file());
-            if found.is_none() {
-                assert!(
-                    !ci(),
-                    "CI=true and {} did not provide libgit2",
-                    script.display()
-                );
-                eprintln!("skipping: {} did not provide libgit2", script.display());
-            }
-            found
-        })
-        .clone()
-}
+use crate::libgit2::libgit2_source;
+use crate::support::{Daemon, Impl, TempDir, free_port, require};
 
 /// A process killed when dropped.
 struct Reaper(Child);
