@@ -195,6 +195,9 @@ fn our_client_and_the_3_4_client_share_a_two_slot_host() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let sb = Sandbox::new("share");
+    // 3.4's client refuses to run without an existing DISTCC_DIR (ours creates it); it must
+    // not depend on which client happens to start first.
+    fs::create_dir_all(&sb.distcc_dir).unwrap();
     let hosts = format!("127.0.0.1:{port}/2");
     let mut children = Vec::new();
     for i in 0..8 {
