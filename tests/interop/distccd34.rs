@@ -169,6 +169,18 @@ fn start_counting_daemon(dir: &Path, port: u16) -> Child {
         .expect("starting distccd")
 }
 
+/// Kills a daemon's whole process group when dropped, so a failing assertion does not leave
+/// 3.4's pre-forked children running.
+struct GroupKiller(std::process::Child);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group of the daemon this test started.
+        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn our_client_and_the_3_4_client_share_a_two_slot_host() {
     if !support::require(&["distccd", "distcc", "gcc"]) {
@@ -188,7 +200,7 @@ fn our_client_and_the_3_4_client_share_a_two_slot_host() {
         .status()
         .unwrap();
     let port = support::free_port();
-    let mut daemon = start_counting_daemon(wrap.path(), port);
+    let daemon = GroupKiller(start_counting_daemon(wrap.path(), port));
     let deadline = Instant::now() + Duration::from_secs(15);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "distccd did not start");
@@ -223,9 +235,7 @@ fn our_client_and_the_3_4_client_share_a_two_slot_host() {
             sb.log_text()
         );
     }
-    // SAFETY: kill(2) on the process group of the daemon we started.
-    unsafe { libc::kill(-(daemon.id() as i32), libc::SIGKILL) };
-    let _ = daemon.wait();
+    drop(daemon);
     let text = fs::read_to_string(&events).unwrap_or_default();
     let mut points: Vec<(f64, i32)> = text
         .lines()
