@@ -386,6 +386,16 @@ impl Job<'_> {
         )
     }
 
+    /// A failure of this daemon (not of the compile or the request), reported as 3.4 does
+    /// with a distcc exit status, and explained in `SERR`.
+    fn fail(&self, status: ExitCode, why: String) -> Step {
+        let msg = format!("distccd: {why}\n").into_bytes();
+        Step::Reply(
+            Reply::failure(self.version, status.as_wait_status(), msg),
+            Outcome::Failed(why),
+        )
+    }
+
     fn receive_and_run(
         &mut self,
         rd: &mut DeadlineReader<'_>,
@@ -484,11 +494,7 @@ impl Job<'_> {
                         // Our disk, not the client's request: say so (the client falls back
                         // or fails with these words) rather than close without a reply.
                         let why = format!("cannot store the source in the job directory: {e}");
-                        let msg = format!("distccd: {why}\n").into_bytes();
-                        return Ok(Step::Reply(
-                            Reply::failure(self.version, ExitCode::IoError.as_wait_status(), msg),
-                            Outcome::Failed(why),
-                        ));
+                        return Ok(self.fail(ExitCode::IoError, why));
                     }
                     let argv = argv::rewrite_plain(
                         &head.argv,
@@ -553,15 +559,7 @@ impl Job<'_> {
             Ok(c) => c,
             Err(e) => {
                 let why = format!("cannot run {}: {e}", plan.program.display());
-                let msg = format!("distccd: {why}\n").into_bytes();
-                return Step::Reply(
-                    Reply::failure(
-                        self.version,
-                        ExitCode::CompilerMissing.as_wait_status(),
-                        msg,
-                    ),
-                    Outcome::Failed(why),
-                );
+                return self.fail(ExitCode::CompilerMissing, why);
             }
         };
         let done = child.wait_or_hangup(fd);
@@ -569,15 +567,7 @@ impl Job<'_> {
         let done = match done {
             Ok(d) => d,
             Err(e) => {
-                let why = format!("waiting for the compiler: {e}");
-                return Step::Reply(
-                    Reply::failure(
-                        self.version,
-                        ExitCode::Distcc.as_wait_status(),
-                        format!("distccd: {why}\n").into_bytes(),
-                    ),
-                    Outcome::Failed(why),
-                );
+                return self.fail(ExitCode::Distcc, format!("waiting for the compiler: {e}"));
             }
         };
         match done.ended {
@@ -612,14 +602,7 @@ impl Job<'_> {
             Ok(o) => o,
             Err(e) => {
                 let why = format!("compiler succeeded but left no output: {e}");
-                return Step::Reply(
-                    Reply::failure(
-                        self.version,
-                        ExitCode::Distcc.as_wait_status(),
-                        format!("distccd: {why}\n").into_bytes(),
-                    ),
-                    Outcome::Failed(why),
-                );
+                return self.fail(ExitCode::Distcc, why);
             }
         };
         let dotd = match &plan.pump {
@@ -633,14 +616,7 @@ impl Job<'_> {
                 )),
                 Err(e) => {
                     let why = format!("compiler wrote no dependency file: {e}");
-                    return Step::Reply(
-                        Reply::failure(
-                            self.version,
-                            ExitCode::Distcc.as_wait_status(),
-                            format!("distccd: {why}\n").into_bytes(),
-                        ),
-                        Outcome::Failed(why),
-                    );
+                    return self.fail(ExitCode::Distcc, why);
                 }
             },
         };
