@@ -22,7 +22,7 @@ use crate::hosts::{self, Host, HostList};
 use crate::log::Log;
 use crate::remote::{self, Attempt, Progress};
 use crate::state::StateFile;
-use crate::{backoff, cross, invoke, output, slots};
+use crate::{backoff, cross, invoke, output, pump, slots};
 
 /// Most compiler messages kept from a local preprocessor.
 const CPP_STDERR_LIMIT: usize = 16 * 1024 * 1024;
@@ -255,6 +255,27 @@ impl Client<'_> {
             );
         }
         let server_argv: Vec<Vec<u8>> = server_argv.into_iter().map(OsString::into_vec).collect();
+        // Pump mode is for `,cpp` hosts only, and only when this compile allows it.
+        let mut pump = PumpState::Off;
+        if candidates.iter().any(|h| h.cpp) {
+            let mut argv = job.argv.clone();
+            if !cfg.no_rewrite_cross {
+                cross::rewrite(&mut argv, cfg.path.as_deref(), Path::new(cross::ALLOW_DIR));
+            }
+            match pump::plan(cfg, &job, &argv) {
+                Ok(plan) => pump = PumpState::Planned(plan),
+                Err(no) if no.warn => self.log.warning(format_args!(
+                    "not using pump mode for {input}: {}; preprocessing locally",
+                    no.why
+                )),
+                Err(no) => self.log.info(format_args!(
+                    "not using pump mode for {input}: {}; preprocessing locally",
+                    no.why
+                )),
+            }
+        }
+        // A pump compile failed on a server (a discrepancy if it then succeeds in plain mode).
+        let mut pump_failed = false;
         let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
         let link = remote::Link {
             io_timeout: cfg.io_timeout,
@@ -263,11 +284,17 @@ impl Client<'_> {
             log: self.log,
         };
         let mut cpp = Cpp::NotStarted;
+        let all_remote = !candidates.is_empty() && candidates.iter().all(|h| !h.is_local());
+        // Every candidate in pump mode: ask the include server before taking a remote slot,
+        // for the reason below.
+        if all_remote && candidates.iter().all(|h| h.cpp) {
+            pump = self.resolve_pump(dirs, &list, pump, &input);
+        }
         // When every candidate is remote, the job will need its preprocessed source whichever
         // host it gets: preprocess first, holding no remote slot (3.4 takes the remote slot
         // first and holds it while it waits for a local one and while cpp runs), so that
         // connecting overlaps cpp and a busy farm is not kept waiting by local work.
-        if !candidates.is_empty() && candidates.iter().all(|h| !h.is_local()) {
+        if all_remote && !pump.may_pump() {
             cpp = self.start_cpp(dirs, compiler, &job, &list)?;
         }
         let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
@@ -289,8 +316,8 @@ impl Client<'_> {
                 crate::stats::local("a localhost slot was chosen");
                 return self.run_here(compiler, argv);
             }
-            if let Cpp::NotStarted = cpp {
-                cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+            if host.cpp && matches!(pump, PumpState::Planned(_)) {
+                pump = self.resolve_pump(dirs, &list, pump, &input);
             }
             let host_name = match &host.transport {
                 hosts::Transport::Tcp { host, .. } | hosts::Transport::Ssh { host, .. } => {
@@ -303,6 +330,112 @@ impl Client<'_> {
                 host: &host_name,
                 slot: slot.n,
             };
+            if host.cpp
+                && let PumpState::Ready(plan, closure) = &pump
+            {
+                let sent_at = Instant::now();
+                let mut body = remote::Body::Pump {
+                    cwd: &plan.cwd,
+                    closure,
+                };
+                let attempt =
+                    remote::attempt(host, &plan.server_argv, &link, &mut progress, &mut body);
+                let reply = match attempt {
+                    Attempt::Reply(reply) => reply,
+                    Attempt::Comm(f) => {
+                        crate::stats::backoff(&host.spec, f.code);
+                        self.host_failed(dirs, host, &input, &f.why);
+                        last_failure = (f.code, f.why);
+                        candidates.remove(slot.host);
+                        continue;
+                    }
+                    // A pump request runs no preprocessor; should it ever say so, plain mode.
+                    Attempt::CppFailed => {
+                        pump.demote();
+                        continue;
+                    }
+                };
+                let exit = exit_code_of(reply.status as i32);
+                if reply.status & 0x7f != 0 || (100..=120).contains(&exit) {
+                    let why = format!(
+                        "the server failed with status {:#x}: {}",
+                        reply.status,
+                        String::from_utf8_lossy(&reply.stderr).trim_end()
+                    );
+                    crate::stats::backoff(&host.spec, ExitCode::CompilerCrashed);
+                    self.host_failed(dirs, host, &input, &why);
+                    last_failure = (ExitCode::CompilerCrashed, why);
+                    candidates.remove(slot.host);
+                    continue;
+                }
+                backoff::clear(&dirs.lock, host, cfg.backoff_period);
+                let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
+                crate::stats::remote(
+                    &host.spec,
+                    exit == 0,
+                    closure.bytes,
+                    received as u64,
+                    sent_at.elapsed(),
+                );
+                // Not folded into the speed model: its unit is KB of preprocessed source, and a
+                // pump request carries compressed headers that the include server may have
+                // sent before (and no system headers), which would make the host look slow.
+                if exit == 0 {
+                    match (&plan.deps_file, &reply.dotd) {
+                        (Some(d), Some(text)) => {
+                            let text = pump::rewrap_dotd(text).unwrap_or_else(|| text.clone());
+                            output::write_atomic(d, &text)
+                                .map_err(|e| ClientError::Output(d.clone(), e))?;
+                        }
+                        (Some(_), None) => {
+                            // Never an object without the dependency file asked for.
+                            self.log.warning(format_args!(
+                                "{} returned no dependency file for {input}; compiling it again in plain mode",
+                                host.spec
+                            ));
+                            pump.demote();
+                            continue;
+                        }
+                        (None, _) => {}
+                    }
+                    output::write_atomic(Path::new(&job.output), &reply.object)
+                        .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
+                    self.relay(&[], &reply.stderr, &reply.stdout);
+                    state.note(Phase::Done, &host_name, slot.n);
+                    self.log.info(format_args!(
+                        "compiled {input} on {} in pump mode",
+                        host.spec
+                    ));
+                    return Ok(0);
+                }
+                // The compile failed on the server. In pump mode that may be the include
+                // server's fault (a header it missed), so the failure is never reported as
+                // it is: compile here as 3.4 does, or, when that is not allowed, again on a
+                // server in plain mode.
+                drop(slot);
+                if cfg.fallback && !cfg.skip_local_retry {
+                    self.log.warning(format_args!(
+                        "remote compilation of {input} failed on {} in pump mode, retrying locally",
+                        host.spec
+                    ));
+                    crate::stats::local("retry after a remote compile error");
+                    let code = self.run_local_locked(dirs, Some(&list), compiler, argv)?;
+                    if code != exit {
+                        self.note_pump_discrepancy(plan, &input);
+                    }
+                    return Ok(code);
+                }
+                self.log.warning(format_args!(
+                    "remote compilation of {input} failed on {} in pump mode, retrying in plain mode",
+                    host.spec
+                ));
+                pump_failed = true;
+                pump.demote();
+                continue;
+            }
+            if let Cpp::NotStarted = cpp {
+                cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+            }
             // The host's share of the job, for the speed model: from the preprocessed source
             // being ready to the reply.
             let mut sent: Option<(Instant, u64)> = None;
@@ -311,7 +444,13 @@ impl Client<'_> {
                 sent = source.as_ref().map(|s| (Instant::now(), s.len() as u64));
                 source
             };
-            let attempt = remote::attempt(host, &server_argv, &link, &mut progress, &mut wait_cpp);
+            let attempt = remote::attempt(
+                host,
+                &server_argv,
+                &link,
+                &mut progress,
+                &mut remote::Body::Preprocessed(&mut wait_cpp),
+            );
             match attempt {
                 Attempt::Reply(reply) => {
                     let exit = exit_code_of(reply.status as i32);
@@ -349,6 +488,9 @@ impl Client<'_> {
                         state.note(Phase::Done, &host_name, slot.n);
                         self.log
                             .info(format_args!("compiled {input} on {}", host.spec));
+                        if pump_failed && let Some(plan) = pump.plan() {
+                            self.note_pump_discrepancy(plan, &input);
+                        }
                         return Ok(0);
                     }
                     if cfg.skip_local_retry || !cfg.fallback {
@@ -389,6 +531,70 @@ impl Client<'_> {
         }
         let (code, why) = last_failure;
         self.fall_back(dirs, Some(&list), compiler, argv, &input, code, &why)
+    }
+
+    /// Asks the include server for a planned pump compile's files, holding a local slot as
+    /// 3.4 does for include scanning. On failure pump mode is off for this compile (plain
+    /// mode: local preprocessing, protocol 2), and the log says why.
+    fn resolve_pump(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        pump: PumpState,
+        input: &str,
+    ) -> PumpState {
+        let PumpState::Planned(plan) = pump else {
+            return pump;
+        };
+        let started = Instant::now();
+        let result = (|| {
+            let _slot = self
+                .slots(dirs)
+                .acquire_local(list.local_slots_cpp, "the include server")
+                .map_err(|e| format!("cannot lock a local slot: {e}"))?;
+            let timeout = self.config.io_timeout.min(pump::INCLUDE_SERVER_TIMEOUT);
+            let names = pump::ask(&plan, timeout).map_err(|e| e.to_string())?;
+            pump::load(&names)
+        })();
+        match result {
+            Ok(closure) => {
+                self.log.info(format_args!(
+                    "include server: {} files and links for {input} in {:.3}s",
+                    closure.entries.len(),
+                    started.elapsed().as_secs_f64()
+                ));
+                PumpState::Ready(plan, closure)
+            }
+            Err(why) => {
+                self.log.warning(format_args!(
+                    "failed to get includes from the include server for {input} ({why}); preprocessing locally"
+                ));
+                PumpState::Failed(plan)
+            }
+        }
+    }
+
+    /// A pump compile failed on a server but succeeded another way: counted in 3.4's file,
+    /// which the `pump` script reports and which turns pump mode off for the rest of the
+    /// build when it reaches `DISTCC_MAX_DISCREPANCY`.
+    fn note_pump_discrepancy(&self, plan: &pump::Plan, input: &str) {
+        self.log.warning(format_args!(
+            "pump-mode compilation of {input} failed on the server but succeeded another way"
+        ));
+        let Some(file) = &plan.discrepancy_file else {
+            return;
+        };
+        match pump::note_discrepancy(file, plan.max_discrepancy) {
+            Ok(true) => self.log.warning(format_args!(
+                "now using plain distcc for the rest of this build: {} pump-mode failure(s) that succeeded otherwise (DISTCC_MAX_DISCREPANCY)",
+                plan.max_discrepancy
+            )),
+            Ok(false) => {}
+            Err(e) => self.log.error(format_args!(
+                "cannot count the discrepancy in {}: {e}",
+                file.display()
+            )),
+        }
     }
 
     fn host_failed(&self, dirs: &Dirs, host: &Host, input: &str, why: &str) {
@@ -480,6 +686,42 @@ impl Client<'_> {
         let mut out = std::io::stdout().lock();
         let _ = output::relay(&mut out, stdout);
         let _ = out.flush();
+    }
+}
+
+/// How far pump mode got for one compile.
+enum PumpState {
+    /// No `,cpp` host, or this compile may not use pump mode (logged).
+    Off,
+    /// Pump mode may be used; the include server has not been asked yet.
+    Planned(pump::Plan),
+    /// The include server answered: these files go to a `,cpp` host.
+    Ready(pump::Plan, pump::Closure),
+    /// The include server failed (logged): plain mode for this compile.
+    Failed(pump::Plan),
+}
+
+impl PumpState {
+    /// True while a pump compile may still happen.
+    fn may_pump(&self) -> bool {
+        matches!(self, PumpState::Planned(_) | PumpState::Ready(..))
+    }
+
+    /// Plain mode for the rest of this compile, keeping the plan (its discrepancy counter).
+    fn demote(&mut self) {
+        *self = match std::mem::replace(self, PumpState::Off) {
+            PumpState::Planned(p) | PumpState::Ready(p, _) | PumpState::Failed(p) => {
+                PumpState::Failed(p)
+            }
+            PumpState::Off => PumpState::Off,
+        };
+    }
+
+    fn plan(&self) -> Option<&pump::Plan> {
+        match self {
+            PumpState::Planned(p) | PumpState::Ready(p, _) | PumpState::Failed(p) => Some(p),
+            PumpState::Off => None,
+        }
     }
 }
 

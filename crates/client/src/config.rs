@@ -50,6 +50,14 @@ pub struct Config {
     pub ssh_hoard: bool,
     /// `DISTCC_SSH_PERSIST` (300 s; ours): idle time after which a held connection closes.
     pub ssh_persist: Duration,
+    /// `INCLUDE_SERVER_PORT`: the include server's socket (set by `pump`).
+    pub include_server_port: Option<PathBuf>,
+    /// `DISTCC_MAX_DISCREPANCY`, verbatim: pump failures that succeeded locally before pump
+    /// mode is given up for the build (3.4's default 1).
+    pub max_discrepancy: Option<String>,
+    /// `CPATH`, `C_INCLUDE_PATH` or `CPLUS_INCLUDE_PATH` is set (the name of the first):
+    /// include directories the include server does not see, so no pump mode.
+    pub include_path_env: Option<&'static str>,
 }
 
 /// 3.4's `dcc_getenv_bool`: unset gives the default; otherwise anything but `0` and empty
@@ -128,6 +136,12 @@ impl Config {
             ssh: get("DISTCC_SSH").map(|v| v.to_string_lossy().into_owned()),
             ssh_hoard: env_bool(get("DISTCC_SSH_HOARD"), true),
             ssh_persist: secs("DISTCC_SSH_PERSIST", 300),
+            include_server_port: nonempty_path(get("INCLUDE_SERVER_PORT")),
+            max_discrepancy: get("DISTCC_MAX_DISCREPANCY")
+                .map(|v| v.to_string_lossy().into_owned()),
+            include_path_env: ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"]
+                .into_iter()
+                .find(|n| get(n).is_some()),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod hosts;
 pub mod invoke;
 pub mod log;
 pub mod output;
+pub mod pump;
 mod remote;
 mod sched;
 mod slots;

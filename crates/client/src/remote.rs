@@ -1,6 +1,6 @@
 //! One exchange with a server: connect (TCP within 4 s, or an ssh child through `ssh`),
-//! send the head while the local preprocessor still runs, then the preprocessed source, then
-//! read the reply, with `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken
+//! send the head while the local preprocessor still runs, then the preprocessed source (or, in
+//! pump mode, the head and the include server's file list), then read the reply, with `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken
 //! over a [`Stream`], whichever the transport. Every way this can fail is a
 //! [`CommFailure`]: the caller backs the host off and tries elsewhere.
 
@@ -59,14 +59,26 @@ pub struct Link<'a> {
     pub log: &'a Log,
 }
 
-/// Runs one job on `host`. `wait_cpp` blocks until the preprocessed source is ready and
-/// returns it, or `None` if the preprocessor failed.
+/// What follows the command line in a request.
+pub enum Body<'a> {
+    /// Protocol 1 or 2 (a `,cpp` host gets 2): the preprocessed source, from a function
+    /// that blocks until the local preprocessor is done and returns it, or `None` if it
+    /// failed.
+    Preprocessed(&'a mut dyn FnMut() -> Option<Vec<u8>>),
+    /// Protocol 3 (pump): the working directory and the include server's file list.
+    Pump {
+        cwd: &'a [u8],
+        closure: &'a crate::pump::Closure,
+    },
+}
+
+/// Runs one job on `host`.
 pub fn attempt(
     host: &Host,
     argv: &[Vec<u8>],
     link: &Link<'_>,
     progress: &mut dyn Progress,
-    wait_cpp: &mut dyn FnMut() -> Option<Vec<u8>>,
+    body: &mut Body<'_>,
 ) -> Attempt {
     match &host.transport {
         Transport::Tcp { host: name, port } => {
@@ -76,7 +88,7 @@ pub fn attempt(
                 Err(e) => return Attempt::Comm(e),
             };
             stream.set_io_timeout(link.io_timeout);
-            exchange(&stream, host, argv, link.cork, progress, wait_cpp)
+            exchange(&stream, host, argv, link.cork, progress, body)
         }
         Transport::Ssh {
             user,
@@ -95,7 +107,7 @@ pub fn attempt(
                 link.log,
                 &mut |stream| {
                     progress.connecting();
-                    exchange(stream, host, argv, false, progress, wait_cpp)
+                    exchange(stream, host, argv, false, progress, body)
                 },
             )
         }
@@ -110,15 +122,15 @@ fn exchange(
     argv: &[Vec<u8>],
     cork: bool,
     progress: &mut dyn Progress,
-    wait_cpp: &mut dyn FnMut() -> Option<Vec<u8>>,
+    body: &mut Body<'_>,
 ) -> Attempt {
-    let version = host.protocol();
-    // Pump (protocol 3) needs the include scanner, which is not written yet: such hosts get
-    // protocol 2, which every 3.4 server speaks.
-    let version = if version == proto::Version::V3 {
-        proto::Version::V2
-    } else {
-        version
+    let (version, cwd) = match body {
+        Body::Pump { cwd, .. } => (proto::Version::V3, Some(cwd.to_vec())),
+        // A `,cpp` host whose compile is preprocessed here gets protocol 2, as from 3.4.
+        Body::Preprocessed(_) => match host.protocol() {
+            proto::Version::V3 => (proto::Version::V2, None),
+            v => (v, None),
+        },
     };
     if cork {
         stream.cork(true);
@@ -128,24 +140,35 @@ fn exchange(
         &mut head,
         &RequestHead {
             version,
-            cwd: None,
+            cwd,
             argv: argv.to_vec(),
         },
     );
-    if let Err(e) = (&*stream).write_all(&head) {
-        return Attempt::Comm(io_failure("sending the request", &e));
-    }
-    progress.preprocessing();
-    let Some(source) = wait_cpp() else {
-        return Attempt::CppFailed;
-    };
-    progress.sending();
-    let mut w = BufWriter::with_capacity(64 * 1024, stream);
-    let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
-        .and_then(|()| w.flush());
-    drop(w);
-    if let Err(e) = sent {
-        return Attempt::Comm(io_failure("sending the source", &e));
+    match body {
+        Body::Pump { closure, .. } => {
+            progress.sending();
+            crate::pump::encode_files(&mut head, closure);
+            if let Err(e) = (&*stream).write_all(&head) {
+                return Attempt::Comm(io_failure("sending the request and its files", &e));
+            }
+        }
+        Body::Preprocessed(wait_cpp) => {
+            if let Err(e) = (&*stream).write_all(&head) {
+                return Attempt::Comm(io_failure("sending the request", &e));
+            }
+            progress.preprocessing();
+            let Some(source) = wait_cpp() else {
+                return Attempt::CppFailed;
+            };
+            progress.sending();
+            let mut w = BufWriter::with_capacity(64 * 1024, stream);
+            let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
+                .and_then(|()| w.flush());
+            drop(w);
+            if let Err(e) = sent {
+                return Attempt::Comm(io_failure("sending the source", &e));
+            }
+        }
     }
     if cork {
         stream.cork(false);
