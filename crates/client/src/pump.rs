@@ -337,6 +337,11 @@ pub fn original_name(path: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Reads the files and links the include server listed.
+///
+/// The include server reads each source and header once per build and keeps its compressed
+/// copy; 3.4's client sends that copy even when the file has changed since, and the server
+/// then compiles the old text into an object that looks fine. Here a copy older than its
+/// original (by modification time) makes the compile go in plain mode instead.
 pub fn load(names: &[Vec<u8>]) -> Result<Closure, String> {
     let mut closure = Closure::default();
     for n in names {
@@ -357,6 +362,22 @@ pub fn load(names: &[Vec<u8>]) -> Result<Closure, String> {
                 target: target.into_os_string().into_vec(),
             });
         } else {
+            if n.ends_with(b".lzo") || n.ends_with(b".lzo.abs") {
+                let original = Path::new(std::ffi::OsStr::from_bytes(&name));
+                let changed = std::fs::metadata(original)
+                    .and_then(|m| m.modified())
+                    .and_then(|orig| Ok(orig >= meta.modified()?));
+                match changed {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Err(format!(
+                            "{} changed after the include server read it",
+                            original.display()
+                        ));
+                    }
+                    Err(e) => return Err(format!("cannot stat {}: {e}", original.display())),
+                }
+            }
             let lzo =
                 std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
             closure.bytes += lzo.len() as u64;
