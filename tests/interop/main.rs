@@ -5,7 +5,6 @@ mod distcc34_client;
 mod distccd34;
 mod libgit2;
 mod monitor;
-mod pump34;
 mod pump_client;
 mod sched;
 mod ssh;
