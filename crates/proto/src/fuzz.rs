@@ -483,8 +483,8 @@ pub fn pump_entries(data: &[u8]) {
 // ---------------------------------------------------------------------------------------
 // LZO
 
-/// The second decoder: the `lzo` crate, written independently of `lzokay` (which `lzo.rs`
-/// uses). It needs an output buffer of known size.
+/// The second decoder: the `lzo` crate, written independently of ours (`lzo.rs`). It needs
+/// an output buffer of known size.
 fn reference_decompress(src: &[u8], room: usize) -> Option<Vec<u8>> {
     if src.is_empty() {
         // The protocol's empty body; `lzo` (like liblzo) calls a 0-byte block truncated.
