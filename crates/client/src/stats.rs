@@ -223,11 +223,8 @@ pub fn flush(top: &Path, elapsed: Duration) -> io::Result<()> {
 
 /// The totals so far (empty when nothing was recorded).
 pub fn read(top: &Path) -> io::Result<Tally> {
-    let _held = match lock(top) {
-        Ok(l) => Some(l),
-        // Nothing recorded yet (no DISTCC_DIR), or a read-only one: read without the lock.
-        Err(_) => None,
-    };
+    // Without DISTCC_DIR (nothing recorded yet) or in a read-only one, read without the lock.
+    let _held = lock(top).ok();
     match std::fs::read_to_string(path(top)) {
         Ok(t) => Ok(Tally::parse(&t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Tally::default()),
