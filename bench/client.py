@@ -29,6 +29,9 @@ bench/results/client.txt.
    - client-side share = client side / (client side + daemon side): the whole build's CPU.
    Also printed: the machine's busy share during the build (/proc/stat), to show how much
    other work was competing.
+   With --pump, two more variants join the rotation: 3.4's client under Debian's 3.4 pump
+   (its Python include server) and ours under our pump, hosts marked `,cpp,lzo`. The include
+   server daemonizes, so it is reaped here as an orphan and counted on the client side.
 
 The daemons run with `--nice 0`: by default distccd lowers its own priority by 5, which on a
 machine shared with other work makes the remote compile slower than the same compile in the
@@ -36,7 +39,7 @@ floor and would be charged to the client. With --boost (the default when run as 
 whole benchmark runs at nice -10 so that other users' work disturbs it less; both clients and
 the floor get the same treatment.
 
-Usage: bench/client.py [--part trivial|libgit2|both] [--reps N] [--rounds N] [--jobs N]
+Usage: bench/client.py [--part trivial|libgit2|both] [--reps N] [--rounds N] [--jobs N] [--pump]
                        [--daemon 3.4|ours] [--ours PATH] [--out FILE] [--no-boost]"""
 import argparse
 import ctypes
@@ -58,6 +61,7 @@ import common  # noqa: E402
 
 PR_SET_CHILD_SUBREAPER = 36
 CLIENT34 = "/usr/bin/distcc"
+PUMP34 = "/usr/bin/distcc-pump"
 DAEMON34 = "/usr/bin/distccd"
 
 
@@ -278,29 +282,41 @@ def libgit2(args, ours, ours_daemon, work, out):
     reference = objects(build)
     cpp_cpu = preprocess_cpu(build)
     daemon = DAEMON34 if args.daemon == "3.4" else ours_daemon
-    clients = (("3.4", CLIENT34), ("ours", ours))
-    results = {name: [] for name, _ in clients}
+    clients = [("3.4", CLIENT34, None), ("ours", ours, None)]
+    if args.pump:
+        # Pump mode: each client under its own kind of include server (3.4's Python one via
+        # Debian's distcc-pump script, ours via our pump), hosts marked ,cpp,lzo.
+        clients += [("3.4 pump", CLIENT34, PUMP34),
+                    ("ours pump", ours, os.path.join(os.path.dirname(ours), "pump"))]
+    results = {name: [] for name, _, _ in clients}
     for rnd in range(args.rounds):
-        order = clients if rnd % 2 == 0 else tuple(reversed(clients))
-        for name, client in order:
+        order = clients if rnd % 2 == 0 else list(reversed(clients))
+        for name, client, pump in order:
             subprocess.run(["make", "-C", build, "clean"], check=True, capture_output=True)
             reap_strays()
             d = Daemon(daemon, args.jobs, os.path.join(work, f"libgit2-{name}.log"))
             ddir = tempfile.mkdtemp(dir=work)
+            host = f"127.0.0.1:{d.port}/{args.jobs}" + (",cpp,lzo" if pump else "")
             env = dict(os.environ, LAUNCH=client, DISTCC_FALLBACK="0", DISTCC_DIR=ddir,
-                       DISTCC_HOSTS=f"127.0.0.1:{d.port}/{args.jobs}")
+                       DISTCC_HOSTS=host)
             env.pop("DISTCC_VERBOSE", None)
             env.pop("DISTCC_LOG", None)
             load = loadavg()
             total0, idle0 = machine_busy()
             try:
                 t = time.perf_counter()
-                p = subprocess.Popen(make, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+                p = subprocess.Popen([pump, *make] if pump else make, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                 err = p.stderr.read()
                 _, status, ru = os.wait4(p.pid, 0)
                 wall = time.perf_counter() - t
                 p.returncode = os.waitstatus_to_exitcode(status)
+                # The include server daemonizes, so it is reparented to us (a subreaper) and
+                # reaped here: client side.
+                strays = 0.0
+                if pump:
+                    time.sleep(0.5)
+                    strays = reap_strays()
             finally:
                 daemon_cpu = d.stop()
             total1, idle1 = machine_busy()
@@ -308,7 +324,7 @@ def libgit2(args, ours, ours_daemon, work, out):
                 raise SystemExit(f"make failed:\n{err.decode(errors='replace')[-3000:]}")
             if objects(build) != reference:
                 raise SystemExit(f"round {rnd + 1}: {name}'s objects differ from the local build")
-            client_cpu = cpu_of(ru)
+            client_cpu = cpu_of(ru) + strays
             busy = 1 - (idle1 - idle0) / max(total1 - total0, 1)
             share = client_cpu / (client_cpu + daemon_cpu)
             results[name].append((wall, client_cpu, daemon_cpu, share))
@@ -322,8 +338,8 @@ def libgit2(args, ours, ours_daemon, work, out):
     lines = [f"libgit2 Release, {len(reference)} objects, -j{args.jobs}, daemon "
              f"{'3.4' if args.daemon == '3.4' else 'ours'} (--jobs {args.jobs}, --nice 0), "
              f"{args.rounds} alternating rounds, medians:"]
-    for name, _ in clients:
-        lines.append(f"  {name:>4} client: wall {med(name, 0):6.2f} s, client side "
+    for name, _, _ in clients:
+        lines.append(f"  {name:>9} client: wall {med(name, 0):6.2f} s, client side "
                      f"{med(name, 1):6.2f} s cpu, daemon side {med(name, 2):6.2f} s cpu, "
                      f"client-side share {med(name, 3) * 100:5.1f} %")
     lines.append(f"  of the client side, the local preprocessor alone (every compile command with -E, "
@@ -332,7 +348,13 @@ def libgit2(args, ours, ours_daemon, work, out):
     lines.append(f"  wall ours/3.4: {med('ours', 0) / med('3.4', 0):.3f} (target <= 0.85); "
                  f"client-side share ours {med('ours', 3) * 100:.1f} % (target <= 14 %)")
     lines.append("  per round: " + "; ".join(
-        f"{name} {r[0]:.2f} s/{r[3] * 100:.1f} %" for name, _ in clients for r in results[name]))
+        f"{name} {r[0]:.2f} s/{r[3] * 100:.1f} %" for name, _, _ in clients
+        for r in results[name]))
+    if args.pump:
+        lines.append(f"  pump mode: wall ours/3.4 pump {med('ours pump', 0) / med('3.4 pump', 0):.3f}, "
+                     f"ours pump/3.4 plain {med('ours pump', 0) / med('3.4', 0):.3f}; "
+                     f"client-side share ours pump {med('ours pump', 3) * 100:.1f} %, "
+                     f"3.4 pump {med('3.4 pump', 3) * 100:.1f} %")
     text = "\n".join(lines)
     print(text, flush=True)
     out.append(text)
@@ -343,6 +365,8 @@ def main():
     ap.add_argument("--part", choices=["trivial", "libgit2", "both"], default="both")
     ap.add_argument("--reps", type=int, default=200, help="trivial rounds (default 200)")
     ap.add_argument("--rounds", type=int, default=3, help="libgit2 rounds per client")
+    ap.add_argument("--pump", action="store_true",
+                    help="libgit2 also in pump mode: 3.4's client under 3.4's pump and ours under ours")
     ap.add_argument("--jobs", type=int, default=4, help="make -j and daemon --jobs (libgit2)")
     ap.add_argument("--daemon", choices=["3.4", "ours"], default="3.4",
                     help="the one daemon of the libgit2 part")
