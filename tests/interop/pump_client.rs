@@ -661,7 +661,7 @@ fn libgit2_release_in_pump_mode() {
         "every object compiled on the server"
     );
 
-    // 3.4's client the same way, against a fresh daemon and include server.
+    // 3.4's client the same way, against a fresh daemon of ours and include server.
     let daemon34 = Daemon::start_with(Impl::Ours, 4, &["--log-level", "debug"]);
     let hosts34 = format!("127.0.0.1:{}/4,cpp,lzo", daemon34.port);
     let t34 = {
@@ -678,6 +678,21 @@ fn libgit2_release_in_pump_mode() {
         ));
         make(&env)
     };
+    // Our daemon wraps the server's dependency rule again where gcc wraps the client-side
+    // names (3.4's daemon does not), so even 3.4's client gets every `.d` as a local build.
+    let built34 = outputs(&build);
+    let differ34: Vec<_> = reference
+        .iter()
+        .filter(|(k, v)| built34.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect();
+    assert!(
+        differ34.is_empty() && built34.len() == reference.len(),
+        "3.4's client through our daemon: {} of {} outputs differ from the local build, first {:?}",
+        differ34.len(),
+        reference.len(),
+        differ34.first()
+    );
     let d34 = daemon34.log_text();
     let (pump34, plain34) = (daemon_pump_jobs(&d34), daemon_plain_jobs(&d34));
     eprintln!(

@@ -5,8 +5,10 @@
 //! Everything the crate knows about compiler options is in one sorted table
 //! ([`table::OPTIONS`]). The crate is pure: it never looks at the file system or the
 //! environment. Deciding which compiler binary to run, reading `@file` response files,
-//! `DEPENDENCIES_OUTPUT` and the cross-compiler rename are the client's business.
+//! `DEPENDENCIES_OUTPUT` and the cross-compiler rename are the client's business. It also knows
+//! how gcc lays out a `.d` file ([`dotd`]).
 
+pub mod dotd;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
 mod lang;

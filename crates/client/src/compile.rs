@@ -383,7 +383,7 @@ impl Client<'_> {
                 if exit == 0 {
                     match (&plan.deps_file, &reply.dotd) {
                         (Some(d), Some(text)) => {
-                            let text = pump::rewrap_dotd(text).unwrap_or_else(|| text.clone());
+                            let text = args::dotd::rewrap(text).unwrap_or_else(|| text.clone());
                             output::write_atomic(d, &text)
                                 .map_err(|e| ClientError::Output(d.clone(), e))?;
                         }

@@ -405,85 +405,6 @@ pub fn encode_files(buf: &mut Vec<u8>, closure: &Closure) {
     }
 }
 
-/// gcc's dependency rule layout (`make_write` in libcpp's mkdeps.cc, 72 columns): a name
-/// goes on a new ` \`-continued line when it would pass the limit. The server compiled under
-/// a job directory, so its compiler wrapped the longer names there; with that directory cut
-/// out, re-wrapping makes the file the same as a local compile's. Returns `None` when the
-/// first rule is not in the shape gcc writes (the caller then keeps the server's bytes).
-pub fn rewrap_dotd(d: &[u8]) -> Option<Vec<u8>> {
-    const COLMAX: usize = 72;
-    // The first rule runs to the first newline that is not escaped by a backslash.
-    let mut end = None;
-    let mut i = 0;
-    while i < d.len() {
-        match d[i] {
-            b'\\' => i += 1,
-            b'\n' => {
-                end = Some(i);
-                break;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    let end = end?;
-    let (rule, rest) = (&d[..end], &d[end + 1..]);
-    // Words, split at blanks and escaped newlines; `\ ` and other escapes stay in the word.
-    let mut words: Vec<&[u8]> = Vec::new();
-    let mut start = None;
-    let mut i = 0;
-    while i < rule.len() {
-        let c = rule[i];
-        if c == b'\\' && rule.get(i + 1) == Some(&b'\n') {
-            if let Some(s) = start.take() {
-                words.push(&rule[s..i]);
-            }
-            i += 2;
-            continue;
-        }
-        if c == b' ' || c == b'\t' {
-            if let Some(s) = start.take() {
-                words.push(&rule[s..i]);
-            }
-        } else if start.is_none() {
-            start = Some(i);
-        }
-        i += if c == b'\\' { 2 } else { 1 };
-    }
-    if let Some(s) = start {
-        words.push(&rule[s.min(rule.len())..]);
-    }
-    let colon = words.iter().position(|w| w.ends_with(b":"))?;
-    let mut out = Vec::with_capacity(d.len());
-    let mut col = 0;
-    let put = |out: &mut Vec<u8>, w: &[u8], col: &mut usize| {
-        if *col > 0 {
-            if *col + w.len() > COLMAX {
-                out.extend_from_slice(b" \\\n");
-                *col = 0;
-            }
-            *col += 1;
-            out.push(b' ');
-        }
-        *col += w.len();
-        out.extend_from_slice(w);
-    };
-    for (k, w) in words[..=colon].iter().enumerate() {
-        let w = if k == colon { &w[..w.len() - 1] } else { w };
-        if !w.is_empty() {
-            put(&mut out, w, &mut col);
-        }
-    }
-    out.push(b':');
-    col += 1;
-    for w in &words[colon + 1..] {
-        put(&mut out, w, &mut col);
-    }
-    out.push(b'\n');
-    out.extend_from_slice(rest);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,22 +509,5 @@ mod tests {
         assert_eq!(proto::read_pump_file_count(&mut r, &limits).unwrap(), 3);
         let e = proto::read_pump_entry(&mut r, &limits).unwrap();
         assert_eq!(e.kind, proto::PumpEntryKind::File(b"int x;\n".to_vec()));
-    }
-
-    #[test]
-    fn dependency_rules_are_wrapped_as_gcc_wraps_them() {
-        // What gcc 12 wrote for a local compile of a file including <stdio.h> and "a.h".
-        let local = b"m.o: m.c /usr/include/stdc-predef.h /usr/include/stdio.h \\\n /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \\\n /usr/include/features.h a.h\n";
-        // The same rule wrapped where the server's longer names were.
-        let server = b"m.o: m.c /usr/include/stdc-predef.h \\\n /usr/include/stdio.h \\\n /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \\\n /usr/include/features.h \\\n a.h\n";
-        assert_eq!(rewrap_dotd(server).unwrap(), local.to_vec());
-        assert_eq!(rewrap_dotd(local).unwrap(), local.to_vec());
-        // Escaped blanks stay inside a name; phony rules after the first are kept.
-        let d = b"a\\ b.o: x\\ y.h \\\n z.h\n\nz.h:\n";
-        assert_eq!(
-            rewrap_dotd(d).unwrap(),
-            b"a\\ b.o: x\\ y.h z.h\n\nz.h:\n".to_vec()
-        );
-        assert_eq!(rewrap_dotd(b"no rule"), None);
     }
 }

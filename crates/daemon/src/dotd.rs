@@ -1,6 +1,8 @@
 //! The `.d` file of a pump compile, made to read as if produced on the client (3.4's
 //! `dcc_cleanup_dotd`): the server's output name becomes the client's target, and the job's
-//! root directory disappears from every path.
+//! root directory disappears from every path. Then, unlike 3.4, the rule is wrapped again
+//! where gcc would have wrapped the shorter client-side names, so the file is byte-identical to
+//! a local compile's for every client, 3.4's included.
 
 /// Rewrites the compiler's dependency file `d`.
 pub fn cleanup(d: &[u8], root: &[u8], server_out: &[u8], target: &[u8]) -> Vec<u8> {
@@ -9,7 +11,7 @@ pub fn cleanup(d: &[u8], root: &[u8], server_out: &[u8], target: &[u8]) -> Vec<u
         let line = replace_first(line, server_out, target);
         out.extend_from_slice(&replace_all(&line, root, b""));
     }
-    out
+    args::dotd::rewrap(&out).unwrap_or(out)
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -46,6 +48,6 @@ mod tests {
     fn target_and_root_are_rewritten() {
         let d = b"/tmp/j/output.o: /tmp/j/root/src/a.c \\\n /tmp/j/root/src/a.h\n";
         let got = cleanup(d, b"/tmp/j/root", b"/tmp/j/output.o", b"obj/a.o");
-        assert_eq!(got, b"obj/a.o: /src/a.c \\\n /src/a.h\n");
+        assert_eq!(got, b"obj/a.o: /src/a.c /src/a.h\n");
     }
 }
