@@ -343,9 +343,7 @@ impl Client<'_> {
                 let reply = match attempt {
                     Attempt::Reply(reply) => reply,
                     Attempt::Comm(f) => {
-                        crate::stats::backoff(&host.spec, f.code);
-                        self.host_failed(dirs, host, &input, &f.why);
-                        last_failure = (f.code, f.why);
+                        last_failure = self.host_failed(dirs, host, &input, f.code, f.why);
                         candidates.remove(slot.host);
                         continue;
                     }
@@ -356,15 +354,9 @@ impl Client<'_> {
                     }
                 };
                 let exit = exit_code_of(reply.status as i32);
-                if reply.status & 0x7f != 0 || (100..=120).contains(&exit) {
-                    let why = format!(
-                        "the server failed with status {:#x}: {}",
-                        reply.status,
-                        String::from_utf8_lossy(&reply.stderr).trim_end()
-                    );
-                    crate::stats::backoff(&host.spec, ExitCode::CompilerCrashed);
-                    self.host_failed(dirs, host, &input, &why);
-                    last_failure = (ExitCode::CompilerCrashed, why);
+                if let Some(why) = server_failure(&reply) {
+                    let code = ExitCode::CompilerCrashed;
+                    last_failure = self.host_failed(dirs, host, &input, code, why);
                     candidates.remove(slot.host);
                     continue;
                 }
@@ -454,18 +446,9 @@ impl Client<'_> {
             match attempt {
                 Attempt::Reply(reply) => {
                     let exit = exit_code_of(reply.status as i32);
-                    let signalled = reply.status & 0x7f != 0;
-                    if signalled || (100..=120).contains(&exit) {
-                        // The server, not the user's code, failed (compiler missing, killed,
-                        // job timeout): another host may do better.
-                        let why = format!(
-                            "the server failed with status {:#x}: {}",
-                            reply.status,
-                            String::from_utf8_lossy(&reply.stderr).trim_end()
-                        );
-                        crate::stats::backoff(&host.spec, ExitCode::CompilerCrashed);
-                        self.host_failed(dirs, host, &input, &why);
-                        last_failure = (ExitCode::CompilerCrashed, why);
+                    if let Some(why) = server_failure(&reply) {
+                        let code = ExitCode::CompilerCrashed;
+                        last_failure = self.host_failed(dirs, host, &input, code, why);
                         candidates.remove(slot.host);
                         continue;
                     }
@@ -522,9 +505,7 @@ impl Client<'_> {
                     return self.run_local_locked(dirs, Some(&list), compiler, argv);
                 }
                 Attempt::Comm(f) => {
-                    crate::stats::backoff(&host.spec, f.code);
-                    self.host_failed(dirs, host, &input, &f.why);
-                    last_failure = (f.code, f.why);
+                    last_failure = self.host_failed(dirs, host, &input, f.code, f.why);
                     candidates.remove(slot.host);
                 }
             }
@@ -597,7 +578,17 @@ impl Client<'_> {
         }
     }
 
-    fn host_failed(&self, dirs: &Dirs, host: &Host, input: &str, why: &str) {
+    /// The link or the server failed, not the user's code: counts and logs it, backs the host
+    /// off, and returns the failure a fallback would report.
+    fn host_failed(
+        &self,
+        dirs: &Dirs,
+        host: &Host,
+        input: &str,
+        code: ExitCode,
+        why: String,
+    ) -> (ExitCode, String) {
+        crate::stats::backoff(&host.spec, code);
         self.log.warning(format_args!(
             "failed to distribute {input} to {}: {why}",
             host.spec
@@ -608,6 +599,7 @@ impl Client<'_> {
                 host.spec
             ));
         }
+        (code, why)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -888,4 +880,19 @@ pub fn exit_code_of(status: i32) -> i32 {
     } else {
         128 + (status & 0x7f)
     }
+}
+
+/// Why a reply means the server, not the user's code, failed (killed, the compiler missing, a
+/// job timeout: a distcc exit code 100-120): another host may do better. `None` for a compile
+/// that ran, whether or not the code compiled.
+fn server_failure(reply: &proto::Reply) -> Option<String> {
+    let exit = exit_code_of(reply.status as i32);
+    if reply.status & 0x7f == 0 && !(100..=120).contains(&exit) {
+        return None;
+    }
+    Some(format!(
+        "the server failed with status {:#x}: {}",
+        reply.status,
+        String::from_utf8_lossy(&reply.stderr).trim_end()
+    ))
 }
