@@ -4,7 +4,8 @@
 //! compiler's built-in directories, `-idirafter`; `#include_next` continues after the
 //! directory the includer was found in). Computed includes are evaluated over every
 //! `#define` of every reached file and every `-D`, after the plain includes, until no new
-//! file appears.
+//! file appears. A computed include none of whose macros is defined anywhere is skipped (gcc
+//! would reject it, so an `#if` keeps it out).
 //!
 //! Files under the built-in directories are walked (they may define macros or include
 //! project headers) but not reported as files to send. An include that names no existing
@@ -58,6 +59,10 @@ struct Walk<'a> {
     angle_start: usize,
     system: Vec<PathBuf>,
     seen: HashSet<Node>,
+    /// (realpath, realpath of the directory it was named in, chain index): what decides what
+    /// a file's includes resolve to. Spellings with `..` can grow without end around an
+    /// include cycle (`a/../b/../a/…`); this key cannot.
+    visited: HashSet<(PathBuf, PathBuf, Option<usize>)>,
     work: Vec<Node>,
     real_index: HashMap<PathBuf, usize>,
     out: Closure,
@@ -122,6 +127,7 @@ pub fn closure(
         angle_start,
         system: system.clone(),
         seen: HashSet::new(),
+        visited: HashSet::new(),
         work: Vec::new(),
         real_index: HashMap::new(),
         out: Closure {
@@ -134,7 +140,12 @@ pub fn closure(
 
     // The source first, then -include/-imacros files (searched in cwd, then the chain).
     let src = PathBuf::from(&cmd.source);
-    if !w.fs.is_file(cwd, &src) && !(src.is_absolute() && w.fs.file(&src).is_some()) {
+    let found = if src.is_absolute() {
+        w.fs.file(&src).is_some()
+    } else {
+        w.fs.is_file(cwd, &src)
+    };
+    if !found {
         return Err(NotCovered(format!(
             "could not find translation unit '{}'",
             cmd.source
@@ -179,6 +190,10 @@ pub fn closure(
         let pending = std::mem::take(&mut w.pending);
         for p in &pending {
             let names = macros::evaluate(&p.expr, &[&cmdline, &table]);
+            if names.is_empty() && !macros::any_defined(&p.expr, &[&cmdline, &table]) {
+                // Only under an #if that is false here: gcc would fail on it otherwise.
+                continue;
+            }
             if names.is_empty() {
                 return Err(NotCovered(format!(
                     "computed include '{}' has no value of the form \"…\" or <…>",
@@ -272,6 +287,13 @@ impl Walk<'_> {
         let Some((stamp, real)) = self.fs.file(&abs) else {
             return Ok(());
         };
+        let real_dir = abs
+            .parent()
+            .and_then(|d| self.fs.real_dir(d))
+            .unwrap_or_default();
+        if !self.visited.insert((real.clone(), real_dir, node.found)) {
+            return Ok(());
+        }
         self.out.spelled.push(abs);
         let system = self.is_system(&real);
         let first = !self.real_index.contains_key(&real);
@@ -329,5 +351,27 @@ mod tests {
         assert_eq!(norm("."), PathBuf::from(""));
         assert_eq!(norm("/"), PathBuf::from("/"));
         assert_eq!(norm("/usr/include/"), PathBuf::from("/usr/include"));
+    }
+}
+
+#[cfg(test)]
+mod cycle_tests {
+    use super::*;
+
+    /// Headers including each other through `..` end (distinct spellings, same files).
+    #[test]
+    fn dotdot_include_cycle_ends() {
+        let t = os::tempdir::TempDir::new("analyze-test.").unwrap();
+        let d = t.path();
+        std::fs::create_dir_all(d.join("a")).unwrap();
+        std::fs::create_dir_all(d.join("b")).unwrap();
+        std::fs::write(d.join("a/x.h"), "#include \"../b/y.h\"\n").unwrap();
+        std::fs::write(d.join("b/y.h"), "#include \"../a/x.h\"\n").unwrap();
+        std::fs::write(d.join("m.c"), "#include \"a/x.h\"\n").unwrap();
+        let cmd =
+            crate::command::parse(&["gcc".into(), "-nostdinc".into(), "-c".into(), "m.c".into()])
+                .unwrap();
+        let c = closure(&mut Fs::default(), &mut Defaults::default(), d, &cmd).unwrap();
+        assert_eq!(c.files.len(), 3);
     }
 }

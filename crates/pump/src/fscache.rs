@@ -67,6 +67,7 @@ pub struct Fs {
     dirs: HashMap<PathBuf, Dir>,
     files: HashMap<PathBuf, FileInfo>,
     parsed: HashMap<PathBuf, (Stamp, Arc<Directives>)>,
+    real_dirs: HashMap<PathBuf, (u64, Option<PathBuf>)>,
     /// Files scanned (not served from the cache), for statistics and tests.
     pub scans: u64,
 }
@@ -175,6 +176,20 @@ impl Fs {
             f.stamp = now;
         }
         Some((f.stamp?, f.real.clone()?))
+    }
+
+    /// The realpath of a directory, resolved once per request.
+    pub fn real_dir(&mut self, dir: &Path) -> Option<PathBuf> {
+        let generation = self.generation;
+        if let Some((g, r)) = self.real_dirs.get(dir)
+            && *g == generation
+        {
+            return r.clone();
+        }
+        let r = std::fs::canonicalize(dir).ok();
+        self.real_dirs
+            .insert(dir.to_path_buf(), (generation, r.clone()));
+        r
     }
 
     /// The directives of the file at `real`, scanned again only when its stamp changed.

@@ -62,6 +62,14 @@ pub fn evaluate(expr: &str, tables: &[&Table]) -> Vec<Name> {
     names
 }
 
+/// True if some identifier of `expr` has a definition: a computed include whose macros are
+/// all undefined cannot be reached by the compiler (it would fail there), so it is skipped.
+pub fn any_defined(expr: &str, tables: &[&Table]) -> bool {
+    tokenize(expr)
+        .iter()
+        .any(|t| t.is_ident() && !definitions(&t.text, tables).is_empty())
+}
+
 fn definitions<'a>(name: &str, tables: &[&'a Table]) -> Vec<&'a Define> {
     tables
         .iter()

@@ -1,0 +1,414 @@
+//! Our include server (`include-server --foreground`) spoken to over its unix socket with
+//! 3.4's exact exchange, against real gcc headers: search rules, caches, give-ups, and the
+//! file set compared with what `gcc -M` lists for every source of libgit2.
+
+use std::collections::BTreeSet;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{TempDir, require};
+
+struct Server {
+    child: Child,
+    socket: PathBuf,
+    _dir: TempDir,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = TempDir::new("incserver");
+        let socket = dir.path().join("socket");
+        let child = Command::new(env!("CARGO_BIN_EXE_include-server"))
+            .arg("--port")
+            .arg(&socket)
+            .arg("--foreground")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting include-server");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !socket.exists() {
+            assert!(Instant::now() < deadline, "include-server made no socket");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Server {
+            child,
+            socket,
+            _dir: dir,
+        }
+    }
+
+    /// The raw names of one request.
+    fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
+        let req = pump::wire::Request {
+            cwd: cwd.display().to_string(),
+            argv: argv.to_vec(),
+        };
+        let mut s = UnixStream::connect(&self.socket).expect("connecting to include-server");
+        std::io::Write::write_all(&mut s, &pump::wire::encode_request(&req)).unwrap();
+        pump::wire::read_reply(&mut s, &proto::Limits::DEFAULT).expect("a reply")
+    }
+
+    /// The client's names (3.4's `dcc_get_original_fname`) of the files (not links) sent.
+    fn files(&self, cwd: &Path, argv: &[String]) -> BTreeSet<PathBuf> {
+        self.ask(cwd, argv)
+            .iter()
+            .filter(|n| {
+                !std::fs::symlink_metadata(n)
+                    .unwrap()
+                    .file_type()
+                    .is_symlink()
+            })
+            .map(|n| original(n))
+            .collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+}
+
+fn original(name: &str) -> PathBuf {
+    let rest: String = name.splitn(5, '/').nth(4).map(|r| format!("/{r}")).unwrap();
+    let rest = rest.strip_suffix(".abs").unwrap_or(&rest);
+    PathBuf::from(rest.strip_suffix(".lzo").unwrap_or(rest))
+}
+
+fn argv(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn project() -> TempDir {
+    let t = TempDir::new("incserver-proj");
+    let d = t.path();
+    write(d, "inc/util.h", "#include_next <util.h>\n");
+    write(d, "inc2/util.h", "#define U 2\n");
+    write(
+        d,
+        "inc3/util.h",
+        "#error never reached: include_next stops at inc2\n",
+    );
+    write(d, "quote/q.h", "#include \"../shared/up.h\"\n");
+    write(d, "shared/up.h", "#define UP 4\n");
+    write(d, "sys/s.h", "#include <stddef.h>\n");
+    write(d, "real/linked.h", "#define L 6\n");
+    std::os::unix::fs::symlink("real", d.join("linkdir")).unwrap();
+    write(d, "cfg/config_linux.h", "#define CFG 7\n");
+    write(
+        d,
+        "src/a.c",
+        "#include <stdio.h>\n#include <util.h>\n#include \"q.h\"\n#include <s.h>\n#include <linked.h>\n\
+         #if 0\n#include \"does_not_exist.h\"\n#endif\n#define PLATFORM_HEADER(x) STR(config_##x.h)\n\
+         #define STR(x) #x\n#include PLATFORM_HEADER(linux)\nint a;\n",
+    );
+    t
+}
+
+fn a_argv(d: &Path) -> Vec<String> {
+    argv(&format!(
+        "gcc -O2 -Iinc -Iinc2 -Iinc3 -iquote quote -isystem sys -I{}/linkdir -Icfg -c src/a.c -o a.o",
+        d.display()
+    ))
+}
+
+#[test]
+fn include_server_follows_gcc_search_rules() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let t = project();
+    let d = std::fs::canonicalize(t.path()).unwrap();
+    let s = Server::start();
+    let names = s.ask(&d, &a_argv(&d));
+    let files: BTreeSet<PathBuf> = s.files(&d, &a_argv(&d));
+    for want in [
+        "src/a.c",
+        "inc/util.h",
+        "inc2/util.h",
+        "quote/q.h",
+        "shared/up.h",
+        "sys/s.h",
+        "real/linked.h",
+        "cfg/config_linux.h",
+    ] {
+        assert!(
+            files.contains(&d.join(want)),
+            "{want} missing from {files:?}"
+        );
+    }
+    assert!(
+        !files.contains(&d.join("inc3/util.h")),
+        "include_next went past inc2: {files:?}"
+    );
+    assert!(
+        !files.iter().any(|f| f.starts_with("/usr/include")),
+        "system headers sent: {files:?}"
+    );
+    // The symlinked -I directory is mirrored as a link to its realpath; system dirs are links.
+    let links: Vec<(PathBuf, PathBuf)> = names
+        .iter()
+        .filter(|n| {
+            std::fs::symlink_metadata(n)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        })
+        .map(|n| (original(n), std::fs::read_link(n).unwrap()))
+        .collect();
+    assert!(
+        links.contains(&(d.join("linkdir"), d.join("real"))),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().any(|(n, t)| n == Path::new("/usr/include")
+            && t.to_string_lossy().ends_with("../usr/include")),
+        "{links:?}"
+    );
+    // Every file is 3.4's compressed copy of the original (absolute names get a #line).
+    for n in names
+        .iter()
+        .filter(|n| n.ends_with(".lzo") || n.ends_with(".lzo.abs"))
+    {
+        let packed = std::fs::read(n).unwrap();
+        let text = proto::lzo::decompress(&packed, 1 << 20).unwrap();
+        let orig = std::fs::read(original(n)).unwrap();
+        assert!(text.ends_with(&orig), "{n} is not a copy of its original");
+    }
+}
+
+#[test]
+fn include_server_notices_an_edited_header() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let t = project();
+    let d = std::fs::canonicalize(t.path()).unwrap();
+    let s = Server::start();
+    let first = s.files(&d, &a_argv(&d));
+    assert!(!first.contains(&d.join("shared/new.h")));
+    // Edit a header (same size class, new mtime) to include a new file.
+    std::thread::sleep(Duration::from_millis(20));
+    write(&d, "shared/new.h", "#define NEW 1\n");
+    write(&d, "shared/up.h", "#include \"new.h\"\n#define UP 4\n");
+    let second = s.files(&d, &a_argv(&d));
+    assert!(
+        second.contains(&d.join("shared/new.h")),
+        "edit not seen: {second:?}"
+    );
+    let copy = s
+        .ask(&d, &a_argv(&d))
+        .into_iter()
+        .find(|n| original(n) == d.join("shared/up.h"))
+        .unwrap();
+    let text = proto::lzo::decompress(&std::fs::read(copy).unwrap(), 1 << 20).unwrap();
+    assert!(
+        String::from_utf8_lossy(&text).contains("new.h"),
+        "stale compressed copy"
+    );
+}
+
+#[test]
+fn include_server_gives_up_as_34_does() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let t = project();
+    let d = std::fs::canonicalize(t.path()).unwrap();
+    write(
+        &d,
+        "src/bad.c",
+        "#define H HEADER_NAME_NOT_DEFINED\n#include H\n",
+    );
+    let s = Server::start();
+    assert!(
+        s.ask(&d, &argv("gcc -c src/bad.c")).is_empty(),
+        "unresolvable computed include"
+    );
+    assert!(
+        s.ask(&d, &argv("gcc -c src/a.c src/bad.c")).is_empty(),
+        "two sources"
+    );
+    assert!(
+        s.ask(&d, &argv("gcc -c src/missing.c")).is_empty(),
+        "missing source"
+    );
+    assert!(s.ask(&d, &argv("gcc -I- -c src/a.c")).is_empty(), "-I-");
+    // And the server still answers afterwards.
+    assert!(!s.ask(&d, &a_argv(&d)).is_empty());
+}
+
+/// `gcc -M`'s dependencies, realpaths, for one command (cwd `dir`).
+fn gcc_deps(dir: &Path, args: &[String]) -> Vec<PathBuf> {
+    let mut cmd: Vec<String> = Vec::new();
+    let mut skip = false;
+    for a in &args[1..] {
+        if skip {
+            skip = false;
+            continue;
+        }
+        match a.as_str() {
+            "-o" | "-MF" | "-MT" | "-MQ" => skip = true,
+            "-c" | "-MD" | "-MMD" => {}
+            _ => cmd.push(a.clone()),
+        }
+    }
+    let out = Command::new(&args[0])
+        .current_dir(dir)
+        .arg("-M")
+        .args(&cmd)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "gcc -M {cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).replace("\\\n", " ");
+    let deps = text
+        .split_once(':')
+        .map(|(_, r)| r.to_string())
+        .unwrap_or_default();
+    deps.split_whitespace()
+        .map(|p| std::fs::canonicalize(dir.join(p)).unwrap())
+        .collect()
+}
+
+#[test]
+fn include_server_covers_gcc_deps_for_all_of_libgit2() {
+    if !require(&["gcc", "cmake"]) {
+        return;
+    }
+    let Some(source) = libgit2_source() else {
+        return;
+    };
+    let t = TempDir::new("incserver-libgit2");
+    let build = t.path().join("build");
+    let out = Command::new("cmake")
+        .arg("-S")
+        .arg(&source)
+        .arg("-B")
+        .arg(&build)
+        .args([
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DBUILD_TESTS=OFF",
+            "-DBUILD_CLI=OFF",
+            "-DUSE_SSH=OFF",
+        ])
+        .args([
+            "-DUSE_HTTPS=OFF",
+            "-DUSE_BUNDLED_ZLIB=ON",
+            "-DREGEX_BACKEND=builtin",
+        ])
+        .args([
+            "-DUSE_HTTP_PARSER=builtin",
+            "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+            "-DCMAKE_C_COMPILER=gcc",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cmake: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let db = std::fs::read_to_string(build.join("compile_commands.json")).unwrap();
+    let s = Server::start();
+    let system = ["/usr/include", "/usr/local/include", "/usr/lib/gcc"];
+    let (mut units, mut sent) = (0, 0);
+    for (dir, command) in compile_commands(&db) {
+        // The shell splits the command as make would run it.
+        let split = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "for a in {command}; do printf '%s\\0' \"$a\"; done"
+            ))
+            .output()
+            .unwrap();
+        let args: Vec<String> = String::from_utf8_lossy(&split.stdout)
+            .split('\0')
+            .filter(|a| !a.is_empty())
+            .map(String::from)
+            .collect();
+        let ours: BTreeSet<PathBuf> = s
+            .files(&dir, &args)
+            .iter()
+            .filter_map(|p| std::fs::canonicalize(p).ok())
+            .collect();
+        assert!(!ours.is_empty(), "include server gave up on {args:?}");
+        let missing: Vec<PathBuf> = gcc_deps(&dir, &args)
+            .into_iter()
+            .filter(|p| !system.iter().any(|s| p.starts_with(s)) && !ours.contains(p))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{:?}: gcc -M lists {missing:?}, not sent",
+            args.last()
+        );
+        units += 1;
+        sent += ours.len();
+    }
+    assert!(units > 150, "only {units} compile commands");
+    eprintln!(
+        "include_server libgit2: {units} units, every gcc -M dependency covered, {:.1} files per unit",
+        sent as f64 / units as f64
+    );
+}
+
+/// (directory, command) of each entry of a compile_commands.json (cmake's layout: one key
+/// per line, JSON string escapes for `"` and `\`).
+fn compile_commands(db: &str) -> Vec<(PathBuf, String)> {
+    let field = |line: &str, key: &str| -> Option<String> {
+        let v = line.trim().strip_prefix(&format!("\"{key}\": \""))?;
+        let v = v.trim_end_matches(',').strip_suffix('"')?;
+        Some(v.replace("\\\"", "\"").replace("\\\\", "\\"))
+    };
+    let mut out = Vec::new();
+    let mut dir = None;
+    for line in db.lines() {
+        if let Some(d) = field(line, "directory") {
+            dir = Some(PathBuf::from(d));
+        }
+        if let (Some(c), Some(d)) = (field(line, "command"), dir.as_ref()) {
+            out.push((d.clone(), c));
+        }
+    }
+    out
+}
+
+/// libgit2 from ../shared/corpus/fetch.sh (what tests/interop/libgit2.rs's helper of the same
+/// name runs; that helper lives in the other test binary), or None outside CI.
+fn libgit2_source() -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fetch.sh");
+    let found = Command::new("bash")
+        .arg(&script)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("libgit2=").map(PathBuf::from))
+        })
+        .filter(|p| p.join("CMakeLists.txt").is_file());
+    if found.is_none() {
+        assert!(
+            !crate::support::ci(),
+            "CI=true and {} did not provide libgit2",
+            script.display()
+        );
+        eprintln!("skipping: {} did not provide libgit2", script.display());
+    }
+    found
+}
