@@ -5,6 +5,7 @@ mod distcc34_client;
 mod distccd34;
 mod libgit2;
 mod monitor;
+mod pump34;
 mod pump_client;
 mod sched;
 mod ssh;

@@ -5,6 +5,7 @@ mod client;
 mod daemon;
 mod dashboard;
 mod faults;
+mod include_server;
 mod load;
 mod lsdistcc;
 mod monitor;
