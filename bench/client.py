@@ -40,12 +40,22 @@ floor and would be charged to the client. With --boost (the default when run as 
 whole benchmark runs at nice -10 so that other users' work disturbs it less; both clients and
 the floor get the same treatment.
 
-Usage: bench/client.py [--part trivial|libgit2|both] [--reps N] [--rounds N] [--jobs N] [--pump]
+3. bound (--part bound, not in "both"): the libgit2 build where the farm is never the
+   bottleneck, as with many fast volunteers. The daemon's compiler is a stand-in shell script
+   (first on the daemon's PATH, as cc, gcc and the cross name) that copies the object, and in
+   pump mode the .d, that the local reference build made for the same source, so the wall is
+   the client side's alone: make, the launcher, the client, and its cpp (plain) or include
+   server (pump). Variants: 3.4's client, ours, ours under our pump. The objects are still
+   checked against the local build, which here checks the stand-in's bookkeeping.
+
+Usage: bench/client.py [--part trivial|libgit2|both|bound] [--reps N] [--rounds N] [--jobs N] [--pump]
                        [--daemon 3.4|ours] [--ours PATH] [--out FILE] [--no-boost]"""
 import argparse
 import ctypes
 import datetime
 import hashlib
+import json
+import shlex
 import os
 import shutil
 import signal
@@ -265,12 +275,58 @@ def preprocess_cpu(build):
     return statistics.median(totals)
 
 
-def libgit2(args, ours, ours_daemon, work, out):
+STANDIN = r"""#!/bin/sh
+# bench/client.py --part bound: the "compiler" of an infinitely fast farm. It copies the object
+# (and, in pump mode, the .d) that the local reference build made for the same source.
+out= deps= src= prev=
+for a in "$@"; do
+    case $prev in -o) out=$a ;; -MF) deps=$a ;; esac
+    case $a in *.c|*.i) src=$a ;; esac
+    prev=$a
+done
+case $src in
+    *.i) IFS= read -r line < "$src"; src=${line#*\"}; src=${src%%\"*} ;;
+    */root/*) src=/${src#*/root/} ;;
+esac
+cp "$BENCH_CACHE$src.o" "$out" || exit 1
+if [ -n "$deps" ]; then cp "$BENCH_CACHE$src.d" "$deps" || exit 1; fi
+"""
+
+
+def standin_farm(work, build):
+    """The stand-in compiler (as cc, gcc and the cross name) and its cache of the reference
+    build's objects and .d files by absolute source path; returns the daemon's environment."""
+    bindir = os.path.join(work, "standin-bin")
+    cache = os.path.join(work, "standin-cache")
+    os.makedirs(bindir, exist_ok=True)
+    for name in ("cc", "gcc", "x86_64-linux-gnu-gcc"):
+        path = os.path.join(bindir, name)
+        with open(path, "w") as f:
+            f.write(STANDIN)
+        os.chmod(path, 0o755)
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        commands = json.load(f)
+    for c in commands:
+        argv = shlex.split(c["command"])
+        obj = os.path.join(c["directory"], argv[argv.index("-o") + 1])
+        src = os.path.abspath(os.path.join(c["directory"], c["file"]))
+        dest = cache + src
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(obj, dest + ".o")
+        shutil.copyfile(obj + ".d", dest + ".d")
+    os.chmod(work, 0o755)  # the daemon drops root to the distccd user: it must read these
+    return dict(os.environ, PATH=bindir + ":" + os.environ["PATH"], BENCH_CACHE=cache)
+
+
+def libgit2(args, ours, ours_daemon, work, out, bound=False):
     src = common.corpus("libgit2")
     build = os.path.join(work, "build")
     launcher = os.path.join(work, "launch.sh")
     with open(launcher, "w") as f:
-        f.write('#!/bin/sh\nexec $LAUNCH "$@"\n')
+        # Bound: the compiler by its bare name, so that the daemon finds the stand-in on its
+        # PATH (it runs an absolute /usr/bin/cc as it is).
+        f.write('#!/bin/sh\nc=${1##*/}; shift; exec $LAUNCH "$c" "$@"\n' if bound else
+                '#!/bin/sh\nexec $LAUNCH "$@"\n')
     os.chmod(launcher, 0o755)
     subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
                     "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
@@ -282,8 +338,9 @@ def libgit2(args, ours, ours_daemon, work, out):
     reference = objects(build)
     cpp_cpu = preprocess_cpu(build)
     daemon = DAEMON34 if args.daemon == "3.4" else ours_daemon
+    daemon_env = standin_farm(work, build) if bound else None
     clients = [("3.4", CLIENT34, None), ("ours", ours, None)]
-    if args.pump:
+    if args.pump or bound:
         # Pump mode, ours under our pump, hosts marked ,cpp,lzo. There is no 3.4 pump row:
         # Debian 12's 3.4 include server fails on Python 3.11 (its C extension lacks
         # PY_SSIZE_T_CLEAN), so 3.4's client under it quietly compiles in plain mode.
@@ -294,7 +351,8 @@ def libgit2(args, ours, ours_daemon, work, out):
         for name, client, pump in order:
             subprocess.run(["make", "-C", build, "clean"], check=True, capture_output=True)
             reap_strays()
-            d = Daemon(daemon, args.jobs, os.path.join(work, f"libgit2-{name}.log"))
+            d = Daemon(daemon, args.jobs, os.path.join(work, f"libgit2-{name}.log"),
+                       env=daemon_env)
             ddir = tempfile.mkdtemp(dir=work)
             host = f"127.0.0.1:{d.port}/{args.jobs}" + (",cpp,lzo" if pump else "")
             env = dict(os.environ, LAUNCH=client, DISTCC_FALLBACK="0", DISTCC_DIR=ddir,
@@ -335,7 +393,10 @@ def libgit2(args, ours, ours_daemon, work, out):
     def med(name, i):
         return statistics.median(r[i] for r in results[name])
 
-    lines = [f"libgit2 Release, {len(reference)} objects, -j{args.jobs}, daemon "
+    lines = [f"client-bound: the daemon's compiler is a stand-in that copies each object from the "
+             f"local build (an infinitely fast farm), so the wall is the client side's alone"] \
+        if bound else []
+    lines += [f"libgit2 Release, {len(reference)} objects, -j{args.jobs}, daemon "
              f"{'3.4' if args.daemon == '3.4' else 'ours'} (--jobs {args.jobs}, --nice 0), "
              f"{args.rounds} alternating rounds, medians:"]
     for name, _, _ in clients:
@@ -360,7 +421,7 @@ def libgit2(args, ours, ours_daemon, work, out):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["trivial", "libgit2", "both"], default="both")
+    ap.add_argument("--part", choices=["trivial", "libgit2", "both", "bound"], default="both")
     ap.add_argument("--reps", type=int, default=200, help="trivial rounds (default 200)")
     ap.add_argument("--rounds", type=int, default=3, help="libgit2 rounds per client")
     ap.add_argument("--pump", action="store_true",
@@ -398,6 +459,8 @@ def main():
             trivial(args, ours, ours_daemon, work, out)
         if args.part in ("libgit2", "both"):
             libgit2(args, ours, ours_daemon, work, out)
+        if args.part == "bound":
+            libgit2(args, ours, ours_daemon, work, out, bound=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.out:
