@@ -56,6 +56,10 @@ struct Walk<'a> {
     fs: &'a mut Fs,
     cwd: &'a Path,
     chain: Vec<PathBuf>,
+    /// `chain` joined with the cwd, once.
+    chain_abs: Vec<PathBuf>,
+    /// (name, first index) → index found, for this request: most names recur in many files.
+    found_memo: HashMap<(String, usize), Option<usize>>,
     angle_start: usize,
     system: Vec<PathBuf>,
     seen: HashSet<Node>,
@@ -120,10 +124,13 @@ pub fn closure(
     chain.extend(system.iter().cloned());
     chain.extend(cmd.after_dirs.iter().map(|d| norm(d)));
 
+    let chain_abs = chain.iter().map(|d| cwd.join(d)).collect();
     let mut w = Walk {
         fs,
         cwd,
         chain,
+        chain_abs,
+        found_memo: HashMap::new(),
         angle_start,
         system: system.clone(),
         seen: HashSet::new(),
@@ -229,15 +236,21 @@ impl Walk<'_> {
 
     /// Searches the chain from `start`; true if found (and queued).
     fn search(&mut self, name: &str, start: usize) -> bool {
-        for idx in start..self.chain.len() {
-            let dir = self.cwd.join(&self.chain[idx]);
-            if self.fs.is_file(&dir, Path::new(name)) {
-                let spelled = self.chain[idx].join(name);
-                self.push(spelled, Some(idx));
-                return true;
+        let key = (name.to_string(), start);
+        let found = match self.found_memo.get(&key) {
+            Some(f) => *f,
+            None => {
+                let f = (start..self.chain.len())
+                    .find(|&idx| self.fs.is_file(&self.chain_abs[idx], Path::new(name)));
+                self.found_memo.insert(key, f);
+                f
             }
+        };
+        if let Some(idx) = found {
+            let spelled = self.chain[idx].join(name);
+            self.push(spelled, Some(idx));
         }
-        false
+        found.is_some()
     }
 
     fn include(
