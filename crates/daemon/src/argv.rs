@@ -120,6 +120,13 @@ fn basename(a: &[u8]) -> &[u8] {
 
 /// Checks `argv` (compiler first) the way 3.4's server does, and refuses what loads code.
 pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
+    scan_as(argv, false)
+}
+
+/// [`scan`] for a plain (`pump == false`) or pump request. A pump request keeps the client's
+/// `-MF` (3.4's client sends its whole command line), which [`rewrite_pump`] replaces with the
+/// job's own dependency file, so there it is not a write outside the job directory.
+pub fn scan_as(argv: &[Vec<u8>], pump: bool) -> Result<Scan, ArgRefusal> {
     let mut seen_c = false;
     let mut seen_s = false;
     let mut input = None;
@@ -138,7 +145,10 @@ pub fn scan(argv: &[Vec<u8>]) -> Result<Scan, ArgRefusal> {
             {
                 return Err(ArgRefusal::Unsafe(shown()));
             }
-            if let Some(bad) = writes_outside(a, argv.get(i + 1).map(|v| &v[..])) {
+            let replaced = pump && a.starts_with(b"-MF");
+            if let Some(bad) = writes_outside(a, argv.get(i + 1).map(|v| &v[..]))
+                && !replaced
+            {
                 return Err(ArgRefusal::WritesOutside(
                     String::from_utf8_lossy(bad).into_owned(),
                 ));
@@ -360,8 +370,8 @@ pub struct PumpArgv {
     pub dotd_target: Vec<u8>,
 }
 
-/// Pump (v3) rewrite, as 3.4: output to `out`; `-MT X` removed and remembered; `-MMD` added
-/// unless `-MD`/`-MMD` is present, then `-MF deps`; absolute include paths, prefix maps and
+/// Pump (v3) rewrite, as 3.4: output to `out`; `-MT X` removed and remembered; the client's
+/// `-MF` removed; `-MMD` added unless `-MD`/`-MMD` is present, then `-MF deps`; absolute include paths, prefix maps and
 /// the input rebased under `root`.
 pub fn rewrite_pump(
     argv: &[Vec<u8>],
@@ -377,6 +387,18 @@ pub fn rewrite_pump(
         let t = v.get(i + 1).ok_or(ArgRefusal::DanglingMt)?.clone();
         dotd_target = t;
         v.drain(i..i + 2);
+    }
+    // The client's dependency file name means nothing here (and could point anywhere): the
+    // job's own replaces it.
+    let mut j = 0;
+    while j < v.len() {
+        if v[j] == b"-MF" {
+            v.drain(j..(j + 2).min(v.len()));
+        } else if v[j].starts_with(b"-MF") {
+            v.remove(j);
+        } else {
+            j += 1;
+        }
     }
     if !v.iter().any(|a| a == b"-MD" || a == b"-MMD") {
         v.push(b"-MMD".to_vec());
@@ -614,5 +636,20 @@ mod tests {
         let p = rewrite_pump(&a, &s, b"/r", b"/o.o", b"/d.d").unwrap();
         assert_eq!(show(&p.argv), "gcc -MD -c a.c -o /o.o -MF /d.d");
         assert_eq!(p.dotd_target, b"a.o");
+    }
+
+    #[test]
+    fn a_pump_request_may_name_any_dependency_file_because_ours_replaces_it() {
+        let a = av("gcc -MD -MF /home/u/b/a.d -MF../x.d -c a.c -o a.o");
+        assert!(matches!(scan(&a), Err(ArgRefusal::WritesOutside(_))));
+        let s = scan_as(&a, true).unwrap();
+        let p = rewrite_pump(&a, &s, b"/r", b"/o.o", b"/d.d").unwrap();
+        assert_eq!(show(&p.argv), "gcc -MD -c a.c -o /o.o -MF /d.d");
+        // Other writes outside stay refused in pump mode too.
+        let a = av("gcc -MD -aux-info /etc/x -c a.c");
+        assert!(matches!(
+            scan_as(&a, true),
+            Err(ArgRefusal::WritesOutside(_))
+        ));
     }
 }

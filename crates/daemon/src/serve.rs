@@ -405,7 +405,7 @@ impl Job<'_> {
         let head = read_request_head(rd, self.version, &limits)?;
         self.compiler = String::from_utf8_lossy(&head.argv[0]).into_owned();
         let program = self.cfg.policy.resolve(&head.argv[0]);
-        let scanned = argv::scan(&head.argv);
+        let scanned = argv::scan_as(&head.argv, self.version.is_pump());
         if let Ok(s) = &scanned {
             self.input = String::from_utf8_lossy(&head.argv[s.input_index]).into_owned();
         }
