@@ -12,6 +12,8 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use os::listen::{self, Wake};
+
 use crate::access::AllowList;
 use crate::log::Level;
 use crate::log_at;
@@ -71,18 +73,6 @@ pub fn run(
     let active = Arc::new(Active::default());
     let started = Instant::now();
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: shutdown_fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
         let timeout = match server.lifetime {
             Some(l) => {
                 let left = l.saturating_sub(started.elapsed());
@@ -90,25 +80,20 @@ pub fn run(
                     log_at!(Level::Notice, "lifetime of {}s ended", l.as_secs());
                     break;
                 }
-                left.as_millis().clamp(1, i32::MAX as u128) as i32
+                Some(left)
             }
-            None => -1,
+            None => None,
         };
-        // SAFETY: fds is a valid array for the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout) };
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+        match listen::wait(listener.as_raw_fd(), shutdown_fd, timeout)? {
+            Wake::Shutdown => {
+                log_at!(
+                    Level::Notice,
+                    "shutdown requested: no longer accepting connections"
+                );
+                break;
             }
-            return Err(e);
-        }
-        if fds[1].revents != 0 {
-            log_at!(
-                Level::Notice,
-                "shutdown requested: no longer accepting connections"
-            );
-            break;
+            Wake::TimedOut => continue,
+            Wake::Connection => {}
         }
         loop {
             match listener.accept() {

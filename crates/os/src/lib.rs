@@ -8,6 +8,7 @@ pub mod exit;
 pub mod interrupt;
 pub mod janitor;
 pub mod lock;
+pub mod listen;
 pub mod process;
 pub mod signal;
 pub mod tempdir;

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use os::listen;
 use proto::Limits;
 
 use crate::analyze;
@@ -137,28 +138,8 @@ pub fn serve(
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: shutdown.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: two valid pollfds.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if fds[1].revents != 0 {
+        let fd = listener.as_raw_fd();
+        if listen::wait(fd, shutdown.as_raw_fd(), None)? == listen::Wake::Shutdown {
             return Ok(());
         }
         match listener.accept() {

@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use os::listen::{self, Wake};
+
 use super::{Stats, json, prom, system, text};
 use crate::access::AllowList;
 use crate::log::Level;
@@ -157,29 +159,13 @@ pub fn run(listener: TcpListener, allow: AllowList, stats: Arc<Stats>, shutdown_
     }
     let busy = Arc::new(AtomicUsize::new(0));
     loop {
-        let mut fds = [
-            libc::pollfd {
-                fd: listener.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: shutdown_fd,
-                events: libc::POLLIN,
-                revents: 0,
-            },
-        ];
-        // SAFETY: fds is a valid array for the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
-        if rc < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
+        match listen::wait(listener.as_raw_fd(), shutdown_fd, None) {
+            Ok(Wake::Shutdown) => return,
+            Ok(_) => {}
+            Err(e) => {
+                log_at!(Level::Error, "stats port: poll failed: {e}");
+                return;
             }
-            log_at!(Level::Error, "stats port: poll failed");
-            return;
-        }
-        if fds[1].revents != 0 {
-            return;
         }
         loop {
             let (stream, peer) = match listener.accept() {
