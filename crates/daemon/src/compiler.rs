@@ -15,6 +15,7 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Directories from which an absolute compiler path is accepted.
 pub const TRUSTED_DIRS: &[&str] = &["/bin", "/usr/bin", "/usr/local/bin"];
@@ -51,18 +52,40 @@ impl std::fmt::Display for CompilerRefusal {
 /// The allow-list directory and the search path for bare names.
 #[derive(Debug, Clone)]
 pub struct CompilerPolicy {
-    pub allow_dir: PathBuf,
-    pub search_path: Vec<PathBuf>,
+    allow_dir: PathBuf,
+    search_path: Vec<PathBuf>,
+    /// `search_path` less its relative entries and the allow-list directory itself (compared
+    /// by canonical path), worked out on first use rather than for every job: a running
+    /// daemon's directories do not move. Each candidate compiler is still checked every time.
+    searched: OnceLock<Vec<PathBuf>>,
 }
 
 impl CompilerPolicy {
     /// A policy using `allow_dir` and the daemon's own `PATH`.
     pub fn new(allow_dir: PathBuf) -> CompilerPolicy {
         let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        CompilerPolicy::with_search_path(allow_dir, std::env::split_paths(&path).collect())
+    }
+
+    /// A policy using `allow_dir` and `search_path` for bare names.
+    pub fn with_search_path(allow_dir: PathBuf, search_path: Vec<PathBuf>) -> CompilerPolicy {
         CompilerPolicy {
             allow_dir,
-            search_path: std::env::split_paths(&path).collect(),
+            search_path,
+            searched: OnceLock::new(),
         }
+    }
+
+    fn searched(&self) -> &[PathBuf] {
+        self.searched.get_or_init(|| {
+            let allow_canon = self.allow_dir.canonicalize().ok();
+            self.search_path
+                .iter()
+                .filter(|d| d.is_absolute())
+                .filter(|d| allow_canon.is_none() || d.canonicalize().ok() != allow_canon)
+                .cloned()
+                .collect()
+        })
     }
 
     /// Checks `argv0` and returns the absolute path to run.
@@ -95,14 +118,7 @@ impl CompilerPolicy {
                 Err(CompilerRefusal::NotFound(shown))
             };
         }
-        let allow_canon = self.allow_dir.canonicalize().ok();
-        for dir in &self.search_path {
-            if !dir.is_absolute() {
-                continue;
-            }
-            if allow_canon.is_some() && dir.canonicalize().ok() == allow_canon {
-                continue;
-            }
+        for dir in self.searched() {
             let cand = dir.join(name_os);
             if is_real_compiler(&cand) {
                 return Ok(cand);
@@ -140,10 +156,10 @@ mod tests {
             std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(n)).unwrap();
         }
         // The allow dir is first on PATH, as a careless admin might have it: never run it.
-        let p = CompilerPolicy {
-            allow_dir: allow.clone(),
-            search_path: vec![allow, PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
-        };
+        let p = CompilerPolicy::with_search_path(
+            allow.clone(),
+            vec![allow, PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
+        );
         (t, p)
     }
 
