@@ -97,33 +97,7 @@ fn tree(source: &Path, build_type: &'static str) -> &'static Tree {
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("libgit2-{build_type}").to_lowercase());
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let launcher = dir.join("launch.sh");
-    std::fs::write(&launcher, LAUNCH_SCRIPT).unwrap();
-    run(Command::new("chmod").arg("+x").arg(&launcher));
-
-    let mut cmake = Command::new("cmake");
-    cmake
-        .arg("-S")
-        .arg(source)
-        .arg("-B")
-        .arg(dir.join("build"))
-        .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
-        .args([
-            "-DBUILD_TESTS=OFF",
-            "-DBUILD_CLI=OFF",
-            "-DUSE_SSH=OFF",
-            "-DUSE_HTTPS=OFF",
-        ])
-        .args([
-            "-DUSE_BUNDLED_ZLIB=ON",
-            "-DREGEX_BACKEND=builtin",
-            "-DUSE_HTTP_PARSER=builtin",
-        ]);
-    cmake.arg("-DCMAKE_C_COMPILER=/usr/bin/cc").arg(format!(
-        "-DCMAKE_C_COMPILER_LAUNCHER={}",
-        launcher.display()
-    ));
-    run(&mut cmake);
+    configure(source, &dir, build_type, LAUNCH_SCRIPT);
     let mut tree = Tree {
         dir,
         reference: BTreeMap::new(),
@@ -181,21 +155,62 @@ fn debug_reference(tree: &Tree) -> BTreeMap<PathBuf, Vec<u8>> {
     via_34
 }
 
-fn is_object(p: &Path) -> bool {
+pub(crate) fn is_object(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "o")
 }
 
-fn run(cmd: &mut Command) {
+/// The plain launcher script: `$LAUNCH /usr/bin/cc …`, the compiler itself when LAUNCH is empty.
+pub(crate) const PLAIN_LAUNCHER: &str = "#!/bin/sh\nexec $LAUNCH \"$@\"\n";
+
+/// Writes `dir/launch.sh` (`script`) and configures libgit2 from `source` in `dir/build` for
+/// `build_type`, every optional dependency bundled or off, with that script as cmake's
+/// compiler launcher. Returns the build directory.
+pub(crate) fn configure(source: &Path, dir: &Path, build_type: &str, script: &str) -> PathBuf {
+    let launcher = dir.join("launch.sh");
+    std::fs::write(&launcher, script).unwrap();
+    run(Command::new("chmod").arg("+x").arg(&launcher));
+    let build = dir.join("build");
+    run(Command::new("cmake")
+        .arg("-S")
+        .arg(source)
+        .arg("-B")
+        .arg(&build)
+        .arg(format!("-DCMAKE_BUILD_TYPE={build_type}"))
+        .args([
+            "-DBUILD_TESTS=OFF",
+            "-DBUILD_CLI=OFF",
+            "-DUSE_SSH=OFF",
+            "-DUSE_HTTPS=OFF",
+        ])
+        .args([
+            "-DUSE_BUNDLED_ZLIB=ON",
+            "-DREGEX_BACKEND=builtin",
+            "-DUSE_HTTP_PARSER=builtin",
+        ])
+        .arg("-DCMAKE_C_COMPILER=/usr/bin/cc")
+        .arg(format!(
+            "-DCMAKE_C_COMPILER_LAUNCHER={}",
+            launcher.display()
+        )));
+    build
+}
+
+/// Runs `cmd` to success (else panics with its output); returns its stdout and stderr.
+pub(crate) fn run(cmd: &mut Command) -> String {
     let out = cmd
         .output()
         .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
+    let text = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{text}",
+        out.status
+    );
+    text
 }
 
 fn make(tree: &Tree, env: &[(&str, &str)], jobs: u32) {
@@ -212,7 +227,7 @@ fn make(tree: &Tree, env: &[(&str, &str)], jobs: u32) {
 }
 
 /// Every object and dependency file under `dir`, by path relative to it.
-fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+pub(crate) fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
+use crate::libgit2::{PLAIN_LAUNCHER, configure, is_object, outputs, run};
 use crate::support::{Daemon, Impl, TempDir, ci, require};
 
 /// Replaces the three functions of Debian's include-server extension that Python ≥ 3.10 breaks.
@@ -585,34 +586,11 @@ fn libgit2_release_in_pump_mode() {
     let tree = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libgit2-pump");
     let _ = std::fs::remove_dir_all(&tree);
     std::fs::create_dir_all(&tree).unwrap();
-    let launcher = tree.join("launch.sh");
-    std::fs::write(&launcher, "#!/bin/sh\nexec $LAUNCH \"$@\"\n").unwrap();
-    sh(Command::new("chmod").arg("+x").arg(&launcher));
-    let build = tree.join("build");
-    sh(Command::new("cmake")
-        .arg("-S")
-        .arg(&source)
-        .arg("-B")
-        .arg(&build)
-        .args([
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DBUILD_TESTS=OFF",
-            "-DBUILD_CLI=OFF",
-            "-DUSE_SSH=OFF",
-            "-DUSE_HTTPS=OFF",
-            "-DUSE_BUNDLED_ZLIB=ON",
-            "-DREGEX_BACKEND=builtin",
-            "-DUSE_HTTP_PARSER=builtin",
-            "-DCMAKE_C_COMPILER=/usr/bin/cc",
-        ])
-        .arg(format!(
-            "-DCMAKE_C_COMPILER_LAUNCHER={}",
-            launcher.display()
-        )));
+    let build = configure(&source, &tree, "Release", PLAIN_LAUNCHER);
     let make = |env: &[(&str, String)]| {
-        sh(Command::new("make").arg("-C").arg(&build).arg("clean"));
+        run(Command::new("make").arg("-C").arg(&build).arg("clean"));
         let t = Instant::now();
-        sh(Command::new("make")
+        run(Command::new("make")
             .arg("-C")
             .arg(&build)
             .arg("-j4")
@@ -621,7 +599,7 @@ fn libgit2_release_in_pump_mode() {
     };
     let local_time = make(&[("LAUNCH", String::new())]);
     let reference = outputs(&build);
-    let objects = reference.keys().filter(|p| p.ends_with(".o")).count();
+    let objects = reference.keys().filter(|p| is_object(p)).count();
     assert!(objects > 150, "the local build made {objects} objects");
 
     let daemon = Daemon::start_with(Impl::Ours, 4, &["--log-level", "debug"]);
@@ -708,35 +686,4 @@ fn libgit2_release_in_pump_mode() {
     );
     assert!(our_pump > objects / 2, "pump mode for most files");
     let _ = std::fs::remove_dir_all(&tree);
-}
-
-fn sh(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Every object and dependency file under `dir`, by path relative to it.
-fn outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(root, &path, out);
-            } else if path.extension().is_some_and(|e| e == "o" || e == "d") {
-                let rel = path.strip_prefix(root).unwrap().display().to_string();
-                out.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
 }

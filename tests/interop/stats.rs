@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::libgit2::libgit2_source;
+use crate::libgit2::{PLAIN_LAUNCHER, configure, libgit2_source};
 use crate::support::{Daemon, Impl, TempDir, free_port, require};
 
 /// A process killed when dropped.
@@ -103,19 +103,6 @@ fn objects(dir: &Path) -> usize {
     n
 }
 
-fn run(cmd: &mut Command) {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn libgit2_through_two_daemons_adds_up_in_their_stats() {
     if !require(&["cmake", "make", "gcc"]) {
@@ -127,28 +114,7 @@ fn libgit2_through_two_daemons_adds_up_in_their_stats() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("libgit2-stats");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let launcher = dir.join("launch.sh");
-    std::fs::write(&launcher, "#!/bin/sh\nexec $LAUNCH \"$@\"\n").unwrap();
-    run(Command::new("chmod").arg("+x").arg(&launcher));
-    let build = dir.join("build");
-    run(Command::new("cmake")
-        .arg("-S")
-        .arg(&source)
-        .arg("-B")
-        .arg(&build)
-        .args([
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DBUILD_TESTS=OFF",
-            "-DBUILD_CLI=OFF",
-        ])
-        .args(["-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF", "-DUSE_BUNDLED_ZLIB=ON"])
-        .args(["-DREGEX_BACKEND=builtin", "-DUSE_HTTP_PARSER=builtin"])
-        .arg("-DCMAKE_C_COMPILER=/usr/bin/cc")
-        .arg(format!(
-            "-DCMAKE_C_COMPILER_LAUNCHER={}",
-            launcher.display()
-        ))
-        .env("LAUNCH", ""));
+    let build = configure(&source, &dir, "Release", PLAIN_LAUNCHER);
 
     let daemons = stats_daemons();
     let hosts = daemons
