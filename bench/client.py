@@ -49,6 +49,7 @@ the floor get the same treatment.
    checked against the local build, which here checks the stand-in's bookkeeping.
 
 Usage: bench/client.py [--part trivial|libgit2|both|bound] [--reps N] [--rounds N] [--jobs N] [--pump]
+                       [--daemon-tmpdir DIR]
                        [--daemon 3.4|ours] [--ours PATH] [--out FILE] [--no-boost]"""
 import argparse
 import ctypes
@@ -339,6 +340,8 @@ def libgit2(args, ours, ours_daemon, work, out, bound=False):
     cpp_cpu = preprocess_cpu(build)
     daemon = DAEMON34 if args.daemon == "3.4" else ours_daemon
     daemon_env = standin_farm(work, build) if bound else None
+    if args.daemon_tmpdir:
+        daemon_env = dict(daemon_env or os.environ, TMPDIR=args.daemon_tmpdir)
     clients = [("3.4", CLIENT34, None), ("ours", ours, None)]
     if args.pump or bound:
         # Pump mode, ours under our pump, hosts marked ,cpp,lzo. There is no 3.4 pump row:
@@ -424,6 +427,8 @@ def main():
     ap.add_argument("--part", choices=["trivial", "libgit2", "both", "bound"], default="both")
     ap.add_argument("--reps", type=int, default=200, help="trivial rounds (default 200)")
     ap.add_argument("--rounds", type=int, default=3, help="libgit2 rounds per client")
+    ap.add_argument("--daemon-tmpdir",
+                    help="TMPDIR for the daemon's job directories (e.g. a tmpfs: /dev/shm)")
     ap.add_argument("--pump", action="store_true",
                     help="libgit2 also in pump mode: 3.4's client under 3.4's pump and ours under ours")
     ap.add_argument("--jobs", type=int, default=4, help="make -j and daemon --jobs (libgit2)")
