@@ -42,13 +42,15 @@ impl Server {
 
     /// The raw names of one request.
     fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
-        let req = pump::wire::Request {
-            cwd: cwd.display().to_string(),
-            argv: argv.to_vec(),
-        };
+        use proto::include_server::{Caps, encode_request, read_reply};
+        let req = encode_request(cwd.as_os_str().as_encoded_bytes(), argv);
         let mut s = UnixStream::connect(&self.socket).expect("connecting to include-server");
-        std::io::Write::write_all(&mut s, &pump::wire::encode_request(&req)).unwrap();
-        pump::wire::read_reply(&mut s, &proto::Limits::DEFAULT).expect("a reply")
+        std::io::Write::write_all(&mut s, &req).unwrap();
+        read_reply(&mut s, &Caps::reply(&proto::Limits::DEFAULT))
+            .expect("a reply")
+            .into_iter()
+            .map(|n| String::from_utf8(n).expect("a UTF-8 name"))
+            .collect()
     }
 
     /// The client's names (3.4's `dcc_get_original_fname`) of the files (not links) sent.

@@ -9,14 +9,14 @@
 //! include server, a separate process started by `pump`).
 
 use std::ffi::OsString;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use args::Job;
-use proto::Token;
+use proto::include_server;
 
 use crate::config::Config;
 
@@ -268,29 +268,15 @@ pub fn ask(plan: &Plan, timeout: Duration) -> Result<Vec<Vec<u8>>, AskError> {
     s.set_read_timeout(Some(timeout))
         .and_then(|()| s.set_write_timeout(Some(timeout)))
         .map_err(|e| io("cannot set a timeout on", e))?;
-    let mut req = Vec::new();
-    put_string(&mut req, Token::CDIR, &plan.cwd);
-    proto::encode_header(&mut req, Token::ARGC, plan.scan_argv.len() as u32);
-    for a in &plan.scan_argv {
-        put_string(&mut req, Token::ARGV, a);
-    }
+    let req = include_server::encode_request(&plan.cwd, &plan.scan_argv);
     s.write_all(&req).map_err(|e| io("cannot write to", e))?;
-    let mut r = io::BufReader::new(&s);
-    let n = read_expected(&mut r, Token::ARGC).map_err(|e| map_read(e, &io))?;
-    if n > MAX_FILES {
-        return Err(AskError::Bad(format!("{n} names (at most {MAX_FILES})")));
-    }
-    let mut names = Vec::with_capacity(n.min(4096) as usize);
-    for _ in 0..n {
-        let len = read_expected(&mut r, Token::ARGV).map_err(|e| map_read(e, &io))?;
-        if len > MAX_NAME {
-            return Err(AskError::Bad(format!("a name of {len} bytes")));
-        }
-        let mut name = vec![0; len as usize];
-        r.read_exact(&mut name)
-            .map_err(|e| io("cannot read from", e))?;
-        names.push(name);
-    }
+    let caps = include_server::Caps {
+        max_count: MAX_FILES,
+        max_len: MAX_NAME,
+        max_total: u64::MAX,
+    };
+    let names = include_server::read_reply(&mut io::BufReader::new(&s), &caps)
+        .map_err(|e| map_read(e, &io))?;
     if names.is_empty() {
         return Err(AskError::GaveUp);
     }
@@ -302,15 +288,6 @@ fn map_read(e: proto::ProtoError, io: &dyn Fn(&str, io::Error) -> AskError) -> A
         proto::ProtoError::Io(e) => io("cannot read from", e),
         e => AskError::Bad(e.to_string()),
     }
-}
-
-fn read_expected(r: &mut impl Read, token: Token) -> Result<u32, proto::ProtoError> {
-    proto::read_expected(r, token)
-}
-
-fn put_string(buf: &mut Vec<u8>, token: Token, s: &[u8]) {
-    proto::encode_header(buf, token, s.len() as u32);
-    buf.extend_from_slice(s);
 }
 
 /// The name a file of the include server's list has on this machine: its path without the
@@ -389,20 +366,15 @@ pub fn load(names: &[Vec<u8>]) -> Result<Closure, String> {
 
 /// Writes `NFIL n` and each `NAME` + `FILE` (the include server's LZO bytes as they are) or
 /// `NAME` + `LINK`, into `buf`.
-pub fn encode_files(buf: &mut Vec<u8>, closure: &Closure) {
+pub fn encode_files(buf: &mut Vec<u8>, closure: &Closure) -> io::Result<()> {
     proto::write_pump_file_count(buf, closure.entries.len() as u32);
     for e in &closure.entries {
         match e {
-            Entry::File { name, lzo } => {
-                put_string(buf, Token::NAME, name);
-                put_string(buf, Token::FILE, lzo);
-            }
-            Entry::Link { name, target } => {
-                put_string(buf, Token::NAME, name);
-                put_string(buf, Token::LINK, target);
-            }
+            Entry::File { name, lzo } => proto::encode_pump_packed_file(buf, name, lzo)?,
+            Entry::Link { name, target } => proto::encode_pump_link(buf, name, target),
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -497,7 +469,7 @@ mod tests {
             bytes: 11,
         };
         let mut buf = Vec::new();
-        encode_files(&mut buf, &closure);
+        encode_files(&mut buf, &closure).unwrap();
         let mut want = b"NFIL00000003NAME00000006/s/a.cFILE0000000b".to_vec();
         want.extend_from_slice(&[0x18, b'i', b'n', b't', b' ', b'x', b';', b'\n', 0x11, 0, 0]);
         want.extend_from_slice(b"NAME0000000c/usr/includeLINK00000011../../usr/include");

@@ -147,8 +147,8 @@ fn exchange(
     match body {
         Body::Pump { closure, .. } => {
             progress.sending();
-            crate::pump::encode_files(&mut head, closure);
-            if let Err(e) = (&*stream).write_all(&head) {
+            let encoded = crate::pump::encode_files(&mut head, closure);
+            if let Err(e) = encoded.and_then(|()| (&*stream).write_all(&head)) {
                 return Attempt::Comm(io_failure("sending the request and its files", &e));
             }
         }

@@ -12,6 +12,7 @@
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
+pub mod include_server;
 mod limits;
 pub mod lzo;
 mod message;
@@ -21,9 +22,10 @@ mod token;
 pub use error::ProtoError;
 pub use limits::Limits;
 pub use message::{
-    Compression, PumpEntry, PumpEntryKind, Reply, RequestHead, Version, read_body, read_pump_entry,
-    read_pump_file_count, read_reply, read_request_head, read_version_greeting, write_body,
-    write_pump_entry, write_pump_file_count, write_reply, write_request_head,
+    Compression, PumpEntry, PumpEntryKind, Reply, RequestHead, Version, encode_pump_link,
+    encode_pump_packed_file, read_body, read_pump_entry, read_pump_file_count, read_reply,
+    read_request_head, read_version_greeting, write_body, write_pump_entry, write_pump_file_count,
+    write_reply, write_request_head,
 };
 pub use token::{
     HEADER_LEN, Header, Parsed, Token, encode_header, parse_header, read_expected, read_header,

@@ -214,17 +214,34 @@ pub fn read_pump_file_count<R: Read + ?Sized>(
 /// Writes one `NAME` followed by `FILE` (LZO) or `LINK`.
 pub fn write_pump_entry<W: Write + ?Sized>(w: &mut W, entry: &PumpEntry) -> io::Result<()> {
     let mut buf = Vec::new();
-    put_string(&mut buf, Token::NAME, &entry.name);
     match &entry.kind {
         PumpEntryKind::File(data) => {
+            put_string(&mut buf, Token::NAME, &entry.name);
             w.write_all(&buf)?;
             write_body(w, Token::FILE, Compression::Lzo, data)
         }
         PumpEntryKind::Link(target) => {
-            put_string(&mut buf, Token::LINK, target);
+            encode_pump_link(&mut buf, &entry.name, target);
             w.write_all(&buf)
         }
     }
+}
+
+/// Appends one `NAME` + `FILE` entry whose body is already LZO1X (the include server's
+/// copies): the bytes [`write_pump_entry`] sends for the same file after compressing it.
+pub fn encode_pump_packed_file(buf: &mut Vec<u8>, name: &[u8], packed: &[u8]) -> io::Result<()> {
+    let len = u32::try_from(packed.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    put_string(buf, Token::NAME, name);
+    encode_header(buf, Token::FILE, len);
+    buf.extend_from_slice(packed);
+    Ok(())
+}
+
+/// Appends one `NAME` + `LINK` entry.
+pub fn encode_pump_link(buf: &mut Vec<u8>, name: &[u8], target: &[u8]) {
+    put_string(buf, Token::NAME, name);
+    put_string(buf, Token::LINK, target);
 }
 
 /// Reads one `NAME` + `FILE`/`LINK` entry of a protocol 3 file list.
