@@ -353,22 +353,15 @@ impl Client<'_> {
                         continue;
                     }
                 };
-                let exit = exit_code_of(reply.status as i32);
-                if let Some(why) = server_failure(&reply) {
-                    let code = ExitCode::CompilerCrashed;
-                    last_failure = self.host_failed(dirs, host, &input, code, why);
-                    candidates.remove(slot.host);
-                    continue;
-                }
-                backoff::clear(&dirs.lock, host, cfg.backoff_period);
-                let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
-                crate::stats::remote(
-                    &host.spec,
-                    exit == 0,
-                    closure.bytes,
-                    received as u64,
-                    sent_at.elapsed(),
-                );
+                let exit = match self.reply_came(dirs, host, &input, &reply, closure.bytes, sent_at)
+                {
+                    Ok(exit) => exit,
+                    Err(failure) => {
+                        last_failure = failure;
+                        candidates.remove(slot.host);
+                        continue;
+                    }
+                };
                 // Not folded into the speed model: its unit is KB of preprocessed source, and a
                 // pump request carries compressed headers that the include server may have
                 // sent before (and no system headers), which would make the host look slow.
@@ -445,22 +438,15 @@ impl Client<'_> {
             );
             match attempt {
                 Attempt::Reply(reply) => {
-                    let exit = exit_code_of(reply.status as i32);
-                    if let Some(why) = server_failure(&reply) {
-                        let code = ExitCode::CompilerCrashed;
-                        last_failure = self.host_failed(dirs, host, &input, code, why);
-                        candidates.remove(slot.host);
-                        continue;
-                    }
-                    backoff::clear(&dirs.lock, host, cfg.backoff_period);
-                    let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
-                    crate::stats::remote(
-                        &host.spec,
-                        exit == 0,
-                        sent.map_or(0, |s| s.1),
-                        received as u64,
-                        sent.map_or(std::time::Duration::ZERO, |s| s.0.elapsed()),
-                    );
+                    let (at, bytes) = sent.unwrap_or((Instant::now(), 0));
+                    let exit = match self.reply_came(dirs, host, &input, &reply, bytes, at) {
+                        Ok(exit) => exit,
+                        Err(failure) => {
+                            last_failure = failure;
+                            candidates.remove(slot.host);
+                            continue;
+                        }
+                    };
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
                     }
@@ -576,6 +562,29 @@ impl Client<'_> {
                 file.display()
             )),
         }
+    }
+
+    /// A reply from `host`, for a request of `sent` bytes sent at `at`: the compile's exit code,
+    /// counted and with the host's backoff cleared; or, when the server rather than the user's
+    /// code failed, the failure (counted, logged, host backed off) and another host may do
+    /// better.
+    fn reply_came(
+        &self,
+        dirs: &Dirs,
+        host: &Host,
+        input: &str,
+        reply: &proto::Reply,
+        sent: u64,
+        at: Instant,
+    ) -> Result<i32, (ExitCode, String)> {
+        if let Some(why) = server_failure(reply) {
+            return Err(self.host_failed(dirs, host, input, ExitCode::CompilerCrashed, why));
+        }
+        let exit = exit_code_of(reply.status as i32);
+        backoff::clear(&dirs.lock, host, self.config.backoff_period);
+        let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
+        crate::stats::remote(&host.spec, exit == 0, sent, received as u64, at.elapsed());
+        Ok(exit)
     }
 
     /// The link or the server failed, not the user's code: counts and logs it, backs the host
