@@ -13,37 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use crate::support::{Daemon, Impl, TempDir, ci, require};
+use crate::support::{Daemon, Impl, TempDir, require};
 
-/// Where ../shared/corpus/fetch.sh unpacked libgit2, or None (a failure under CI).
-pub(crate) fn libgit2_source() -> Option<PathBuf> {
-    static SOURCE: OnceLock<Option<PathBuf>> = OnceLock::new();
-    SOURCE
-        .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fetch.sh");
-            let found = Command::new("bash")
-                .arg(&script)
-                .output()
-                .ok()
-                .filter(|o| o.status.success())
-                .and_then(|o| {
-                    String::from_utf8_lossy(&o.stdout)
-                        .lines()
-                        .find_map(|l| l.strip_prefix("libgit2=").map(PathBuf::from))
-                })
-                .filter(|p| p.join("CMakeLists.txt").is_file());
-            if found.is_none() {
-                assert!(
-                    !ci(),
-                    "CI=true and {} did not provide libgit2",
-                    script.display()
-                );
-                eprintln!("skipping: {} did not provide libgit2", script.display());
-            }
-            found
-        })
-        .clone()
-}
+pub(crate) use crate::corpus::libgit2_source;
 
 /// How a build reaches distcc. cmake's `CMAKE_C_COMPILER_LAUNCHER` is a script that gets
 /// `/usr/bin/cc …`; with neither variable set it runs the compiler directly (the reference).

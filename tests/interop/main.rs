@@ -1,6 +1,8 @@
 //! Interoperability with Debian's distcc 3.4: its client against our daemon, our client against
 //! its daemon. Under `CI=true` a missing 3.4 peer is a failure, never a skip.
 
+#[path = "../common/corpus.rs"]
+mod corpus;
 mod distcc34_client;
 mod distccd34;
 mod libgit2;

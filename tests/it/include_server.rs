@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::corpus::libgit2_source;
 use crate::support::{TempDir, require};
 
 struct Server {
@@ -387,30 +388,4 @@ fn compile_commands(db: &str) -> Vec<(PathBuf, String)> {
         }
     }
     out
-}
-
-/// libgit2 from ../shared/corpus/fetch.sh (what tests/interop/libgit2.rs's helper of the same
-/// name runs; that helper lives in the other test binary), or None outside CI.
-fn libgit2_source() -> Option<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/fetch.sh");
-    let found = Command::new("bash")
-        .arg(&script)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .lines()
-                .find_map(|l| l.strip_prefix("libgit2=").map(PathBuf::from))
-        })
-        .filter(|p| p.join("CMakeLists.txt").is_file());
-    if found.is_none() {
-        assert!(
-            !crate::support::ci(),
-            "CI=true and {} did not provide libgit2",
-            script.display()
-        );
-        eprintln!("skipping: {} did not provide libgit2", script.display());
-    }
-    found
 }

@@ -2,6 +2,8 @@
 //! One module per topic; each test starts what it needs and stops it.
 
 mod client;
+#[path = "../common/corpus.rs"]
+mod corpus;
 mod daemon;
 mod dashboard;
 mod faults;
