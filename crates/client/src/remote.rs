@@ -1,7 +1,8 @@
 //! One exchange with a server: connect (TCP within 4 s, or an ssh child through `ssh`),
 //! send the head while the local preprocessor still runs, then the preprocessed source (or, in
-//! pump mode, the head and the include server's file list), then read the reply, with `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken
-//! over a [`Stream`], whichever the transport. Every way this can fail is a
+//! pump mode, the head and the include server's file list), then read the reply, with
+//! `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken over a [`Stream`],
+//! whichever the transport. Every way this can fail is a
 //! [`CommFailure`]: the caller backs the host off and tries elsewhere.
 
 use std::io::{BufReader, BufWriter, Write};

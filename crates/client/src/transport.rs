@@ -35,18 +35,7 @@ impl Stream {
         let Stream::Tcp(stream) = self else {
             return;
         };
-        let v: libc::c_int = on.into();
-        // SAFETY: setsockopt on a socket we own, with a pointer to a live c_int of the right
-        // size. A failure only costs packet efficiency, so it is ignored.
-        unsafe {
-            libc::setsockopt(
-                stream.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_CORK,
-                (&v as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        os::tcp::set_cork(stream.as_raw_fd(), on);
     }
 }
 

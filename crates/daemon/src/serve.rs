@@ -142,22 +142,6 @@ impl Read for DeadlineReader<'_> {
 }
 
 /// Counts the bytes of the reply, for the stats.
-/// Sets `TCP_CORK` on a TCP socket; on anything else (an inetd pipe) it fails harmlessly.
-fn set_cork(fd: std::os::fd::RawFd, on: bool) {
-    let v: libc::c_int = on.into();
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live local; an fd that is
-    // not a TCP socket just makes it return an error, which is ignored.
-    unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            libc::TCP_CORK,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-    }
-}
-
 struct Counted<'a> {
     inner: &'a mut dyn Write,
     count: u64,
@@ -273,13 +257,13 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             // Corked, the reply's small headers and its object leave as full segments,
             // never held back by Nagle waiting for the client's delayed ACK (3.4 corks too).
             let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
-            set_cork(raw, true);
+            os::tcp::set_cork(raw, true);
             let mut counted = Counted {
                 inner: &mut io::BufWriter::with_capacity(16 * 1024, &mut *writer),
                 count: 0,
             };
             let sent = write_reply(&mut counted, &reply);
-            set_cork(raw, false);
+            os::tcp::set_cork(raw, false);
             if let Err(e) = sent {
                 log_at!(
                     Level::Warning,
