@@ -246,6 +246,17 @@ fn small_units(dir: &Path) -> Vec<Vec<String>> {
     ]
 }
 
+/// The project's compile commands, each run by gcc here, and the outputs they made (taken
+/// away, so that a distributed build starts from none).
+fn local_build(dir: &Path) -> (Vec<Vec<String>>, BTreeMap<String, Vec<u8>>) {
+    let units = small_units(dir);
+    for u in &units {
+        let out = gcc_in(dir, u);
+        assert!(out.status.success(), "local gcc {u:?}: {out:?}");
+    }
+    (units, take_outputs(dir))
+}
+
 /// Every file under `dir/obj`, by name, and removes them.
 fn take_outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -328,12 +339,7 @@ fn small_project_through(which: Impl) {
     }
     let project = small_project();
     let dir = project.path();
-    let units = small_units(dir);
-    for u in &units {
-        let out = gcc_in(dir, u);
-        assert!(out.status.success(), "local gcc {u:?}: {out:?}");
-    }
-    let local = take_outputs(dir);
+    let (units, local) = local_build(dir);
     assert_eq!(
         local.len(),
         6,
@@ -503,11 +509,7 @@ fn include_server_down_or_killed_falls_back_to_plain_mode() {
     }
     let project = small_project();
     let dir = project.path();
-    let units = small_units(dir);
-    for u in &units {
-        assert!(gcc_in(dir, u).status.success());
-    }
-    let local = take_outputs(dir);
+    let (units, local) = local_build(dir);
     let daemon = Daemon::start_with(Impl::Ours, 4, &["--log-level", "debug"]);
     let hosts = format!("127.0.0.1:{}/4,cpp,lzo", daemon.port);
 
