@@ -474,4 +474,5 @@ def main():
             f.write("\n\n".join(out) + "\n")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -389,3 +389,44 @@ fn compile_commands(db: &str) -> Vec<(PathBuf, String)> {
     }
     out
 }
+
+/// `pump CMD` when it is itself a child subreaper (as under a build tool, a container's init
+/// or a user's service manager that adopts orphans): the include server, which forks itself
+/// away, is adopted by `pump` and, once stopped, stays a zombie that `pump` never reaps.
+/// `pump` must see it as gone, not wait out its 20-second shutdown grace.
+#[test]
+fn pump_under_a_subreaper_does_not_wait_for_a_zombie_server() {
+    use std::os::unix::process::CommandExt;
+    let dir = TempDir::new("pump-subreaper");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pump"));
+    cmd.arg("true")
+        .env("TMPDIR", dir.path())
+        .env("DISTCC_DIR", dir.path())
+        // Nothing is compiled: the host is never contacted.
+        .env("DISTCC_HOSTS", "127.0.0.1:1,cpp,lzo")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let started = Instant::now();
+    let out = cmd.output().expect("running pump");
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "pump true failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The grace it must not wait out is 20 s; a healthy run takes well under a second.
+    assert!(
+        took < Duration::from_secs(10),
+        "pump took {took:?} to stop an include server it had adopted"
+    );
+}
