@@ -89,6 +89,12 @@ impl Drop for Slot<'_> {
     }
 }
 
+/// How much of a request is read from the socket at once.
+const REQUEST_BUFFER: usize = 64 * 1024;
+
+/// The request as the job reads it: buffered, each refill under the deadline rules.
+type Request<'a> = io::BufReader<DeadlineReader<'a>>;
+
 /// A reader that gives up when one read waits longer than `per_read`, when the whole request
 /// has taken longer than `deadline` allows, or when the daemon is shutting down.
 struct DeadlineReader<'a> {
@@ -111,25 +117,20 @@ impl Read for DeadlineReader<'_> {
             ));
         }
         let wait = left.min(self.per_read);
-        let mut fds = vec![libc::pollfd {
-            fd: self.fd,
+        let pollfd = |fd| libc::pollfd {
+            fd,
             events: libc::POLLIN,
             revents: 0,
-        }];
-        if let Some(s) = self.shutdown {
-            fds.push(libc::pollfd {
-                fd: s,
-                events: libc::POLLIN,
-                revents: 0,
-            });
-        }
+        };
+        let mut fds = [pollfd(self.fd), pollfd(self.shutdown.unwrap_or(-1))];
+        let nfds = if self.shutdown.is_some() { 2 } else { 1 };
         let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: fds is a valid slice for the call.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        // SAFETY: fds holds at least nfds valid entries.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), nfds, ms) };
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        if fds.len() > 1 && fds[1].revents != 0 {
+        if nfds > 1 && fds[1].revents != 0 {
             return Err(io::Error::other("daemon shutting down"));
         }
         if rc == 0 {
@@ -194,18 +195,23 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         writer,
         peer,
     } = conn;
-    let mut rd = DeadlineReader {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        inner: reader,
-        deadline: start + cfg.request_timeout,
-        per_read: cfg.read_timeout,
-        shutdown: cfg.shutdown_fd,
-        count: 0,
-    };
+    // Buffered above the deadline checks: a request is some forty small tokens before its
+    // body, and each would otherwise cost a poll and a read of its own.
+    let mut rd = io::BufReader::with_capacity(
+        REQUEST_BUFFER,
+        DeadlineReader {
+            fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+            inner: reader,
+            deadline: start + cfg.request_timeout,
+            per_read: cfg.read_timeout,
+            shutdown: cfg.shutdown_fd,
+            count: 0,
+        },
+    );
     let version = match read_version_greeting(&mut rd) {
         Ok(v) => v,
         Err(e) => {
-            cfg.stats.bytes(rd.count, 0);
+            cfg.stats.bytes(rd.get_ref().count, 0);
             log_bad_request(&peer, &e, start, &cfg.stats);
             return;
         }
@@ -230,7 +236,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
     let result = ctx.receive_and_run(&mut rd, fd);
     let ticket = ctx.ticket.take();
     let end_job = |end: End, written: u64| {
-        cfg.stats.bytes(rd.count, written);
+        cfg.stats.bytes(rd.get_ref().count, written);
         if let Some(t) = ticket {
             cfg.stats.end(t, end, ctx.compiled.get());
         }
@@ -238,7 +244,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
     let outcome = match result {
         Err(e) => {
             drop(end_job);
-            cfg.stats.bytes(rd.count, 0);
+            cfg.stats.bytes(rd.get_ref().count, 0);
             log_bad_request(&peer, &e, start, &cfg.stats);
             return;
         }
@@ -382,7 +388,7 @@ impl Job<'_> {
 
     fn receive_and_run(
         &mut self,
-        rd: &mut DeadlineReader<'_>,
+        rd: &mut Request<'_>,
         fd: BorrowedFd<'_>,
     ) -> Result<Step, ProtoError> {
         let limits = self.cfg.limits;
