@@ -267,7 +267,7 @@ pub fn assert_nothing_left(what: &str, sc: &Scene, daemons: &[&OurDaemon]) {
             .into_iter()
             .filter(|n| n.starts_with("cpu_"))
             .filter(|n| {
-                os::wake::lock_holder(&sc.distcc_dir.join("lock").join(n))
+                os::lock::holder(&sc.distcc_dir.join("lock").join(n))
                     .ok()
                     .flatten()
                     .is_some()

@@ -202,3 +202,70 @@ fn host_speed_is_learned_and_the_faster_free_host_wins() {
     );
     assert!(Path::new(&w.distcc_dir.join("sched/speed.lock")).exists());
 }
+
+/// A client waiting for a busy local slot sleeps until the slot is freed: its own failed
+/// tries must not wake it (a failed write-open of a slot file, once closed, is the same
+/// `IN_CLOSE_WRITE` a freed slot makes), or the first waiter spins on a CPU the whole time.
+#[test]
+fn a_waiter_for_a_local_slot_sleeps_instead_of_spinning() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let w = Work::new("sched-sleep", 1);
+    let lock_dir = w.distcc_dir.join("lock");
+    std::fs::create_dir_all(&lock_dir).unwrap();
+    // Every local slot there could be (3.4 never looks past 50), held here for the first
+    // part of the wait, so that the client's preprocessor has to queue for one.
+    let held: Vec<_> = (0..50)
+        .map(|n| {
+            os::lock::FileLock::try_lock(&lock_dir.join(format!("cpu_localhost_{n}")))
+                .unwrap()
+                .expect("the slot is free at first")
+        })
+        .collect();
+    // Nobody listens there: after preprocessing, the client falls back to a local compile.
+    let dead = support::free_port();
+    let mut client = Command::new(env!("CARGO_BIN_EXE_distcc"))
+        .args(["cc", "-c", "f0.c", "-o", "f0.o"])
+        .current_dir(w.dir.path())
+        .env("DISTCC_HOSTS", format!("127.0.0.1:{dead}/1"))
+        .env("DISTCC_DIR", &w.distcc_dir)
+        .env("DISTCC_LOG", &w.log)
+        .env("DISTCC_VERBOSE", "1")
+        .env_remove("DISTCC_FALLBACK")
+        .env_remove("_DISTCC_SAFEGUARD")
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("starting distcc");
+    let queue = w.distcc_dir.join("sched").join("local");
+    wait_until(20, "the client to join the local queue", || {
+        std::fs::read_dir(&queue).is_ok_and(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        })
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(held);
+    // SAFETY: all-zero bytes are a valid rusage; wait4 fills it for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let mut status = 0;
+    // SAFETY: waits for our own child, with valid out-pointers.
+    let pid = unsafe { libc::wait4(client.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(pid, client.id() as i32);
+    let log = w.log_text();
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "distcc failed ({status}); log:\n{log}"
+    );
+    assert!(w.object(0));
+    let cpu = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    let cpu = cpu(ru.ru_utime) + cpu(ru.ru_stime);
+    // The whole run, gcc included, takes about 0.04 s of CPU here; the spinning waiter took
+    // 0.5 s of the 1.5 s wait.
+    assert!(
+        cpu < 0.25,
+        "the waiting client used {cpu:.2} s of CPU over a 1.5 s wait; log:\n{log}"
+    );
+    // Reaped above: stop `Child`'s drop from caring.
+    let _ = client.try_wait();
+}

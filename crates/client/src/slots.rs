@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use os::lock::FileLock;
-use os::wake::{self, DirWatch};
+use os::wake::DirWatch;
 
 use crate::hosts::Host;
 use crate::log::Log;
@@ -124,7 +124,7 @@ fn view(lock_dir: &Path, hosts: &[(String, u32)]) -> io::Result<Vec<(u32, Option
             let mut busy = 0;
             let mut free = None;
             for n in 0..(*slots).min(MAX_SLOTS) {
-                if wake::lock_holder(&lock_path(lock_dir, stem, n))?.is_some() {
+                if os::lock::holder(&lock_path(lock_dir, stem, n))?.is_some() {
                     busy += 1;
                 } else if free.is_none() {
                     free = Some(n);
@@ -227,7 +227,7 @@ impl Slots<'_> {
                         v.busy += 1;
                         v.free = None;
                         for m in n + 1..v.slots {
-                            if wake::lock_holder(&lock_path(self.lock_dir, stem, m))?.is_none() {
+                            if os::lock::holder(&lock_path(self.lock_dir, stem, m))?.is_none() {
                                 v.free = Some(m);
                                 break;
                             }

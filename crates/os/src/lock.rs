@@ -20,7 +20,15 @@ pub struct FileLock {
 impl FileLock {
     /// Opens (creating with mode 0666 less the umask, as 3.4 does) and write-locks `path`
     /// without waiting. `Ok(None)` means another process holds the lock.
+    ///
+    /// A slot that is held is found through a read-only descriptor, never by a write-open
+    /// that fails to lock: closing a descriptor opened for writing is an `IN_CLOSE_WRITE` in
+    /// the lock directory, which is how waiting clients learn that a slot was freed, and a
+    /// waiter whose own failed tries woke it would look again at once, for ever.
     pub fn try_lock(path: &Path) -> io::Result<Option<FileLock>> {
+        if holder(path)?.is_some() {
+            return Ok(None);
+        }
         let file = OpenOptions::new()
             .write(true)
             .create(true)
@@ -39,6 +47,29 @@ impl FileLock {
     /// Releases the lock explicitly (dropping does the same, silently).
     pub fn unlock(self) -> io::Result<()> {
         set_lock(&self.file, libc::F_UNLCK as libc::c_short)
+    }
+}
+
+/// The pid of a process holding a conflicting fcntl lock on `path`, without taking it.
+/// `Ok(None)`: free (or missing). Locks this process holds never conflict with its own probe.
+pub fn holder(path: &Path) -> io::Result<Option<i32>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: all-zero bytes are a valid `struct flock`.
+    let mut param: libc::flock = unsafe { std::mem::zeroed() };
+    param.l_type = libc::F_WRLCK as libc::c_short;
+    param.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: the descriptor is open and `param` is a valid struct that outlives the call.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut param) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if param.l_type == libc::F_UNLCK as libc::c_short {
+        Ok(None)
+    } else {
+        Ok(Some(param.l_pid))
     }
 }
 

@@ -207,29 +207,6 @@ impl DirWatch {
     }
 }
 
-/// The pid of a process holding a conflicting fcntl lock on `path`, without taking it.
-/// `Ok(None)`: free (or missing). Locks this process holds never conflict with its own probe.
-pub fn lock_holder(path: &Path) -> io::Result<Option<i32>> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    // SAFETY: all-zero bytes are a valid `struct flock`.
-    let mut param: libc::flock = unsafe { std::mem::zeroed() };
-    param.l_type = libc::F_WRLCK as libc::c_short;
-    param.l_whence = libc::SEEK_SET as libc::c_short;
-    // SAFETY: the descriptor is open and `param` is a valid struct that outlives the call.
-    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut param) } == -1 {
-        return Err(io::Error::last_os_error());
-    }
-    if param.l_type == libc::F_UNLCK as libc::c_short {
-        Ok(None)
-    } else {
-        Ok(Some(param.l_pid))
-    }
-}
-
 /// A whole-file fcntl write lock taken by waiting (`F_SETLKW`): for read-modify-write of
 /// small shared files, held for microseconds. Released on drop.
 #[derive(Debug)]
@@ -328,10 +305,10 @@ mod tests {
     fn probe_and_blocking_lock() {
         let d = dir("probe");
         let p = d.join("f");
-        assert_eq!(lock_holder(&p).unwrap(), None);
+        assert_eq!(crate::lock::holder(&p).unwrap(), None);
         let held = BlockingLock::acquire(&p).unwrap();
         // Our own lock never conflicts with our own probe.
-        assert_eq!(lock_holder(&p).unwrap(), None);
+        assert_eq!(crate::lock::holder(&p).unwrap(), None);
         drop(held);
         std::fs::remove_dir_all(&d).unwrap();
     }
