@@ -35,7 +35,7 @@ impl FileLock {
             .truncate(false)
             .mode(0o666)
             .open(path)?;
-        match set_lock(&file, libc::F_WRLCK as libc::c_short) {
+        match set_lock(&file, libc::F_WRLCK) {
             Ok(()) => Ok(Some(FileLock { file })),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EAGAIN) | Some(libc::EACCES)) => {
                 Ok(None)
@@ -46,7 +46,7 @@ impl FileLock {
 
     /// Releases the lock explicitly (dropping does the same, silently).
     pub fn unlock(self) -> io::Result<()> {
-        set_lock(&self.file, libc::F_UNLCK as libc::c_short)
+        set_lock(&self.file, libc::F_UNLCK)
     }
 }
 
@@ -58,10 +58,7 @@ pub fn holder(path: &Path) -> io::Result<Option<i32>> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    // SAFETY: all-zero bytes are a valid `struct flock`.
-    let mut param: libc::flock = unsafe { std::mem::zeroed() };
-    param.l_type = libc::F_WRLCK as libc::c_short;
-    param.l_whence = libc::SEEK_SET as libc::c_short;
+    let mut param = whole_file(libc::F_WRLCK);
     // SAFETY: the descriptor is open and `param` is a valid struct that outlives the call.
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut param) } == -1 {
         return Err(io::Error::last_os_error());
@@ -73,13 +70,18 @@ pub fn holder(path: &Path) -> io::Result<Option<i32>> {
     }
 }
 
-fn set_lock(file: &File, kind: libc::c_short) -> io::Result<()> {
-    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
+/// A `struct flock` of `kind` (`F_WRLCK`, `F_UNLCK`) covering the whole file, as 3.4 locks.
+pub(crate) fn whole_file(kind: libc::c_int) -> libc::flock {
+    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value, and
+    // zero `l_start` and `l_len` mean the whole file.
     let mut param: libc::flock = unsafe { std::mem::zeroed() };
-    param.l_type = kind;
+    param.l_type = kind as libc::c_short;
     param.l_whence = libc::SEEK_SET as libc::c_short;
-    param.l_start = 0;
-    param.l_len = 0; // the whole file, as 3.4
+    param
+}
+
+fn set_lock(file: &File, kind: libc::c_int) -> io::Result<()> {
+    let param = whole_file(kind);
     // SAFETY: the descriptor is open for the lifetime of `file`, and `param` is a valid
     // `struct flock` that outlives the call.
     let rc = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLK, &param) };

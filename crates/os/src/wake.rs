@@ -223,10 +223,7 @@ impl BlockingLock {
             .mode(0o666)
             .custom_flags(libc::O_CLOEXEC)
             .open(path)?;
-        // SAFETY: all-zero bytes are a valid `struct flock`.
-        let mut param: libc::flock = unsafe { std::mem::zeroed() };
-        param.l_type = libc::F_WRLCK as libc::c_short;
-        param.l_whence = libc::SEEK_SET as libc::c_short;
+        let param = crate::lock::whole_file(libc::F_WRLCK);
         loop {
             // SAFETY: open descriptor, valid struct that outlives the call.
             if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &param) } != -1 {
