@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use os::exit::ExitCode;
+use os::listen::{self, Wake};
 use os::process::{Command, Ended, Output};
 use os::tempdir::TempDir;
 use proto::{
@@ -117,24 +118,13 @@ impl Read for DeadlineReader<'_> {
             ));
         }
         let wait = left.min(self.per_read);
-        let pollfd = |fd| libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let mut fds = [pollfd(self.fd), pollfd(self.shutdown.unwrap_or(-1))];
-        let nfds = if self.shutdown.is_some() { 2 } else { 1 };
-        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as i32;
-        // SAFETY: fds holds at least nfds valid entries.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), nfds, ms) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if nfds > 1 && fds[1].revents != 0 {
-            return Err(io::Error::other("daemon shutting down"));
-        }
-        if rc == 0 {
-            return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+        // A negative shutdown descriptor is ignored by poll.
+        match listen::wait(self.fd, self.shutdown.unwrap_or(-1), Some(wait))? {
+            Wake::Shutdown => return Err(io::Error::other("daemon shutting down")),
+            Wake::TimedOut => {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
+            }
+            Wake::Ready => {}
         }
         let n = self.inner.read(buf)?;
         self.count += n as u64;

@@ -93,7 +93,7 @@ pub fn run(
                 break;
             }
             Wake::TimedOut => continue,
-            Wake::Connection => {}
+            Wake::Ready => {}
         }
         loop {
             match listener.accept() {

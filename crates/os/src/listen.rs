@@ -1,6 +1,7 @@
 //! The wait at the top of every accept loop (the daemon's port, its stats port, the include
-//! server's socket): a connection to accept, or a shutdown request on a pipe, whichever comes
-//! first. Accepting, and what a connection means, is the caller's business.
+//! server's socket) and before every refill of a daemon's request: a descriptor ready to read
+//! (a connection to accept, bytes of a request), or a shutdown request on a pipe, whichever
+//! comes first. Reading, accepting, and what either means, is the caller's business.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -9,22 +10,24 @@ use std::time::Duration;
 /// What [`wait`] saw.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wake {
-    /// The listener has a connection waiting (or an error to report on accept).
-    Connection,
+    /// The descriptor is readable: a connection waiting, bytes, end of file, or an error
+    /// for the next accept or read to report.
+    Ready,
     /// `shutdown` became readable (or hung up): stop accepting.
     Shutdown,
     /// The timeout passed first.
     TimedOut,
 }
 
-/// Waits until `listener` is readable or `shutdown` is, or `timeout` passes when given. A
-/// shutdown wins over a waiting connection; a wait interrupted by a signal is resumed.
-pub fn wait(listener: RawFd, shutdown: RawFd, timeout: Option<Duration>) -> io::Result<Wake> {
+/// Waits until `fd` is readable or `shutdown` is, or `timeout` passes when given. A shutdown
+/// wins over a ready `fd`; a wait interrupted by a signal is resumed. A negative `shutdown`
+/// is never readable (poll ignores it).
+pub fn wait(fd: RawFd, shutdown: RawFd, timeout: Option<Duration>) -> io::Result<Wake> {
     let ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
     loop {
         let mut fds = [
             libc::pollfd {
-                fd: listener,
+                fd,
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -48,7 +51,7 @@ pub fn wait(listener: RawFd, shutdown: RawFd, timeout: Option<Duration>) -> io::
         } else if n == 0 {
             Wake::TimedOut
         } else {
-            Wake::Connection
+            Wake::Ready
         });
     }
 }
@@ -68,7 +71,7 @@ mod tests {
         let short = Some(Duration::from_millis(20));
         assert_eq!(wait(l.as_raw_fd(), p[0], short).unwrap(), Wake::TimedOut);
         let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        assert_eq!(wait(l.as_raw_fd(), p[0], None).unwrap(), Wake::Connection);
+        assert_eq!(wait(l.as_raw_fd(), p[0], None).unwrap(), Wake::Ready);
         // SAFETY: writing one byte from a valid buffer to our own pipe.
         assert_eq!(unsafe { libc::write(p[1], b"x".as_ptr().cast(), 1) }, 1);
         assert_eq!(wait(l.as_raw_fd(), p[0], None).unwrap(), Wake::Shutdown);
