@@ -120,7 +120,9 @@ fn a_daemon_that_dies_mid_job_costs_only_a_local_build() {
     );
     server.join().unwrap();
     let log = sb.log_text();
-    assert!(log.contains("server provided no answer"), "{log}");
+    // Refused by a hang-up: after our command line (then our source is reset) or after the
+    // whole request (then the reply is missing).
+    assert!(log.contains("it may refuse this client"), "{log}");
     assert!(log.contains("running locally instead"), "{log}");
 }
 

@@ -521,6 +521,152 @@ fn compiler_processes_in(dir: &Path) -> usize {
         .count()
 }
 
+/// A request's command line alone, as our client sends it while its preprocessor still runs.
+fn head_only(version: u32, args: &[&str]) -> Vec<u8> {
+    let mut r = tok("DIST", version);
+    r.extend(argv(args));
+    r
+}
+
+/// The source that completes a request begun with [`head_only`].
+fn doti(version: u32, i: &[u8]) -> Vec<u8> {
+    if version == 1 {
+        string("DOTI", i)
+    } else {
+        string("DOTI", &proto::lzo::compress(i))
+    }
+}
+
+/// Waits up to 20 s for `n` processes (the driver and cc1) of a job in `d`'s directories.
+fn wait_for_compilers(d: &OurDaemon, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while compiler_processes_in(&d.jobs_dir()) < n {
+        assert!(Instant::now() < deadline, "the compiler never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
+    s.write_all(rest).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn a_compiler_started_before_its_source_arrives_builds_the_same_object() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("early");
+    let i = preprocessed(t.path());
+    // Larger than a pipe holds, so the source is fed while the compiler reads it.
+    let mut big = i.clone();
+    big.extend_from_slice(&b"/* padding */\n".repeat(150_000));
+    for version in [1, 2] {
+        for source in [&i, &big] {
+            let s = d.connect();
+            (&s).write_all(&head_only(
+                version,
+                &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
+            ))
+            .unwrap();
+            // The driver and cc1 start on the command line alone, and wait for the source.
+            wait_for_compilers(&d, 2);
+            let reply = finish_request(s, &doti(version, source));
+            let r = decode(version, &reply);
+            assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
+            assert_eq!(
+                r.object,
+                local_object(t.path(), source),
+                "version {version}"
+            );
+            assert_jobs_dir_empty(&d);
+        }
+    }
+    // A compile error in a fed source: gcc's status and words, as from a stored one.
+    let s = d.connect();
+    (&s).write_all(&head_only(1, &["gcc", "-c", "b.c", "-o", "b.o"]))
+        .unwrap();
+    wait_for_compilers(&d, 2);
+    let reply = finish_request(s, &doti(1, b"int f(void) { return y; }\n"));
+    let r = decode(1, &reply);
+    assert_eq!(r.status, 1 << 8);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("undeclared"), "{err}");
+    assert!(r.object.is_empty());
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn a_compiler_that_quits_before_reading_its_source_is_reported() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = d.connect();
+    (&s).write_all(&head_only(
+        1,
+        &["gcc", "-fno-such-option-anywhere", "-c", "a.c", "-o", "a.o"],
+    ))
+    .unwrap();
+    // The driver rejects the option and exits without reading; the source (more than a pipe
+    // holds) is still read to its end, and the client gets gcc's own complaint.
+    std::thread::sleep(Duration::from_millis(300));
+    let reply = finish_request(s, &doti(1, &b"/* padding */\n".repeat(100_000)));
+    let r = decode(1, &reply);
+    assert_eq!(r.status, 1 << 8);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("no-such-option-anywhere"), "{err}");
+    assert_jobs_dir_empty(&d);
+    assert_normal_job_works(&d, TempDir::new("early-after").path());
+}
+
+#[test]
+fn a_client_that_hangs_up_before_its_source_leaves_no_compiler() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = d.connect();
+    (&s).write_all(&head_only(1, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"]))
+        .unwrap();
+    wait_for_compilers(&d, 2);
+    drop(s);
+    d.wait_log("request incomplete");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while compiler_processes_in(&d.jobs_dir()) > 0 {
+        assert!(Instant::now() < deadline, "the waiting compiler survived");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_jobs_dir_empty(&d);
+}
+
+#[test]
+fn a_compile_that_reads_its_source_twice_waits_for_all_of_it() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    // -fcompare-debug compiles the input twice, which a pipe cannot give: the compiler must
+    // not start before the source is stored.
+    let d = OurDaemon::start(&[]);
+    let t = TempDir::new("twice");
+    let i = preprocessed(t.path());
+    let s = d.connect();
+    (&s).write_all(&head_only(
+        1,
+        &["gcc", "-O2", "-fcompare-debug", "-c", "a.c", "-o", "a.o"],
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(compiler_processes_in(&d.jobs_dir()), 0);
+    let reply = finish_request(s, &doti(1, &i));
+    let r = decode(1, &reply);
+    assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(r.object, local_object(t.path(), &i));
+}
+
 #[test]
 fn job_lifetime_kills_the_compiler_and_reports_118() {
     if !require(&["gcc"]) {

@@ -219,6 +219,35 @@ pub fn wait_for_process(comm: &str, needle: &Path) -> i32 {
     }
 }
 
+/// Waits (up to 60 s) until a `cc1` that mentions `needle` is compiling: it has used a tenth
+/// of a second of CPU. Our daemon starts the compiler as soon as the command line arrives, so
+/// a `cc1` may exist (waiting for its source) while the client still preprocesses.
+pub fn wait_for_compiling(needle: &Path) -> i32 {
+    // SAFETY: plain sysconf.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        for pid in pids_named("cc1", needle) {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            let after = stat.rsplit(')').next().unwrap_or("");
+            // Fields after the name: state is the first, utime the 12th and stime the 13th.
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let cpu: u64 = f
+                .get(11..13)
+                .map_or(0, |t| t.iter().map(|v| v.parse::<u64>().unwrap_or(0)).sum());
+            if cpu * 10 >= ticks {
+                return pid;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no cc1 compiling for {}",
+            needle.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn dir_entries(d: &Path) -> Vec<String> {
     std::fs::read_dir(d)
         .map(|rd| {
@@ -396,7 +425,7 @@ fn daemon_killed_mid_job_costs_one_local_build_and_leaves_nothing() {
         };
         let started = Instant::now();
         let c = sc.client(None, &hosts, "slow.c", "slow.o", env);
-        wait_for_process("cc1", &d.jobs_dir());
+        wait_for_compiling(&d.jobs_dir());
         d.signal(libc::SIGKILL);
         let (st, took) = finish(c, started);
         let r = collect(&sc, "slow.o", st, took);
@@ -569,7 +598,7 @@ fn compiler_killed_by_a_signal_is_retried_locally_or_reported() {
         };
         let started = Instant::now();
         let c = sc.client(None, &hosts, "slow.c", "slow.o", env);
-        let cc1 = wait_for_process("cc1", &d.jobs_dir());
+        let cc1 = wait_for_compiling(&d.jobs_dir());
         // SAFETY: signals the compiler our daemon started for this test.
         unsafe { libc::kill(cc1, libc::SIGKILL) };
         let (st, took) = finish(c, started);
@@ -594,7 +623,7 @@ fn sigint_to_the_client_mid_remote_job_cleans_up_and_dies_of_sigint() {
     let hosts = format!("127.0.0.1:{}/1", d.port);
     let started = Instant::now();
     let c = sc.client(None, &hosts, "slow.c", "slow.o", &[]);
-    wait_for_process("cc1", &d.jobs_dir());
+    wait_for_compiling(&d.jobs_dir());
     // SAFETY: signals the client we started.
     unsafe { libc::kill(c.id() as i32, libc::SIGINT) };
     let (st, took) = finish(c, started);

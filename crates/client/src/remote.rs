@@ -133,9 +133,6 @@ fn exchange(
             v => (v, None),
         },
     };
-    if cork {
-        stream.cork(true);
-    }
     let mut head = Vec::new();
     proto::write_request_head(
         &mut head,
@@ -148,12 +145,17 @@ fn exchange(
     match body {
         Body::Pump { closure, .. } => {
             progress.sending();
+            if cork {
+                stream.cork(true);
+            }
             let encoded = crate::pump::encode_files(&mut head, closure);
             if let Err(e) = encoded.and_then(|()| (&*stream).write_all(&head)) {
                 return Attempt::Comm(io_failure("sending the request and its files", &e));
             }
         }
         Body::Preprocessed(wait_cpp) => {
+            // The command line leaves now, ahead of the source, uncorked: our daemon starts
+            // the compiler on it while the preprocessor still runs here.
             if let Err(e) = (&*stream).write_all(&head) {
                 return Attempt::Comm(io_failure("sending the request", &e));
             }
@@ -162,6 +164,9 @@ fn exchange(
                 return Attempt::CppFailed;
             };
             progress.sending();
+            if cork {
+                stream.cork(true);
+            }
             let mut w = BufWriter::with_capacity(64 * 1024, stream);
             let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
                 .and_then(|()| w.flush());
@@ -205,7 +210,19 @@ fn timed_out(e: &std::io::Error) -> bool {
 /// A failed read or write. A timeout says so in words (the OS's "resource temporarily
 /// unavailable" explains nothing) and gets 3.4's timeout exit code.
 fn io_failure(what: &str, e: &std::io::Error) -> CommFailure {
-    if timed_out(e) {
+    if matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+    ) {
+        // As 3.4 does, a daemon that refuses a job closes the connection: here while we
+        // were still sending.
+        fail(
+            ExitCode::IoError,
+            format!(
+                "{what}: the server closed the connection ({e}); it may refuse this client, this compiler or these options"
+            ),
+        )
+    } else if timed_out(e) {
         fail(
             ExitCode::Timeout,
             format!("{what}: timed out (no progress within DISTCC_IO_TIMEOUT)"),
@@ -229,7 +246,12 @@ fn connect(host: &str, port: u16) -> Result<TcpStream, CommFailure> {
     let mut last = None;
     for addr in &addrs {
         match TcpStream::connect_timeout(addr, CONNECT_TIMEOUT) {
-            Ok(s) => return Ok(s),
+            Ok(s) => {
+                // The command line and the source go in two writes, some time apart; the
+                // source must not wait for the acknowledgement of the command line (Nagle).
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
             Err(e) => last = Some(format!("connect to {addr} failed: {e}")),
         }
     }

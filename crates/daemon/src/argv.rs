@@ -342,6 +342,14 @@ pub fn rewrite_plain(argv: &[Vec<u8>], scan: &Scan, input: &[u8], out: &[u8]) ->
     v
 }
 
+/// False when an option makes the compiler read its input more than once: gcc's
+/// `-fcompare-debug` compiles it twice. The input may then not come through a pipe.
+pub fn reads_input_once(argv: &[Vec<u8>]) -> bool {
+    !argv
+        .iter()
+        .any(|a| a.starts_with(b"-fcompare-debug") || a.starts_with(b"-fno-compare-debug"))
+}
+
 /// Options whose path argument is rebased under the job root when absolute.
 const INCLUDE_OPTIONS: &[&str] = &[
     "-I",
@@ -651,5 +659,15 @@ mod tests {
             scan_as(&a, true),
             Err(ArgRefusal::WritesOutside(_))
         ));
+    }
+
+    #[test]
+    fn compare_debug_reads_the_input_twice() {
+        assert!(reads_input_once(&av("gcc -O2 -g -c a.c -o a.o")));
+        assert!(!reads_input_once(&av("gcc -fcompare-debug -c a.c")));
+        assert!(!reads_input_once(&av(
+            "gcc -fcompare-debug=-gtoggle -c a.c"
+        )));
+        assert!(!reads_input_once(&av("gcc -fcompare-debug-second -c a.c")));
     }
 }

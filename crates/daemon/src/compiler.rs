@@ -144,6 +144,49 @@ fn is_real_compiler(p: &Path) -> bool {
     }
 }
 
+/// True when `program` is known to read its input file exactly once: a gcc or clang driver
+/// binary (after links; a target prefix such as `x86_64-linux-gnu-` and a version suffix
+/// such as `-12` allowed), not a script and not a wrapper (ccache, icecc, distcc) that might
+/// hash the input before the compiler reads it. Such a compiler may be given its input
+/// through a pipe, which can be read only once; see `serve`.
+pub fn reads_its_input_once(program: &Path) -> bool {
+    let Ok(real) = program.canonicalize() else {
+        return false;
+    };
+    let Some(name) = real.file_name().map(OsStr::as_bytes) else {
+        return false;
+    };
+    if !driver_name(name) {
+        return false;
+    }
+    let mut magic = [0u8; 4];
+    std::fs::File::open(&real)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| magic == *b"\x7fELF")
+}
+
+/// `gcc`, `g++`, `cc`, `c++`, `clang` or `clang++`, maybe after a `TARGET-` prefix and before
+/// a `-VERSION` suffix of digits and dots.
+fn driver_name(name: &[u8]) -> bool {
+    const DRIVERS: &[&[u8]] = &[b"gcc", b"g++", b"cc", b"c++", b"clang", b"clang++"];
+    let mut base = name;
+    if let Some(dash) = base.iter().rposition(|b| *b == b'-') {
+        let suffix = &base[dash + 1..];
+        if !suffix.is_empty()
+            && suffix[0].is_ascii_digit()
+            && suffix.iter().all(|b| b.is_ascii_digit() || *b == b'.')
+        {
+            base = &base[..dash];
+        }
+    }
+    DRIVERS.iter().any(|d| {
+        base == *d
+            || (base.len() > d.len() + 1
+                && base.ends_with(d)
+                && base[base.len() - d.len() - 1] == b'-')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +254,58 @@ mod tests {
             p.resolve(b"/usr/bin/gcc").unwrap(),
             PathBuf::from("/usr/bin/gcc")
         );
+    }
+
+    #[test]
+    fn driver_names() {
+        for yes in [
+            "gcc",
+            "g++",
+            "cc",
+            "c++",
+            "clang",
+            "clang++",
+            "gcc-12",
+            "clang-14",
+            "clang++-14.0.6",
+            "x86_64-linux-gnu-gcc-12",
+            "aarch64-linux-gnu-g++",
+        ] {
+            assert!(driver_name(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "ccache",
+            "distcc",
+            "icecc",
+            "cc1",
+            "gcc-ar",
+            "gcc-nm",
+            "tcc",
+            "xgcc",
+            "gcc-",
+            "-gcc",
+            "clang-tidy",
+            "sh",
+        ] {
+            assert!(!driver_name(no.as_bytes()), "{no}");
+        }
+    }
+
+    #[test]
+    fn only_a_real_driver_binary_reads_its_input_once() {
+        let t = os::tempdir::TempDir::new("daemon-compiler-").unwrap();
+        assert!(reads_its_input_once(Path::new("/usr/bin/gcc")));
+        // A script named like a compiler might read its input twice (or hand it to a tool
+        // that does), and so might a link named gcc to anything that is not a driver.
+        let script = t.path().join("gcc");
+        std::fs::write(&script, "#!/bin/sh\nexec /usr/bin/gcc \"$@\"\n").unwrap();
+        assert!(!reads_its_input_once(&script));
+        let wrapper = t.path().join("ccache");
+        std::fs::copy("/usr/bin/gcc", &wrapper).unwrap();
+        let link = t.path().join("g++");
+        std::os::unix::fs::symlink(&wrapper, &link).unwrap();
+        assert!(!reads_its_input_once(&link));
+        assert!(!reads_its_input_once(&t.path().join("missing-gcc")));
     }
 
     #[test]

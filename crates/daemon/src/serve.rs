@@ -10,6 +10,11 @@
 //!   line, a pump name escaping the job) is read to its end and answered with a failure
 //!   status (exit 101 or 100) and an `SERR` saying why, which 3.4 clients print before they
 //!   fall back (3.4 itself closes without a word);
+//! - a plain (v1/v2) request whose command line arrives ahead of its source, as our client
+//!   sends it while its preprocessor runs, has its compiler started at once in a free job
+//!   slot and fed the source through a pipe as it arrives (`run_fed`), when the compiler is
+//!   a gcc or clang driver known to read its input exactly once; otherwise, and whenever the
+//!   source is already waiting, the source is stored first as in 3.4;
 //! - a compiler that runs past `--job-lifetime` is killed and reported as exit 118 (3.4's
 //!   `EXIT_TIMEOUT`); a client that hangs up while it runs gets its process group killed.
 
@@ -24,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use os::exit::ExitCode;
 use os::listen::{self, Wake};
-use os::process::{Command, Ended, Output};
+use os::process::{Child, Command, Ended, Input, Output};
 use os::tempdir::TempDir;
 use proto::{
     Limits, ProtoError, PumpEntryKind, Reply, Token, Version, read_body, read_pump_entry,
@@ -32,7 +37,7 @@ use proto::{
 };
 
 use crate::argv::{self, ArgRefusal};
-use crate::compiler::CompilerPolicy;
+use crate::compiler::{self, CompilerPolicy};
 use crate::dotd;
 use crate::jobdir::JobRoot;
 use crate::log::Level;
@@ -79,6 +84,16 @@ impl Slots {
         }
         *free -= 1;
         Slot(self)
+    }
+
+    /// A slot if one is free now, without waiting.
+    pub fn try_acquire(&self) -> Option<Slot<'_>> {
+        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        if *free == 0 {
+            return None;
+        }
+        *free -= 1;
+        Some(Slot(self))
     }
 }
 
@@ -468,6 +483,23 @@ impl Job<'_> {
                         "input{}",
                         argv::preprocessed_extension(&head.argv[scan.input_index])
                     ));
+                    let plan = Plan {
+                        argv: argv::rewrite_plain(
+                            &head.argv,
+                            &scan,
+                            input.as_os_str().as_bytes(),
+                            out.as_os_str().as_bytes(),
+                        ),
+                        program,
+                        cwd: self.dir.clone(),
+                        out,
+                        pump: None,
+                    };
+                    if self.may_start_early(rd, fd, &plan)
+                        && let Some(slot) = self.cfg.slots.try_acquire()
+                    {
+                        return self.run_fed(rd, fd, plan, &input, slot);
+                    }
                     let mut f = StoreOrDiscard::new(create_new(&input)?);
                     read_body(rd, Token::DOTI, c, &limits, &mut f)?;
                     if let Some(e) = f.error {
@@ -476,19 +508,7 @@ impl Job<'_> {
                         let why = format!("cannot store the source in the job directory: {e}");
                         return Ok(self.fail(ExitCode::IoError, why));
                     }
-                    let argv = argv::rewrite_plain(
-                        &head.argv,
-                        &scan,
-                        input.as_os_str().as_bytes(),
-                        out.as_os_str().as_bytes(),
-                    );
-                    Plan {
-                        program,
-                        argv,
-                        cwd: self.dir.clone(),
-                        out,
-                        pump: None,
-                    }
+                    plan
                 }
                 _ => {
                     read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
@@ -505,10 +525,80 @@ impl Job<'_> {
             t.set_phase(Phase::Queued);
         }
         let _slot = self.cfg.slots.acquire();
+        let compile_start = Instant::now();
+        match self.spawn(&plan, Input::Null) {
+            Ok(child) => self.finish(&plan, child, fd, compile_start),
+            Err(e) => self.cannot_run(&plan, e),
+        }
+    }
+
+    /// True when the compiler may be started before the source has arrived and fed it through
+    /// a pipe as it comes: only a client that sends its command line ahead of its source (ours,
+    /// while its preprocessor runs) gains from that, and only a compiler known to read its
+    /// input exactly once may be given a pipe.
+    fn may_start_early(&self, rd: &Request<'_>, fd: BorrowedFd<'_>, plan: &Plan) -> bool {
+        if !rd.buffer().is_empty() || !proc_fd_available() {
+            return false;
+        }
+        // Whatever is already waiting on the socket is the source itself.
+        if poll_now(fd, libc::POLLIN) != 0 {
+            return false;
+        }
+        argv::reads_input_once(&plan.argv) && compiler::reads_its_input_once(&plan.program)
+    }
+
+    /// Runs the compiler now, in a free job slot, and feeds it the source as it arrives. The
+    /// compiler's input file is a link to its own standard input (`/proc/self/fd/0`), which
+    /// is a pipe from here, so its command line is the same as when the source is stored
+    /// first. Its start-up (a large share of a small compile) overlaps the client's
+    /// preprocessing and the transfer.
+    fn run_fed(
+        &self,
+        rd: &mut Request<'_>,
+        fd: BorrowedFd<'_>,
+        plan: Plan,
+        input: &Path,
+        _slot: Slot<'_>,
+    ) -> Result<Step, ProtoError> {
+        let (c, limits) = (self.version.compression(), self.cfg.limits);
+        std::os::unix::fs::symlink("/proc/self/fd/0", input).map_err(ProtoError::Io)?;
+        let compile_start = Instant::now();
+        let mut child = match self.spawn(&plan, Input::Pipe) {
+            Ok(child) => child,
+            Err(e) => {
+                read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                return Ok(self.cannot_run(&plan, e));
+            }
+        };
+        let pipe = child.take_stdin().expect("stdin is a pipe");
+        let mut feed = Feed::new(pipe, fd, rd.get_ref().deadline);
+        // A failure here drops the child, which kills it.
+        read_body(rd, Token::DOTI, c, &limits, &mut feed)?;
+        match feed.finish() {
+            Fed::All | Fed::CompilerGone => {}
+            Fed::HungUp => return Ok(Step::HungUp),
+            Fed::Stalled => {
+                let why = "the compiler did not read its input before the request deadline";
+                return Ok(self.fail(ExitCode::Distcc, why.to_owned()));
+            }
+            Fed::Failed(e) => {
+                let why = format!("cannot feed the compiler its input: {e}");
+                return Ok(self.fail(ExitCode::IoError, why));
+            }
+        }
+        Ok(self.finish(&plan, child, fd, compile_start))
+    }
+
+    fn cannot_run(&self, plan: &Plan, e: io::Error) -> Step {
+        let why = format!("cannot run {}: {e}", plan.program.display());
+        self.fail(ExitCode::CompilerMissing, why)
+    }
+
+    /// Starts the compiler of `plan`.
+    fn spawn(&self, plan: &Plan, stdin: Input) -> io::Result<Child> {
         if let Some(t) = &self.ticket {
             t.set_phase(Phase::Compiling);
         }
-        let compile_start = Instant::now();
         log_at!(
             Level::Debug,
             "{}: running {:?} in {:?}",
@@ -530,18 +620,23 @@ impl Job<'_> {
         // The compiler's own temporary files (gcc's ccXXXX.s) go in the job directory, so
         // they are removed with it even when the compiler is killed.
         .env("TMPDIR", &self.dir)
+        .stdin(stdin)
         .stdout(Output::Capture { limit: cap })
         .stderr(Output::Capture { limit: cap });
         if let Some(t) = self.cfg.job_lifetime {
             cmd.timeout(t);
         }
-        let child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let why = format!("cannot run {}: {e}", plan.program.display());
-                return self.fail(ExitCode::CompilerMissing, why);
-            }
-        };
+        cmd.spawn()
+    }
+
+    /// Waits for a started compiler and builds the reply from what it left.
+    fn finish(
+        &self,
+        plan: &Plan,
+        child: Child,
+        fd: BorrowedFd<'_>,
+        compile_start: Instant,
+    ) -> Step {
         let done = child.wait_or_hangup(fd);
         self.compiled.set(Some(compile_start.elapsed()));
         let done = match done {
@@ -611,6 +706,140 @@ impl Job<'_> {
             },
             Outcome::Status(0),
         )
+    }
+}
+
+/// True when this process can open its own descriptors by name, which feeding a compiler
+/// through a pipe relies on (it is not so in a chroot without `/proc`).
+fn proc_fd_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd/0").exists())
+}
+
+/// The events of `events` that `fd` has now, without waiting (0 for none, or on error).
+fn poll_now(fd: BorrowedFd<'_>, events: libc::c_short) -> libc::c_short {
+    let mut p = libc::pollfd {
+        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
+    if unsafe { libc::poll(&mut p, 1, 0) } == 1 {
+        p.revents
+    } else {
+        0
+    }
+}
+
+/// How feeding a compiler its input ended.
+#[derive(Debug)]
+enum Fed {
+    /// Every byte was written and the pipe closed: the compiler sees end of file.
+    All,
+    /// The compiler closed its input (it exited, say on a bad option) before reading all of
+    /// it; its status and messages tell the client why.
+    CompilerGone,
+    /// The client hung up while the compiler was not reading.
+    HungUp,
+    /// The compiler did not read its input before the request deadline.
+    Stalled,
+    Failed(io::Error),
+}
+
+/// Writes the source into the compiler's standard input as it is read from the client.
+/// After anything ends the feeding early, the rest of the source is discarded, so the request
+/// is still read to its end and the client gets a reply.
+struct Feed<'a> {
+    pipe: Option<File>,
+    sock: BorrowedFd<'a>,
+    deadline: Instant,
+    ended: Option<Fed>,
+}
+
+impl<'a> Feed<'a> {
+    fn new(pipe: File, sock: BorrowedFd<'a>, deadline: Instant) -> Feed<'a> {
+        // Non-blocking, so that a compiler that stops reading cannot hold this thread past
+        // the deadline or past a hang-up.
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&pipe);
+        // SAFETY: plain fcntl calls on a descriptor we own.
+        unsafe {
+            let flags = libc::fcntl(raw, libc::F_GETFL);
+            libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+        Feed {
+            pipe: Some(pipe),
+            sock,
+            deadline,
+            ended: None,
+        }
+    }
+
+    /// Closes the pipe and says how feeding went.
+    fn finish(self) -> Fed {
+        self.ended.unwrap_or(Fed::All)
+    }
+
+    fn push(&mut self, mut buf: &[u8]) -> Result<(), Fed> {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return Ok(());
+        };
+        let raw = std::os::fd::AsRawFd::as_raw_fd(pipe);
+        while !buf.is_empty() {
+            match pipe.write(buf) {
+                Ok(n) => buf = &buf[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Err(Fed::CompilerGone),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let left = self.deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Fed::Stalled);
+                    }
+                    let mut fds = [
+                        libc::pollfd {
+                            fd: raw,
+                            events: libc::POLLOUT,
+                            revents: 0,
+                        },
+                        libc::pollfd {
+                            fd: std::os::fd::AsRawFd::as_raw_fd(&self.sock),
+                            events: libc::POLLRDHUP,
+                            revents: 0,
+                        },
+                    ];
+                    let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                    // SAFETY: two valid pollfds for the duration of the call.
+                    let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+                    if n < 0 {
+                        let e = io::Error::last_os_error();
+                        if e.kind() != io::ErrorKind::Interrupted {
+                            return Err(Fed::Failed(e));
+                        }
+                    } else if fds[1].revents != 0 {
+                        return Err(Fed::HungUp);
+                    }
+                    // Writable, closed by the compiler (the next write says so), or timed
+                    // out (checked at the top of the next round).
+                }
+                Err(e) => return Err(Fed::Failed(e)),
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Write for Feed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.ended.is_none()
+            && let Err(end) = self.push(buf)
+        {
+            self.ended = Some(end);
+            self.pipe = None;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

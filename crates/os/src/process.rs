@@ -34,6 +34,9 @@ pub enum Input {
     Inherit,
     /// A file opened read-only.
     File(PathBuf),
+    /// A pipe the caller writes itself, taken with [`Child::take_stdin`]: the child sees end
+    /// of file once the caller closes it.
+    Pipe,
 }
 
 /// Where a child's standard output or error goes.
@@ -187,6 +190,7 @@ impl Command {
                 Input::Null => Stdio::null(),
                 Input::Inherit => Stdio::inherit(),
                 Input::File(p) => Stdio::from(File::open(p)?),
+                Input::Pipe => Stdio::piped(),
             });
             let (out, limit) = output_stdio(out_kind)?;
             cmd.stdout(out);
@@ -212,6 +216,7 @@ impl Command {
         // caller would never see end of file.
         drop(cmd);
         let pid = child.id() as libc::pid_t;
+        let piped_stdin = child.stdin.take().map(OwnedFd::from);
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let piped = |kind: &Output| matches!(kind, Output::Pipe);
@@ -234,6 +239,7 @@ impl Command {
             deadline: self.timeout.map(|t| started + t),
             stdout,
             stderr,
+            piped_stdin,
             piped_stdout,
             piped_stderr,
         })
@@ -375,6 +381,7 @@ pub struct Child {
     deadline: Option<Instant>,
     stdout: Option<Capture>,
     stderr: Option<Capture>,
+    piped_stdin: Option<OwnedFd>,
     piped_stdout: Option<OwnedFd>,
     piped_stderr: Option<OwnedFd>,
 }
@@ -389,6 +396,11 @@ impl Child {
     /// The child's pid, which is also its process group id.
     pub fn id(&self) -> u32 {
         self.pid as u32
+    }
+
+    /// The write end of the child's standard input, when it was [`Input::Pipe`] (once).
+    pub fn take_stdin(&mut self) -> Option<File> {
+        self.piped_stdin.take().map(File::from)
     }
 
     /// The read end of the child's standard output, when it was [`Output::Pipe`] (once).
@@ -696,6 +708,22 @@ mod tests {
         let pid = child.id() as i32;
         drop(child);
         assert!(gone(pid));
+    }
+
+    #[test]
+    fn a_piped_stdin_is_written_by_the_caller_and_ends_when_closed() {
+        use std::io::Write;
+        let mut cmd = sh("tr a-z A-Z");
+        cmd.stdin(Input::Pipe)
+            .stdout(Output::Capture { limit: 1024 });
+        let mut child = cmd.spawn().unwrap();
+        let mut input = child.take_stdin().expect("stdin was piped");
+        assert!(child.take_stdin().is_none(), "taken once");
+        input.write_all(b"fed through a pipe\n").unwrap();
+        drop(input);
+        let out = child.wait().unwrap();
+        assert!(out.success());
+        assert_eq!(out.stdout, b"FED THROUGH A PIPE\n");
     }
 
     #[test]
