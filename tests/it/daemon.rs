@@ -46,8 +46,12 @@ fn preprocessed(dir: &Path) -> Vec<u8> {
 }
 
 fn local_object(dir: &Path, i: &[u8]) -> Vec<u8> {
+    local_object_by("gcc", dir, i)
+}
+
+fn local_object_by(compiler: &str, dir: &Path, i: &[u8]) -> Vec<u8> {
     std::fs::write(dir.join("local.i"), i).unwrap();
-    let st = Command::new("gcc")
+    let st = Command::new(compiler)
         .args(["-O2", "-c", "local.i", "-o", "local.o"])
         .current_dir(dir)
         .status()
@@ -555,34 +559,39 @@ fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_compiler_started_before_its_source_arrives_builds_the_same_object() {
-    if !require(&["gcc"]) {
+    if !require(&["gcc", "clang"]) {
         return;
     }
     let d = OurDaemon::start(&[]);
+    // The test daemon allows gcc's names only; allow clang too (read for every job).
+    std::os::unix::fs::symlink("/usr/bin/distcc", d.dir.path().join("allow/clang")).unwrap();
     let t = TempDir::new("early");
     let i = preprocessed(t.path());
     // Larger than a pipe holds, so the source is fed while the compiler reads it.
     let mut big = i.clone();
     big.extend_from_slice(&b"/* padding */\n".repeat(150_000));
-    for version in [1, 2] {
-        for source in [&i, &big] {
-            let s = d.connect();
-            (&s).write_all(&head_only(
-                version,
-                &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
-            ))
-            .unwrap();
-            // The driver and cc1 start on the command line alone, and wait for the source.
-            wait_for_compilers(&d, 2);
-            let reply = finish_request(s, &doti(version, source));
-            let r = decode(version, &reply);
-            assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
-            assert_eq!(
-                r.object,
-                local_object(t.path(), source),
-                "version {version}"
-            );
-            assert_jobs_dir_empty(&d);
+    for (compiler, processes) in [("gcc", 2), ("clang", 1)] {
+        for version in [1, 2] {
+            for source in [&i, &big] {
+                let s = d.connect();
+                (&s).write_all(&head_only(
+                    version,
+                    &[compiler, "-O2", "-c", "a.c", "-o", "a.o"],
+                ))
+                .unwrap();
+                // The compiler (gcc's driver and cc1; clang, which compiles in process)
+                // starts on the command line alone, and waits for the source.
+                wait_for_compilers(&d, processes);
+                let reply = finish_request(s, &doti(version, source));
+                let r = decode(version, &reply);
+                assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
+                assert_eq!(
+                    r.object,
+                    local_object_by(compiler, t.path(), source),
+                    "{compiler}, version {version}"
+                );
+                assert_jobs_dir_empty(&d);
+            }
         }
     }
     // A compile error in a fed source: gcc's status and words, as from a stored one.

@@ -59,11 +59,19 @@ pub struct ServeConfig {
     pub stats: Arc<Stats>,
 }
 
-/// `--jobs`: how many compilers may run at once. Taken only once a request is fully read.
+/// `--jobs`: how many compilers may run at once. Taken once a request is fully read, or
+/// (`try_acquire`) by a compiler started early when a slot is free and nobody waits for one.
 #[derive(Debug)]
 pub struct Slots {
-    free: Mutex<usize>,
+    state: Mutex<SlotCount>,
     cv: Condvar,
+}
+
+#[derive(Debug)]
+struct SlotCount {
+    free: usize,
+    /// Fully read requests waiting in `acquire`: a free slot is theirs first.
+    waiting: usize,
 }
 
 /// A held job slot; released on drop.
@@ -72,35 +80,40 @@ pub struct Slot<'a>(&'a Slots);
 impl Slots {
     pub fn new(n: usize) -> Slots {
         Slots {
-            free: Mutex::new(n),
+            state: Mutex::new(SlotCount {
+                free: n,
+                waiting: 0,
+            }),
             cv: Condvar::new(),
         }
     }
 
     pub fn acquire(&self) -> Slot<'_> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *free == 0 {
-            free = self.cv.wait(free).unwrap_or_else(|p| p.into_inner());
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.waiting += 1;
+        while st.free == 0 {
+            st = self.cv.wait(st).unwrap_or_else(|p| p.into_inner());
         }
-        *free -= 1;
+        st.waiting -= 1;
+        st.free -= 1;
         Slot(self)
     }
 
-    /// A slot if one is free now, without waiting.
+    /// A slot if one is free now and no fully read request is waiting for one.
     pub fn try_acquire(&self) -> Option<Slot<'_>> {
-        let mut free = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        if *free == 0 {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.free == 0 || st.waiting > 0 {
             return None;
         }
-        *free -= 1;
+        st.free -= 1;
         Some(Slot(self))
     }
 }
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        let mut free = self.0.free.lock().unwrap_or_else(|p| p.into_inner());
-        *free += 1;
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.free += 1;
         self.0.cv.notify_one();
     }
 }
@@ -883,4 +896,35 @@ fn create_new(p: &Path) -> Result<File, ProtoError> {
         .mode(0o600)
         .open(p)
         .map_err(ProtoError::Io)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_early_start_takes_only_a_slot_nobody_waits_for() {
+        let slots = Slots::new(1);
+        let held = slots.try_acquire().expect("one free slot");
+        assert!(slots.try_acquire().is_none(), "none free");
+        std::thread::scope(|s| {
+            let waiter = s.spawn(|| drop(slots.acquire()));
+            while slots.state.lock().unwrap().waiting == 0 {
+                std::thread::yield_now();
+            }
+            drop(held);
+            waiter.join().unwrap();
+        });
+        assert_eq!(slots.state.lock().unwrap().waiting, 0);
+        assert!(slots.try_acquire().is_some());
+        // A free slot with a fully read request waiting for it is that request's.
+        let contested = Slots {
+            state: Mutex::new(SlotCount {
+                free: 1,
+                waiting: 1,
+            }),
+            cv: Condvar::new(),
+        };
+        assert!(contested.try_acquire().is_none());
+    }
 }
