@@ -550,6 +550,15 @@ fn wait_for_compilers(d: &OurDaemon, n: usize) {
     }
 }
 
+/// Waits up to 10 s until no process of a job is left in `d`'s directories.
+fn wait_for_no_compilers(d: &OurDaemon, survived: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while compiler_processes_in(&d.jobs_dir()) > 0 {
+        assert!(Instant::now() < deadline, "{survived}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
     s.write_all(rest).unwrap();
     let mut reply = Vec::new();
@@ -644,11 +653,7 @@ fn a_client_that_hangs_up_before_its_source_leaves_no_compiler() {
     wait_for_compilers(&d, 2);
     drop(s);
     d.wait_log("request incomplete");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while compiler_processes_in(&d.jobs_dir()) > 0 {
-        assert!(Instant::now() < deadline, "the waiting compiler survived");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_no_compilers(&d, "the waiting compiler survived");
     assert_jobs_dir_empty(&d);
 }
 
@@ -714,18 +719,10 @@ fn client_hang_up_kills_the_compiler_group() {
     ))
     .unwrap();
     // Wait until cc1 is running in the job dir, then hang up.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while compiler_processes_in(&d.jobs_dir()) < 2 {
-        assert!(Instant::now() < deadline, "compiler never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_compilers(&d, 2);
     drop(s);
     d.wait_log("client hung up, compiler killed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while compiler_processes_in(&d.jobs_dir()) > 0 {
-        assert!(Instant::now() < deadline, "compiler survived the hang-up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_no_compilers(&d, "compiler survived the hang-up");
     assert_jobs_dir_empty(&d);
 }
 
@@ -744,11 +741,7 @@ fn sigterm_finishes_running_jobs_then_exits() {
         &src[..cut],
     ))
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while compiler_processes_in(&d.jobs_dir()) < 2 {
-        assert!(Instant::now() < deadline, "compiler never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_compilers(&d, 2);
     let idle = d.connect();
     let status = d.terminate();
     let mut reply = Vec::new();

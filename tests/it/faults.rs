@@ -144,6 +144,8 @@ struct Proc {
     comm: String,
     ppid: u32,
     zombie: bool,
+    /// User and system time, in clock ticks.
+    cpu_ticks: u64,
     cwd: PathBuf,
 }
 
@@ -161,6 +163,12 @@ fn processes() -> Vec<Proc> {
         let mut f = after.split_whitespace();
         let state = f.next().unwrap_or("");
         let ppid = f.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        // After state and ppid, utime and stime are the 10th and 11th fields.
+        let cpu_ticks = f
+            .skip(9)
+            .take(2)
+            .map(|t| t.parse::<u64>().unwrap_or(0))
+            .sum();
         v.push(Proc {
             pid,
             cmd: String::from_utf8_lossy(&cmd).replace('\0', " "),
@@ -170,6 +178,7 @@ fn processes() -> Vec<Proc> {
                 .to_owned(),
             ppid,
             zombie: state == "Z" || state == "X",
+            cpu_ticks,
             cwd: std::fs::read_link(e.path().join("cwd")).unwrap_or_default(),
         });
     }
@@ -227,17 +236,11 @@ pub fn wait_for_compiling(needle: &Path) -> i32 {
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        for pid in pids_named("cc1", needle) {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            let after = stat.rsplit(')').next().unwrap_or("");
-            // Fields after the name: state is the first, utime the 12th and stime the 13th.
-            let f: Vec<&str> = after.split_whitespace().collect();
-            let cpu: u64 = f
-                .get(11..13)
-                .map_or(0, |t| t.iter().map(|v| v.parse::<u64>().unwrap_or(0)).sum());
-            if cpu * 10 >= ticks {
-                return pid;
-            }
+        let compiling = processes().into_iter().find(|p| {
+            !p.zombie && p.comm == "cc1" && p.mentions(needle) && p.cpu_ticks * 10 >= ticks
+        });
+        if let Some(p) = compiling {
+            return p.pid as i32;
         }
         assert!(
             Instant::now() < deadline,

@@ -145,7 +145,9 @@ impl Read for DeadlineReader<'_> {
                 "request deadline passed",
             ));
         }
-        let wait = left.min(self.per_read);
+        // At least a millisecond: a zero `--read-timeout` waits that long, as it always has,
+        // rather than only looking.
+        let wait = left.min(self.per_read).max(Duration::from_millis(1));
         // A negative shutdown descriptor is ignored by poll.
         match listen::wait(self.fd, self.shutdown.unwrap_or(-1), Some(wait))? {
             Wake::Shutdown => return Err(io::Error::other("daemon shutting down")),
@@ -554,7 +556,11 @@ impl Job<'_> {
             return false;
         }
         // Whatever is already waiting on the socket is the source itself.
-        if poll_now(fd, libc::POLLIN) != 0 {
+        let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+        if !matches!(
+            listen::wait(raw, -1, Some(Duration::ZERO)),
+            Ok(Wake::TimedOut)
+        ) {
             return false;
         }
         argv::reads_input_once(&plan.argv) && compiler::reads_its_input_once(&plan.program)
@@ -727,21 +733,6 @@ impl Job<'_> {
 fn proc_fd_available() -> bool {
     static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *AVAILABLE.get_or_init(|| Path::new("/proc/self/fd/0").exists())
-}
-
-/// The events of `events` that `fd` has now, without waiting (0 for none, or on error).
-fn poll_now(fd: BorrowedFd<'_>, events: libc::c_short) -> libc::c_short {
-    let mut p = libc::pollfd {
-        fd: std::os::fd::AsRawFd::as_raw_fd(&fd),
-        events,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd for the duration of the call; a zero timeout never blocks.
-    if unsafe { libc::poll(&mut p, 1, 0) } == 1 {
-        p.revents
-    } else {
-        0
-    }
 }
 
 /// How feeding a compiler its input ended.

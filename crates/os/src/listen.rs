@@ -21,9 +21,14 @@ pub enum Wake {
 
 /// Waits until `fd` is readable or `shutdown` is, or `timeout` passes when given. A shutdown
 /// wins over a ready `fd`; a wait interrupted by a signal is resumed. A negative `shutdown`
-/// is never readable (poll ignores it).
+/// is never readable (poll ignores it). A zero timeout only looks, without waiting; any
+/// other timeout waits at least a millisecond.
 pub fn wait(fd: RawFd, shutdown: RawFd, timeout: Option<Duration>) -> io::Result<Wake> {
-    let ms = timeout.map_or(-1, |t| t.as_millis().clamp(1, i32::MAX as u128) as i32);
+    let ms = match timeout {
+        None => -1,
+        Some(t) if t.is_zero() => 0,
+        Some(t) => t.as_millis().clamp(1, i32::MAX as u128) as i32,
+    };
     loop {
         let mut fds = [
             libc::pollfd {
@@ -70,8 +75,11 @@ mod tests {
         assert_eq!(unsafe { libc::pipe(p.as_mut_ptr()) }, 0);
         let short = Some(Duration::from_millis(20));
         assert_eq!(wait(l.as_raw_fd(), p[0], short).unwrap(), Wake::TimedOut);
+        let look = Some(Duration::ZERO);
+        assert_eq!(wait(l.as_raw_fd(), p[0], look).unwrap(), Wake::TimedOut);
         let _c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         assert_eq!(wait(l.as_raw_fd(), p[0], None).unwrap(), Wake::Ready);
+        assert_eq!(wait(l.as_raw_fd(), p[0], look).unwrap(), Wake::Ready);
         // SAFETY: writing one byte from a valid buffer to our own pipe.
         assert_eq!(unsafe { libc::write(p[1], b"x".as_ptr().cast(), 1) }, 1);
         assert_eq!(wait(l.as_raw_fd(), p[0], None).unwrap(), Wake::Shutdown);
