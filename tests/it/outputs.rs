@@ -7,9 +7,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::process::{Command, Output};
 
+// client.rs includes the same helpers; a second copy here is harmless.
+#[allow(clippy::duplicate_mod)]
 #[path = "../interop/support.rs"]
 mod support;
 
+#[allow(clippy::duplicate_mod)]
 #[path = "client_support.rs"]
 mod client_support;
 
