@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod argv;
+pub mod budget;
 pub mod compiler;
 pub mod dotd;
 pub mod jobdir;

@@ -18,6 +18,10 @@ use crate::log::Level;
 /// `DISTCCD_ALLOWED_COMPILERS` says otherwise (Debian's masquerade directory).
 pub const DEFAULT_COMPILER_DIR: &str = "/usr/lib/distcc";
 
+/// A compile running longer than this is killed unless `--job-lifetime` says otherwise
+/// (3.4 has no default: a job could run for ever).
+pub const DEFAULT_JOB_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// Everything the user said, with 3.4's defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +55,21 @@ pub struct Options {
     pub stats: bool,
     /// `--stats-port` (3.4's default 3633).
     pub stats_port: u16,
+    /// False with `--no-sandbox`: jobs run unconfined (see `os::sandbox`).
+    pub sandbox: bool,
+    /// `--sandbox-path DIR`: more directories a job sees read-only (a toolchain outside
+    /// `/usr`; the allow-listed compiler's own installation is added by itself).
+    pub sandbox_paths: Vec<PathBuf>,
+    /// `--job-memory-mb`: the address space of each process of a job, in bytes.
+    pub job_memory: u64,
+    /// `--max-object-mb`: the largest object (or other output) sent back, in bytes; a job's
+    /// processes may not write a file of more than twice this.
+    pub max_object: u64,
+    /// `--memory-budget-mb`: bytes of request bodies and results all connections may hold at
+    /// once; a request past it is refused, never buffered.
+    pub memory_budget: u64,
+    /// `--max-connections-per-peer`: connections one client address may hold open.
+    pub max_per_peer: usize,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -96,7 +115,7 @@ impl Default for Options {
             log_file: None,
             log_level: Level::Notice,
             log_stderr: false,
-            job_lifetime: None,
+            job_lifetime: Some(DEFAULT_JOB_LIFETIME),
             lifetime: None,
             enable_tcp_insecure: false,
             compiler_dir: PathBuf::from(DEFAULT_COMPILER_DIR),
@@ -106,6 +125,12 @@ impl Default for Options {
             limits: Limits::DEFAULT,
             stats: false,
             stats_port: 3633,
+            sandbox: true,
+            sandbox_paths: Vec::new(),
+            job_memory: 8192 << 20,
+            max_object: 512 << 20,
+            memory_budget: 2048 << 20,
+            max_per_peer: 128,
         }
     }
 }
@@ -138,6 +163,7 @@ const TABLE: &[(&str, Option<char>, Takes)] = &[
     ("help", None, Takes::Nothing),
     ("inetd", None, Takes::Nothing),
     ("job-lifetime", None, Takes::Value),
+    ("job-memory-mb", None, Takes::Value),
     ("jobs", Some('j'), Takes::Value),
     ("lifetime", None, Takes::Value),
     ("listen", None, Takes::Value),
@@ -147,15 +173,20 @@ const TABLE: &[(&str, Option<char>, Takes)] = &[
     ("make-me-a-botnet", None, Takes::Nothing),
     ("max-body-mb", None, Takes::Value),
     ("max-connections", None, Takes::Value),
+    ("max-connections-per-peer", None, Takes::Value),
     ("max-files", None, Takes::Value),
+    ("max-object-mb", None, Takes::Value),
+    ("memory-budget-mb", None, Takes::Value),
     ("nice", Some('N'), Takes::Value),
     ("no-detach", None, Takes::Nothing),
     ("no-fifo", None, Takes::Nothing),
     ("no-fork", None, Takes::Nothing),
+    ("no-sandbox", None, Takes::Nothing),
     ("pid-file", Some('P'), Takes::Value),
     ("port", Some('p'), Takes::Value),
     ("read-timeout", None, Takes::Value),
     ("request-timeout", None, Takes::Value),
+    ("sandbox-path", None, Takes::Value),
     ("stats", None, Takes::Nothing),
     ("stats-port", None, Takes::Value),
     ("user", None, Takes::Value),
@@ -265,6 +296,27 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 }
             }
             "max-files" => o.limits.max_files = number(name, &value)?,
+            "max-connections-per-peer" => {
+                o.max_per_peer = number(name, &value)?;
+                if o.max_per_peer == 0 {
+                    return Err(UsageError(
+                        "--max-connections-per-peer must be at least 1".into(),
+                    ));
+                }
+            }
+            "job-memory-mb" => o.job_memory = mebibytes(name, &value)?,
+            "max-object-mb" => o.max_object = mebibytes(name, &value)?,
+            "memory-budget-mb" => o.memory_budget = mebibytes(name, &value)?,
+            "no-sandbox" => o.sandbox = false,
+            "sandbox-path" => {
+                let p = PathBuf::from(&value);
+                if !p.is_absolute() {
+                    return Err(UsageError(format!(
+                        "--sandbox-path: {value:?} is not an absolute path"
+                    )));
+                }
+                o.sandbox_paths.push(p);
+            }
             "nice" => o.nice = number(name, &value)?,
             "no-detach" => o.no_detach = true,
             "pid-file" => o.pid_file = Some(PathBuf::from(value)),
@@ -297,6 +349,14 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
     Ok(Parsed::Run(Box::new(o)))
 }
 
+/// A size in MiB, at least 1, as bytes.
+fn mebibytes(name: &str, value: &str) -> Result<u64, UsageError> {
+    let mb: u64 = number(name, value)?;
+    mb.checked_mul(1 << 20)
+        .filter(|b| *b > 0 && mb <= 1 << 30)
+        .ok_or_else(|| UsageError(format!("--{name}: {value:?} is not a size in MiB")))
+}
+
 fn lookup_long<'a>(name: &str, arg: &str) -> Result<&'a str, UsageError> {
     TABLE
         .iter()
@@ -324,7 +384,20 @@ Options:
     -N, --nice LEVEL           lower priority, 20=most nice
     --user USER                if run by root, change to this persona
     --jobs, -j LIMIT           maximum tasks at any time
-    --job-lifetime SECONDS     maximum lifetime of a compile request
+    --job-lifetime SECONDS     maximum lifetime of a compile request (3600;
+                               0: none)
+  Jobs' sandbox and limits:
+    --no-sandbox               run jobs unconfined (no namespaces, private
+                               root or limits): only where the kernel
+                               cannot sandbox, and only for trusted clients
+    --sandbox-path DIR         a directory jobs see read-only, besides /usr
+                               and the compiler's own installation
+    --job-memory-mb N          address space of each job process (8192)
+    --max-object-mb N          largest result sent back (512)
+    --memory-budget-mb N       request bodies and results held at once,
+                               all connections together (2048)
+    --max-connections-per-peer N
+                               connections one address may hold (128)
   Networking:
     -p, --port PORT            TCP port to listen on
     --listen ADDRESS           IP address to listen on
