@@ -13,6 +13,7 @@ pub mod dotd;
 pub mod jobdir;
 pub mod log;
 pub mod options;
+pub mod optlist;
 pub mod serve;
 pub mod server;
 pub mod stats;
