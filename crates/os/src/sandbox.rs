@@ -205,10 +205,12 @@ fn seccomp_filter() -> Vec<libc::sock_filter> {
     let Some(arch) = AUDIT_ARCH else {
         return Vec::new();
     };
-    const LD_ABS_W: u16 = 0x00 | 0x00 | 0x20; // BPF_LD | BPF_W | BPF_ABS
-    const JEQ_K: u16 = 0x05 | 0x10; // BPF_JMP | BPF_JEQ | BPF_K
-    const JGE_K: u16 = 0x05 | 0x30; // BPF_JMP | BPF_JGE | BPF_K
-    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    // BPF_LD | BPF_W | BPF_ABS (the first two are 0).
+    const LD_ABS_W: u16 = 0x20;
+    // BPF_JMP | BPF_JEQ | BPF_K, BPF_JMP | BPF_JGE | BPF_K, BPF_RET | BPF_K.
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
     let stmt = |code, k| libc::sock_filter {
         code,
         jt: 0,
