@@ -123,8 +123,8 @@ fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> 
         ));
     }
     let how = format!(
-        "namespaces (user, mount, pid, network, ipc, uts), private root; per process: {} MiB \
-         address space, {} MiB files, {} cpu",
+        "namespaces (user, mount, pid, ipc, uts, cgroup), a private read-only root, no \
+         sockets (seccomp); per process: {} MiB address space, {} MiB files, {} cpu",
         o.job_memory >> 20,
         (o.max_object * 2) >> 20,
         o.job_lifetime

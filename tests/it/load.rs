@@ -45,6 +45,20 @@ fn fds(pid: u32) -> usize {
         .unwrap_or(0)
 }
 
+/// What each of `pid`'s descriptors is, for a failure message.
+fn fd_targets(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| {
+                    let t = std::fs::read_link(e.path()).unwrap_or_default();
+                    format!("{} -> {}", e.file_name().to_string_lossy(), t.display())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One client machine: its own DISTCC_DIR and log, 16 compiles in flight until `until`.
 fn client(work: &Path, id: usize, hosts: &str, until: Instant) -> (usize, Vec<String>) {
     let dir = work.join(format!("client{id}"));
@@ -247,8 +261,9 @@ fn clients_at_j16_against_two_daemons_stay_flat_and_account_for_every_job() {
         let end_fds = fds(*pid);
         assert!(
             end_fds <= idle_fds[k],
-            "daemon {k}: {end_fds} descriptors open after the load, {} before",
-            idle_fds[k]
+            "daemon {k}: {end_fds} descriptors open after the load, {} before: {:?}",
+            idle_fds[k],
+            fd_targets(*pid)
         );
         eprintln!(
             "load: daemon {k}: {secs} s, peak VmRSS {peak_rss} kB (idle-after {} kB), peak fds {peak_fds} (idle {})",

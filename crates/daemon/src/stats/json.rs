@@ -91,7 +91,7 @@ pub fn render(s: &Snapshot, sys: &System) -> String {
         let u = b.usage();
         let _ = write!(
             o,
-            ",\"memory_budget\":{{\"limit\":{},\"used\":{},\"peak\":{},\"refused\":{}}}",
+            ",\"memory_budget\":{{\"limit\":{},\"used\":{},\"peak\":{},\"over_budget\":{}}}",
             u.limit, u.used, u.peak, u.refused
         );
     }
