@@ -11,6 +11,7 @@ pub mod listen;
 pub mod lock;
 pub mod process;
 pub mod signal;
+pub mod systemd;
 pub mod tcp;
 pub mod tempdir;
 pub mod user;
