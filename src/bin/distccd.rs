@@ -41,7 +41,7 @@ fn main() -> ProcessExit {
     let o = match options::parse(&args, env_dir.as_deref()) {
         Ok(Parsed::Run(o)) => *o,
         Ok(Parsed::Help) => {
-            print!("{VERSION}\n{}", options::USAGE);
+            print!("{VERSION}\n{}", options::usage());
             return ProcessExit::SUCCESS;
         }
         Ok(Parsed::Version) => {
