@@ -19,6 +19,8 @@ pub fn escape(text: &str) -> String {
             match c {
                 '\\' => out.push_str("\\e"),
                 '-' => out.push_str("\\-"),
+                // groff reads its input as Latin-1 unless told: name every other character.
+                c if !c.is_ascii() => out.push_str(&format!("\\[u{:04X}]", c as u32)),
                 _ => out.push(c),
             }
         }
@@ -74,7 +76,7 @@ pub fn roff(page: &Page, version: &str) -> String {
     ));
     o.push_str(".SH SYNOPSIS\n.nf\n");
     for s in page.synopsis {
-        o.push_str(&format!(".B {}\n{}\n", escape(page.name), escape(s)));
+        o.push_str(&format!("\\fB{}\\fR {}\n", escape(page.name), escape(s)));
     }
     o.push_str(".fi\n.SH DESCRIPTION\n");
     paragraphs(&mut o, page.description);
@@ -152,5 +154,6 @@ mod tests {
     fn escape_guards_requests_backslashes_and_hyphens() {
         assert_eq!(escape(".x\n'y\\z"), "\\&.x\n\\&'y\\ez");
         assert_eq!(escape("--port"), "\\-\\-port");
+        assert_eq!(escape("a…b"), "a\\[u2026]b");
     }
 }
