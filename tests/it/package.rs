@@ -39,11 +39,9 @@ fn low_port() -> u16 {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .stdin(Stdio::null())
+    cmd.stdin(Stdio::null())
         .output()
-        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"))
 }
 
 fn ok(cmd: &mut Command) -> String {
