@@ -313,7 +313,15 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
     };
     use std::os::fd::AsRawFd;
     let sfd = shutdown.as_raw_fd();
-    let cfg = Arc::new(serve_config(o, Some(sfd)));
+    // The stats page shows the ports really served (systemd's sockets may be on others).
+    let mut shown = o.clone();
+    if let Ok(a) = listener.local_addr() {
+        shown.port = a.port();
+    }
+    if let Some(a) = stats_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        shown.stats_port = a.port();
+    }
+    let cfg = Arc::new(serve_config(&shown, Some(sfd)));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())

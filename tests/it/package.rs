@@ -342,6 +342,11 @@ fn socket_activation_passes_the_socket_to_distccd() {
     let mut reply = String::new();
     let _ = s.read_to_string(&mut reply);
     assert!(reply.contains("200") && reply.contains("\"ok\""), "{reply}");
+    // It shows the ports it really serves, not the --port/--stats-port it was given.
+    assert!(
+        reply.contains(&format!("\"port\":{port},\"stats_port\":{stats_port}")),
+        "{reply}"
+    );
     let st = act.terminate().expect("distccd exited");
     assert!(st.success(), "distccd exited with {st}");
 }
@@ -637,6 +642,64 @@ fn masquerade_helper_sends_plain_gcc_through_distcc() {
         .arg(distcc_bin()));
     assert_eq!(none.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&none.stderr).contains("neither DISTCC_DIR nor HOME"));
+}
+
+/// scripts/install.sh stages everything under a prefix (as into /usr/local, beside Debian's
+/// distcc), the units pointing at that prefix; `man` finds the pages there.
+#[test]
+fn install_script_stages_everything_under_a_prefix() {
+    if !require(&["man"]) {
+        return;
+    }
+    let t = TempDir::new("install");
+    let bin_dir = distcc_bin().parent().unwrap().to_path_buf();
+    ok(Command::new("bash")
+        .arg(repo().join("scripts/install.sh"))
+        .arg("--bin-dir")
+        .arg(&bin_dir)
+        .arg("--destdir")
+        .arg(t.path())
+        .args(["--prefix", "/opt/distcc-rs", "--systemd"]));
+    let root = t.path().join("opt/distcc-rs");
+    for p in programs().iter().chain(&["distcc-masquerade"]) {
+        assert!(root.join("bin").join(p).is_file(), "bin/{p}");
+        assert!(
+            root.join(format!("share/man/man1/{p}.1")).is_file(),
+            "{p}.1"
+        );
+        assert!(
+            root.join(format!("share/bash-completion/completions/{p}"))
+                .is_file()
+        );
+        assert!(
+            root.join(format!("share/zsh/site-functions/_{p}"))
+                .is_file()
+        );
+        assert!(
+            root.join(format!("share/fish/vendor_completions.d/{p}.fish"))
+                .is_file()
+        );
+    }
+    assert!(root.join("sbin/distcc-allowlist").is_file());
+    assert!(root.join("share/man/man8/distcc-allowlist.8").is_file());
+    let unit =
+        std::fs::read_to_string(t.path().join("etc/systemd/system/distccd.service")).unwrap();
+    assert!(
+        unit.contains("ExecStart=/opt/distcc-rs/libexec/distcc-rs/distccd-service\n")
+            && unit.contains("Environment=DISTCCD=/opt/distcc-rs/bin/distccd\n")
+            && !unit.contains("/usr/libexec"),
+        "{unit}"
+    );
+    assert!(t.path().join("etc/default/distcc").is_file());
+    let found = ok(Command::new("man")
+        .arg("-M")
+        .arg(root.join("share/man"))
+        .args(["-w", "distccd"]));
+    assert!(found.starts_with(&root.display().to_string()), "{found}");
+    let bad = run(Command::new("bash")
+        .arg(repo().join("scripts/install.sh"))
+        .args(["--prefix", "relative"]));
+    assert_eq!(bad.status.code(), Some(2));
 }
 
 /// Every option the helpers' page lists is in their `--help`, and the reverse.
