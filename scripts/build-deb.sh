@@ -11,10 +11,13 @@ cd "$(dirname "$0")/.."
 
 bin_dir=
 out=target/debian
+need_value() {
+    [ $# -ge 2 ] && [ -n "$2" ] || { echo "build-deb.sh: $1 needs a value" >&2; exit 2; }
+}
 while [ $# -gt 0 ]; do
     case $1 in
-    --bin-dir) bin_dir=$2; shift 2 ;;
-    --out) out=$2; shift 2 ;;
+    --bin-dir) need_value "$@"; bin_dir=$2; shift 2 ;;
+    --out) need_value "$@"; out=$2; shift 2 ;;
     -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-deb.sh: $1: unknown argument" >&2; exit 2 ;;
     esac

@@ -15,11 +15,14 @@ prefix=/usr/local
 bin_dir=
 destdir=
 systemd=0
+need_value() {
+    [ $# -ge 2 ] && [ -n "$2" ] || { echo "install.sh: $1 needs a value" >&2; exit 2; }
+}
 while [ $# -gt 0 ]; do
     case $1 in
-    --prefix) prefix=$2; shift 2 ;;
-    --bin-dir) bin_dir=$2; shift 2 ;;
-    --destdir) destdir=$2; shift 2 ;;
+    --prefix) need_value "$@"; prefix=$2; shift 2 ;;
+    --bin-dir) need_value "$@"; bin_dir=$2; shift 2 ;;
+    --destdir) need_value "$@"; destdir=$2; shift 2 ;;
     --systemd) systemd=1; shift ;;
     -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install.sh: $1: unknown argument" >&2; exit 2 ;;

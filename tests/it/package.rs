@@ -302,7 +302,10 @@ fn socket_activation_passes_the_socket_to_distccd() {
     }
     let t = TempDir::new("sockact");
     let allow = allow_dir_and_source(t.path());
-    let (port, stats_port) = (low_port(), low_port());
+    let port = low_port();
+    let stats_port = std::iter::repeat_with(low_port)
+        .find(|p| *p != port)
+        .unwrap();
     let log = t.path().join("distccd.log");
     let mut act = Group::spawn(
         Command::new("systemd-socket-activate")
