@@ -33,7 +33,8 @@ case $prefix in /*) ;; *) echo "install.sh: --prefix must be absolute" >&2; exit
 programs=(distcc distccd lsdistcc distccmon-text distcc-farm pump include-server)
 root=$destdir$prefix
 if [ -z "$bin_dir" ]; then
-    cargo install --locked --path . --root "$root" --no-track
+    # The checkout's own target directory: a later `cargo build --release` reuses the work.
+    cargo install --locked --path . --root "$root" --no-track --target-dir "${CARGO_TARGET_DIR:-target}"
 else
     install -d "$root/bin"
     for p in "${programs[@]}"; do install -m 755 "$bin_dir/$p" "$root/bin/$p"; done

@@ -513,6 +513,34 @@ mod tests {
         }
     }
 
+    /// Every entry of the table (so every option on the page and in the completions) is
+    /// handled by the parser: none falls through to "unknown option".
+    #[test]
+    fn every_table_option_is_handled() {
+        for o in OPTIONS {
+            let mut args = vec![format!("--{}", o.long)];
+            if let Some(a) = o.arg {
+                args.push(
+                    match (a.kind, a.name) {
+                        (cli::ArgKind::OneOf(w), _) => w[0],
+                        (_, "IP[/BITS]") => "10.0.0.0/8",
+                        (_, "ADDRESS") => "127.0.0.1",
+                        (_, "DIR" | "FILE") => "/x",
+                        (_, "USER") => "nobody",
+                        _ => "3",
+                    }
+                    .to_owned(),
+                );
+            }
+            let parsed = parse(&args, None);
+            assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
+            if let Some(c) = o.short {
+                args[0] = format!("-{c}");
+                assert!(parse(&args, None).is_ok(), "{args:?}");
+            }
+        }
+    }
+
     #[test]
     fn table_is_sorted() {
         let names: Vec<&str> = OPTIONS.iter().map(|o| o.long).collect();
