@@ -68,6 +68,8 @@ pub fn roff(page: &Page, version: &str) -> String {
             "User Commands"
         }
     ));
+    // No hyphenation, ragged right: option names and paths must not break at a hyphen.
+    o.push_str(".nh\n.ad l\n");
     o.push_str(".SH NAME\n");
     o.push_str(&format!(
         "{} \\- {}\n",
@@ -88,12 +90,13 @@ pub fn roff(page: &Page, version: &str) -> String {
                 order.push(g);
             }
         }
+        order.retain(|g| page.options.iter().any(|x| x.group == *g));
+        let headed = order.len() > 1;
         for g in order {
             let opts: Vec<_> = page.options.iter().filter(|x| x.group == g).collect();
-            if opts.is_empty() {
-                continue;
+            if headed {
+                o.push_str(&format!(".SS {}\n", escape(g)));
             }
-            o.push_str(&format!(".SS {}\n", escape(g)));
             for opt in opts {
                 o.push_str(".TP\n");
                 let mut forms = Vec::new();
