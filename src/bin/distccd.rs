@@ -7,11 +7,12 @@ use std::os::fd::AsFd;
 use std::process::ExitCode as ProcessExit;
 use std::sync::Arc;
 
+use daemon::budget::Budget;
 use daemon::compiler::CompilerPolicy;
 use daemon::log::{self as dlog, Level, Sink};
 use daemon::log_at;
 use daemon::options::{self, Mode, Options, Parsed};
-use daemon::serve::{Conn, ServeConfig, Slots, serve};
+use daemon::serve::{Conn, SandboxConfig, ServeConfig, Slots, serve};
 use daemon::server::{self, ServerConfig};
 use daemon::stats::{self, Stats};
 use os::exit::ExitCode;
@@ -143,13 +144,74 @@ fn notify(state: &str) {
     }
 }
 
-fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
+/// Every job's sandbox, tried once here (after the privilege drop, before any thread): a
+/// daemon that cannot sandbox says so and refuses to start unless `--no-sandbox` asks for
+/// unconfined jobs. Returns the configuration and how the stats describe it.
+fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> {
+    if !o.sandbox {
+        log_at!(
+            Level::Warning,
+            "--no-sandbox: jobs run unconfined, with this daemon's user and view of the machine"
+        );
+        return Ok((None, "off: --no-sandbox".to_owned()));
+    }
+    let limits = os::sandbox::Limits {
+        cpu_seconds: o.job_lifetime.map(|d| d.as_secs().max(1)),
+        file_size: Some(o.max_object.saturating_mul(2)),
+        memory: Some(o.job_memory),
+        tmp_size: 64 << 20,
+    };
+    // The probe's directory lives until the probe is over.
+    let tried = os::tempdir::TempDir::new("distccd_probe")
+        .and_then(|dir| {
+            let p = os::sandbox::Prepared::new(&os::sandbox::Spec {
+                writable: dir.path().to_owned(),
+                read_only: o.sandbox_paths.clone(),
+                cwd: dir.path().to_owned(),
+                limits,
+            })?;
+            Ok(p.probe())
+        })
+        .unwrap_or_else(|e| Err(e.to_string()));
+    if let Err(why) = tried {
+        return Err(fail(
+            ExitCode::Distcc,
+            &format!(
+                "cannot sandbox jobs here ({why}); this kernel or container must allow \
+                 unprivileged user namespaces, or run with --no-sandbox to run jobs unconfined"
+            ),
+        ));
+    }
+    let how = format!(
+        "namespaces (user, mount, pid, network, ipc, uts), private root; per process: {} MiB \
+         address space, {} MiB files, {} cpu",
+        o.job_memory >> 20,
+        (o.max_object * 2) >> 20,
+        o.job_lifetime
+            .map_or("unlimited".to_owned(), |d| format!("{} s", d.as_secs()))
+    );
+    log_at!(Level::Info, "jobs run in a sandbox: {how}");
+    Ok((
+        Some(SandboxConfig {
+            read_only: o.sandbox_paths.clone(),
+            limits,
+        }),
+        how,
+    ))
+}
+
+fn serve_config(
+    o: &Options,
+    shutdown_fd: Option<i32>,
+    sandbox: (Option<SandboxConfig>, String),
+) -> ServeConfig {
     let jobs = o.jobs.map(|j| j as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1)
             + 2
     });
+    let budget = Budget::new(o.memory_budget);
     let stats = Stats::new(stats::Config {
         version: concat!("distccd ", env!("CARGO_PKG_VERSION"), " (distcc-rs)").to_owned(),
         jobs,
@@ -160,8 +222,15 @@ fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
         allowed_compilers: o.compiler_dir.display().to_string(),
         job_lifetime_secs: o.job_lifetime.map(|d| d.as_secs()),
         max_connections: o.max_connections,
+        max_per_peer: o.max_per_peer,
+        sandbox: sandbox.1,
+        max_object: o.max_object,
+        budget: Some(budget.clone()),
     });
     ServeConfig {
+        sandbox: sandbox.0,
+        budget,
+        max_object: o.max_object,
         stats,
         policy: CompilerPolicy::new(o.compiler_dir.clone()),
         limits: o.limits,
@@ -202,7 +271,11 @@ fn run_inetd(o: &Options) -> ProcessExit {
         return code;
     }
     os::signal::ignore_sigpipe();
-    let cfg = serve_config(o, None);
+    let sb = match sandbox(o) {
+        Ok(sb) => sb,
+        Err(code) => return code,
+    };
+    let cfg = serve_config(o, None, sb);
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
@@ -301,6 +374,10 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
             "cannot start the janitor process: a killed daemon may leave compilers running: {e}"
         ),
     }
+    let sb = match sandbox(o) {
+        Ok(sb) => sb,
+        Err(code) => return code,
+    };
     // Threads start only after this point (the privilege drop must reach all of them).
     let shutdown = match os::signal::install_shutdown_handlers() {
         Ok(fd) => fd,
@@ -321,7 +398,7 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
     if let Some(a) = stats_listener.as_ref().and_then(|l| l.local_addr().ok()) {
         shown.stats_port = a.port();
     }
-    let cfg = Arc::new(serve_config(&shown, Some(sfd)));
+    let cfg = Arc::new(serve_config(&shown, Some(sfd), sb));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -349,6 +426,7 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
     let sc = ServerConfig {
         allow: o.allow.clone(),
         max_connections: o.max_connections,
+        max_per_peer: o.max_per_peer,
         lifetime: o.lifetime,
     };
     notify(&format!(

@@ -12,6 +12,7 @@ mod load;
 mod lsdistcc;
 mod monitor;
 mod netns;
+mod outputs;
 mod package;
 mod sched;
 mod security;

@@ -369,7 +369,7 @@ impl Client<'_> {
                     match (&plan.deps_file, &reply.dotd) {
                         (Some(d), Some(text)) => {
                             let text = args::dotd::rewrap(text).unwrap_or_else(|| text.clone());
-                            output::write_atomic(d, &text)
+                            output::write(d, &text)
                                 .map_err(|e| ClientError::Output(d.clone(), e))?;
                         }
                         (Some(_), None) => {
@@ -383,7 +383,7 @@ impl Client<'_> {
                         }
                         (None, _) => {}
                     }
-                    output::write_atomic(Path::new(&job.output), &reply.object)
+                    output::write(Path::new(&job.output), &reply.object)
                         .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
                     self.relay(&[], &reply.stderr, &reply.stdout);
                     state.note(Phase::Done, &host_name, slot.n);
@@ -451,7 +451,7 @@ impl Client<'_> {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
                     }
                     if exit == 0 {
-                        output::write_atomic(Path::new(&job.output), &reply.object)
+                        output::write(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
                         self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
                         state.note(Phase::Done, &host_name, slot.n);

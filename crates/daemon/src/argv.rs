@@ -33,6 +33,11 @@ pub enum ArgRefusal {
     Conftest,
     /// `-MT` as the last argument.
     DanglingMt,
+    /// An option this server does not know the meaning of (see `optlist`).
+    Unknown(String),
+    /// An option that passes on another (`-Wa,`, `-Xclang`, `-fcompare-debug=`…) which this
+    /// server does not accept: the option, and what it passes on.
+    Nested(String, String),
 }
 
 impl fmt::Display for ArgRefusal {
@@ -57,6 +62,14 @@ impl fmt::Display for ArgRefusal {
             ArgRefusal::LocalOnly(a) => write!(f, "option '{a}' must run on the client"),
             ArgRefusal::Conftest => f.write_str("autoconf tests are compiled on the client"),
             ArgRefusal::DanglingMt => f.write_str("-MT without a target"),
+            ArgRefusal::Unknown(a) => write!(
+                f,
+                "option '{a}' is refused: it is not on this server's list of options it knows"
+            ),
+            ArgRefusal::Nested(a, inner) => write!(
+                f,
+                "option '{a}' is refused: it passes on '{inner}', which this server does not accept"
+            ),
         }
     }
 }
@@ -166,6 +179,9 @@ pub fn scan_as(argv: &[Vec<u8>], pump: bool) -> Result<Scan, ArgRefusal> {
             {
                 return Err(ArgRefusal::LocalOnly(shown()));
             }
+            // Only options whose meaning is known run here (and what they pass on).
+            let with_value = crate::optlist::check(a, argv.get(i + 1).map(|v| &v[..]))?
+                == crate::optlist::Accepted::WithValue;
             match a {
                 b"-MD" | b"-MMD" | b"-MG" | b"-MP" => {}
                 b"-MF" | b"-MT" | b"-MQ" => i += 1,
@@ -189,6 +205,8 @@ pub fn scan_as(argv: &[Vec<u8>], pump: bool) -> Result<Scan, ArgRefusal> {
                     }
                     output = Some((i, a[2..].to_vec()));
                 }
+                // Its value is not an input file, nor an option.
+                _ if with_value => i += 1,
                 _ => {}
             }
         } else if is_source(a) {
@@ -236,7 +254,7 @@ pub fn scan_as(argv: &[Vec<u8>], pump: bool) -> Result<Scan, ArgRefusal> {
 
 /// Options that load code or configuration into the compiler, or change which programs it
 /// runs (`cc1`, `as`, …): a request must never choose what the daemon executes.
-fn runs_other_programs(a: &[u8]) -> bool {
+pub(crate) fn runs_other_programs(a: &[u8]) -> bool {
     const EXACT: &[&[u8]] = &[
         b"-fplugin",
         b"-specs",

@@ -144,6 +144,27 @@ fn is_real_compiler(p: &Path) -> bool {
     }
 }
 
+/// Where a compiler outside the system's directories is installed, which its sandbox must
+/// show read-only: `/opt/cross/bin/arm-linux-gcc` → `/opt/cross` (its `libexec`, `lib` and
+/// sysroot sit beside `bin`). `None` for a compiler under `/usr`, `/bin`, `/lib`…, which
+/// every sandbox shows anyway.
+pub fn installation(program: &Path) -> Option<PathBuf> {
+    const SYSTEM: &[&str] = &[
+        "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+    ];
+    let real = program.canonicalize().ok()?;
+    if SYSTEM.iter().any(|s| real.starts_with(s)) {
+        return None;
+    }
+    let dir = real.parent()?;
+    let root = if dir.file_name() == Some(OsStr::new("bin")) {
+        dir.parent()?
+    } else {
+        dir
+    };
+    (root != Path::new("/")).then(|| root.to_path_buf())
+}
+
 /// True when `program` is known to read its input file exactly once: a gcc or clang driver
 /// binary (after links; a target prefix such as `x86_64-linux-gnu-` and a version suffix
 /// such as `-12` allowed), not a script and not a wrapper (ccache, icecc, distcc) that might

@@ -7,11 +7,13 @@
 
 pub mod access;
 pub mod argv;
+pub mod budget;
 pub mod compiler;
 pub mod dotd;
 pub mod jobdir;
 pub mod log;
 pub mod options;
+pub mod optlist;
 pub mod serve;
 pub mod server;
 pub mod stats;

@@ -18,6 +18,10 @@ use crate::log::Level;
 /// `DISTCCD_ALLOWED_COMPILERS` says otherwise (Debian's masquerade directory).
 pub const DEFAULT_COMPILER_DIR: &str = "/usr/lib/distcc";
 
+/// A compile running longer than this is killed unless `--job-lifetime` says otherwise
+/// (3.4 has no default: a job could run for ever).
+pub const DEFAULT_JOB_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// Everything the user said, with 3.4's defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -51,6 +55,21 @@ pub struct Options {
     pub stats: bool,
     /// `--stats-port` (3.4's default 3633).
     pub stats_port: u16,
+    /// False with `--no-sandbox`: jobs run unconfined (see `os::sandbox`).
+    pub sandbox: bool,
+    /// `--sandbox-path DIR`: more directories a job sees read-only (a toolchain outside
+    /// `/usr`; the allow-listed compiler's own installation is added by itself).
+    pub sandbox_paths: Vec<PathBuf>,
+    /// `--job-memory-mb`: the address space of each process of a job, in bytes.
+    pub job_memory: u64,
+    /// `--max-object-mb`: the largest object (or other output) sent back, in bytes; a job's
+    /// processes may not write a file of more than twice this.
+    pub max_object: u64,
+    /// `--memory-budget-mb`: bytes of request bodies and results all connections may hold at
+    /// once; a request past it is refused, never buffered.
+    pub memory_budget: u64,
+    /// `--max-connections-per-peer`: connections one client address may hold open.
+    pub max_per_peer: usize,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -96,7 +115,7 @@ impl Default for Options {
             log_file: None,
             log_level: Level::Notice,
             log_stderr: false,
-            job_lifetime: None,
+            job_lifetime: Some(DEFAULT_JOB_LIFETIME),
             lifetime: None,
             enable_tcp_insecure: false,
             compiler_dir: PathBuf::from(DEFAULT_COMPILER_DIR),
@@ -106,6 +125,12 @@ impl Default for Options {
             limits: Limits::DEFAULT,
             stats: false,
             stats_port: 3633,
+            sandbox: true,
+            sandbox_paths: Vec::new(),
+            job_memory: 8192 << 20,
+            max_object: 512 << 20,
+            memory_budget: 2048 << 20,
+            max_per_peer: 128,
         }
     }
 }
@@ -124,6 +149,7 @@ pub const PRIVATE_NETWORKS: &[&str] = &[
 use cli::{Arg, Opt};
 
 const GENERAL: &str = "General";
+const SANDBOX: &str = "Jobs' sandbox and limits";
 const NET: &str = "Networking";
 const COMPILERS: &str = "Compilers";
 const DEBUG: &str = "Debug and trace";
@@ -167,8 +193,15 @@ pub const OPTIONS: &[Opt] = &[
         "job-lifetime",
         None,
         Arg::text("SECONDS"),
-        "maximum lifetime of a compile request; a longer compile is killed and reported as exit 118",
+        "maximum lifetime of a compile request (3600; 0: none); a longer compile is killed and reported as exit 118",
         GENERAL,
+    ),
+    opt(
+        "job-memory-mb",
+        None,
+        Arg::text("N"),
+        "address space of each job process, in MiB (8192)",
+        SANDBOX,
     ),
     opt(
         "jobs",
@@ -231,11 +264,32 @@ pub const OPTIONS: &[Opt] = &[
         NET,
     ),
     opt(
+        "max-connections-per-peer",
+        None,
+        Arg::text("N"),
+        "connections one address may hold (128)",
+        NET,
+    ),
+    opt(
         "max-files",
         None,
         Arg::text("N"),
         "most files in a pump request (65536)",
         NET,
+    ),
+    opt(
+        "max-object-mb",
+        None,
+        Arg::text("N"),
+        "largest result sent back, in MiB (512)",
+        SANDBOX,
+    ),
+    opt(
+        "memory-budget-mb",
+        None,
+        Arg::text("N"),
+        "request bodies and results held at once, all connections together, in MiB (2048)",
+        SANDBOX,
     ),
     opt(
         "nice",
@@ -266,6 +320,13 @@ pub const OPTIONS: &[Opt] = &[
         DEBUG,
     ),
     opt(
+        "no-sandbox",
+        None,
+        None,
+        "run jobs unconfined (no namespaces, private root or limits): only where the kernel cannot sandbox, and only for trusted clients",
+        SANDBOX,
+    ),
+    opt(
         "pid-file",
         Some('P'),
         Arg::file("FILE"),
@@ -292,6 +353,13 @@ pub const OPTIONS: &[Opt] = &[
         Arg::text("SECONDS"),
         "longest time to receive a whole request (600)",
         NET,
+    ),
+    opt(
+        "sandbox-path",
+        None,
+        Arg::dir("DIR"),
+        "a directory jobs see read-only, besides /usr and the compiler's own installation; repeat for more",
+        SANDBOX,
     ),
     opt(
         "stats",
@@ -442,6 +510,27 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 }
             }
             "max-files" => o.limits.max_files = number(name, &value)?,
+            "max-connections-per-peer" => {
+                o.max_per_peer = number(name, &value)?;
+                if o.max_per_peer == 0 {
+                    return Err(UsageError(
+                        "--max-connections-per-peer must be at least 1".into(),
+                    ));
+                }
+            }
+            "job-memory-mb" => o.job_memory = mebibytes(name, &value)?,
+            "max-object-mb" => o.max_object = mebibytes(name, &value)?,
+            "memory-budget-mb" => o.memory_budget = mebibytes(name, &value)?,
+            "no-sandbox" => o.sandbox = false,
+            "sandbox-path" => {
+                let p = PathBuf::from(&value);
+                if !p.is_absolute() {
+                    return Err(UsageError(format!(
+                        "--sandbox-path: {value:?} is not an absolute path"
+                    )));
+                }
+                o.sandbox_paths.push(p);
+            }
             "nice" => o.nice = number(name, &value)?,
             "no-detach" => o.no_detach = true,
             "pid-file" => o.pid_file = Some(PathBuf::from(value)),
@@ -474,6 +563,14 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
     Ok(Parsed::Run(Box::new(o)))
 }
 
+/// A size in MiB, at least 1, as bytes.
+fn mebibytes(name: &str, value: &str) -> Result<u64, UsageError> {
+    let mb: u64 = number(name, value)?;
+    mb.checked_mul(1 << 20)
+        .filter(|b| *b > 0 && mb <= 1 << 30)
+        .ok_or_else(|| UsageError(format!("--{name}: {value:?} is not a size in MiB")))
+}
+
 fn lookup_long(name: &str, arg: &str) -> Result<&'static str, UsageError> {
     Opt::find_long(OPTIONS, name)
         .map(|o| o.long)
@@ -499,7 +596,7 @@ pub fn usage() -> String {
 }
 
 /// The order of the option groups in `--help` and on the page.
-pub const GROUPS: &[&str] = &[GENERAL, NET, COMPILERS, DEBUG, MODE];
+pub const GROUPS: &[&str] = &[GENERAL, SANDBOX, NET, COMPILERS, DEBUG, MODE];
 
 #[cfg(test)]
 mod tests {

@@ -32,11 +32,13 @@ use os::listen::{self, Wake};
 use os::process::{Child, Command, Ended, Input, Output};
 use os::tempdir::TempDir;
 use proto::{
-    Limits, ProtoError, PumpEntryKind, Reply, Token, Version, read_body, read_pump_entry,
-    read_pump_file_count, read_request_head, read_version_greeting, write_reply,
+    Limits, ProtoError, PumpEntryKind, Reply, Token, Version, read_body, read_body_granted,
+    read_pump_entry_granted, read_pump_file_count, read_request_head, read_version_greeting,
+    write_reply,
 };
 
 use crate::argv::{self, ArgRefusal};
+use crate::budget::{Budget, Lease};
 use crate::compiler::{self, CompilerPolicy};
 use crate::dotd;
 use crate::jobdir::JobRoot;
@@ -57,7 +59,24 @@ pub struct ServeConfig {
     pub shutdown_fd: Option<RawFd>,
     /// Counters and running jobs for the stats port (kept even without `--stats`: cheap).
     pub stats: Arc<Stats>,
+    /// Every job's sandbox, or `None` with `--no-sandbox`.
+    pub sandbox: Option<SandboxConfig>,
+    /// Bytes of bodies and results all connections may hold at once.
+    pub budget: Arc<Budget>,
+    /// The largest output sent back.
+    pub max_object: u64,
 }
+
+/// What every job's sandbox holds besides its own directory (see `os::sandbox`).
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// `--sandbox-path`: more read-only directories.
+    pub read_only: Vec<PathBuf>,
+    pub limits: os::sandbox::Limits,
+}
+
+/// Most bytes of a compiler's standard output, and of its standard error, sent back.
+const MESSAGES_CAP: usize = 16 << 20;
 
 /// `--jobs`: how many compilers may run at once. Taken once a request is fully read, or
 /// (`try_acquire`) by a compiler started early when a slot is free and nobody waits for one.
@@ -252,6 +271,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         input: String::from("?"),
         ticket: None,
         compiled: std::cell::Cell::new(None),
+        result_lease: std::cell::RefCell::new(None),
     };
     let result = ctx.receive_and_run(&mut rd, fd);
     let ticket = ctx.ticket.take();
@@ -370,6 +390,8 @@ struct Job<'a> {
     ticket: Option<Ticket>,
     /// How long the compiler ran, once it has.
     compiled: std::cell::Cell<Option<Duration>>,
+    /// The memory budget the result holds until the reply has been sent.
+    result_lease: std::cell::RefCell<Option<Lease>>,
 }
 
 /// What to run, once the request checks out.
@@ -447,8 +469,10 @@ impl Job<'_> {
                 }
             };
             let n = read_pump_file_count(rd, &limits)?;
+            let mut lease = self.cfg.budget.lease();
             for _ in 0..n {
-                let entry = read_pump_entry(rd, &limits)?;
+                let entry = read_pump_entry_granted(rd, &limits, &mut |t| lease.cover(t))?;
+                lease.release();
                 if refusal.is_some() {
                     continue;
                 }
@@ -516,7 +540,11 @@ impl Job<'_> {
                         return self.run_fed(rd, fd, plan, &input, slot);
                     }
                     let mut f = StoreOrDiscard::new(create_new(&input)?);
-                    read_body(rd, Token::DOTI, c, &limits, &mut f)?;
+                    let mut lease = self.cfg.budget.lease();
+                    read_body_granted(rd, Token::DOTI, c, &limits, &mut f, &mut |t| {
+                        lease.cover(t)
+                    })?;
+                    drop(lease);
                     if let Some(e) = f.error {
                         // Our disk, not the client's request: say so (the client falls back
                         // or fails with these words) rather than close without a reply.
@@ -592,7 +620,11 @@ impl Job<'_> {
         let pipe = child.take_stdin().expect("stdin is a pipe");
         let mut feed = Feed::new(pipe, fd, rd.get_ref().deadline);
         // A failure here drops the child, which kills it.
-        read_body(rd, Token::DOTI, c, &limits, &mut feed)?;
+        let mut lease = self.cfg.budget.lease();
+        read_body_granted(rd, Token::DOTI, c, &limits, &mut feed, &mut |t| {
+            lease.cover(t)
+        })?;
+        drop(lease);
         match feed.finish() {
             Fed::All | Fed::CompilerGone => {}
             Fed::HungUp => return Ok(Step::HungUp),
@@ -628,7 +660,7 @@ impl Job<'_> {
                 .collect::<Vec<_>>(),
             plan.cwd
         );
-        let cap = self.cfg.limits.max_body as usize;
+        let cap = (self.cfg.limits.max_body as usize).min(MESSAGES_CAP);
         let mut cmd = Command::new(&plan.program);
         cmd.args(
             plan.argv[1..]
@@ -645,7 +677,49 @@ impl Job<'_> {
         if let Some(t) = self.cfg.job_lifetime {
             cmd.timeout(t);
         }
+        if let Some(sb) = &self.cfg.sandbox {
+            let mut read_only = sb.read_only.clone();
+            read_only.extend(compiler::installation(&plan.program));
+            let spec = os::sandbox::Spec {
+                writable: self.dir.clone(),
+                read_only,
+                cwd: plan.cwd.clone(),
+                limits: sb.limits,
+            };
+            cmd.sandbox(Arc::new(os::sandbox::Prepared::new(&spec)?));
+        }
         cmd.spawn()
+    }
+
+    /// Reads the compiler's output if it is within `--max-object-mb` and the memory budget
+    /// covers it; otherwise the failure to send.
+    fn read_output(&self, path: &Path, lease: &mut Lease) -> Result<Vec<u8>, Box<Step>> {
+        let no_output = |e: io::Error| -> Box<Step> {
+            Box::new(self.fail(
+                ExitCode::Distcc,
+                format!("compiler succeeded but left no output: {e}"),
+            ))
+        };
+        let mut f = File::open(path).map_err(no_output)?;
+        let len = f.metadata().map_err(no_output)?.len();
+        if len > self.cfg.max_object {
+            let why = format!(
+                "the output is {len} bytes, more than this server sends back ({} bytes, --max-object-mb)",
+                self.cfg.max_object
+            );
+            return Err(Box::new(self.fail(ExitCode::Distcc, why)));
+        }
+        if !lease.cover(len) {
+            let why = format!("the server's memory budget cannot hold a {len}-byte output now");
+            return Err(Box::new(self.fail(ExitCode::Busy, why)));
+        }
+        let mut object = Vec::with_capacity(len as usize);
+        // Never more than was checked, whatever the file does meanwhile.
+        (&mut f)
+            .take(len)
+            .read_to_end(&mut object)
+            .map_err(no_output)?;
+        Ok(object)
     }
 
     /// Waits for a started compiler and builds the reply from what it left.
@@ -692,13 +766,12 @@ impl Job<'_> {
                 Outcome::Status(status),
             );
         }
-        let object = match std::fs::read(&plan.out) {
+        let mut lease = self.cfg.budget.lease();
+        let object = match self.read_output(&plan.out, &mut lease) {
             Ok(o) => o,
-            Err(e) => {
-                let why = format!("compiler succeeded but left no output: {e}");
-                return self.fail(ExitCode::Distcc, why);
-            }
+            Err(step) => return *step,
         };
+        *self.result_lease.borrow_mut() = Some(lease);
         let dotd = match &plan.pump {
             None => None,
             Some(p) => match std::fs::read(&p.deps) {

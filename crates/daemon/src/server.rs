@@ -41,12 +41,23 @@ pub fn bind(listen: Option<IpAddr>, port: u16) -> io::Result<TcpListener> {
 struct Active {
     n: Mutex<usize>,
     cv: Condvar,
+    /// Open connections per client address, for `--max-connections-per-peer`.
+    per_peer: Mutex<std::collections::HashMap<IpAddr, usize>>,
 }
 
-struct ActiveGuard(Arc<Active>);
+struct ActiveGuard(Arc<Active>, IpAddr);
 
 impl Drop for ActiveGuard {
     fn drop(&mut self) {
+        {
+            let mut m = self.0.per_peer.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(k) = m.get_mut(&self.1) {
+                *k -= 1;
+                if *k == 0 {
+                    m.remove(&self.1);
+                }
+            }
+        }
         let mut n = self.0.n.lock().unwrap_or_else(|p| p.into_inner());
         *n -= 1;
         self.0.cv.notify_all();
@@ -57,6 +68,8 @@ impl Drop for ActiveGuard {
 pub struct ServerConfig {
     pub allow: AllowList,
     pub max_connections: usize,
+    /// Connections one client address may hold open.
+    pub max_per_peer: usize,
     /// Stop after this long (`--lifetime`).
     pub lifetime: Option<Duration>,
 }
@@ -147,10 +160,24 @@ fn accept_one(
             );
             return;
         }
+        // One address may not take every connection (idle ones included) from the others.
+        let mut m = active.per_peer.lock().unwrap_or_else(|p| p.into_inner());
+        let k = m.entry(canonical(peer.ip())).or_insert(0);
+        if *k >= server.max_per_peer {
+            drop(m);
+            cfg.stats.dropped(Dropped::Overload);
+            log_at!(
+                Level::Warning,
+                "{peer} already holds {} connections (--max-connections-per-peer): dropping",
+                server.max_per_peer
+            );
+            return;
+        }
+        *k += 1;
         *n += 1;
     }
     cfg.stats.accepted();
-    let guard = ActiveGuard(active.clone());
+    let guard = ActiveGuard(active.clone(), canonical(peer.ip()));
     let cfg = cfg.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("conn {peer}"))
@@ -178,6 +205,14 @@ fn accept_one(
     if let Err(e) = spawned {
         // The guard moved into the failed closure and was dropped with it.
         log_at!(Level::Error, "cannot start a thread for {peer}: {e}");
+    }
+}
+
+/// An IPv4-mapped IPv6 address as the IPv4 address it is, so one client counts once.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 

@@ -10,6 +10,7 @@ pub mod janitor;
 pub mod listen;
 pub mod lock;
 pub mod process;
+pub mod sandbox;
 pub mod signal;
 pub mod systemd;
 pub mod tcp;

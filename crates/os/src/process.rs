@@ -68,6 +68,7 @@ pub struct Command {
     stdout: Output,
     stderr: Output,
     timeout: Option<Duration>,
+    sandbox: Option<std::sync::Arc<crate::sandbox::Prepared>>,
 }
 
 impl Command {
@@ -84,7 +85,15 @@ impl Command {
             stdout: Output::Null,
             stderr: Output::Null,
             timeout: None,
+            sandbox: None,
         }
+    }
+
+    /// Runs the program in `sandbox` (see `sandbox`): its own namespaces, root and limits.
+    /// The wait status is still the program's own.
+    pub fn sandbox(&mut self, sandbox: std::sync::Arc<crate::sandbox::Prepared>) -> &mut Command {
+        self.sandbox = Some(sandbox);
+        self
     }
 
     pub fn arg(&mut self, arg: impl AsRef<OsStr>) -> &mut Command {
@@ -201,6 +210,18 @@ impl Command {
         err_limit = limit;
         // A group of its own, so one kill(-pgid) reaches every process the child starts.
         cmd.process_group(0);
+        if let Some(sandbox) = &self.sandbox {
+            let sandbox = sandbox.clone();
+            // SAFETY: `enter` makes only system calls on strings prepared before the fork
+            // (no allocation, no locks), as a hook between fork and exec must.
+            unsafe {
+                cmd.pre_exec(move || {
+                    sandbox
+                        .enter()
+                        .map_err(|f| io::Error::from_raw_os_error(f.errno))
+                });
+            }
+        }
         let started = Instant::now();
         // An interrupt between the fork and the registration would miss the child.
         let deferred = crate::interrupt::Deferred::new();

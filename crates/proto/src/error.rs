@@ -28,6 +28,8 @@ pub enum ProtoError {
     Lzo(crate::lzo::LzoError),
     /// A pump file name or other string broke a structural rule (empty, NUL byte).
     Malformed { token: Token, why: &'static str },
+    /// Holding the body would pass the reader's memory budget.
+    OverBudget { token: Token },
 }
 
 impl fmt::Display for ProtoError {
@@ -58,6 +60,9 @@ impl fmt::Display for ProtoError {
             }
             ProtoError::Lzo(e) => write!(f, "bad lzo body: {e}"),
             ProtoError::Malformed { token, why } => write!(f, "malformed {token}: {why}"),
+            ProtoError::OverBudget { token } => {
+                write!(f, "{token} body refused: the memory budget is spent")
+            }
         }
     }
 }

@@ -297,6 +297,9 @@ fn check_error(e: &ProtoError) {
         ProtoError::VersionMismatch { sent, got } => assert_ne!(sent, got),
         ProtoError::Lzo(LzoError::TooLarge { max }) => assert_eq!(*max, LIMITS.max_unpacked),
         ProtoError::Lzo(LzoError::Corrupt(_)) | ProtoError::Malformed { .. } => {}
+        ProtoError::Lzo(LzoError::OverBudget { .. }) | ProtoError::OverBudget { .. } => {
+            panic!("{e}: no budget was set")
+        }
     }
 }
 
@@ -516,6 +519,24 @@ pub fn lzo_decompress(data: &[u8]) {
                     "a cap one byte short of the output"
                 );
             }
+            // A budget of half the output is asked before the buffer grows past it, and
+            // refuses: never a buffer larger than what was granted.
+            let half = (out.len() / 2) as u64;
+            let mut refused_at = None;
+            let r = codec::decompress_granted(data, LZO_CAP as u64, &mut |t| {
+                if t > half {
+                    refused_at = Some(t);
+                }
+                t <= half
+            });
+            match r {
+                Ok(small) => assert_eq!(&small, out),
+                Err(LzoError::OverBudget { at }) => {
+                    assert!(at > half);
+                    assert_eq!(refused_at, Some(at));
+                }
+                Err(e) => panic!("a budget changed the outcome: {e}"),
+            }
             decoded();
             let packed = codec::compress(out);
             assert!(packed.len() <= worst_case_packed(out.len()));
@@ -531,6 +552,7 @@ pub fn lzo_decompress(data: &[u8]) {
                 "lzo decodes what we call corrupt ({why})"
             );
         }
+        Err(LzoError::OverBudget { .. }) => panic!("no budget was set"),
     }
 }
 

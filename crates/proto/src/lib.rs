@@ -23,9 +23,10 @@ pub use error::ProtoError;
 pub use limits::Limits;
 pub use message::{
     Compression, PumpEntry, PumpEntryKind, Reply, RequestHead, Version, encode_pump_link,
-    encode_pump_packed_file, read_body, read_pump_entry, read_pump_file_count, read_reply,
-    read_request_head, read_version_greeting, write_body, write_pump_entry, write_pump_file_count,
-    write_reply, write_request_head,
+    encode_pump_packed_file, read_body, read_body_granted, read_pump_entry,
+    read_pump_entry_granted, read_pump_file_count, read_reply, read_request_head,
+    read_version_greeting, write_body, write_pump_entry, write_pump_file_count, write_reply,
+    write_request_head,
 };
 pub use token::{
     HEADER_LEN, Header, Parsed, Token, encode_header, parse_header, read_expected, read_header,

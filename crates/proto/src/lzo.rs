@@ -12,6 +12,8 @@ pub enum LzoError {
     Corrupt(&'static str),
     /// Decoding would produce more than `max` bytes.
     TooLarge { max: u64 },
+    /// The caller's budget would not cover the output (see [`decompress_granted`]).
+    OverBudget { at: u64 },
 }
 
 impl fmt::Display for LzoError {
@@ -19,6 +21,12 @@ impl fmt::Display for LzoError {
         match self {
             LzoError::Corrupt(why) => write!(f, "corrupt lzo1x stream ({why})"),
             LzoError::TooLarge { max } => write!(f, "lzo1x stream expands past {max} bytes"),
+            LzoError::OverBudget { at } => {
+                write!(
+                    f,
+                    "lzo1x stream expands past the memory budget at {at} bytes"
+                )
+            }
         }
     }
 }
@@ -42,18 +50,35 @@ pub fn compress(data: &[u8]) -> Vec<u8> {
 /// before it is used, so hostile input ends in an error, never a panic or a read outside the
 /// buffers; the checks accept exactly the streams that `lzo1x_decompress_safe` accepts.
 pub fn decompress(src: &[u8], max: u64) -> Result<Vec<u8>, LzoError> {
+    decompress_granted(src, max, &mut |_| true)
+}
+
+/// [`decompress`], asking `grant` before the output buffer grows: `grant(total)` says whether
+/// the buffer may hold `total` bytes (the buffer's capacity is exactly what was granted, so a
+/// caller's memory budget covers it). A refusal ends decoding with `OverBudget`.
+pub fn decompress_granted(
+    src: &[u8],
+    max: u64,
+    grant: &mut dyn FnMut(u64) -> bool,
+) -> Result<Vec<u8>, LzoError> {
     if src.is_empty() {
         return Ok(Vec::new());
     }
     let max = usize::try_from(max).unwrap_or(usize::MAX);
     // Typical preprocessed source expands about 6 times; reserving that up front (never past
     // the cap) leaves at most one or two reallocations.
-    let mut out = Vec::with_capacity(src.len().saturating_mul(6).min(max).min(64 << 20));
+    let first = src.len().saturating_mul(6).min(max).min(64 << 20);
+    if !grant(first as u64) {
+        return Err(LzoError::OverBudget { at: first as u64 });
+    }
+    let mut out = Vec::with_capacity(first);
     Decoder {
         src,
         ip: 0,
         out: &mut out,
         max,
+        granted: first,
+        grant,
     }
     .run()?;
     Ok(out)
@@ -69,6 +94,9 @@ struct Decoder<'a> {
     ip: usize,
     out: &'a mut Vec<u8>,
     max: usize,
+    /// Bytes the caller allowed the output buffer so far (its capacity).
+    granted: usize,
+    grant: &'a mut dyn FnMut(u64) -> bool,
 }
 
 impl Decoder<'_> {
@@ -167,11 +195,21 @@ impl Decoder<'_> {
             .saturating_add(usize::from(rest[zeros])))
     }
 
-    fn room(&self, n: usize) -> Result<(), LzoError> {
+    fn room(&mut self, n: usize) -> Result<(), LzoError> {
         if n > self.max - self.out.len() {
             return Err(LzoError::TooLarge {
                 max: self.max as u64,
             });
+        }
+        let need = self.out.len() + n;
+        if need > self.granted {
+            // Doubling, as a Vec would, but asked for first and reserved exactly.
+            let next = need.max(self.granted.saturating_mul(2)).min(self.max);
+            if !(self.grant)(next as u64) {
+                return Err(LzoError::OverBudget { at: next as u64 });
+            }
+            self.out.reserve_exact(next - self.out.len());
+            self.granted = next;
         }
         Ok(())
     }

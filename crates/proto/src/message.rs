@@ -125,8 +125,22 @@ pub fn read_body<R: Read + ?Sized, W: Write + ?Sized>(
     limits: &Limits,
     out: &mut W,
 ) -> Result<u64, ProtoError> {
+    read_body_granted(r, token, compression, limits, out, &mut |_| true)
+}
+
+/// [`read_body`], asking `grant(total)` before holding `total` bytes at once (an LZO body is
+/// held compressed, then decompressed beside it; an uncompressed one is streamed and asks
+/// nothing). A refusal is [`ProtoError::OverBudget`], with the body not read to its end.
+pub fn read_body_granted<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    token: Token,
+    compression: Compression,
+    limits: &Limits,
+    out: &mut W,
+    grant: &mut dyn FnMut(u64) -> bool,
+) -> Result<u64, ProtoError> {
     let len = read_expected(r, token)?;
-    read_body_after_header(r, token, len, compression, limits, out)
+    read_body_after_header(r, token, len, compression, limits, out, grant)
 }
 
 fn read_body_after_header<R: Read + ?Sized, W: Write + ?Sized>(
@@ -136,6 +150,7 @@ fn read_body_after_header<R: Read + ?Sized, W: Write + ?Sized>(
     compression: Compression,
     limits: &Limits,
     out: &mut W,
+    grant: &mut dyn FnMut(u64) -> bool,
 ) -> Result<u64, ProtoError> {
     check_len(token, len.into(), limits.max_body.into())?;
     match compression {
@@ -147,8 +162,17 @@ fn read_body_after_header<R: Read + ?Sized, W: Write + ?Sized>(
             Ok(copied)
         }
         Compression::Lzo => {
+            if !grant(len.into()) {
+                return Err(ProtoError::OverBudget { token });
+            }
             let packed = read_exact_vec(r, token, len)?;
-            let plain = lzo::decompress(&packed, limits.max_unpacked)?;
+            let plain = lzo::decompress_granted(&packed, limits.max_unpacked, &mut |t| {
+                grant(u64::from(len) + t)
+            })
+            .map_err(|e| match e {
+                lzo::LzoError::OverBudget { .. } => ProtoError::OverBudget { token },
+                e => ProtoError::Lzo(e),
+            })?;
             out.write_all(&plain)?;
             Ok(plain.len() as u64)
         }
@@ -249,6 +273,15 @@ pub fn read_pump_entry<R: Read + ?Sized>(
     r: &mut R,
     limits: &Limits,
 ) -> Result<PumpEntry, ProtoError> {
+    read_pump_entry_granted(r, limits, &mut |_| true)
+}
+
+/// [`read_pump_entry`], asking `grant` before holding a file's bytes, as [`read_body_granted`].
+pub fn read_pump_entry_granted<R: Read + ?Sized>(
+    r: &mut R,
+    limits: &Limits,
+    grant: &mut dyn FnMut(u64) -> bool,
+) -> Result<PumpEntry, ProtoError> {
     let mut total = 0;
     let name = read_string(r, Token::NAME, limits, &mut total)?;
     let Some(h) = read_header(r)? else {
@@ -259,7 +292,15 @@ pub fn read_pump_entry<R: Read + ?Sized>(
     let kind = match h.token {
         Token::FILE => {
             let mut data = Vec::new();
-            read_body_after_header(r, Token::FILE, h.value, Compression::Lzo, limits, &mut data)?;
+            read_body_after_header(
+                r,
+                Token::FILE,
+                h.value,
+                Compression::Lzo,
+                limits,
+                &mut data,
+                grant,
+            )?;
             PumpEntryKind::File(data)
         }
         Token::LINK => {
@@ -352,7 +393,7 @@ pub fn read_reply<R: Read + ?Sized>(
             None => None,
             Some(h) if h.token == Token::DOTD => {
                 let mut d = Vec::new();
-                read_body_after_header(r, Token::DOTD, h.value, c, limits, &mut d)?;
+                read_body_after_header(r, Token::DOTD, h.value, c, limits, &mut d, &mut |_| true)?;
                 Some(d)
             }
             Some(h) => {

@@ -80,7 +80,22 @@ pub fn render(s: &Snapshot, sys: &System) -> String {
         }
         None => o.push_str(",\"job_lifetime_secs\":null"),
     }
-    let _ = write!(o, ",\"max_connections\":{}}}", cfg.max_connections);
+    let _ = write!(
+        o,
+        ",\"max_connections\":{},\"max_connections_per_peer\":{},\"max_object_bytes\":{}",
+        cfg.max_connections, cfg.max_per_peer, cfg.max_object
+    );
+    o.push_str(",\"sandbox\":");
+    string(&mut o, &cfg.sandbox);
+    if let Some(b) = &cfg.budget {
+        let u = b.usage();
+        let _ = write!(
+            o,
+            ",\"memory_budget\":{{\"limit\":{},\"used\":{},\"peak\":{},\"refused\":{}}}",
+            u.limit, u.used, u.peak, u.refused
+        );
+    }
+    o.push('}');
     let _ = write!(
         o,
         ",\"counters\":{{\"tcp_accept\":{},\"rej_access\":{},\"rej_overload\":{},\

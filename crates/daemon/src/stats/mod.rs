@@ -38,6 +38,14 @@ pub struct Config {
     pub allowed_compilers: String,
     pub job_lifetime_secs: Option<u64>,
     pub max_connections: usize,
+    /// `--max-connections-per-peer`.
+    pub max_per_peer: usize,
+    /// How jobs are contained: what `os::sandbox` gives them, or why nothing does.
+    pub sandbox: String,
+    /// `--max-object-mb`, in bytes.
+    pub max_object: u64,
+    /// The memory budget, read when a page is rendered.
+    pub budget: Option<std::sync::Arc<crate::budget::Budget>>,
 }
 
 /// Why a well-formed request was not compiled; each has its own counter.

@@ -55,6 +55,43 @@ pub fn render(s: &Snapshot, sys: &System) -> String {
     let _ = writeln!(o, "distccd_job_slots {}", s.config.jobs);
     head(
         &mut o,
+        "sandbox",
+        "gauge",
+        "1 when every job runs in a sandbox; the label says how (or why not).",
+    );
+    let sandboxed = !s.config.sandbox.starts_with("off");
+    let _ = writeln!(
+        o,
+        "distccd_sandbox{{mode=\"{}\"}} {}",
+        label(&s.config.sandbox),
+        u8::from(sandboxed)
+    );
+    if let Some(b) = &s.config.budget {
+        let u = b.usage();
+        head(
+            &mut o,
+            "memory_budget_bytes",
+            "gauge",
+            "Bytes of bodies and results all connections may hold (--memory-budget-mb).",
+        );
+        let _ = writeln!(o, "distccd_memory_budget_bytes {}", u.limit);
+        head(
+            &mut o,
+            "memory_budget_used_bytes",
+            "gauge",
+            "Bytes of the memory budget held now.",
+        );
+        let _ = writeln!(o, "distccd_memory_budget_used_bytes {}", u.used);
+        head(
+            &mut o,
+            "memory_budget_refusals_total",
+            "counter",
+            "Bodies or results refused because the memory budget was spent.",
+        );
+        let _ = writeln!(o, "distccd_memory_budget_refusals_total {}", u.refused);
+    }
+    head(
+        &mut o,
         "jobs_running",
         "gauge",
         "Requests being served, by phase.",
