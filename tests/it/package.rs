@@ -768,3 +768,85 @@ fn completions_parse_in_bash_zsh_and_fish() {
     )));
     assert!(out.contains("--log-level"), "{out}");
 }
+
+/// The mounts distccd.service asks systemd for, emulated in a private mount namespace (no
+/// systemd runs here as pid 1): distccd, started inside them, must still be able to sandbox
+/// each job (its user namespace mounts a fresh `/proc`, which the kernel refuses when
+/// `/proc` has read-only overmounts, as ProtectKernelTunables= makes), and a compile goes
+/// through. Each setting the unit sets is applied as systemd applies it.
+#[test]
+fn the_units_protections_leave_room_for_the_job_sandbox() {
+    if !require(&["unshare", "gcc"]) {
+        return;
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            !crate::support::ci(),
+            "CI runs as root: mount namespaces need it"
+        );
+        eprintln!("skipping: not root");
+        return;
+    }
+    let unit = std::fs::read_to_string(repo().join("dist/systemd/distccd.service")).unwrap();
+    let set = |key: &str, value: &str| unit.lines().any(|l| l.trim() == format!("{key}={value}"));
+    let mut steps: Vec<&str> = Vec::new();
+    if set("ProtectProc", "invisible") {
+        steps.push("mount -t proc -o hidepid=invisible proc /proc");
+    }
+    if set("ProtectKernelTunables", "yes") {
+        steps.push("mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys");
+    }
+    if set("ProtectKernelLogs", "yes") {
+        steps.push("mount --bind /dev/null /proc/kmsg");
+    }
+    if set("ProtectControlGroups", "yes") {
+        steps.push(
+            "mount --bind /sys/fs/cgroup /sys/fs/cgroup && mount -o remount,bind,ro /sys/fs/cgroup",
+        );
+    }
+    if set("PrivateDevices", "yes") {
+        steps.push(
+            "d=$(mktemp -d) && mount -t tmpfs -o mode=755 tmpfs $d && \
+             for n in null zero full random urandom tty; do touch $d/$n && mount --bind /dev/$n $d/$n; done && \
+             mount --move $d /dev",
+        );
+    }
+    assert!(set("PrivateTmp", "yes") || unit.contains("DynamicUser=yes"));
+    steps.push("mount -t tmpfs -o mode=1777 tmpfs /tmp");
+    if set("ProtectSystem", "strict") {
+        steps.push("mount -o remount,bind,ro /");
+    }
+    assert!(steps.len() >= 4, "the unit changed shape: {steps:?}");
+    let port = low_port();
+    let script = format!(
+        "set -e; {}; mkdir /tmp/allow; for c in gcc cc x86_64-linux-gnu-gcc; do ln -s /usr/bin/distcc /tmp/allow/$c; done; \
+         exec \"$0\" --daemon --no-detach --allow 127.0.0.1 --listen 127.0.0.1 --port {port} \
+         --allowed-compilers /tmp/allow --log-stderr --log-level info",
+        steps.join("; ")
+    );
+    let t = TempDir::new("unitns");
+    let stderr = t.path().join("stderr");
+    let mut d = Group::spawn(
+        Command::new("unshare")
+            .args(["-m", "--propagation", "private", "sh", "-c", &script])
+            .arg(distccd_bin())
+            .env("TMPDIR", "/tmp")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap()),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+        assert!(
+            Instant::now() < deadline && !said.contains("ERROR"),
+            "distccd did not start under the unit's protections:\n{said}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(t.path().join("x.c"), "int f(void) { return 7; }\n").unwrap();
+    compile_through(t.path(), &format!("127.0.0.1:{port}"));
+    let said = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(said.contains("jobs run in a sandbox"), "{said}");
+    d.terminate();
+}
