@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     *) echo "build-deb.sh: $1: unknown argument" >&2; exit 2 ;;
     esac
 done
-for tool in dpkg-deb gzip strip; do
+for tool in dpkg-deb gzip strip objdump; do
     command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool is missing (apt-get install dpkg-dev binutils gzip)" >&2; exit 1; }
 done
 
@@ -73,6 +73,17 @@ gzip -9n < README.md > "$stage/usr/share/doc/distcc-rs/README.md.gz"
 } > "$stage/usr/share/doc/distcc-rs/copyright"
 for s in postinst prerm postrm; do install -m 755 "dist/debian/$s" "$stage/DEBIAN/$s"; done
 
+# The shared libraries the binaries need: libc6 at the newest GLIBC_ symbol version any of
+# them uses, and libgcc-s1 (the unwinder Rust's std links).
+glibc=$(for p in "${programs[@]}"; do objdump -T "$stage/usr/bin/$p"; done |
+    grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -V | tail -n 1)
+[ -n "$glibc" ] || { echo "build-deb.sh: no GLIBC version found in the binaries" >&2; exit 1; }
+depends="libc6 (>= $glibc)"
+needed=$(for p in "${programs[@]}"; do objdump -p "$stage/usr/bin/$p"; done | awk '/NEEDED/ {print $2}')
+if printf '%s\n' "$needed" | grep -q '^libgcc_s'; then
+    depends="$depends, libgcc-s1"
+fi
+
 installed_size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: distcc-rs
@@ -80,7 +91,7 @@ Version: $version
 Architecture: $arch
 Maintainer: distcc-rs developers <distcc-rs@localhost>
 Installed-Size: $installed_size
-Depends: libc6 (>= 2.34)
+Depends: $depends
 Recommends: gcc | c-compiler
 Suggests: systemd
 Conflicts: distcc, distcc-pump

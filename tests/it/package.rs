@@ -173,6 +173,8 @@ fn deb_installs_into_a_scratch_root_and_removes_cleanly() {
         "Package: distcc-rs",
         "Conflicts: distcc, distcc-pump",
         "Provides: distcc, distcc-pump",
+        "Depends: libc6 (>= 2.",
+        "libgcc-s1",
     ] {
         assert!(info.contains(field), "{field} missing:\n{info}");
     }
