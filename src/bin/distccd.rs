@@ -177,8 +177,9 @@ fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> 
         return Err(fail(
             ExitCode::Distcc,
             &format!(
-                "cannot sandbox jobs here ({why}); this kernel or container must allow \
-                 unprivileged user namespaces, or run with --no-sandbox to run jobs unconfined"
+                "cannot sandbox jobs here ({why}); a sandbox needs unprivileged user \
+                 namespaces and a /proc with nothing mounted over it (a container may hide \
+                 both); --no-sandbox runs jobs unconfined, for clients you trust"
             ),
         ));
     }

@@ -11,17 +11,17 @@ use std::time::{Duration, Instant};
 
 use crate::support::{OurDaemon, TempDir, require};
 
-fn tok(t: &str, n: u32) -> Vec<u8> {
+pub(crate) fn tok(t: &str, n: u32) -> Vec<u8> {
     format!("{t}{n:08x}").into_bytes()
 }
 
-fn string(t: &str, s: &[u8]) -> Vec<u8> {
+pub(crate) fn string(t: &str, s: &[u8]) -> Vec<u8> {
     let mut v = tok(t, s.len() as u32);
     v.extend_from_slice(s);
     v
 }
 
-fn argv(args: &[&str]) -> Vec<u8> {
+pub(crate) fn argv(args: &[&str]) -> Vec<u8> {
     let mut v = tok("ARGC", args.len() as u32);
     for a in args {
         v.extend(string("ARGV", a.as_bytes()));
@@ -33,7 +33,7 @@ const SOURCE: &str = "#include \"a.h\"\nint twice(int x) { return x * A; }\n";
 const HEADER: &str = "#define A 2\n";
 
 /// Preprocesses SOURCE with its header, as a 3.4 client would before sending.
-fn preprocessed(dir: &Path) -> Vec<u8> {
+pub(crate) fn preprocessed(dir: &Path) -> Vec<u8> {
     std::fs::write(dir.join("a.c"), SOURCE).unwrap();
     std::fs::write(dir.join("a.h"), HEADER).unwrap();
     let out = Command::new("gcc")
@@ -45,7 +45,7 @@ fn preprocessed(dir: &Path) -> Vec<u8> {
     out.stdout
 }
 
-fn local_object(dir: &Path, i: &[u8]) -> Vec<u8> {
+pub(crate) fn local_object(dir: &Path, i: &[u8]) -> Vec<u8> {
     local_object_by("gcc", dir, i)
 }
 
@@ -60,7 +60,7 @@ fn local_object_by(compiler: &str, dir: &Path, i: &[u8]) -> Vec<u8> {
     std::fs::read(dir.join("local.o")).unwrap()
 }
 
-fn plain_request(version: u32, args: &[&str], i: &[u8]) -> Vec<u8> {
+pub(crate) fn plain_request(version: u32, args: &[&str], i: &[u8]) -> Vec<u8> {
     let mut r = tok("DIST", version);
     r.extend(argv(args));
     if version == 1 {
@@ -71,13 +71,13 @@ fn plain_request(version: u32, args: &[&str], i: &[u8]) -> Vec<u8> {
     r
 }
 
-fn exchange(d: &OurDaemon, req: &[u8]) -> Vec<u8> {
+pub(crate) fn exchange(d: &OurDaemon, req: &[u8]) -> Vec<u8> {
     exchange_then(d, req, false)
 }
 
 /// Sends `req` (half-closing afterwards when `eof`, so a truncated request ends now rather
 /// than at the read timeout) and returns every byte of the reply.
-fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
+pub(crate) fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
     let mut s = d.connect();
     // A refused or closed request may reset the connection while we still write.
     let _ = s.write_all(req);
@@ -89,7 +89,7 @@ fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
     reply
 }
 
-fn decode(version: u32, reply: &[u8]) -> proto::Reply {
+pub(crate) fn decode(version: u32, reply: &[u8]) -> proto::Reply {
     let v = proto::Version::from_wire(version).unwrap();
     proto::read_reply(&mut &reply[..], v, &proto::Limits::DEFAULT).expect("a well-formed reply")
 }
@@ -107,7 +107,7 @@ fn assert_jobs_dir_empty(d: &OurDaemon) {
     }
 }
 
-fn assert_normal_job_works(d: &OurDaemon, scratch: &Path) {
+pub(crate) fn assert_normal_job_works(d: &OurDaemon, scratch: &Path) {
     let i = preprocessed(scratch);
     let reply = exchange(
         d,
@@ -183,9 +183,9 @@ fn v2_lzo_compile_and_compile_error() {
 }
 
 /// A pump file-list entry: name, then FILE contents or LINK target.
-type Entry<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
+pub(crate) type Entry<'a> = (&'a str, Option<&'a str>, Option<&'a str>);
 
-fn pump_request(cwd: &str, args: &[&str], files: &[Entry]) -> Vec<u8> {
+pub(crate) fn pump_request(cwd: &str, args: &[&str], files: &[Entry]) -> Vec<u8> {
     let mut r = tok("DIST", 3);
     r.extend(string("CDIR", cwd.as_bytes()));
     r.extend(argv(args));
@@ -456,7 +456,7 @@ fn pump_names_cannot_escape_the_job_directory() {
     assert_normal_job_works(&d, t.path());
 }
 
-fn vm_rss_kib(pid: u32) -> u64 {
+pub(crate) fn vm_rss_kib(pid: u32) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -498,7 +498,7 @@ fn a_thousand_idle_connections_do_not_stop_a_compile() {
 }
 
 /// A C file that keeps gcc -O2 busy for several seconds.
-fn slow_source() -> Vec<u8> {
+pub(crate) fn slow_source() -> Vec<u8> {
     let mut s = String::new();
     for i in 0..4000 {
         s.push_str(&format!(
@@ -508,7 +508,7 @@ fn slow_source() -> Vec<u8> {
     s.into_bytes()
 }
 
-fn compiler_processes_in(dir: &Path) -> usize {
+pub(crate) fn compiler_processes_in(dir: &Path) -> usize {
     let needle = dir.display().to_string();
     std::fs::read_dir("/proc")
         .unwrap()
@@ -528,14 +528,14 @@ fn compiler_processes_in(dir: &Path) -> usize {
 }
 
 /// A request's command line alone, as our client sends it while its preprocessor still runs.
-fn head_only(version: u32, args: &[&str]) -> Vec<u8> {
+pub(crate) fn head_only(version: u32, args: &[&str]) -> Vec<u8> {
     let mut r = tok("DIST", version);
     r.extend(argv(args));
     r
 }
 
 /// The source that completes a request begun with [`head_only`].
-fn doti(version: u32, i: &[u8]) -> Vec<u8> {
+pub(crate) fn doti(version: u32, i: &[u8]) -> Vec<u8> {
     if version == 1 {
         string("DOTI", i)
     } else {
@@ -561,7 +561,7 @@ fn wait_for_no_compilers(d: &OurDaemon, survived: &str) {
     }
 }
 
-fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
+pub(crate) fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
     s.write_all(rest).unwrap();
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).unwrap();

@@ -14,6 +14,7 @@ mod monitor;
 mod netns;
 mod outputs;
 mod package;
+mod sandbox;
 mod sched;
 mod security;
 mod ssh;

@@ -100,6 +100,30 @@ impl OurDaemon {
         jobs: Option<&Path>,
         extra: &[&str],
     ) -> OurDaemon {
+        OurDaemon::start_full(netns, listen, allow, jobs, extra, None)
+    }
+
+    /// As `start`, with `bin` first on the daemon's `PATH` and each of `compilers` (found
+    /// there) on its allow-list: a test's own "compiler".
+    pub fn start_with_compilers(extra: &[&str], bin: &Path, compilers: &[&str]) -> OurDaemon {
+        OurDaemon::start_full(
+            None,
+            "127.0.0.1",
+            &["127.0.0.1/32"],
+            None,
+            extra,
+            Some((bin, compilers)),
+        )
+    }
+
+    fn start_full(
+        netns: Option<&str>,
+        listen: &str,
+        allow: &[&str],
+        jobs: Option<&Path>,
+        extra: &[&str],
+        compilers: Option<(&Path, &[&str])>,
+    ) -> OurDaemon {
         let dir = TempDir::new("distccd");
         let allow_dir = dir.path().join("allow");
         std::fs::create_dir(&allow_dir).unwrap();
@@ -122,6 +146,11 @@ impl OurDaemon {
         ] {
             std::os::unix::fs::symlink("/usr/bin/distcc", allow_dir.join(name)).unwrap();
         }
+        if let Some((_, names)) = compilers {
+            for name in names {
+                std::os::unix::fs::symlink("/usr/bin/distcc", allow_dir.join(name)).unwrap();
+            }
+        }
         let port = free_port();
         let log = dir.path().join("distccd.log");
         let stderr = File::create(dir.path().join("stderr")).unwrap();
@@ -138,14 +167,20 @@ impl OurDaemon {
         for a in allow {
             cmd.args(["--allow", a]);
         }
-        let child = cmd
-            .arg("--allowed-compilers")
+        cmd.arg("--allowed-compilers")
             .arg(&allow_dir)
             .arg("--log-file")
             .arg(&log)
             .args(["--log-level", "info"])
             .args(extra)
-            .env("TMPDIR", &jobs)
+            .env("TMPDIR", &jobs);
+        if let Some((bin, _)) = compilers {
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let mut dirs = vec![bin.to_path_buf()];
+            dirs.extend(std::env::split_paths(&path));
+            cmd.env("PATH", std::env::join_paths(dirs).unwrap());
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
