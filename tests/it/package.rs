@@ -550,6 +550,16 @@ fn allowlist_helper_fills_and_refreshes_a_directory() {
         .arg("--bin-dir")
         .arg(&bin));
     assert!(dry.contains("adding") && !dir.exists(), "{dry}");
+    // Without --dir, the directory distccd would read: DISTCCD_ALLOWED_COMPILERS first.
+    let dry = ok(Command::new(&helper)
+        .arg("-n")
+        .arg("--bin-dir")
+        .arg(&bin)
+        .env("DISTCCD_ALLOWED_COMPILERS", &dir));
+    assert!(
+        dry.contains(&format!("adding {}/gcc", dir.display())),
+        "{dry}"
+    );
 
     // Empty: distccd warns at start, naming the helper.
     std::fs::create_dir(&dir).unwrap();

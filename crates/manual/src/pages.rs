@@ -621,11 +621,21 @@ Run it after installing or removing a compiler. The package runs it on installat
     options: tables::DISTCC_ALLOWLIST,
     style: Style::Gnu,
     groups: &[],
-    sections: &[Section {
-        title: "Exit status",
-        text: "0; 1 when the directory cannot be made or written; 2 on bad arguments.",
-        items: &[],
-    }],
+    sections: &[
+        Section {
+            title: "Environment",
+            text: "",
+            items: &[item(
+                "DISTCCD_ALLOWED_COMPILERS",
+                "The default directory, as for distccd(1).",
+            )],
+        },
+        Section {
+            title: "Exit status",
+            text: "0; 1 when the directory cannot be made or written; 2 on bad arguments.",
+            items: &[],
+        },
+    ],
     see_also: &[
         "distccd(1)",
         "distcc-masquerade(1)",

@@ -280,7 +280,7 @@ pub const DISTCC_ALLOWLIST: &[Opt] = &[
         "dir",
         None,
         Arg::dir("DIR"),
-        "The allow-list directory to fill (default /usr/lib/distcc, distccd's default).",
+        "The allow-list directory to fill (default: DISTCCD_ALLOWED_COMPILERS, else /usr/lib/distcc, as distccd).",
         G,
     ),
     opt(
