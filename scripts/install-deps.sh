@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers,
 # build tools, Debian's distcc 3.4 (the interop peer), sshd, iproute2 and chromium (the
-# dashboard test drives it headless). Idempotent.
+# dashboard test drives it headless), and for the packaging tests groff and man-db (man pages),
+# systemd (systemd-socket-activate, systemd-analyze), binutils (strip), zsh and fish
+# (completions). Idempotent.
 set -euo pipefail
-packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium)
+packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium
+    groff man-db systemd binutils gzip zsh fish)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,12 +30,19 @@ fn fail(code: ExitCode, msg: &str) -> ProcessExit {
 }
 
 fn main() -> ProcessExit {
+    // Taken first, before any file is opened: systemd's sockets start at descriptor 3.
+    let var = |n: &str| std::env::var(n).ok();
+    let passed = os::systemd::listen_fds(
+        var("LISTEN_PID").as_deref(),
+        var("LISTEN_FDS").as_deref(),
+        var("LISTEN_FDNAMES").as_deref(),
+    );
     let args: Vec<String> = std::env::args().skip(1).collect();
     let env_dir = std::env::var("DISTCCD_ALLOWED_COMPILERS").ok();
     let o = match options::parse(&args, env_dir.as_deref()) {
         Ok(Parsed::Run(o)) => *o,
         Ok(Parsed::Help) => {
-            print!("{VERSION}\n{}", options::USAGE);
+            print!("{VERSION}\n{}", options::usage());
             return ProcessExit::SUCCESS;
         }
         Ok(Parsed::Version) => {
@@ -80,7 +87,61 @@ fn main() -> ProcessExit {
     {
         log_at!(Level::Warning, "nice({}) failed: {e}", o.nice);
     }
-    if inetd { run_inetd(&o) } else { run_daemon(&o) }
+    let passed = match passed {
+        Ok(p) => p,
+        Err(e) => return fail(ExitCode::BindFailed, &e.to_string()),
+    };
+    if let Some(w) = daemon::compiler::allow_list_warning(&o.compiler_dir) {
+        // Also on the terminal that started a daemon, which may never read the log.
+        if !inetd && !dlog_sink_is_stderr(&o) {
+            let _ = writeln!(std::io::stderr(), "distccd: WARNING: {w}");
+        }
+        log_at!(Level::Warning, "{w}");
+    }
+    if inetd {
+        run_inetd(&o)
+    } else {
+        run_daemon(&o, passed)
+    }
+}
+
+/// Whether log lines already go to stderr (then a warning is not printed twice).
+fn dlog_sink_is_stderr(o: &Options) -> bool {
+    o.log_file.is_none() && o.log_stderr
+}
+
+/// The main and stats listeners from systemd's sockets: the one named `stats`
+/// (`FileDescriptorName=stats`) serves the stats port, the first other one the compiles;
+/// unnamed sockets are taken in order.
+fn split_passed(
+    passed: Vec<os::systemd::Passed>,
+) -> (Option<std::net::TcpListener>, Option<std::net::TcpListener>) {
+    let (mut main, mut stats) = (None, None);
+    for p in passed {
+        if p.name == "stats" && stats.is_none() {
+            stats = Some(p.listener);
+        } else if main.is_none() {
+            main = Some(p.listener);
+        } else if stats.is_none() {
+            stats = Some(p.listener);
+        } else {
+            log_at!(
+                Level::Warning,
+                "ignoring an extra socket from systemd ({})",
+                p.name
+            );
+        }
+    }
+    (main, stats)
+}
+
+/// Tells systemd (when it started us with `Type=notify`) how things stand; a failure to do so
+/// is logged, never fatal.
+fn notify(state: &str) {
+    let target = std::env::var("NOTIFY_SOCKET").ok();
+    if let Err(e) = os::systemd::notify(target.as_deref(), state) {
+        log_at!(Level::Warning, "cannot notify systemd: {e}");
+    }
 }
 
 /// Every job's sandbox, tried once here (after the privilege drop, before any thread): a
@@ -239,7 +300,7 @@ fn run_inetd(o: &Options) -> ProcessExit {
     ProcessExit::SUCCESS
 }
 
-fn run_daemon(o: &Options) -> ProcessExit {
+fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessExit {
     if o.allow.is_empty() {
         return fail(
             ExitCode::BadArguments,
@@ -247,7 +308,18 @@ fn run_daemon(o: &Options) -> ProcessExit {
              (for example --allow 192.168.0.0/16, or --allow-private)",
         );
     }
-    let listener = match server::bind(o.listen, o.port) {
+    let activated = passed.is_some();
+    let (passed_main, passed_stats) = split_passed(passed.unwrap_or_default());
+    if activated && passed_main.is_none() {
+        return fail(
+            ExitCode::BindFailed,
+            "systemd passed only a stats socket: the socket unit needs a ListenStream= for compiles",
+        );
+    }
+    let listener = match passed_main
+        .map(Ok)
+        .unwrap_or_else(|| server::bind(o.listen, o.port))
+    {
         Ok(l) => l,
         Err(e) => {
             return fail(
@@ -256,8 +328,16 @@ fn run_daemon(o: &Options) -> ProcessExit {
             );
         }
     };
+    if activated {
+        log_at!(
+            Level::Info,
+            "listening on the socket systemd passed; --port and --listen do not apply"
+        );
+    }
     // The stats port binds the same address, before detaching, as the main port does.
-    let stats_listener = if o.stats {
+    let stats_listener = if o.stats && passed_stats.is_some() {
+        passed_stats
+    } else if o.stats {
         match server::bind(o.listen, o.stats_port) {
             Ok(l) => Some(l),
             Err(e) => {
@@ -311,7 +391,15 @@ fn run_daemon(o: &Options) -> ProcessExit {
     };
     use std::os::fd::AsRawFd;
     let sfd = shutdown.as_raw_fd();
-    let cfg = Arc::new(serve_config(o, Some(sfd), sb));
+    // The stats page shows the ports really served (systemd's sockets may be on others).
+    let mut shown = o.clone();
+    if let Ok(a) = listener.local_addr() {
+        shown.port = a.port();
+    }
+    if let Some(a) = stats_listener.as_ref().and_then(|l| l.local_addr().ok()) {
+        shown.stats_port = a.port();
+    }
+    let cfg = Arc::new(serve_config(&shown, Some(sfd), sb));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -342,7 +430,13 @@ fn run_daemon(o: &Options) -> ProcessExit {
         max_per_peer: o.max_per_peer,
         lifetime: o.lifetime,
     };
-    match server::run(listener, &sc, cfg, sfd) {
+    notify(&format!(
+        "READY=1\nMAINPID={}\nSTATUS=listening on {local}",
+        std::process::id()
+    ));
+    let ran = server::run(listener, &sc, cfg, sfd);
+    notify("STOPPING=1");
+    match ran {
         Ok(()) => ProcessExit::SUCCESS,
         Err(e) => fail(ExitCode::Distcc, &format!("accept loop failed: {e}")),
     }

@@ -13,6 +13,7 @@ mod lsdistcc;
 mod monitor;
 mod netns;
 mod outputs;
+mod package;
 mod sandbox;
 mod sched;
 mod security;

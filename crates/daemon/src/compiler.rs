@@ -208,9 +208,54 @@ fn driver_name(name: &[u8]) -> bool {
     })
 }
 
+/// The helper that fills an allow-list directory, named in the warning below.
+pub const ALLOW_LIST_HELPER: &str = "distcc-allowlist";
+
+/// A warning for the daemon's start when the allow-list directory is missing, unreadable or
+/// empty (every request would then be refused), naming the helper that fills it; `None` when
+/// it holds at least one entry.
+pub fn allow_list_warning(dir: &Path) -> Option<String> {
+    let d = dir.display();
+    let fix = format!(
+        "run `{ALLOW_LIST_HELPER}` (or Debian's update-distcc-symlinks) as root to list the \
+         installed compilers, or `{ALLOW_LIST_HELPER} --dir {d}` for this directory"
+    );
+    match std::fs::read_dir(dir) {
+        Ok(mut entries) => match entries.next() {
+            Some(_) => None,
+            None => Some(format!(
+                "compiler allow-list {d} is empty: every compile will be refused; {fix}"
+            )),
+        },
+        Err(e) => Some(format!(
+            "compiler allow-list {d} cannot be read ({e}): every compile will be refused; {fix}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_list_warning_names_the_helper_when_missing_or_empty() {
+        let base = std::env::temp_dir().join(format!("distcc-allow-warn-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let w = allow_list_warning(&base).unwrap();
+        assert!(
+            w.contains("cannot be read") && w.contains(ALLOW_LIST_HELPER),
+            "{w}"
+        );
+        std::fs::create_dir_all(&base).unwrap();
+        let w = allow_list_warning(&base).unwrap();
+        assert!(
+            w.contains("is empty") && w.contains(ALLOW_LIST_HELPER),
+            "{w}"
+        );
+        std::fs::write(base.join("gcc"), "").unwrap();
+        assert_eq!(allow_list_warning(&base), None);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 
     fn policy(names: &[&str]) -> (os::tempdir::TempDir, CompilerPolicy) {
         let t = os::tempdir::TempDir::new("daemon-compiler-").unwrap();

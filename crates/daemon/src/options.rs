@@ -146,55 +146,275 @@ pub const PRIVATE_NETWORKS: &[&str] = &[
     "::1/128",
 ];
 
-/// How an option takes its value.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Takes {
-    Nothing,
-    Value,
-}
+use cli::{Arg, Opt};
 
-/// Long name, short letter, value. Sorted by long name; a test checks the order.
-const TABLE: &[(&str, Option<char>, Takes)] = &[
-    ("allow", Some('a'), Takes::Value),
-    ("allow-private", None, Takes::Nothing),
-    ("allowed-compilers", None, Takes::Value),
-    ("daemon", None, Takes::Nothing),
-    ("enable-tcp-insecure", None, Takes::Nothing),
-    ("help", None, Takes::Nothing),
-    ("inetd", None, Takes::Nothing),
-    ("job-lifetime", None, Takes::Value),
-    ("job-memory-mb", None, Takes::Value),
-    ("jobs", Some('j'), Takes::Value),
-    ("lifetime", None, Takes::Value),
-    ("listen", None, Takes::Value),
-    ("log-file", None, Takes::Value),
-    ("log-level", None, Takes::Value),
-    ("log-stderr", None, Takes::Nothing),
-    ("make-me-a-botnet", None, Takes::Nothing),
-    ("max-body-mb", None, Takes::Value),
-    ("max-connections", None, Takes::Value),
-    ("max-connections-per-peer", None, Takes::Value),
-    ("max-files", None, Takes::Value),
-    ("max-object-mb", None, Takes::Value),
-    ("memory-budget-mb", None, Takes::Value),
-    ("nice", Some('N'), Takes::Value),
-    ("no-detach", None, Takes::Nothing),
-    ("no-fifo", None, Takes::Nothing),
-    ("no-fork", None, Takes::Nothing),
-    ("no-sandbox", None, Takes::Nothing),
-    ("pid-file", Some('P'), Takes::Value),
-    ("port", Some('p'), Takes::Value),
-    ("read-timeout", None, Takes::Value),
-    ("request-timeout", None, Takes::Value),
-    ("sandbox-path", None, Takes::Value),
-    ("stats", None, Takes::Nothing),
-    ("stats-port", None, Takes::Value),
-    ("user", None, Takes::Value),
-    ("verbose", None, Takes::Nothing),
-    ("version", None, Takes::Nothing),
-    ("wizard", Some('W'), Takes::Nothing),
-    ("zeroconf", None, Takes::Nothing),
+const GENERAL: &str = "General";
+const SANDBOX: &str = "Jobs' sandbox and limits";
+const NET: &str = "Networking";
+const COMPILERS: &str = "Compilers";
+const DEBUG: &str = "Debug and trace";
+const MODE: &str = "Mode of operation";
+
+/// Every option distccd accepts: the parser, `--help`, the man page and the completions all
+/// read this one table. Sorted by long name; a test checks the order.
+pub const OPTIONS: &[Opt] = &[
+    opt(
+        "allow",
+        Some('a'),
+        Arg::text("IP[/BITS]"),
+        "client address access control; repeat for more networks (IPv4 or IPv6 CIDR)",
+        NET,
+    ),
+    opt(
+        "allow-private",
+        None,
+        None,
+        "allow loopback and private networks (192.168.0.0/16, 10.0.0.0/8, 172.16.0.0/12, 127.0.0.0/8, fe80::/10, fc00::/7, ::1)",
+        NET,
+    ),
+    opt(
+        "allowed-compilers",
+        None,
+        Arg::dir("DIR"),
+        "only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)",
+        COMPILERS,
+    ),
+    opt("daemon", None, None, "bind and listen on socket", MODE),
+    opt(
+        "enable-tcp-insecure",
+        None,
+        None,
+        "accepted for compatibility; the allow-list stays on",
+        COMPILERS,
+    ),
+    opt("help", None, None, "explain usage and exit", GENERAL),
+    opt("inetd", None, None, "serve client connected to stdin", MODE),
+    opt(
+        "job-lifetime",
+        None,
+        Arg::text("SECONDS"),
+        "maximum lifetime of a compile request (3600; 0: none); a longer compile is killed and reported as exit 118",
+        GENERAL,
+    ),
+    opt(
+        "job-memory-mb",
+        None,
+        Arg::text("N"),
+        "address space of each job process, in MiB (8192)",
+        SANDBOX,
+    ),
+    opt(
+        "jobs",
+        Some('j'),
+        Arg::text("LIMIT"),
+        "maximum tasks at any time (1 to 200; default: CPUs + 2)",
+        GENERAL,
+    ),
+    opt(
+        "lifetime",
+        None,
+        Arg::text("SECONDS"),
+        "exit after this long (for testing)",
+        DEBUG,
+    ),
+    opt(
+        "listen",
+        None,
+        Arg::text("ADDRESS"),
+        "IP address to listen on",
+        NET,
+    ),
+    opt(
+        "log-file",
+        None,
+        Arg::file("FILE"),
+        "send messages here instead of syslog",
+        DEBUG,
+    ),
+    opt(
+        "log-level",
+        None,
+        Arg::one_of(
+            "LEVEL",
+            &["critical", "error", "warning", "notice", "info", "debug"],
+        ),
+        "set detail level for log file: critical, error, warning, notice, info or debug",
+        DEBUG,
+    ),
+    opt("log-stderr", None, None, "send messages to stderr", DEBUG),
+    opt(
+        "make-me-a-botnet",
+        None,
+        None,
+        "accepted for compatibility; does nothing",
+        COMPILERS,
+    ),
+    opt(
+        "max-body-mb",
+        None,
+        Arg::text("N"),
+        "largest body on the wire, in MiB (512)",
+        NET,
+    ),
+    opt(
+        "max-connections",
+        None,
+        Arg::text("N"),
+        "most connections open at once (2048)",
+        NET,
+    ),
+    opt(
+        "max-connections-per-peer",
+        None,
+        Arg::text("N"),
+        "connections one address may hold (128)",
+        NET,
+    ),
+    opt(
+        "max-files",
+        None,
+        Arg::text("N"),
+        "most files in a pump request (65536)",
+        NET,
+    ),
+    opt(
+        "max-object-mb",
+        None,
+        Arg::text("N"),
+        "largest result sent back, in MiB (512)",
+        SANDBOX,
+    ),
+    opt(
+        "memory-budget-mb",
+        None,
+        Arg::text("N"),
+        "request bodies and results held at once, all connections together, in MiB (2048)",
+        SANDBOX,
+    ),
+    opt(
+        "nice",
+        Some('N'),
+        Arg::text("LEVEL"),
+        "lower priority, 20=most nice (default 5)",
+        GENERAL,
+    ),
+    opt(
+        "no-detach",
+        None,
+        None,
+        "don't detach from parent (for daemontools, systemd, etc)",
+        DEBUG,
+    ),
+    opt(
+        "no-fifo",
+        None,
+        None,
+        "accepted for compatibility; does nothing",
+        DEBUG,
+    ),
+    opt(
+        "no-fork",
+        None,
+        None,
+        "accepted for compatibility; does nothing (connections are served by threads)",
+        DEBUG,
+    ),
+    opt(
+        "no-sandbox",
+        None,
+        None,
+        "run jobs unconfined (no namespaces, private root or limits): only where the kernel cannot sandbox, and only for trusted clients",
+        SANDBOX,
+    ),
+    opt(
+        "pid-file",
+        Some('P'),
+        Arg::file("FILE"),
+        "save daemon process id to file",
+        GENERAL,
+    ),
+    opt(
+        "port",
+        Some('p'),
+        Arg::text("PORT"),
+        "TCP port to listen on (3632)",
+        NET,
+    ),
+    opt(
+        "read-timeout",
+        None,
+        Arg::text("SECONDS"),
+        "longest wait for one read of a request (120)",
+        NET,
+    ),
+    opt(
+        "request-timeout",
+        None,
+        Arg::text("SECONDS"),
+        "longest time to receive a whole request (600)",
+        NET,
+    ),
+    opt(
+        "sandbox-path",
+        None,
+        Arg::dir("DIR"),
+        "a directory jobs see read-only, besides /usr and the compiler's own installation; repeat for more",
+        SANDBOX,
+    ),
+    opt(
+        "stats",
+        None,
+        None,
+        "serve statistics: 3.4's page at /, /json, /metrics (Prometheus), /dashboard",
+        NET,
+    ),
+    opt(
+        "stats-port",
+        None,
+        Arg::text("PORT"),
+        "port for --stats (3633)",
+        NET,
+    ),
+    opt(
+        "user",
+        None,
+        Arg::text("USER"),
+        "if run by root, change to this persona (default: distcc, then distccd, then nobody)",
+        GENERAL,
+    ),
+    opt("verbose", None, None, "set log level to \"debug\"", DEBUG),
+    opt("version", None, None, "show version and exit", GENERAL),
+    opt(
+        "wizard",
+        Some('W'),
+        None,
+        "for running under gdb: --daemon --no-detach --log-stderr --verbose",
+        DEBUG,
+    ),
+    opt(
+        "zeroconf",
+        None,
+        None,
+        "accepted for compatibility; zeroconf is not implemented",
+        NET,
+    ),
 ];
+
+const fn opt(
+    long: &'static str,
+    short: Option<char>,
+    arg: Option<Arg>,
+    help: &'static str,
+    group: &'static str,
+) -> Opt {
+    Opt {
+        long,
+        short,
+        arg,
+        help,
+        group,
+    }
+}
 
 /// Parses `args` (without the program name). `env_compiler_dir` is the value of
 /// `DISTCCD_ALLOWED_COMPILERS`, passed in so this stays pure.
@@ -216,27 +436,21 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
         } else if let Some(short) = arg.strip_prefix('-').filter(|s| !s.is_empty()) {
             let c = short.chars().next().unwrap_or('-');
             let rest = &short[c.len_utf8()..];
-            let name = TABLE
-                .iter()
-                .find(|(_, s, _)| *s == Some(c))
-                .map(|(n, _, _)| *n)
+            let name = Opt::find_short(OPTIONS, c)
+                .map(|o| o.long)
                 .ok_or_else(|| UsageError(format!("{arg}: unknown option")))?;
             (name, (!rest.is_empty()).then(|| rest.to_owned()))
         } else {
             return Err(UsageError(format!("{arg}: unexpected argument")));
         };
-        let takes = TABLE
-            .iter()
-            .find(|(n, _, _)| *n == name)
-            .map(|(_, _, t)| *t)
-            .unwrap_or(Takes::Nothing);
-        let value = match (takes, inline) {
-            (Takes::Nothing, None) => String::new(),
-            (Takes::Nothing, Some(_)) => {
+        let takes_value = Opt::find_long(OPTIONS, name).is_some_and(|o| o.arg.is_some());
+        let value = match (takes_value, inline) {
+            (false, None) => String::new(),
+            (false, Some(_)) => {
                 return Err(UsageError(format!("--{name}: option takes no value")));
             }
-            (Takes::Value, Some(v)) => v,
-            (Takes::Value, None) => {
+            (true, Some(v)) => v,
+            (true, None) => {
                 let v = args
                     .get(i)
                     .ok_or_else(|| UsageError(format!("--{name}: missing argument")))?;
@@ -357,11 +571,9 @@ fn mebibytes(name: &str, value: &str) -> Result<u64, UsageError> {
         .ok_or_else(|| UsageError(format!("--{name}: {value:?} is not a size in MiB")))
 }
 
-fn lookup_long<'a>(name: &str, arg: &str) -> Result<&'a str, UsageError> {
-    TABLE
-        .iter()
-        .find(|(n, _, _)| *n == name)
-        .map(|(n, _, _)| *n)
+fn lookup_long(name: &str, arg: &str) -> Result<&'static str, UsageError> {
+    Opt::find_long(OPTIONS, name)
+        .map(|o| o.long)
         .ok_or_else(|| UsageError(format!("{arg}: unknown option")))
 }
 
@@ -372,66 +584,19 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, UsageError
         .map_err(|_| UsageError(format!("--{name}: {value:?} is not a valid number")))
 }
 
-/// The text of `--help`.
-pub const USAGE: &str = "\
-Usage:
-   distccd [OPTIONS]
+/// The text of `--help`, made from [`OPTIONS`].
+pub fn usage() -> String {
+    format!(
+        "Usage:\n   distccd [OPTIONS]\n\nOptions:\n{}\n\
+         distccd runs either from inetd or as a standalone daemon to compile\n\
+         files submitted by the distcc client.\n\n\
+         distccd should only run on trusted networks.\n",
+        cli::usage(OPTIONS, cli::Style::Gnu, GROUPS)
+    )
+}
 
-Options:
-    --help                     explain usage and exit
-    --version                  show version and exit
-    -P, --pid-file FILE        save daemon process id to file
-    -N, --nice LEVEL           lower priority, 20=most nice
-    --user USER                if run by root, change to this persona
-    --jobs, -j LIMIT           maximum tasks at any time
-    --job-lifetime SECONDS     maximum lifetime of a compile request (3600;
-                               0: none)
-  Jobs' sandbox and limits:
-    --no-sandbox               run jobs unconfined (no namespaces, private
-                               root or limits): only where the kernel
-                               cannot sandbox, and only for trusted clients
-    --sandbox-path DIR         a directory jobs see read-only, besides /usr
-                               and the compiler's own installation
-    --job-memory-mb N          address space of each job process (8192)
-    --max-object-mb N          largest result sent back (512)
-    --memory-budget-mb N       request bodies and results held at once,
-                               all connections together (2048)
-    --max-connections-per-peer N
-                               connections one address may hold (128)
-  Networking:
-    -p, --port PORT            TCP port to listen on
-    --listen ADDRESS           IP address to listen on
-    -a, --allow IP[/BITS]      client address access control
-    --stats                    serve statistics: 3.4's page at /, /json,
-                               /metrics (Prometheus), /dashboard
-    --stats-port PORT          port for --stats (3633)
-    --allow-private            allow loopback and private networks
-    --max-connections N        most connections open at once (2048)
-    --read-timeout SECONDS     longest wait for one read of a request (120)
-    --request-timeout SECONDS  longest time to receive a whole request (600)
-    --max-body-mb N            largest body on the wire, in MiB (512)
-    --max-files N              most files in a pump request (65536)
-  Compilers:
-    --allowed-compilers DIR    only run compilers named in DIR (/usr/lib/distcc;
-                               also DISTCCD_ALLOWED_COMPILERS)
-    --enable-tcp-insecure      accepted for compatibility; the list stays on
-  Debug and trace:
-    --log-level=LEVEL          set detail level for log file
-      levels: critical, error, warning, notice, info, debug
-    --verbose                  set log level to \"debug\"
-    --no-detach                don't detach from parent (for daemontools, etc)
-    --log-file=FILE            send messages here instead of syslog
-    --log-stderr               send messages to stderr
-    --wizard                   for running under gdb
-  Mode of operation:
-    --inetd                    serve client connected to stdin
-    --daemon                   bind and listen on socket
-
-distccd runs either from inetd or as a standalone daemon to compile
-files submitted by the distcc client.
-
-distccd should only run on trusted networks.
-";
+/// The order of the option groups in `--help` and on the page.
+pub const GROUPS: &[&str] = &[GENERAL, SANDBOX, NET, COMPILERS, DEBUG, MODE];
 
 #[cfg(test)]
 mod tests {
@@ -445,9 +610,37 @@ mod tests {
         }
     }
 
+    /// Every entry of the table (so every option on the page and in the completions) is
+    /// handled by the parser: none falls through to "unknown option".
+    #[test]
+    fn every_table_option_is_handled() {
+        for o in OPTIONS {
+            let mut args = vec![format!("--{}", o.long)];
+            if let Some(a) = o.arg {
+                args.push(
+                    match (a.kind, a.name) {
+                        (cli::ArgKind::OneOf(w), _) => w[0],
+                        (_, "IP[/BITS]") => "10.0.0.0/8",
+                        (_, "ADDRESS") => "127.0.0.1",
+                        (_, "DIR" | "FILE") => "/x",
+                        (_, "USER") => "nobody",
+                        _ => "3",
+                    }
+                    .to_owned(),
+                );
+            }
+            let parsed = parse(&args, None);
+            assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
+            if let Some(c) = o.short {
+                args[0] = format!("-{c}");
+                assert!(parse(&args, None).is_ok(), "{args:?}");
+            }
+        }
+    }
+
     #[test]
     fn table_is_sorted() {
-        let names: Vec<&str> = TABLE.iter().map(|(n, _, _)| *n).collect();
+        let names: Vec<&str> = OPTIONS.iter().map(|o| o.long).collect();
         let mut sorted = names.clone();
         sorted.sort_unstable();
         assert_eq!(names, sorted);

@@ -12,6 +12,7 @@ pub mod lock;
 pub mod process;
 pub mod sandbox;
 pub mod signal;
+pub mod systemd;
 pub mod tcp;
 pub mod tempdir;
 pub mod user;

@@ -1,0 +1,355 @@
+//! Option tables of the programs whose parsers do not read a table themselves (their
+//! sources are checked against these by `tests/coverage.rs`), and of the two shell helpers
+//! (checked against their `--help`).
+
+use cli::{Arg, Opt};
+
+const fn opt(
+    long: &'static str,
+    short: Option<char>,
+    arg: Option<Arg>,
+    help: &'static str,
+    group: &'static str,
+) -> Opt {
+    Opt {
+        long,
+        short,
+        arg,
+        help,
+        group,
+    }
+}
+
+const G: &str = "Options";
+
+/// `distcc`'s own options; each is recognised only as the sole argument.
+pub const DISTCC: &[Opt] = &[
+    opt("help", None, None, "Explain usage, and exit.", G),
+    opt("version", None, None, "Show version, and exit.", G),
+    opt(
+        "show-hosts",
+        None,
+        None,
+        "Show the host list (as parsed from DISTCC_HOSTS or the hosts files), and exit.",
+        G,
+    ),
+    opt(
+        "",
+        Some('j'),
+        None,
+        "Show the concurrency level, as calculated from the host list (the sum of the slots of every host), and exit.",
+        G,
+    ),
+    opt(
+        "show-stats",
+        None,
+        None,
+        "Show this user's statistics (jobs per host, local compiles, fallbacks and backoffs by reason), and exit.",
+        G,
+    ),
+    opt(
+        "zero-stats",
+        None,
+        None,
+        "Start the statistics afresh, and exit.",
+        G,
+    ),
+    opt(
+        "scan-includes",
+        None,
+        None,
+        "3.4's pump-mode include listing; not implemented: exits 101 with a message.",
+        G,
+    ),
+];
+
+/// `lsdistcc`'s single-letter options, value glued on (`-t5`).
+pub const LSDISTCC: &[Opt] = &[
+    opt(
+        "",
+        Some('l'),
+        None,
+        "Print the latency of each host in milliseconds after its name.",
+        G,
+    ),
+    opt(
+        "",
+        Some('n'),
+        None,
+        "Print the IP address instead of the host name.",
+        G,
+    ),
+    opt(
+        "",
+        Some('x'),
+        None,
+        "Also print hosts that are down, with ,down appended.",
+        G,
+    ),
+    opt(
+        "",
+        Some('d'),
+        None,
+        "Append the DNS domain of this machine to every name.",
+        G,
+    ),
+    opt(
+        "",
+        Some('v'),
+        None,
+        "Print progress on stderr; repeat for more.",
+        G,
+    ),
+    opt(
+        "",
+        Some('t'),
+        Arg::text("SECS"),
+        "Stop everything after SECS seconds (default 7; 0: no limit).",
+        G,
+    ),
+    opt(
+        "",
+        Some('h'),
+        Arg::text("MSECS"),
+        "Accepted for compatibility (3.4's DNS retry time, default 500); the system resolver does its own retries.",
+        G,
+    ),
+    opt(
+        "",
+        Some('c'),
+        Arg::text("MSECS"),
+        "Connect timeout (default 900; 0 reports every resolved host as up without connecting).",
+        G,
+    ),
+    opt(
+        "",
+        Some('k'),
+        Arg::text("MSECS"),
+        "Compile timeout for -p (default 1500; 0 skips the compile test).",
+        G,
+    ),
+    opt(
+        "",
+        Some('m'),
+        Arg::text("BITS"),
+        "Only hosts whose address matches the first host found in its leading BITS bits (0 to 31).",
+        G,
+    ),
+    opt(
+        "",
+        Some('o'),
+        Arg::text("N"),
+        "Extra DNS lookups kept in flight while walking a pattern (default 1).",
+        G,
+    ),
+    opt(
+        "",
+        Some('g'),
+        Arg::text("N"),
+        "Unresolvable pattern names tolerated before the walk stops (default 0).",
+        G,
+    ),
+    opt(
+        "",
+        Some('r'),
+        Arg::text("PORT"),
+        "The port to probe (default 3632); printed after the name when not 3632.",
+        G,
+    ),
+    opt(
+        "",
+        Some('P'),
+        Arg::text("VERSION"),
+        "Protocol of the test compile, 1, 2 or 3; 2 prints ,lzo and 3 ,lzo,cpp after each name.",
+        G,
+    ),
+    opt(
+        "",
+        Some('p'),
+        Arg::text("COMPILER"),
+        "Send a test compile of a one-line C file with COMPILER; a host is up only if it compiles it.",
+        G,
+    ),
+];
+
+/// `distccmon-text` takes no options, only an optional DELAY.
+pub const DISTCCMON_TEXT: &[Opt] = &[];
+
+/// `distcc-farm`'s options.
+pub const DISTCC_FARM: &[Opt] = &[
+    opt(
+        "stats-port",
+        None,
+        Arg::text("PORT"),
+        "Ask every host on this port; default: each host's port + 1 (3633 for 3632).",
+        G,
+    ),
+    opt(
+        "timeout",
+        None,
+        Arg::text("SECONDS"),
+        "Connect and read timeout per host, fractional (default 2).",
+        G,
+    ),
+    opt("help", None, None, "Explain usage, and exit.", G),
+];
+
+/// `pump`'s options; anything else is the command to run.
+pub const PUMP: &[Opt] = &[
+    opt(
+        "startup",
+        None,
+        None,
+        "Start the include server and print export lines for the environment, to be eval'ed by the caller.",
+        G,
+    ),
+    opt(
+        "shutdown",
+        None,
+        None,
+        "Stop the include server named by INCLUDE_SERVER_PID and INCLUDE_SERVER_DIR, and remove its directory.",
+        G,
+    ),
+    opt("help", Some('h'), None, "Explain usage, and exit.", G),
+];
+
+/// `include-server`'s options.
+pub const INCLUDE_SERVER: &[Opt] = &[
+    opt(
+        "port",
+        None,
+        Arg::file("SOCKET"),
+        "The unix socket to listen on (required; pump passes INCLUDE_SERVER_PORT).",
+        G,
+    ),
+    opt(
+        "pid_file",
+        None,
+        Arg::file("FILE"),
+        "Write the server's process id to FILE once it runs.",
+        G,
+    ),
+    opt(
+        "statistics",
+        Some('s'),
+        None,
+        "Print counters to stderr when the server exits.",
+        G,
+    ),
+    opt(
+        "foreground",
+        None,
+        None,
+        "Stay in the foreground instead of forking (tests, measurements).",
+        G,
+    ),
+    opt(
+        "email_bound",
+        None,
+        Arg::text("N"),
+        "Accepted for compatibility with 3.4's include_server.py; ignored.",
+        G,
+    ),
+    opt(
+        "path_observation_re",
+        None,
+        Arg::text("RE"),
+        "Accepted for compatibility with 3.4; ignored.",
+        G,
+    ),
+    opt(
+        "stat_reset_triggers",
+        None,
+        Arg::text("LIST"),
+        "Accepted for compatibility with 3.4; ignored (changed headers are noticed anyway).",
+        G,
+    ),
+    opt(
+        "debug_pattern",
+        None,
+        Arg::text("N"),
+        "Accepted for compatibility with 3.4; ignored.",
+        G,
+    ),
+    opt("help", Some('h'), None, "Explain usage, and exit 1.", G),
+];
+
+/// `distcc-allowlist`'s options (a shell script; `tests/helpers.rs` checks its `--help`).
+pub const DISTCC_ALLOWLIST: &[Opt] = &[
+    opt(
+        "dir",
+        None,
+        Arg::dir("DIR"),
+        "The allow-list directory to fill (default: DISTCCD_ALLOWED_COMPILERS, else /usr/lib/distcc, as distccd).",
+        G,
+    ),
+    opt(
+        "bin-dir",
+        None,
+        Arg::dir("DIR"),
+        "Where compilers are looked for (default /usr/bin).",
+        G,
+    ),
+    opt(
+        "target",
+        None,
+        Arg::file("PATH"),
+        "What each entry links to (default: the distcc client, ../../bin/distcc in /usr/lib/distcc, so the directory doubles as a masquerade directory).",
+        G,
+    ),
+    opt(
+        "dry-run",
+        Some('n'),
+        None,
+        "Print what would be added and removed; change nothing.",
+        G,
+    ),
+    opt(
+        "list",
+        None,
+        None,
+        "Print the compilers found, one per line, and exit.",
+        G,
+    ),
+    opt(
+        "verbose",
+        Some('v'),
+        None,
+        "Print each entry added or removed.",
+        G,
+    ),
+    opt("help", Some('h'), None, "Explain usage, and exit.", G),
+];
+
+/// `distcc-masquerade`'s options (a shell script; `tests/helpers.rs` checks its `--help`).
+pub const DISTCC_MASQUERADE: &[Opt] = &[
+    opt(
+        "dir",
+        None,
+        Arg::dir("DIR"),
+        "The masquerade directory (default $DISTCC_DIR/masquerade, else ~/.distcc/masquerade).",
+        G,
+    ),
+    opt(
+        "distcc",
+        None,
+        Arg::file("PATH"),
+        "The distcc client the links point to (default: distcc found on PATH).",
+        G,
+    ),
+    opt(
+        "bin-dir",
+        None,
+        Arg::dir("DIR"),
+        "Where compilers are looked for (default /usr/bin).",
+        G,
+    ),
+    opt(
+        "dry-run",
+        Some('n'),
+        None,
+        "Print what would be added and removed; change nothing.",
+        G,
+    ),
+    opt("help", Some('h'), None, "Explain usage, and exit.", G),
+];

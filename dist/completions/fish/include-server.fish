@@ -1,0 +1,10 @@
+# fish completion for include-server; generated from its option table by distcc-rs
+complete -c include-server -l port -r -F -d 'The unix socket to listen on (required; pump passes INCLUDE_SERVER_PORT)'
+complete -c include-server -l pid_file -r -F -d 'Write the server\'s process id to FILE once it runs'
+complete -c include-server -s s -l statistics -d 'Print counters to stderr when the server exits'
+complete -c include-server -l foreground -d 'Stay in the foreground instead of forking (tests, measurements)'
+complete -c include-server -l email_bound -x -d 'Accepted for compatibility with 3.4\'s include_server.py; ignored'
+complete -c include-server -l path_observation_re -x -d 'Accepted for compatibility with 3.4; ignored'
+complete -c include-server -l stat_reset_triggers -x -d 'Accepted for compatibility with 3.4; ignored (changed headers are noticed anyway)'
+complete -c include-server -l debug_pattern -x -d 'Accepted for compatibility with 3.4; ignored'
+complete -c include-server -s h -l help -d 'Explain usage, and exit 1'
