@@ -56,30 +56,52 @@ distcc should be used with make's -jN option to execute in parallel on
 several machines.
 ";
 
+/// `distcc VERSION TARGET` on the first line, as 3.4 prints it (`distcc 3.4
+/// x86_64-pc-linux-gnu`) and scripts parse it, with our version; the protocols we speak.
 fn version() -> String {
     format!(
-        "distcc 3.4 {}-linux-gnu (distcc-rs {})\n  (protocols 1 and 2) (default port 3632)\n\n\
+        "distcc {} {}\n  (distcc-rs, a Rust re-implementation of distcc 3.4)\n  \
+         (protocols 1, 2 and 3) (default port 3632)\n\n\
          distcc-rs comes with ABSOLUTELY NO WARRANTY.  It is free software, and you may use,\n\
          modify and redistribute it under the terms of the GNU General Public License\n\
          version 2 or later.\n",
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        gnu_target()
     )
+}
+
+/// The GNU triple configure would have given 3.4 on this machine (`x86_64-pc-linux-gnu`).
+fn gnu_target() -> String {
+    let arch = std::env::consts::ARCH;
+    let vendor = if matches!(arch, "x86_64" | "x86") {
+        "pc"
+    } else {
+        "unknown"
+    };
+    let arch = if arch == "x86" { "i686" } else { arch };
+    let os = match (std::env::consts::OS, cfg!(target_env = "musl")) {
+        ("linux", true) => "linux-musl",
+        ("linux", false) => "linux-gnu",
+        (os, _) => os,
+    };
+    format!("{arch}-{vendor}-{os}")
 }
 
 fn host_list(config: &Config) -> Result<hosts::HostList, String> {
     match hosts::find(config).map_err(|e| e.to_string())? {
         Source::Found { name, text } => hosts::parse(&text, &name).map_err(|e| e.to_string()),
-        Source::None => {
-            Err("no host list is set (DISTCC_HOSTS, ~/.distcc/hosts or /etc/distcc/hosts)".into())
-        }
+        Source::None => Err(
+            "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or /etc/distcc/hosts); \
+                 can't distribute work"
+                .into(),
+        ),
     }
 }
 
 fn main() {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let config = Config::from_env();
-    let log = Log::new(config.log_file.clone(), config.verbose);
+    let log = Log::from_config(&config);
     if argv.len() == 2 && (argv[1] == "--show-stats" || argv[1] == "--zero-stats") {
         std::process::exit(stats_command(&config, &log, argv[1] == "--zero-stats"));
     }
@@ -162,6 +184,6 @@ fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
 }
 
 fn report(log: &Log, e: &ClientError) -> i32 {
-    log.error(format_args!("{e}"));
+    log.fatal(format_args!("{e}"));
     e.exit_code().code()
 }

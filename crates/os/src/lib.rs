@@ -5,6 +5,7 @@
 pub mod alive;
 pub mod daemonize;
 pub mod exit;
+pub mod fd;
 pub mod interrupt;
 pub mod janitor;
 pub mod listen;

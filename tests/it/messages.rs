@@ -1,0 +1,185 @@
+//! What the client, the daemon and the tools say (issue 13, items 4 and 5): a failed compile
+//! says why on stderr whatever `DISTCC_LOG` says, `UNCACHED_ERR_FD`, an unopenable log,
+//! `--version`, missing, empty, malformed and `,down` host lists.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+use crate::client::client_support::{Sandbox, distcc_bin};
+use crate::support;
+use support::OurDaemon;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn run(c: &mut Command) -> Output {
+    c.output().expect("running distcc")
+}
+
+#[test]
+fn a_failed_compile_says_why_on_stderr_even_with_distcc_log() {
+    let sb = Sandbox::new("msg-missing");
+    std::fs::write(sb.path().join("x.i"), "int x;\n").unwrap();
+    let out = run(sb
+        .distcc("127.0.0.1:1", &["nosuchcc", "-c", "x.i"])
+        .env("DISTCC_FALLBACK", "0"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(110), "{err}");
+    assert!(
+        err.contains("error: compiler \"nosuchcc\" not found"),
+        "{err}"
+    );
+    assert!(sb.log_text().contains("nosuchcc"), "{}", sb.log_text());
+    // Warnings and debug lines stay in the log.
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn a_distcc_log_that_cannot_be_opened_is_reported() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-badlog");
+    let out = run(sb
+        .distcc(
+            "localhost",
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+        )
+        .env("DISTCC_LOG", sb.path().join("no/such/dir/log")));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("failed to open logfile"), "{err}");
+    assert!(err.contains("no/such/dir/log"), "{err}");
+}
+
+#[test]
+fn uncached_err_fd_takes_distccs_own_messages_not_the_compilers() {
+    if !support::require(&["gcc", "sh"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-uncached");
+    let uncached = sb.path().join("uncached.txt");
+    // ccache's arrangement: fd 3 is a copy of its stderr that it does not cache.
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("exec \"$0\" \"$@\" 3>\"$UNCACHED\"")
+        .arg(distcc_bin())
+        .args(["gcc", "-Iinclude", "-c", "src/bad.c", "-o", "out/b.o"]);
+    sb.env(&mut c, "127.0.0.1:1");
+    c.env_remove("DISTCC_LOG")
+        .env_remove("DISTCC_VERBOSE")
+        .env("UNCACHED_ERR_FD", "3")
+        .env("UNCACHED", &uncached);
+    let out = run(&mut c);
+    let err = text(&out.stderr);
+    let unc = std::fs::read_to_string(&uncached).unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    // gcc's diagnostics stay on stderr (ccache caches them with a result); distcc's own
+    // complaint about the unreachable host goes to the uncached descriptor.
+    assert!(err.contains("error:") && err.contains("bad.c"), "{err}");
+    assert!(!err.contains("distcc["), "{err}");
+    assert!(
+        unc.contains("distcc[") && unc.contains("127.0.0.1:1"),
+        "{unc}"
+    );
+    // A failure of distcc itself goes there too.
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg("exec \"$0\" \"$@\" 3>\"$UNCACHED\"")
+        .arg(distcc_bin())
+        .args(["nosuchcc", "-c", "x.i"]);
+    sb.env(&mut c, "127.0.0.1:1");
+    c.env_remove("DISTCC_LOG")
+        .env("UNCACHED_ERR_FD", "3")
+        .env("UNCACHED", &uncached);
+    let out = run(&mut c);
+    assert_eq!(out.status.code(), Some(110));
+    assert!(text(&out.stderr).is_empty(), "{}", text(&out.stderr));
+    let unc = std::fs::read_to_string(&uncached).unwrap();
+    assert!(unc.contains("nosuchcc"), "{unc}");
+}
+
+#[test]
+fn version_first_line_is_distcc_version_target() {
+    let out = run(Command::new(distcc_bin()).arg("--version"));
+    let v = text(&out.stdout);
+    let first: Vec<&str> = v.lines().next().unwrap_or_default().split(' ').collect();
+    assert_eq!(first.len(), 3, "{v}");
+    assert_eq!(first[0], "distcc");
+    assert_eq!(first[1], env!("CARGO_PKG_VERSION"));
+    assert!(v.contains("(protocols 1, 2 and 3)"), "{v}");
+    // The target is spelled as Debian's 3.4 spells it here.
+    if let Ok(theirs) = Command::new("/usr/bin/distcc").arg("--version").output() {
+        let t = text(&theirs.stdout);
+        let target = t.lines().next().and_then(|l| l.split(' ').nth(2));
+        assert_eq!(Some(first[2]), target, "{t}");
+    } else if support::ci() {
+        panic!("Debian's distcc is missing");
+    }
+}
+
+#[test]
+fn no_hosts_names_the_list_and_compiles_here() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-nohosts");
+    let out = run(sb
+        .distcc(
+            "",
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+        )
+        .env_remove("DISTCC_LOG"));
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("$DISTCC_HOSTS contained no hosts; can't distribute work"),
+        "{err}"
+    );
+    let out = run(sb
+        .distcc(
+            "",
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+        )
+        .env("DISTCC_FALLBACK", "0"));
+    assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("contained no hosts"));
+}
+
+#[test]
+fn a_host_marked_down_is_skipped() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&["--jobs", "2"]);
+    // A listener where the down host is: the client must never connect to it.
+    let trap = TcpListener::bind("127.0.0.1:0").unwrap();
+    trap.set_nonblocking(true).unwrap();
+    let down = format!("127.0.0.1:{},lzo,down", trap.local_addr().unwrap().port());
+    let sb = Sandbox::new("msg-down");
+    let hosts = format!("{down} 127.0.0.1:{}", d.port);
+    sb.same_as_local(
+        &hosts,
+        &[],
+        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+        &["out/u.o"],
+    );
+    assert!(d.log_text().contains("util.c"), "{}", d.log_text());
+    assert!(sb.log_text().contains("marked down"), "{}", sb.log_text());
+    let j = run(&mut sb.distcc(&hosts, &["-j"]));
+    assert_eq!(text(&j.stdout), "4\n");
+    // Only a down host: no distribution, and with fallbacks off the reason is given.
+    let out = run(sb
+        .distcc(
+            &down,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+        )
+        .env("DISTCC_FALLBACK", "0"));
+    assert_eq!(out.status.code(), Some(116), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("every host is marked down"));
+    assert!(
+        trap.accept().is_err(),
+        "the client connected to a down host"
+    );
+}
