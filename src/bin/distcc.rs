@@ -15,6 +15,7 @@ const USAGE: &str = "\
 Usage:
    distcc [COMPILER] [compile options] -o OBJECT -c SOURCE
    distcc [--help|--version|--show-hosts|-j|--show-stats|--zero-stats]
+   distcc --scan-includes [COMPILER] [compile options] -c SOURCE
 
 Options:
    COMPILER                   Defaults to \"cc\".
@@ -26,6 +27,8 @@ Options:
    --show-stats               Show this user's statistics (jobs per host, local
                               compiles, fallbacks and backoffs by reason), and exit.
    --zero-stats               Start the statistics afresh, and exit.
+   --scan-includes            Under pump: list the files the include server
+                              would send for this compile, and exit.
 
 Environment variables:
    See the manual page for a complete list.
@@ -134,12 +137,16 @@ fn main() {
             eprintln!("{me}: missing option/operand\nTry `{me} --help' for more information.");
             ExitCode::BadArguments.code()
         }
-        Request::ScanIncludes => {
-            log.error(format_args!(
-                "--scan-includes needs pump mode, which is not implemented yet"
-            ));
-            ExitCode::BadArguments.code()
-        }
+        Request::ScanIncludes { argv } => match client::scan_includes::scan(&config, &argv) {
+            Ok(lines) => {
+                let _ = std::io::stdout().write_all(lines.as_bytes());
+                0
+            }
+            Err(e) => {
+                log.fatal(format_args!("{e}"));
+                ExitCode::Distcc.code()
+            }
+        },
         Request::Compile { argv, masquerade } => {
             // Ctrl-C must reach the compiler (each child has a process group of its own) and
             // leave no temporary files: forward, clean up, die of the signal, as gcc does.

@@ -11,14 +11,14 @@ use std::time::{Duration, Instant};
 use crate::corpus::libgit2_source;
 use crate::support::{TempDir, require};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     _dir: TempDir,
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let dir = TempDir::new("incserver");
         let socket = dir.path().join("socket");
         let child = Command::new(env!("CARGO_BIN_EXE_include-server"))

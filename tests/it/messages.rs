@@ -183,3 +183,52 @@ fn a_host_marked_down_is_skipped() {
         "the client connected to a down host"
     );
 }
+
+#[test]
+fn scan_includes_lists_what_pump_would_send() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let server = crate::include_server::Server::start();
+    let sb = Sandbox::new("msg-scan");
+    let cmd = ["--scan-includes", "gcc", "-Iinclude", "-c", "src/main.c"];
+    let out = run(sb
+        .distcc("127.0.0.1:1,lzo,cpp", &cmd)
+        .env("INCLUDE_SERVER_PORT", &server.socket));
+    let lines = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let root = sb.path().canonicalize().unwrap();
+    let root = root.display();
+    assert!(
+        lines.contains(&format!("FILE      {root}/src/main.c\n")),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(&format!("FILE      {root}/include/util.h\n")),
+        "{lines}"
+    );
+    assert!(lines.contains("SYSTEMDIR /usr/include\n"), "{lines}");
+    assert!(
+        !lines.contains("stdio.h"),
+        "built-in headers are not sent: {lines}"
+    );
+    // Without an include server, and for a compile that would not be distributed: the reason.
+    let out = run(sb
+        .distcc("127.0.0.1:1,lzo,cpp", &cmd)
+        .env_remove("INCLUDE_SERVER_PORT"));
+    assert_eq!(out.status.code(), Some(100));
+    assert!(
+        text(&out.stderr).contains("INCLUDE_SERVER_PORT"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(sb
+        .distcc("", &["--scan-includes", "gcc", "src/main.c", "-o", "prog"])
+        .env("INCLUDE_SERVER_PORT", &server.socket));
+    assert_eq!(out.status.code(), Some(100));
+    assert!(
+        text(&out.stderr).contains("would run locally"),
+        "{}",
+        text(&out.stderr)
+    );
+}
