@@ -7,7 +7,8 @@ use std::os::fd::AsFd;
 use std::process::ExitCode as ProcessExit;
 use std::sync::Arc;
 
-use daemon::compiler::CompilerPolicy;
+use daemon::compiler::{CmdList, CompilerPolicy};
+use daemon::env::Env;
 use daemon::log::{self as dlog, Level, Sink};
 use daemon::log_at;
 use daemon::options::{self, Mode, Options, Parsed};
@@ -43,6 +44,16 @@ fn main() -> ProcessExit {
         }
         Err(e) => return fail(ExitCode::BadArguments, &e.0),
     };
+    let env = match Env::from_lookup(|k| std::env::var_os(k)) {
+        Ok(e) => e,
+        Err(e) => return fail(ExitCode::BadArguments, &e),
+    };
+    if let Some(path) = &env.path {
+        // SAFETY: no thread has started yet (threads start after the privilege drop), so
+        // nothing reads the environment concurrently. Compilers are looked up on this PATH
+        // (`CompilerPolicy::new`) and inherit it.
+        unsafe { std::env::set_var("PATH", path) };
+    }
     let sink = if let Some(path) = &o.log_file {
         match std::fs::OpenOptions::new()
             .create(true)
@@ -74,15 +85,63 @@ fn main() -> ProcessExit {
             "--enable-tcp-insecure accepted for compatibility; the compiler allow-list stays on"
         );
     }
+    if o.zeroconf {
+        let msg = "--zeroconf: zeroconf (mDNS) registration is not implemented yet; this \
+                   server is not announced, so clients must list it in their host list";
+        log_at!(Level::Warning, "{msg}");
+        if o.log_file.is_some() || !o.log_stderr {
+            // The log is a file or syslog: say it where the person starting us looks too.
+            let _ = writeln!(std::io::stderr(), "distccd: warning: {msg}");
+        }
+    }
+    if let Some(p) = &env.path {
+        log_at!(
+            Level::Info,
+            "compilers are looked up on DISTCCD_PATH={}",
+            p.to_string_lossy()
+        );
+    }
+    let cmdlist = match &env.cmdlist {
+        None => None,
+        Some(path) => match CmdList::load(path, env.cmdlist_words) {
+            Ok(l) => {
+                log_at!(
+                    Level::Info,
+                    "DISTCC_CMDLIST {}: {} commands, matched on their last {} word(s)",
+                    path.display(),
+                    l.len(),
+                    env.cmdlist_words
+                );
+                Some(l)
+            }
+            Err(e) => {
+                return fail(
+                    ExitCode::IoError,
+                    &format!("cannot read DISTCC_CMDLIST {}: {e}", path.display()),
+                );
+            }
+        },
+    };
+    let setup = Setup { env, cmdlist };
     if o.nice != 0
         && let Err(e) = os::daemonize::nice(o.nice)
     {
         log_at!(Level::Warning, "nice({}) failed: {e}", o.nice);
     }
-    if inetd { run_inetd(&o) } else { run_daemon(&o) }
+    if inetd {
+        run_inetd(&o, &setup)
+    } else {
+        run_daemon(&o, &setup)
+    }
 }
 
-fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
+/// What the environment set up (`daemon::env`).
+struct Setup {
+    env: Env,
+    cmdlist: Option<CmdList>,
+}
+
+fn serve_config(o: &Options, setup: &Setup, shutdown_fd: Option<i32>) -> ServeConfig {
     let jobs = o.jobs.map(|j| j as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
             .map(|n| n.get())
@@ -102,7 +161,8 @@ fn serve_config(o: &Options, shutdown_fd: Option<i32>) -> ServeConfig {
     });
     ServeConfig {
         stats,
-        policy: CompilerPolicy::new(o.compiler_dir.clone()),
+        policy: CompilerPolicy::new(o.compiler_dir.clone()).with_cmdlist(setup.cmdlist.clone()),
+        save_temps: setup.env.save_temps,
         limits: o.limits,
         read_timeout: o.read_timeout,
         request_timeout: o.request_timeout,
@@ -136,12 +196,12 @@ fn drop_root(o: &Options) -> Result<(), ProcessExit> {
     }
 }
 
-fn run_inetd(o: &Options) -> ProcessExit {
+fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
     if let Err(code) = drop_root(o) {
         return code;
     }
     os::signal::ignore_sigpipe();
-    let cfg = serve_config(o, None);
+    let cfg = serve_config(o, setup, None);
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
@@ -165,7 +225,7 @@ fn run_inetd(o: &Options) -> ProcessExit {
     ProcessExit::SUCCESS
 }
 
-fn run_daemon(o: &Options) -> ProcessExit {
+fn run_daemon(o: &Options, setup: &Setup) -> ProcessExit {
     if o.allow.is_empty() {
         return fail(
             ExitCode::BadArguments,
@@ -182,6 +242,14 @@ fn run_daemon(o: &Options) -> ProcessExit {
             );
         }
     };
+    if setup.env.defer_accept {
+        use std::os::fd::AsRawFd;
+        if let Err(e) = os::tcp::set_defer_accept(listener.as_raw_fd(), 1) {
+            log_at!(Level::Warning, "cannot set TCP_DEFER_ACCEPT: {e}");
+        } else {
+            log_at!(Level::Info, "TCP_DEFER_ACCEPT on (DISTCC_TCP_DEFER_ACCEPT)");
+        }
+    }
     // The stats port binds the same address, before detaching, as the main port does.
     let stats_listener = if o.stats {
         match server::bind(o.listen, o.stats_port) {
@@ -233,7 +301,7 @@ fn run_daemon(o: &Options) -> ProcessExit {
     };
     use std::os::fd::AsRawFd;
     let sfd = shutdown.as_raw_fd();
-    let cfg = Arc::new(serve_config(o, Some(sfd)));
+    let cfg = Arc::new(serve_config(o, setup, Some(sfd)));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())

@@ -232,3 +232,190 @@ fn scan_includes_lists_what_pump_would_send() {
         text(&out.stderr)
     );
 }
+
+fn daemon_with_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> OurDaemon {
+    OurDaemon::start_env(None, "127.0.0.1", &["127.0.0.1/32"], None, extra, env)
+}
+
+/// Our client, no fallback and no cross rename, against `port`.
+fn compile_on(sb: &Sandbox, port: u16, compiler: &str, out: &str) -> Output {
+    run(sb
+        .distcc(
+            &format!("127.0.0.1:{port}"),
+            &[compiler, "-Iinclude", "-c", "src/util.c", "-o", out],
+        )
+        .env("DISTCC_FALLBACK", "0")
+        .env("DISTCC_NO_REWRITE_CROSS", "1"))
+}
+
+#[test]
+fn zeroconf_is_accepted_with_a_warning() {
+    let d = OurDaemon::start(&["--zeroconf"]);
+    let log = d.wait_log("zeroconf");
+    assert!(log.contains("not implemented yet"), "{log}");
+    // The log is a file here, so the person starting the daemon is told on stderr too.
+    assert!(
+        d.stderr_text().contains("--zeroconf"),
+        "{}",
+        d.stderr_text()
+    );
+}
+
+#[test]
+fn distcc_cmdlist_narrows_and_maps_the_allow_list() {
+    if !support::require(&["gcc", "g++"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-cmdlist");
+    let list = sb.path().join("commands.allow");
+    std::fs::write(
+        &list,
+        "# Debian's commands.allow.sh writes one path a line\n/usr/bin/gcc\n",
+    )
+    .unwrap();
+    let d = daemon_with_env(
+        &[],
+        &[
+            ("DISTCC_CMDLIST", list.as_os_str()),
+            ("DISTCC_CMDLIST_NUMWORDS", "1".as_ref()),
+        ],
+    );
+    assert!(d.log_text().contains("1 commands"), "{}", d.log_text());
+    // gcc matches the list (by its last word) and the allow-list: compiled there.
+    let out = compile_on(&sb, d.port, "gcc", "out/u.o");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = d.wait_log("util.c");
+    assert!(log.contains("exit 0"), "{log}");
+    // g++ is allow-listed but not in the list: refused, and the client says why.
+    let out = compile_on(&sb, d.port, "g++", "out/u2.o");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("not in DISTCC_CMDLIST"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A list naming a program that is not allow-listed never runs it.
+    let marker = sb.path().join("ran");
+    let evil = sb.path().join("bin/gcc");
+    std::fs::create_dir_all(evil.parent().unwrap()).unwrap();
+    std::fs::write(
+        &evil,
+        format!(
+            "#!/bin/sh\ntouch {}\nexec /usr/bin/gcc \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&evil, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let list2 = sb.path().join("commands2.allow");
+    std::fs::write(&list2, format!("{}\n/usr/bin/cc1\n", evil.display())).unwrap();
+    let d2 = daemon_with_env(&[], &[("DISTCC_CMDLIST", list2.as_os_str())]);
+    // Its basename, gcc, is allow-listed, so the listed path runs: the admin named it.
+    let out = compile_on(&sb, d2.port, "gcc", "out/u3.o");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(marker.exists(), "the listed compiler ran");
+    std::fs::remove_file(&marker).unwrap();
+    // cc1 is listed but not allow-listed: refused, nothing runs.
+    let out = compile_on(&sb, d2.port, "cc1", "out/u4.o");
+    assert_ne!(out.status.code(), Some(0));
+    assert!(!marker.exists());
+    // An unreadable list fails start-up with the reason.
+    let st = Command::new(support::distccd_bin())
+        .args([
+            "--daemon",
+            "--no-detach",
+            "--allow",
+            "127.0.0.1",
+            "--log-stderr",
+        ])
+        .args(["--port", &support::free_port().to_string()])
+        .env("DISTCC_CMDLIST", sb.path().join("missing"))
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(107));
+    assert!(
+        text(&st.stderr).contains("DISTCC_CMDLIST"),
+        "{}",
+        text(&st.stderr)
+    );
+}
+
+#[test]
+fn distccd_path_chooses_the_compiler_and_its_path() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-dpath");
+    let bin = sb.path().join("tools");
+    std::fs::create_dir_all(&bin).unwrap();
+    let marker = sb.path().join("path-seen");
+    std::fs::write(
+        bin.join("gcc"),
+        format!(
+            "#!/bin/sh\necho \"$PATH\" > {}\nexec /usr/bin/gcc \"$@\"\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bin.join("gcc"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    let d = daemon_with_env(&[], &[("DISTCCD_PATH", path.as_ref())]);
+    let out = compile_on(&sb, d.port, "gcc", "out/u.o");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let seen = std::fs::read_to_string(&marker).expect("the DISTCCD_PATH gcc ran");
+    assert_eq!(seen.trim(), path);
+}
+
+#[test]
+fn distccd_save_temps_keeps_job_directories() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let sb = Sandbox::new("msg-savetemps");
+    let d = daemon_with_env(&[], &[("DISTCC_SAVE_TEMPS", "1".as_ref())]);
+    let out = compile_on(&sb, d.port, "gcc", "out/u.o");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let log = d.wait_log("keeping job directory");
+    let kept: Vec<_> = std::fs::read_dir(d.jobs_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("distccd_"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{log}");
+    let files = std::fs::read_dir(kept[0].path()).unwrap().count();
+    assert!(files > 0, "the job's files are kept");
+    let _ = std::fs::remove_dir_all(kept[0].path());
+}
+
+#[test]
+fn distcc_tcp_defer_accept_holds_back_silent_connections() {
+    if !support::require(&["gcc"]) {
+        return;
+    }
+    let d = daemon_with_env(&[], &[("DISTCC_TCP_DEFER_ACCEPT", "1".as_ref())]);
+    assert!(
+        d.log_text().contains("TCP_DEFER_ACCEPT on"),
+        "{}",
+        d.log_text()
+    );
+    // The kernel keeps a connection that has sent nothing from accept(): the daemon holds
+    // no socket for it (without the option its accept loop takes it at once).
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", d.pid()))
+            .unwrap()
+            .count()
+    };
+    let before = fds();
+    let silent = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(fds(), before, "a silent connection was accepted");
+    drop(silent);
+    let sb = Sandbox::new("msg-defer");
+    let out = compile_on(&sb, d.port, "gcc", "out/u.o");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    d.wait_log("util.c");
+}

@@ -100,6 +100,18 @@ impl OurDaemon {
         jobs: Option<&Path>,
         extra: &[&str],
     ) -> OurDaemon {
+        OurDaemon::start_env(netns, listen, allow, jobs, extra, &[])
+    }
+
+    /// As `start_in`, with `env` added to the daemon's environment.
+    pub fn start_env(
+        netns: Option<&str>,
+        listen: &str,
+        allow: &[&str],
+        jobs: Option<&Path>,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> OurDaemon {
         let dir = TempDir::new("distccd");
         let allow_dir = dir.path().join("allow");
         std::fs::create_dir(&allow_dir).unwrap();
@@ -146,6 +158,7 @@ impl OurDaemon {
             .args(["--log-level", "info"])
             .args(extra)
             .env("TMPDIR", &jobs)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

@@ -9,6 +9,7 @@ pub mod access;
 pub mod argv;
 pub mod compiler;
 pub mod dotd;
+pub mod env;
 pub mod jobdir;
 pub mod log;
 pub mod options;

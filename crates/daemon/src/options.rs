@@ -40,6 +40,8 @@ pub struct Options {
     pub lifetime: Option<Duration>,
     /// Accepted for compatibility; the allow-list stays on regardless.
     pub enable_tcp_insecure: bool,
+    /// `--zeroconf`: accepted; the daemon warns at start-up that it does not register.
+    pub zeroconf: bool,
     pub compiler_dir: PathBuf,
     pub max_connections: usize,
     /// Longest wait for any one read of a request.
@@ -99,6 +101,7 @@ impl Default for Options {
             job_lifetime: None,
             lifetime: None,
             enable_tcp_insecure: false,
+            zeroconf: false,
             compiler_dir: PathBuf::from(DEFAULT_COMPILER_DIR),
             max_connections: 2048,
             read_timeout: Duration::from_secs(120),
@@ -283,8 +286,10 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 o.log_level = Level::Debug;
             }
             // Accepted so 3.4 init scripts keep working; they change nothing here (threads
-            // replace fork and the fifo; zeroconf is not implemented).
-            "no-fifo" | "no-fork" | "zeroconf" | "make-me-a-botnet" => {}
+            // replace fork and the fifo).
+            "no-fifo" | "no-fork" | "make-me-a-botnet" => {}
+            // Not implemented yet: start-up says so (src/bin/distccd.rs).
+            "zeroconf" => o.zeroconf = true,
             other => return Err(UsageError(format!("--{other}: unknown option"))),
         }
     }

@@ -57,6 +57,8 @@ pub struct ServeConfig {
     pub shutdown_fd: Option<RawFd>,
     /// Counters and running jobs for the stats port (kept even without `--stats`: cheap).
     pub stats: Arc<Stats>,
+    /// `DISTCC_SAVE_TEMPS`: keep each job directory (logged) instead of removing it.
+    pub save_temps: bool,
 }
 
 /// `--jobs`: how many compilers may run at once. Taken once a request is fully read, or
@@ -236,13 +238,21 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             return;
         }
     };
-    let job = match TempDir::new("distccd_") {
+    let mut job = match TempDir::new("distccd_") {
         Ok(j) => j,
         Err(e) => {
             log_at!(Level::Error, "{peer}: cannot make a job directory: {e}");
             return;
         }
     };
+    if cfg.save_temps {
+        job.keep();
+        log_at!(
+            Level::Info,
+            "{peer}: keeping job directory {} (DISTCC_SAVE_TEMPS)",
+            job.path().display()
+        );
+    }
     let mut ctx = Job {
         cfg,
         version,
