@@ -14,5 +14,6 @@ pub mod process;
 pub mod signal;
 pub mod tcp;
 pub mod tempdir;
+pub mod usage;
 pub mod user;
 pub mod wake;
