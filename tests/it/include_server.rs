@@ -61,10 +61,21 @@ impl Server {
     }
 
     /// The raw names of one request.
-    fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
+    pub(crate) fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
         use proto::include_server::{Caps, encode_request, read_reply};
         let req = encode_request(cwd.as_os_str().as_encoded_bytes(), argv);
-        let mut s = UnixStream::connect(&self.socket).expect("connecting to include-server");
+        // The socket file appears at bind(), a moment before listen(): retry a refusal.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match UnixStream::connect(&self.socket) {
+                Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    assert!(Instant::now() < deadline, "include-server never listened");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("connecting to include-server: {e}"),
+            }
+        };
         std::io::Write::write_all(&mut s, &req).unwrap();
         read_reply(&mut s, &Caps::reply(&proto::Limits::DEFAULT))
             .expect("a reply")

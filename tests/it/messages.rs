@@ -191,6 +191,8 @@ fn scan_includes_lists_what_pump_would_send() {
     }
     let server = crate::include_server::Server::start();
     let sb = Sandbox::new("msg-scan");
+    // Once it answers, it listens (its socket file appears a moment before).
+    server.ask(sb.path(), &["gcc".into(), "-c".into(), "src/util.c".into()]);
     let cmd = ["--scan-includes", "gcc", "-Iinclude", "-c", "src/main.c"];
     let out = run(sb
         .distcc("127.0.0.1:1,lzo,cpp", &cmd)
