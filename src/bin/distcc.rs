@@ -128,7 +128,7 @@ fn main() {
                 0
             }
             Err(e) => {
-                log.error(format_args!("{e}"));
+                log.fatal(format_args!("{e}"));
                 ExitCode::BadHostspec.code()
             }
         },
@@ -170,7 +170,7 @@ fn main() {
 /// `--show-stats` / `--zero-stats`.
 fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
     let Some(top) = config.top_dir() else {
-        log.error(format_args!("neither DISTCC_DIR nor HOME is set"));
+        log.fatal(format_args!("neither DISTCC_DIR nor HOME is set"));
         return ExitCode::Distcc.code();
     };
     let done = if zero {
@@ -184,7 +184,7 @@ fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
             0
         }
         Err(e) => {
-            log.error(format_args!("{}: {e}", client::stats::path(&top).display()));
+            log.fatal(format_args!("{}: {e}", client::stats::path(&top).display()));
             ExitCode::IoError.code()
         }
     }

@@ -33,6 +33,14 @@ fn a_failed_compile_says_why_on_stderr_even_with_distcc_log() {
     assert!(sb.log_text().contains("nosuchcc"), "{}", sb.log_text());
     // Warnings and debug lines stay in the log.
     assert_eq!(err.lines().count(), 1, "{err}");
+    // The same for distcc's own commands.
+    let out = run(&mut sb.distcc("bad:port", &["--show-hosts"]));
+    assert_eq!(out.status.code(), Some(106));
+    assert!(
+        text(&out.stderr).contains("\"bad:port\""),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]

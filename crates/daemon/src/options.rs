@@ -343,6 +343,7 @@ Options:
     --request-timeout SECONDS  longest time to receive a whole request (600)
     --max-body-mb N            largest body on the wire, in MiB (512)
     --max-files N              most files in a pump request (65536)
+    --zeroconf                 not implemented yet: accepted with a warning
   Compilers:
     --allowed-compilers DIR    only run compilers named in DIR (/usr/lib/distcc;
                                also DISTCCD_ALLOWED_COMPILERS)
@@ -358,6 +359,13 @@ Options:
   Mode of operation:
     --inetd                    serve client connected to stdin
     --daemon                   bind and listen on socket
+
+Environment:
+    DISTCC_CMDLIST FILE        serve only compilers matching a line of FILE
+    DISTCC_CMDLIST_NUMWORDS N  ... in their last N path components (1)
+    DISTCCD_PATH PATH          look compilers up (and run them) with this PATH
+    DISTCC_SAVE_TEMPS=1        keep job directories
+    DISTCC_TCP_DEFER_ACCEPT=1  accept a connection only once it has sent data
 
 distccd runs either from inetd or as a standalone daemon to compile
 files submitted by the distcc client.
