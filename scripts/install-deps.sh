@@ -19,6 +19,6 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 if ! command -v cargo >/dev/null; then
-    echo "error: cargo is not installed; install a Rust toolchain (1.85 or newer) first" >&2
+    echo "error: cargo is not installed; install a Rust toolchain (1.88 or newer) first" >&2
     exit 1
 fi

@@ -15,6 +15,7 @@ const USAGE: &str = "\
 Usage:
    distcc [COMPILER] [compile options] -o OBJECT -c SOURCE
    distcc [--help|--version|--show-hosts|-j|--show-stats|--zero-stats]
+   distcc --scan-includes [COMPILER] [compile options] -c SOURCE
 
 Options:
    COMPILER                   Defaults to \"cc\".
@@ -26,6 +27,8 @@ Options:
    --show-stats               Show this user's statistics (jobs per host, local
                               compiles, fallbacks and backoffs by reason), and exit.
    --zero-stats               Start the statistics afresh, and exit.
+   --scan-includes            Under pump: list the files the include server
+                              would send for this compile, and exit.
 
 Environment variables:
    See the manual page for a complete list.
@@ -56,30 +59,52 @@ distcc should be used with make's -jN option to execute in parallel on
 several machines.
 ";
 
+/// `distcc VERSION TARGET` on the first line, as 3.4 prints it (`distcc 3.4
+/// x86_64-pc-linux-gnu`) and scripts parse it, with our version; the protocols we speak.
 fn version() -> String {
     format!(
-        "distcc 3.4 {}-linux-gnu (distcc-rs {})\n  (protocols 1 and 2) (default port 3632)\n\n\
+        "distcc {} {}\n  (distcc-rs, a Rust re-implementation of distcc 3.4)\n  \
+         (protocols 1, 2 and 3) (default port 3632)\n\n\
          distcc-rs comes with ABSOLUTELY NO WARRANTY.  It is free software, and you may use,\n\
          modify and redistribute it under the terms of the GNU General Public License\n\
          version 2 or later.\n",
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
+        env!("CARGO_PKG_VERSION"),
+        gnu_target()
     )
+}
+
+/// The GNU triple configure would have given 3.4 on this machine (`x86_64-pc-linux-gnu`).
+fn gnu_target() -> String {
+    let arch = std::env::consts::ARCH;
+    let vendor = if matches!(arch, "x86_64" | "x86") {
+        "pc"
+    } else {
+        "unknown"
+    };
+    let arch = if arch == "x86" { "i686" } else { arch };
+    let os = match (std::env::consts::OS, cfg!(target_env = "musl")) {
+        ("linux", true) => "linux-musl",
+        ("linux", false) => "linux-gnu",
+        (os, _) => os,
+    };
+    format!("{arch}-{vendor}-{os}")
 }
 
 fn host_list(config: &Config) -> Result<hosts::HostList, String> {
     match hosts::find(config).map_err(|e| e.to_string())? {
         Source::Found { name, text } => hosts::parse(&text, &name).map_err(|e| e.to_string()),
-        Source::None => {
-            Err("no host list is set (DISTCC_HOSTS, ~/.distcc/hosts or /etc/distcc/hosts)".into())
-        }
+        Source::None => Err(
+            "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or /etc/distcc/hosts); \
+                 can't distribute work"
+                .into(),
+        ),
     }
 }
 
 fn main() {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let config = Config::from_env();
-    let log = Log::new(config.log_file.clone(), config.verbose);
+    let log = Log::from_config(&config);
     if argv.len() == 2 && (argv[1] == "--show-stats" || argv[1] == "--zero-stats") {
         std::process::exit(stats_command(&config, &log, argv[1] == "--zero-stats"));
     }
@@ -103,7 +128,7 @@ fn main() {
                 0
             }
             Err(e) => {
-                log.error(format_args!("{e}"));
+                log.fatal(format_args!("{e}"));
                 ExitCode::BadHostspec.code()
             }
         },
@@ -112,12 +137,16 @@ fn main() {
             eprintln!("{me}: missing option/operand\nTry `{me} --help' for more information.");
             ExitCode::BadArguments.code()
         }
-        Request::ScanIncludes => {
-            log.error(format_args!(
-                "--scan-includes needs pump mode, which is not implemented yet"
-            ));
-            ExitCode::BadArguments.code()
-        }
+        Request::ScanIncludes { argv } => match client::scan_includes::scan(&config, &argv) {
+            Ok(lines) => {
+                let _ = std::io::stdout().write_all(lines.as_bytes());
+                0
+            }
+            Err(e) => {
+                log.fatal(format_args!("{e}"));
+                ExitCode::Distcc.code()
+            }
+        },
         Request::Compile { argv, masquerade } => {
             // Ctrl-C must reach the compiler (each child has a process group of its own) and
             // leave no temporary files: forward, clean up, die of the signal, as gcc does.
@@ -141,7 +170,7 @@ fn main() {
 /// `--show-stats` / `--zero-stats`.
 fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
     let Some(top) = config.top_dir() else {
-        log.error(format_args!("neither DISTCC_DIR nor HOME is set"));
+        log.fatal(format_args!("neither DISTCC_DIR nor HOME is set"));
         return ExitCode::Distcc.code();
     };
     let done = if zero {
@@ -155,13 +184,13 @@ fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
             0
         }
         Err(e) => {
-            log.error(format_args!("{}: {e}", client::stats::path(&top).display()));
+            log.fatal(format_args!("{}: {e}", client::stats::path(&top).display()));
             ExitCode::IoError.code()
         }
     }
 }
 
 fn report(log: &Log, e: &ClientError) -> i32 {
-    log.error(format_args!("{e}"));
+    log.fatal(format_args!("{e}"));
     e.exit_code().code()
 }

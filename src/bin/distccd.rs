@@ -8,7 +8,8 @@ use std::process::ExitCode as ProcessExit;
 use std::sync::Arc;
 
 use daemon::budget::Budget;
-use daemon::compiler::CompilerPolicy;
+use daemon::compiler::{CmdList, CompilerPolicy};
+use daemon::env::Env;
 use daemon::log::{self as dlog, Level, Sink};
 use daemon::log_at;
 use daemon::options::{self, Mode, Options, Parsed};
@@ -51,6 +52,16 @@ fn main() -> ProcessExit {
         }
         Err(e) => return fail(ExitCode::BadArguments, &e.0),
     };
+    let env = match Env::from_lookup(|k| std::env::var_os(k)) {
+        Ok(e) => e,
+        Err(e) => return fail(ExitCode::BadArguments, &e),
+    };
+    if let Some(path) = &env.path {
+        // SAFETY: no thread has started yet (threads start after the privilege drop), so
+        // nothing reads the environment concurrently. Compilers are looked up on this PATH
+        // (`CompilerPolicy::new`) and inherit it.
+        unsafe { std::env::set_var("PATH", path) };
+    }
     let sink = if let Some(path) = &o.log_file {
         match std::fs::OpenOptions::new()
             .create(true)
@@ -82,6 +93,44 @@ fn main() -> ProcessExit {
             "--enable-tcp-insecure accepted for compatibility; the compiler allow-list stays on"
         );
     }
+    if o.zeroconf {
+        let msg = "--zeroconf: zeroconf (mDNS) registration is not implemented yet; this \
+                   server is not announced, so clients must list it in their host list";
+        log_at!(Level::Warning, "{msg}");
+        if o.log_file.is_some() || !o.log_stderr {
+            // The log is a file or syslog: say it where the person starting us looks too.
+            let _ = writeln!(std::io::stderr(), "distccd: warning: {msg}");
+        }
+    }
+    if let Some(p) = &env.path {
+        log_at!(
+            Level::Info,
+            "compilers are looked up on DISTCCD_PATH={}",
+            p.to_string_lossy()
+        );
+    }
+    let cmdlist = match &env.cmdlist {
+        None => None,
+        Some(path) => match CmdList::load(path, env.cmdlist_words) {
+            Ok(l) => {
+                log_at!(
+                    Level::Info,
+                    "DISTCC_CMDLIST {}: {} commands, matched on their last {} word(s)",
+                    path.display(),
+                    l.len(),
+                    env.cmdlist_words
+                );
+                Some(l)
+            }
+            Err(e) => {
+                return fail(
+                    ExitCode::IoError,
+                    &format!("cannot read DISTCC_CMDLIST {}: {e}", path.display()),
+                );
+            }
+        },
+    };
+    let setup = Setup { env, cmdlist };
     if o.nice != 0
         && let Err(e) = os::daemonize::nice(o.nice)
     {
@@ -99,10 +148,16 @@ fn main() -> ProcessExit {
         log_at!(Level::Warning, "{w}");
     }
     if inetd {
-        run_inetd(&o)
+        run_inetd(&o, &setup)
     } else {
-        run_daemon(&o, passed)
+        run_daemon(&o, &setup, passed)
     }
+}
+
+/// What the environment set up (`daemon::env`).
+struct Setup {
+    env: Env,
+    cmdlist: Option<CmdList>,
 }
 
 /// Whether log lines already go to stderr (then a warning is not printed twice).
@@ -203,6 +258,7 @@ fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> 
 
 fn serve_config(
     o: &Options,
+    setup: &Setup,
     shutdown_fd: Option<i32>,
     sandbox: (Option<SandboxConfig>, String),
 ) -> ServeConfig {
@@ -233,7 +289,8 @@ fn serve_config(
         budget,
         max_object: o.max_object,
         stats,
-        policy: CompilerPolicy::new(o.compiler_dir.clone()),
+        policy: CompilerPolicy::new(o.compiler_dir.clone()).with_cmdlist(setup.cmdlist.clone()),
+        save_temps: setup.env.save_temps,
         limits: o.limits,
         read_timeout: o.read_timeout,
         request_timeout: o.request_timeout,
@@ -267,7 +324,7 @@ fn drop_root(o: &Options) -> Result<(), ProcessExit> {
     }
 }
 
-fn run_inetd(o: &Options) -> ProcessExit {
+fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
     if let Err(code) = drop_root(o) {
         return code;
     }
@@ -276,7 +333,7 @@ fn run_inetd(o: &Options) -> ProcessExit {
         Ok(sb) => sb,
         Err(code) => return code,
     };
-    let cfg = serve_config(o, None, sb);
+    let cfg = serve_config(o, setup, None, sb);
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
@@ -300,7 +357,7 @@ fn run_inetd(o: &Options) -> ProcessExit {
     ProcessExit::SUCCESS
 }
 
-fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessExit {
+fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed>>) -> ProcessExit {
     if o.allow.is_empty() {
         return fail(
             ExitCode::BadArguments,
@@ -333,6 +390,14 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
             Level::Info,
             "listening on the socket systemd passed; --port and --listen do not apply"
         );
+    }
+    if setup.env.defer_accept {
+        use std::os::fd::AsRawFd;
+        if let Err(e) = os::tcp::set_defer_accept(listener.as_raw_fd(), 1) {
+            log_at!(Level::Warning, "cannot set TCP_DEFER_ACCEPT: {e}");
+        } else {
+            log_at!(Level::Info, "TCP_DEFER_ACCEPT on (DISTCC_TCP_DEFER_ACCEPT)");
+        }
     }
     // The stats port binds the same address, before detaching, as the main port does.
     let stats_listener = if o.stats && passed_stats.is_some() {
@@ -399,7 +464,7 @@ fn run_daemon(o: &Options, passed: Option<Vec<os::systemd::Passed>>) -> ProcessE
     if let Some(a) = stats_listener.as_ref().and_then(|l| l.local_addr().ok()) {
         shown.stats_port = a.port();
     }
-    let cfg = Arc::new(serve_config(&shown, Some(sfd), sb));
+    let cfg = Arc::new(serve_config(&shown, setup, Some(sfd), sb));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())

@@ -2,60 +2,64 @@
 //! include server for pump mode. Like 3.4's `include_server.py` it binds the socket, forks,
 //! writes the server's pid to FILE and returns at once; the server runs until SIGTERM or
 //! SIGINT, then removes its client root and the socket. `--foreground` stays in the
-//! foreground instead (tests, measurements). `-s` prints counters to stderr at exit.
-//! 3.4's other options are accepted and ignored (see `pump` crate docs for the limits).
+//! foreground instead (tests, measurements). 3.4's options and what each does here:
+//! `pump::options`.
 
 use std::os::unix::net::UnixListener;
-use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
+use pump::options::{self, Parsed};
 use pump::root::ClientRoot;
 use pump::server::{self, Server};
 
-fn usage() -> ! {
-    eprintln!(
-        "usage: include-server --port INCLUDE_SERVER_PORT [--pid_file FILE] [-s] [--foreground]"
-    );
-    std::process::exit(1);
+const USAGE: &str = "\
+usage: include-server --port INCLUDE_SERVER_PORT [OPTIONS]
+  --pid_file FILE              write the server's pid to FILE
+  -dPAT, --debug_pattern=PAT   1 = warnings (the default); 0 = none
+  -s, --statistics             print counters to stderr at exit
+  -t, --time                   print elapsed, user and system time to stderr at exit
+  --unsafe_absolute_includes   leave absolute includes out of the closure
+  --no_force_dirs              make no forcing files for include directories
+  --foreground                 do not fork
+  -e, --email, --no-email, --email_bound N, -v, -w, -x, --stat_reset_triggers=LIST,
+  --path_observation_re=RE, --simple_algorithm: accepted (3.4's); see the pump crate docs
+";
+
+fn usage(code: i32) -> ! {
+    eprint!("{USAGE}");
+    std::process::exit(code);
 }
 
 fn main() {
-    let mut port: Option<PathBuf> = None;
-    let mut pid_file: Option<PathBuf> = None;
-    let mut stats = false;
-    let mut foreground = false;
-    let mut args = std::env::args_os().skip(1);
-    while let Some(a) = args.next() {
-        let s = a.to_string_lossy().into_owned();
-        let (name, inline) = match s.split_once('=') {
-            Some((n, v)) if n.starts_with("--") => (n.to_string(), Some(v.to_string())),
-            _ => (s.clone(), None),
-        };
-        let mut value = || {
-            inline
-                .clone()
-                .map(PathBuf::from)
-                .or_else(|| args.next().map(PathBuf::from))
-        };
-        match name.as_str() {
-            "--port" => port = value(),
-            "--pid_file" => pid_file = value(),
-            "-s" | "--statistics" => stats = true,
-            "--foreground" => foreground = true,
-            "--email_bound"
-            | "--path_observation_re"
-            | "--stat_reset_triggers"
-            | "--debug_pattern" => {
-                value();
-            }
-            "-h" | "--help" => usage(),
-            _ => {} // 3.4's other flags (-d1, -e, -t, -v, -w, -x, …) change nothing here.
+    let started = Instant::now();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let o = match options::parse(&args) {
+        Ok(Parsed::Run(o)) => o,
+        Ok(Parsed::Help) => {
+            print!("{USAGE}");
+            std::process::exit(0);
         }
-    }
-    let Some(port) = port else {
-        eprintln!("INCLUDE_SERVER_PORT not provided. Aborting.");
-        usage();
+        Err(e) => {
+            eprintln!("include-server: {e}");
+            usage(1);
+        }
     };
+    let Some(port) = o.port.clone() else {
+        eprintln!("INCLUDE_SERVER_PORT not provided. Aborting.");
+        usage(1);
+    };
+    if o.email {
+        eprintln!(
+            "include-server: warning: -e/--email: no e-mail reports are sent by this include server"
+        );
+    }
+    for name in &o.ignored {
+        eprintln!("include-server: warning: {name} is not implemented here; ignored");
+    }
+    let pid_file = o.pid_file.clone();
+    let foreground = o.foreground;
+    let stats = o.statistics;
     let listener = match UnixListener::bind(&port) {
         Ok(l) => l,
         Err(e) => {
@@ -79,22 +83,39 @@ fn main() {
         }
     };
     let root = match ClientRoot::new() {
-        Ok(r) => r,
+        Ok(mut r) => {
+            r.set_force_dirs(o.force_dirs);
+            r
+        }
         Err(e) => {
             eprintln!("include-server: cannot create the client root: {e}");
             let _ = std::fs::remove_file(&port);
             std::process::exit(1);
         }
     };
-    let srv = Arc::new(Server::new(root));
+    let srv = Arc::new(Server::new(root).with_options(o.unsafe_absolute_includes, o.warnings()));
     let result = server::serve(&listener, &srv, shutdown);
     let _ = std::fs::remove_file(&port);
     srv.close();
     if stats {
         let _ = server::print_stats(&mut std::io::stderr(), &srv.stats());
     }
+    if o.time {
+        print_times(started);
+    }
     if let Err(e) = result {
         eprintln!("include-server: {e}");
         std::process::exit(1);
     }
+}
+
+/// `-t`: elapsed, user and system time of this process, on stderr.
+fn print_times(started: Instant) {
+    let (user, sys) = os::usage::self_times().unwrap_or_default();
+    eprintln!(
+        "include server timing: elapsed {:.1} s, user {:.1} s, system {:.1} s",
+        started.elapsed().as_secs_f64(),
+        user.as_secs_f64(),
+        sys.as_secs_f64()
+    );
 }

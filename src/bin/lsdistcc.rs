@@ -4,6 +4,7 @@
 //! Exit status 0 if any server is up, 1 otherwise (including on a usage error). Scanning and
 //! probing are in `monitor::lsdistcc`; this main only prints.
 //!
+//! `--help` prints the usage and exits 0 (3.4 calls it a bad option).
 //! Unlike 3.4, reaching the `-t` timeout does not turn the exit status into 0 when nothing
 //! was found: the status always says whether any server is up.
 
@@ -14,6 +15,10 @@ use monitor::lsdistcc::{Options, Outcome, options::usage, scan};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if Options::wants_help(&args) {
+        print!("{}", usage());
+        return ExitCode::SUCCESS;
+    }
     let opts = match Options::parse(&args) {
         Ok(o) => o,
         Err(e) => {

@@ -12,7 +12,7 @@ use std::process::Command;
 mod support;
 
 #[path = "client_support.rs"]
-mod client_support;
+pub(crate) mod client_support;
 
 use client_support::{Sandbox, distcc_bin};
 use support::{Daemon, Impl};
@@ -259,9 +259,21 @@ fn bad_host_spec_recursion_and_missing_distcc_dir() {
         return;
     }
     let sb = Sandbox::new("errors");
+    // A malformed entry: warned about by name, and the compile runs here (as 3.4); with
+    // DISTCC_FALLBACK=0 the build fails with 106, the reason on stderr.
     let out = sb
         .distcc("good:1 bad:port", &["gcc", "-c", "src/util.c", "-Iinclude"])
         .env_remove("DISTCC_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("\"bad:port\""), "{err}");
+    assert!(err.contains("can't distribute work"), "{err}");
+    assert!(err.contains("running locally instead"), "{err}");
+    let out = sb
+        .distcc("good:1 bad:port", &["gcc", "-c", "src/util.c", "-Iinclude"])
+        .env("DISTCC_FALLBACK", "0")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(106));

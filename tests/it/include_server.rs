@@ -11,22 +11,29 @@ use std::time::{Duration, Instant};
 use crate::corpus::libgit2_source;
 use crate::support::{TempDir, require};
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    socket: PathBuf,
+    pub(crate) socket: PathBuf,
     _dir: TempDir,
 }
 
 impl Server {
-    fn start() -> Server {
+    pub(crate) fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// As `start`, with 3.4's `options`; stderr goes to the file `stderr()` reads.
+    pub(crate) fn start_with(options: &[&str]) -> Server {
         let dir = TempDir::new("incserver");
         let socket = dir.path().join("socket");
+        let err = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_include-server"))
             .arg("--port")
             .arg(&socket)
             .arg("--foreground")
+            .args(options)
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(err)
             .spawn()
             .expect("starting include-server");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -41,11 +48,34 @@ impl Server {
         }
     }
 
+    /// What the server wrote to stderr so far.
+    pub(crate) fn stderr(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// Stops the server (SIGTERM) and waits for it.
+    pub(crate) fn stop(&mut self) {
+        // SAFETY: signals our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let _ = self.child.wait();
+    }
+
     /// The raw names of one request.
-    fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
+    pub(crate) fn ask(&self, cwd: &Path, argv: &[String]) -> Vec<String> {
         use proto::include_server::{Caps, encode_request, read_reply};
         let req = encode_request(cwd.as_os_str().as_encoded_bytes(), argv);
-        let mut s = UnixStream::connect(&self.socket).expect("connecting to include-server");
+        // The socket file appears at bind(), a moment before listen(): retry a refusal.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut s = loop {
+            match UnixStream::connect(&self.socket) {
+                Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    assert!(Instant::now() < deadline, "include-server never listened");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("connecting to include-server: {e}"),
+            }
+        };
         std::io::Write::write_all(&mut s, &req).unwrap();
         read_reply(&mut s, &Caps::reply(&proto::Limits::DEFAULT))
             .expect("a reply")
@@ -429,4 +459,87 @@ fn pump_under_a_subreaper_does_not_wait_for_a_zombie_server() {
         took < Duration::from_secs(10),
         "pump took {took:?} to stop an include server it had adopted"
     );
+}
+
+#[test]
+fn include_server_options_of_3_4() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let t = TempDir::new("incserver-opts");
+    let d = t.path();
+    let abs = d.join("abs/fixed.h");
+    write(d, "abs/fixed.h", "#define F 1\n");
+    write(d, "include/h.h", "#define H 1\n");
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    write(
+        d,
+        "src/m.c",
+        &format!(
+            "#include \"h.h\"\n#ifdef NEVER\n#include \"{}\"\n#endif\nint m;\n",
+            abs.display()
+        ),
+    );
+    let cmd = argv("gcc -Iinclude -Iempty -c src/m.c");
+    let is_forcing =
+        |n: &String, dir: &str| n.ends_with(&format!("/{dir}/forcing_technique_271828"));
+
+    // Default: an absolute include gives up (a warning says so); empty/ is forced to exist.
+    let mut plain = Server::start();
+    assert!(plain.ask(d, &cmd).is_empty());
+    plain.stop();
+    assert!(
+        plain.stderr().contains("absolute include"),
+        "{}",
+        plain.stderr()
+    );
+    // A path through a directory nothing else needs: 3.4 makes it exist with a forcing file.
+    write(
+        d,
+        "src/n.c",
+        "#include \"../empty/../include/h.h\"\nint n;\n",
+    );
+    let ncmd = argv("gcc -Iinclude -c src/n.c");
+    let forced = Server::start();
+    let names = forced.ask(d, &ncmd);
+    assert!(names.iter().any(|n| is_forcing(n, "empty")), "{names:?}");
+
+    // --unsafe_absolute_includes: the closure without the absolute header, and a warning.
+    let mut unsafe_abs = Server::start_with(&["--unsafe_absolute_includes"]);
+    let names = unsafe_abs.ask(d, &cmd);
+    let files: Vec<PathBuf> = names.iter().map(|n| original(n)).collect();
+    assert!(files.contains(&d.join("include/h.h")), "{names:?}");
+    assert!(!files.contains(&abs), "{names:?}");
+    unsafe_abs.stop();
+    assert!(
+        unsafe_abs.stderr().contains("was IGNORED"),
+        "{}",
+        unsafe_abs.stderr()
+    );
+
+    // --no_force_dirs: no forcing file for empty/; -d0: no warnings; -t: times at exit.
+    let mut quiet = Server::start_with(&["--no_force_dirs", "-d0", "-t"]);
+    let names = quiet.ask(d, &ncmd);
+    assert!(!names.is_empty());
+    assert!(!names.iter().any(|n| is_forcing(n, "empty")), "{names:?}");
+    assert!(quiet.ask(d, &cmd).is_empty(), "still gives up");
+    quiet.stop();
+    let err = quiet.stderr();
+    assert!(!err.contains("WARNING"), "{err}");
+    assert!(err.contains("include server timing: elapsed"), "{err}");
+
+    // Accepted but not implemented: said at start-up; unknown options: usage, exit 1.
+    let mut v = Server::start_with(&["-v", "--stat_reset_triggers=/x"]);
+    v.stop();
+    assert!(
+        v.stderr().contains("-v (--verify) is not implemented here"),
+        "{}",
+        v.stderr()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_include-server"))
+        .args(["--port", "/nonexistent/s", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown option --bogus"));
 }

@@ -235,3 +235,17 @@ fn compile_test_passes_with_gcc_and_fails_with_a_missing_compiler() {
         [format!("127.0.0.2:{p},down"), format!("127.0.0.3:{p},down")]
     );
 }
+
+#[test]
+fn help_prints_usage_and_exits_zero() {
+    let out = Command::new(ours())
+        .arg("--help")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running lsdistcc --help");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.starts_with("Usage: lsdistcc"), "{stdout}");
+    assert!(!stderr.contains("bad option"), "{stderr}");
+}

@@ -10,6 +10,7 @@ mod faults;
 mod include_server;
 mod load;
 mod lsdistcc;
+mod messages;
 mod monitor;
 mod netns;
 mod outputs;

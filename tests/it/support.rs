@@ -100,7 +100,19 @@ impl OurDaemon {
         jobs: Option<&Path>,
         extra: &[&str],
     ) -> OurDaemon {
-        OurDaemon::start_full(netns, listen, allow, jobs, extra, None)
+        OurDaemon::start_full(netns, listen, allow, jobs, extra, None, &[])
+    }
+
+    /// As `start_in`, with `env` added to the daemon's environment.
+    pub fn start_env(
+        netns: Option<&str>,
+        listen: &str,
+        allow: &[&str],
+        jobs: Option<&Path>,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> OurDaemon {
+        OurDaemon::start_full(netns, listen, allow, jobs, extra, None, env)
     }
 
     /// As `start`, with `bin` first on the daemon's `PATH` and each of `compilers` (found
@@ -113,6 +125,7 @@ impl OurDaemon {
             None,
             extra,
             Some((bin, compilers)),
+            &[],
         )
     }
 
@@ -123,6 +136,7 @@ impl OurDaemon {
         jobs: Option<&Path>,
         extra: &[&str],
         compilers: Option<(&Path, &[&str])>,
+        env: &[(&str, &std::ffi::OsStr)],
     ) -> OurDaemon {
         let dir = TempDir::new("distccd");
         let allow_dir = dir.path().join("allow");
@@ -173,7 +187,8 @@ impl OurDaemon {
             .arg(&log)
             .args(["--log-level", "info"])
             .args(extra)
-            .env("TMPDIR", &jobs);
+            .env("TMPDIR", &jobs)
+            .envs(env.iter().copied());
         if let Some((bin, _)) = compilers {
             let path = std::env::var_os("PATH").unwrap_or_default();
             let mut dirs = vec![bin.to_path_buf()];

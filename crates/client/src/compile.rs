@@ -213,11 +213,17 @@ impl Client<'_> {
     ) -> Result<i32, ClientError> {
         let cfg = self.config;
         let input = job.input.to_string_lossy().into_owned();
-        let list = match self.hosts()? {
-            Some(l) if !l.hosts.is_empty() => l,
-            other => {
-                let source =
-                    other.map_or("any hosts file or $DISTCC_HOSTS".to_owned(), |l| l.source);
+        // As 3.4: a host list that is missing, empty or malformed is warned about, and the
+        // compile runs here (unless DISTCC_FALLBACK=0).
+        let list = match self.hosts() {
+            Ok(Some(l)) if !l.hosts.is_empty() => l,
+            Ok(other) => {
+                let why = match other {
+                    Some(l) => format!("{} contained no hosts", l.source),
+                    None => "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or \
+                             /etc/distcc/hosts)"
+                        .to_owned(),
+                };
                 return self.fall_back(
                     dirs,
                     None,
@@ -225,15 +231,32 @@ impl Client<'_> {
                     argv,
                     &input,
                     ExitCode::NoHosts,
-                    &format!("no hosts in {source}"),
+                    &format!("{why}; can't distribute work"),
                 );
             }
+            Err(ClientError::BadHostSpec(e)) => {
+                return self.fall_back(
+                    dirs,
+                    None,
+                    compiler,
+                    argv,
+                    &input,
+                    ExitCode::BadHostspec,
+                    &format!("{e}; can't distribute work"),
+                );
+            }
+            Err(e) => return Err(e),
         };
         let now = SystemTime::now();
         let mut candidates: Vec<&Host> = list
             .hosts
             .iter()
             .filter(|h| {
+                if h.down {
+                    self.log
+                        .info(format_args!("{} is marked down in the host list", h.spec));
+                    return false;
+                }
                 let off = backoff::is_backed_off(&dirs.lock, h, cfg.backoff_period, now);
                 if off {
                     crate::stats::skipped(&h.spec);
@@ -297,7 +320,15 @@ impl Client<'_> {
         if all_remote && !pump.may_pump() {
             cpp = self.start_cpp(dirs, compiler, &job, &list)?;
         }
-        let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
+        let mut last_failure = (
+            ExitCode::NoHosts,
+            if list.hosts.iter().all(|h| h.down) {
+                "every host is marked down"
+            } else {
+                "every host is backing off or marked down"
+            }
+            .to_owned(),
+        );
         while !candidates.is_empty() {
             state.note(Phase::Blocked, "", 0);
             let slot = self

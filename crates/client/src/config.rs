@@ -13,6 +13,9 @@ pub struct Config {
     pub verbose: bool,
     /// `DISTCC_LOG`: append messages to this file instead of standard error.
     pub log_file: Option<PathBuf>,
+    /// `UNCACHED_ERR_FD` (set by ccache): where messages go instead of standard error when
+    /// `DISTCC_LOG` is unset. 3.4's `atoi`: 0 or junk means standard error.
+    pub uncached_err_fd: Option<i32>,
     /// `DISTCC_DIR`, if set (else `$HOME/.distcc`).
     pub distcc_dir: Option<PathBuf>,
     /// `HOME`.
@@ -111,6 +114,9 @@ impl Config {
         Config {
             verbose,
             log_file: nonempty_path(get("DISTCC_LOG")),
+            uncached_err_fd: get("UNCACHED_ERR_FD")
+                .and_then(|v| i32::try_from(atoi(&v.to_string_lossy())).ok())
+                .filter(|fd| *fd > 0),
             distcc_dir: nonempty_path(get("DISTCC_DIR")),
             home: nonempty_path(get("HOME")),
             save_temps: env_bool(get("DISTCC_SAVE_TEMPS"), false),

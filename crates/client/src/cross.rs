@@ -31,10 +31,10 @@ pub fn rewrite(argv: &mut Vec<OsString>, path: Option<&OsStr>, allow_dir: &Path)
     };
     let Some(first) = argv.first() else { return };
     let mut name = first.as_bytes().to_vec();
-    if name == b"cc" || name == b"c++" {
-        if let Some(real) = generic_target(first, path) {
-            name = real.as_bytes().to_vec();
-        }
+    if (name == b"cc" || name == b"c++")
+        && let Some(real) = generic_target(first, path)
+    {
+        name = real.as_bytes().to_vec();
     }
     let is = |base: &[u8]| name == base || name.starts_with(&[base, b"-"].concat());
     if is(b"gcc") || is(b"g++") {

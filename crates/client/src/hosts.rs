@@ -5,12 +5,14 @@
 //! spec    = "localhost"[/N]
 //!         | [user]@host[/N][:command][,opt…]             (ssh)
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
-//! opt     = "lzo" | "cpp"
+//! opt     = "lzo" | "cpp" | "down"
 //! ```
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
 //! Sources, first found wins: `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` (or `~/.distcc/hosts`),
-//! `/etc/distcc/hosts`. Unlike 3.4, a malformed entry is always an error that names it,
-//! never a silent local build. Parsing is pure; only [`load`] reads files.
+//! `/etc/distcc/hosts`. A malformed entry makes the whole list unusable, as in 3.4: the error
+//! names the entry, and the client warns and compiles locally (`compile`). `,down` (what
+//! `lsdistcc -x` prints) keeps the entry but marks it unusable: it is skipped, as 3.4 skips
+//! it. Parsing is pure; only [`find`] reads files.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -49,6 +51,8 @@ pub struct Host {
     pub lzo: bool,
     /// `,cpp`: the host preprocesses (pump mode).
     pub cpp: bool,
+    /// `,down`: listed but not to be used (`lsdistcc -x` marks hosts it found down so).
+    pub down: bool,
 }
 
 impl Host {
@@ -177,10 +181,11 @@ fn take_limit(s: &str) -> Result<(Option<u32>, &str), &'static str> {
     Ok((Some(n), &after[digits..]))
 }
 
-fn take_options(s: &str) -> Result<(bool, bool), &'static str> {
-    let (mut lzo, mut cpp) = (false, false);
+/// The `,opt…` tail: lzo, cpp, down.
+fn take_options(s: &str) -> Result<(bool, bool, bool), &'static str> {
+    let (mut lzo, mut cpp, mut down) = (false, false, false);
     if s.is_empty() {
-        return Ok((lzo, cpp));
+        return Ok((lzo, cpp, down));
     }
     let Some(opts) = s.strip_prefix(',') else {
         return Err("unexpected text after the host");
@@ -189,14 +194,15 @@ fn take_options(s: &str) -> Result<(bool, bool), &'static str> {
         match opt {
             "lzo" => lzo = true,
             "cpp" => cpp = true,
+            "down" => down = true,
             "auth" => return Err("gss-api authentication (,auth) is not supported"),
-            _ => return Err("unknown option (expected lzo or cpp)"),
+            _ => return Err("unknown option (expected lzo, cpp or down)"),
         }
     }
     if cpp && !lzo {
         return Err("pump mode (,cpp) requires compression (,lzo)");
     }
-    Ok((lzo, cpp))
+    Ok((lzo, cpp, down))
 }
 
 fn parse_host(word: &str) -> Result<Host, &'static str> {
@@ -214,6 +220,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             slots: limit.unwrap_or(2),
             lzo: false,
             cpp: false,
+            down: false,
         });
     }
     if let Some(at) = word.find('@') {
@@ -234,7 +241,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             command = Some(c[..cend].to_owned());
             tail = &c[cend..];
         }
-        let (lzo, cpp) = take_options(tail)?;
+        let (lzo, cpp, down) = take_options(tail)?;
         return Ok(Host {
             spec,
             transport: Transport::Ssh {
@@ -245,6 +252,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             slots: limit.unwrap_or(4),
             lzo,
             cpp,
+            down,
         });
     }
     let (host, rest) = if let Some(v6) = word.strip_prefix('[') {
@@ -276,7 +284,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
     if limit1.is_some() && limit2.is_some() {
         return Err("two job limits");
     }
-    let (lzo, cpp) = take_options(rest)?;
+    let (lzo, cpp, down) = take_options(rest)?;
     Ok(Host {
         spec,
         transport: Transport::Tcp {
@@ -286,13 +294,14 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
         slots: limit1.or(limit2).unwrap_or(4),
         lzo,
         cpp,
+        down,
     })
 }
 
 impl HostList {
-    /// Total job slots over all hosts (`distcc -j`).
+    /// Total job slots over all hosts that are not marked `,down` (`distcc -j`).
     pub fn total_slots(&self) -> u32 {
-        self.hosts.iter().map(|h| h.slots).sum()
+        self.hosts.iter().filter(|h| !h.down).map(|h| h.slots).sum()
     }
 
     /// Shuffles the hosts with a generator seeded by `seed` (3.4 seeds with its pid).

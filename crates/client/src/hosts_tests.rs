@@ -107,3 +107,14 @@ fn randomize_keeps_every_host() {
     specs.sort();
     assert_eq!(specs, ["a", "b", "c", "d", "e"]);
 }
+
+#[test]
+fn down_marks_a_host_unusable_as_lsdistcc_x_prints_it() {
+    let l = parse("a:4000,lzo,down b,down/3 @c,down b2", "test").unwrap_err();
+    assert!(l.why.contains("unknown option"), "{l}");
+    let l = parse("a:4000,lzo,down b/3,down @c,down b2/2", "test").unwrap();
+    let down: Vec<bool> = l.hosts.iter().map(|h| h.down).collect();
+    assert_eq!(down, [true, true, true, false]);
+    assert_eq!(l.hosts[0].protocol(), proto::Version::V2);
+    assert_eq!(l.total_slots(), 2, "down hosts are not counted by -j");
+}

@@ -28,8 +28,11 @@ pub enum Request {
     Concurrency,
     /// `distcc` alone.
     MissingOperand,
-    /// `--scan-includes`: pump mode only.
-    ScanIncludes,
+    /// `--scan-includes COMPILER ARGS…`: print what pump mode would send for this compile
+    /// (`argv` as for `Compile`, `cc` when no compiler is named).
+    ScanIncludes {
+        argv: Vec<OsString>,
+    },
 }
 
 fn is_source_or_object(word: &OsStr) -> bool {
@@ -81,7 +84,15 @@ pub fn parse(argv: &[OsString]) -> Request {
         b"--version" => return Request::Version,
         b"--show-hosts" => return Request::ShowHosts,
         b"-j" => return Request::Concurrency,
-        b"--scan-includes" => return Request::ScanIncludes,
+        b"--scan-includes" => {
+            // The rest is read as a command line of its own, as 3.4 shifts argv.
+            let mut shifted = vec![argv[0].clone()];
+            shifted.extend_from_slice(&argv[2..]);
+            return match parse(&shifted) {
+                Request::Compile { argv, .. } => Request::ScanIncludes { argv },
+                _ => Request::MissingOperand,
+            };
+        }
         _ => {}
     }
     let rest = &argv[1..];

@@ -17,6 +17,7 @@ pub mod log;
 pub mod output;
 pub mod pump;
 mod remote;
+pub mod scan_includes;
 mod sched;
 mod slots;
 pub mod ssh;

@@ -459,13 +459,12 @@ pub fn rewrite_pump(
         } else if let Some(opt) = PREFIX_MAP_OPTIONS
             .iter()
             .find(|o| v[i].starts_with(o.as_bytes()))
+            && v[i].get(opt.len()) == Some(&b'/')
         {
-            if v[i].get(opt.len()) == Some(&b'/') {
-                let mut a = opt.as_bytes().to_vec();
-                a.extend_from_slice(root);
-                a.extend_from_slice(&v[i][opt.len()..]);
-                v[i] = a;
-            }
+            let mut a = opt.as_bytes().to_vec();
+            a.extend_from_slice(root);
+            a.extend_from_slice(&v[i][opt.len()..]);
+            v[i] = a;
         }
         i += 1;
     }

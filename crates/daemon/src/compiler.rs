@@ -10,6 +10,14 @@
 //! A bare name is resolved here, once, to an absolute path: the first `PATH` entry holding an
 //! executable of that name that is not the allow-list directory and does not resolve to a
 //! distcc binary. The caller runs exactly that path, so nothing is looked up at exec time.
+//!
+//! `DISTCC_CMDLIST` (3.4's, [`CmdList`]): a file of commands, one per line; a request's
+//! compiler must match one of them in its last `DISTCC_CMDLIST_NUMWORDS` path components
+//! (default 1) and is replaced by that line. The line is then checked as above, with one
+//! difference: an absolute path the list names may be in any directory (the list's point is
+//! compilers in unusual places), but it must have no `.`/`..` component, its basename must
+//! still be allow-listed, and it must not be distcc. 3.4 lets the list replace its allow-list
+//! altogether; here a program runs only when both agree.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -31,6 +39,8 @@ pub enum CompilerRefusal {
     BadName(String),
     /// Allowed, but no real compiler of that name was found on `PATH`.
     NotFound(String),
+    /// `DISTCC_CMDLIST` is set and no line of it matches.
+    NotInCmdList(String),
 }
 
 impl std::fmt::Display for CompilerRefusal {
@@ -45,6 +55,9 @@ impl std::fmt::Display for CompilerRefusal {
             CompilerRefusal::NotFound(n) => {
                 write!(f, "compiler '{n}' is allow-listed but not installed")
             }
+            CompilerRefusal::NotInCmdList(n) => {
+                write!(f, "compiler '{n}' is not in DISTCC_CMDLIST")
+            }
         }
     }
 }
@@ -58,6 +71,69 @@ pub struct CompilerPolicy {
     /// by canonical path), worked out on first use rather than for every job: a running
     /// daemon's directories do not move. Each candidate compiler is still checked every time.
     searched: OnceLock<Vec<PathBuf>>,
+    /// `DISTCC_CMDLIST`, when set.
+    cmdlist: Option<CmdList>,
+}
+
+/// 3.4's `DISTCC_CMDLIST` map: each line a command; a name matches the line whose last
+/// `words` path components equal its own last `words` (all of them when it has fewer).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdList {
+    words: usize,
+    lines: Vec<Vec<u8>>,
+}
+
+impl CmdList {
+    /// The lines of `text` (blank lines and `#` comments skipped; 3.4 has neither), matched
+    /// on their last `words` components; `words` below 1 is taken as 1.
+    pub fn parse(text: &[u8], words: usize) -> CmdList {
+        let lines = text
+            .split(|b| *b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).trim_ascii())
+            .filter(|l| !l.is_empty() && !l.starts_with(b"#"))
+            .map(<[u8]>::to_vec)
+            .collect();
+        CmdList {
+            words: words.max(1),
+            lines,
+        }
+    }
+
+    /// Reads the file `DISTCC_CMDLIST` names.
+    pub fn load(path: &Path, words: usize) -> std::io::Result<CmdList> {
+        Ok(CmdList::parse(&std::fs::read(path)?, words))
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
+
+    /// The line `name` maps to (the first that matches), as 3.4's `stringmap_lookup`.
+    pub fn lookup(&self, name: &[u8]) -> Option<&[u8]> {
+        let want = last_words(name, self.words);
+        self.lines
+            .iter()
+            .find(|l| last_words(l, self.words) == want)
+            .map(Vec::as_slice)
+    }
+}
+
+/// The last `n` `/`-separated components of `s` (all of `s` when it has fewer).
+fn last_words(s: &[u8], n: usize) -> &[u8] {
+    let mut seen = 0;
+    for (i, b) in s.iter().enumerate().rev() {
+        if *b == b'/' {
+            seen += 1;
+            if seen == n {
+                return &s[i + 1..];
+            }
+        }
+    }
+    s
 }
 
 impl CompilerPolicy {
@@ -73,7 +149,14 @@ impl CompilerPolicy {
             allow_dir,
             search_path,
             searched: OnceLock::new(),
+            cmdlist: None,
         }
+    }
+
+    /// Requests must also match `DISTCC_CMDLIST` (see the module doc).
+    pub fn with_cmdlist(mut self, cmdlist: Option<CmdList>) -> CompilerPolicy {
+        self.cmdlist = cmdlist;
+        self
     }
 
     fn searched(&self) -> &[PathBuf] {
@@ -90,13 +173,32 @@ impl CompilerPolicy {
 
     /// Checks `argv0` and returns the absolute path to run.
     pub fn resolve(&self, argv0: &[u8]) -> Result<PathBuf, CompilerRefusal> {
+        match &self.cmdlist {
+            None => self.resolve_named(argv0, false),
+            Some(list) => {
+                let line = list.lookup(argv0).ok_or_else(|| {
+                    CompilerRefusal::NotInCmdList(String::from_utf8_lossy(argv0).into_owned())
+                })?;
+                self.resolve_named(line, true)
+            }
+        }
+    }
+
+    /// `resolve` for a name; `listed`: it is a line of `DISTCC_CMDLIST`, so an absolute path
+    /// may be in any directory, if it has no `.` or `..` component.
+    fn resolve_named(&self, argv0: &[u8], listed: bool) -> Result<PathBuf, CompilerRefusal> {
         let shown = String::from_utf8_lossy(argv0).into_owned();
         let name: &[u8] = if argv0.contains(&b'/') {
             let Some(pos) = argv0.iter().rposition(|b| *b == b'/') else {
                 unreachable!("contains a slash")
             };
             let (dir, base) = (&argv0[..pos], &argv0[pos + 1..]);
-            if !TRUSTED_DIRS.iter().any(|d| d.as_bytes() == dir) {
+            let clean = argv0.starts_with(b"/")
+                && argv0[1..]
+                    .split(|b| *b == b'/')
+                    .all(|c| !c.is_empty() && c != b"." && c != b"..");
+            let trusted = TRUSTED_DIRS.iter().any(|d| d.as_bytes() == dir);
+            if !(trusted || listed && clean) {
                 return Err(CompilerRefusal::UntrustedPath(shown));
             }
             base
@@ -270,6 +372,63 @@ mod tests {
             vec![allow, PathBuf::from("/usr/bin"), PathBuf::from("/bin")],
         );
         (t, p)
+    }
+
+    #[test]
+    fn cmdlist_matches_last_words_as_3_4() {
+        let l = CmdList::parse(
+            b"# comment\n/usr/bin/gcc\n\n/opt/x/gcc-3.3/bin/sh4-linux-gcc\r\n/usr/bin/g++\n",
+            1,
+        );
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.lookup(b"gcc"), Some(&b"/usr/bin/gcc"[..]));
+        assert_eq!(l.lookup(b"/elsewhere/gcc"), Some(&b"/usr/bin/gcc"[..]));
+        assert_eq!(l.lookup(b"clang"), None);
+        let l3 = CmdList::parse(b"/opt/x/gcc-3.3/bin/sh4-linux-gcc\n", 3);
+        assert_eq!(
+            l3.lookup(b"/shared/gcc-3.3/bin/sh4-linux-gcc"),
+            Some(&b"/opt/x/gcc-3.3/bin/sh4-linux-gcc"[..])
+        );
+        assert_eq!(l3.lookup(b"/shared/gcc-2.95/bin/sh4-linux-gcc"), None);
+        assert_eq!(l3.lookup(b"sh4-linux-gcc"), None);
+        assert_eq!(
+            CmdList::parse(b"gcc\n", 0).lookup(b"gcc"),
+            Some(&b"gcc"[..])
+        );
+    }
+
+    #[test]
+    fn cmdlist_and_allow_list_must_both_agree() {
+        let (t, p) = policy(&["gcc", "true"]);
+        // A compiler in an unusual directory, named by the list: runs under its listed path.
+        let odd = t.path().join("tools/bin");
+        std::fs::create_dir_all(&odd).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/gcc", odd.join("gcc")).unwrap();
+        let text = format!(
+            "{}\n/usr/bin/g++\n/usr/lib/distcc/true\n",
+            odd.join("gcc").display()
+        );
+        let p = p.with_cmdlist(Some(CmdList::parse(text.as_bytes(), 1)));
+        assert_eq!(p.resolve(b"gcc").unwrap(), odd.join("gcc"));
+        assert_eq!(p.resolve(b"/usr/bin/gcc").unwrap(), odd.join("gcc"));
+        // Listed but not allow-listed; allow-listed but not listed; listed, allow-listed,
+        // but distcc itself.
+        assert_eq!(
+            p.resolve(b"g++").unwrap_err(),
+            CompilerRefusal::NotAllowListed("/usr/bin/g++".into())
+        );
+        assert_eq!(
+            p.resolve(b"cc").unwrap_err(),
+            CompilerRefusal::NotInCmdList("cc".into())
+        );
+        assert!(p.resolve(b"true").is_err());
+        let dotted = format!("{}/../bin/gcc\n", odd.display());
+        let (_t2, p2) = policy(&["gcc"]);
+        let p2 = p2.with_cmdlist(Some(CmdList::parse(dotted.as_bytes(), 1)));
+        assert!(matches!(
+            p2.resolve(b"gcc").unwrap_err(),
+            CompilerRefusal::UntrustedPath(_)
+        ));
     }
 
     #[test]

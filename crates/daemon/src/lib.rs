@@ -10,6 +10,7 @@ pub mod argv;
 pub mod budget;
 pub mod compiler;
 pub mod dotd;
+pub mod env;
 pub mod jobdir;
 pub mod log;
 pub mod options;

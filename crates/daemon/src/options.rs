@@ -44,6 +44,8 @@ pub struct Options {
     pub lifetime: Option<Duration>,
     /// Accepted for compatibility; the allow-list stays on regardless.
     pub enable_tcp_insecure: bool,
+    /// `--zeroconf`: accepted; the daemon warns at start-up that it does not register.
+    pub zeroconf: bool,
     pub compiler_dir: PathBuf,
     pub max_connections: usize,
     /// Longest wait for any one read of a request.
@@ -118,6 +120,7 @@ impl Default for Options {
             job_lifetime: Some(DEFAULT_JOB_LIFETIME),
             lifetime: None,
             enable_tcp_insecure: false,
+            zeroconf: false,
             compiler_dir: PathBuf::from(DEFAULT_COMPILER_DIR),
             max_connections: 2048,
             read_timeout: Duration::from_secs(120),
@@ -395,7 +398,7 @@ pub const OPTIONS: &[Opt] = &[
         "zeroconf",
         None,
         None,
-        "accepted for compatibility; zeroconf is not implemented",
+        "not implemented yet: accepted, and start-up warns that this server is not announced",
         NET,
     ),
 ];
@@ -549,8 +552,10 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 o.log_level = Level::Debug;
             }
             // Accepted so 3.4 init scripts keep working; they change nothing here (threads
-            // replace fork and the fifo; zeroconf is not implemented).
-            "no-fifo" | "no-fork" | "zeroconf" | "make-me-a-botnet" => {}
+            // replace fork and the fifo).
+            "no-fifo" | "no-fork" | "make-me-a-botnet" => {}
+            // Not implemented yet: start-up says so (src/bin/distccd.rs).
+            "zeroconf" => o.zeroconf = true,
             other => return Err(UsageError(format!("--{other}: unknown option"))),
         }
     }
@@ -584,10 +589,21 @@ fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, UsageError
         .map_err(|_| UsageError(format!("--{name}: {value:?} is not a valid number")))
 }
 
+/// The environment variables distccd reads (besides `DISTCCD_ALLOWED_COMPILERS`), as
+/// `--help` lists them.
+const ENVIRONMENT: &str = "\
+Environment:
+    DISTCC_CMDLIST FILE        serve only compilers matching a line of FILE
+    DISTCC_CMDLIST_NUMWORDS N  ... in their last N path components (1)
+    DISTCCD_PATH PATH          look compilers up (and run them) with this PATH
+    DISTCC_SAVE_TEMPS=1        keep job directories
+    DISTCC_TCP_DEFER_ACCEPT=1  accept a connection only once it has sent data
+";
+
 /// The text of `--help`, made from [`OPTIONS`].
 pub fn usage() -> String {
     format!(
-        "Usage:\n   distccd [OPTIONS]\n\nOptions:\n{}\n\
+        "Usage:\n   distccd [OPTIONS]\n\nOptions:\n{}\n{ENVIRONMENT}\n\
          distccd runs either from inetd or as a standalone daemon to compile\n\
          files submitted by the distcc client.\n\n\
          distccd should only run on trusted networks.\n",

@@ -65,6 +65,8 @@ pub struct ServeConfig {
     pub budget: Arc<Budget>,
     /// The largest output sent back.
     pub max_object: u64,
+    /// `DISTCC_SAVE_TEMPS`: keep each job directory (logged) instead of removing it.
+    pub save_temps: bool,
 }
 
 /// What every job's sandbox holds besides its own directory (see `os::sandbox`).
@@ -255,13 +257,21 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             return;
         }
     };
-    let job = match TempDir::new("distccd_") {
+    let mut job = match TempDir::new("distccd_") {
         Ok(j) => j,
         Err(e) => {
             log_at!(Level::Error, "{peer}: cannot make a job directory: {e}");
             return;
         }
     };
+    if cfg.save_temps {
+        job.keep();
+        log_at!(
+            Level::Info,
+            "{peer}: keeping job directory {} (DISTCC_SAVE_TEMPS)",
+            job.path().display()
+        );
+    }
     let mut ctx = Job {
         cfg,
         version,

@@ -117,6 +117,10 @@ fastest wins among free ones.",
                 ),
                 item(",lzo", "Compress with LZO (protocol 2)."),
                 item(
+                    ",down",
+                    "The host is skipped, as lsdistcc -x marks it (3.4 does the same).",
+                ),
+                item(
                     ",cpp",
                     "Pump mode: the host preprocesses (protocol 3, with ,lzo); needs pump(1).",
                 ),
@@ -357,6 +361,26 @@ to passed sockets.
                 item(
                     "NOTIFY_SOCKET",
                     "Where READY=1 and STOPPING=1 are sent (a path or an @abstract name).",
+                ),
+                item(
+                    "DISTCC_CMDLIST",
+                    "A file of compiler command lines: only compilers matching one of its lines (on their last DISTCC_CMDLIST_NUMWORDS path components) are served, each replaced by the listed line; the allow-list must accept it too. Unreadable: exit 107.",
+                ),
+                item(
+                    "DISTCC_SAVE_TEMPS",
+                    "1: keep each job directory instead of removing it (each is logged).",
+                ),
+                item(
+                    "DISTCC_CMDLIST_NUMWORDS",
+                    "How many trailing path components DISTCC_CMDLIST matches (default 1).",
+                ),
+                item(
+                    "DISTCCD_PATH",
+                    "The PATH compilers are looked up on and run with (the allow-list directory and links to distcc are still skipped).",
+                ),
+                item(
+                    "DISTCC_TCP_DEFER_ACCEPT",
+                    "1: accept a connection only once it has sent data (off by default, where 3.4 has it on: a held-back connection escapes --max-connections and the read deadlines).",
                 ),
                 item(
                     "STARTDISTCC",

@@ -5,6 +5,7 @@
 pub mod alive;
 pub mod daemonize;
 pub mod exit;
+pub mod fd;
 pub mod interrupt;
 pub mod janitor;
 pub mod listen;
@@ -15,5 +16,6 @@ pub mod signal;
 pub mod systemd;
 pub mod tcp;
 pub mod tempdir;
+pub mod usage;
 pub mod user;
 pub mod wake;

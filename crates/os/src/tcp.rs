@@ -20,3 +20,24 @@ pub fn set_cork(fd: RawFd, on: bool) {
         );
     }
 }
+
+/// Sets `TCP_DEFER_ACCEPT` on a listening socket: the kernel hands a connection to `accept`
+/// only once the client has sent data (or after about `secs` seconds of retransmissions).
+pub fn set_defer_accept(fd: RawFd, secs: u32) -> std::io::Result<()> {
+    let v = libc::c_int::try_from(secs).unwrap_or(libc::c_int::MAX);
+    // SAFETY: as in `set_cork`: a live local of the size given.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}

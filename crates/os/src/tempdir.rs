@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug)]
 pub struct TempDir {
     path: PathBuf,
+    keep: bool,
 }
 
 impl TempDir {
@@ -44,16 +45,26 @@ impl TempDir {
         let path = PathBuf::from(OsString::from_vec(raw));
         // A daemon's janitor removes it if the daemon is killed before it can.
         crate::janitor::watch_dir(&path);
-        Ok(TempDir { path })
+        Ok(TempDir { path, keep: false })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Leaves the directory and its contents in place when dropped (and when the process is
+    /// killed): distccd's `DISTCC_SAVE_TEMPS`.
+    pub fn keep(&mut self) {
+        self.keep = true;
+        crate::janitor::forget_dir(&self.path);
+    }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
         // Files the job left unwritable to us would stop removal; make directories writable
         // first is not needed because we own every directory we created (mode 0700 or umask).
         let _ = std::fs::remove_dir_all(&self.path);
@@ -91,5 +102,10 @@ mod tests {
         drop(t);
         assert!(!p.exists());
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        let mut kept = TempDir::new_in(outside.path(), "kept-").unwrap();
+        let k = kept.path().to_owned();
+        kept.keep();
+        drop(kept);
+        assert!(k.is_dir(), "a kept directory stays");
     }
 }

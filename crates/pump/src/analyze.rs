@@ -37,6 +37,8 @@ pub struct Closure {
     pub system_dirs: Vec<PathBuf>,
     /// Number of files reached, system ones included.
     pub reached: usize,
+    /// Absolute includes of non-system files left out (`--unsafe_absolute_includes`).
+    pub ignored_absolute: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -70,6 +72,8 @@ struct Walk<'a> {
     work: Vec<Node>,
     real_index: HashMap<PathBuf, usize>,
     out: Closure,
+    /// `--unsafe_absolute_includes`: leave absolute includes of non-system files out.
+    unsafe_absolute: bool,
     reached: Vec<Arc<Directives>>,
     pending: Vec<Pending>,
 }
@@ -95,6 +99,19 @@ pub fn closure(
     defaults: &mut Defaults,
     cwd: &Path,
     cmd: &Command,
+) -> Result<Closure, NotCovered> {
+    closure_with(fs, defaults, cwd, cmd, false)
+}
+
+/// `closure`; with `unsafe_absolute` (`--unsafe_absolute_includes`) an absolute include of a
+/// file outside the built-in directories is left out (and listed in `ignored_absolute`)
+/// instead of making the analysis give up.
+pub fn closure_with(
+    fs: &mut Fs,
+    defaults: &mut Defaults,
+    cwd: &Path,
+    cmd: &Command,
+    unsafe_absolute: bool,
 ) -> Result<Closure, NotCovered> {
     fs.begin();
     let system: Vec<PathBuf> = if cmd.nostdinc {
@@ -141,6 +158,7 @@ pub fn closure(
             system_dirs: system,
             ..Closure::default()
         },
+        unsafe_absolute,
         reached: Vec::new(),
         pending: Vec::new(),
     };
@@ -267,6 +285,10 @@ impl Walk<'_> {
         if Path::new(name).is_absolute() {
             if let Some((_, real)) = self.fs.file(Path::new(name)) {
                 if !self.is_system(&real) {
+                    if self.unsafe_absolute {
+                        self.out.ignored_absolute.push(name.to_owned());
+                        return Ok(());
+                    }
                     return Err(NotCovered(format!("absolute include of '{name}'")));
                 }
                 self.push(PathBuf::from(name), None);

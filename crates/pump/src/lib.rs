@@ -6,8 +6,9 @@
 //!
 //! Limits compared with 3.4's Python include server:
 //! - not handled here: `--stat_reset_triggers`, `--exact_analysis`/`--verify`,
-//!   `--write_include_closure`, `--path_observation_re` and e-mail reports (accepted and
-//!   ignored); `-I-`, `-Xpreprocessor` and `-imultilib` give up, as in 3.4; a computed
+//!   `--write_include_closure`, `--path_observation_re`, `--simple_algorithm` and e-mail
+//!   reports (accepted, with a start-up warning; see `options` for what each option does);
+//!   `-I-`, `-Xpreprocessor` and `-imultilib` give up, as in 3.4; a computed
 //!   include with no value of the form `"…"`/`<…>` gives up (3.4 silently sends nothing for
 //!   it, so its remote compile fails and is retried locally);
 //! - handled here and not in 3.4: edited, created and removed headers between requests
@@ -24,6 +25,7 @@ pub mod directives;
 pub mod frontend;
 pub mod fscache;
 pub mod macros;
+pub mod options;
 pub mod root;
 pub mod server;
 pub mod wire;

@@ -51,6 +51,9 @@ pub struct ClientRoot {
     mirrors: HashMap<PathBuf, Mirror>,
     made_links: HashSet<PathBuf>,
     forced: HashSet<PathBuf>,
+    /// Forcing files for walked directories (off with `--no_force_dirs`; the working
+    /// directory still gets one).
+    force_dirs: bool,
 }
 
 /// What one reply lists, for statistics.
@@ -96,10 +99,16 @@ impl ClientRoot {
             mirrors: HashMap::new(),
             made_links: HashSet::new(),
             forced: HashSet::new(),
+            force_dirs: true,
         })
     }
 
     /// The directory `mkdtemp` made (removed with everything in it on drop).
+    /// `--no_force_dirs`: make no forcing files for the directories a path walks through.
+    pub fn set_force_dirs(&mut self, on: bool) {
+        self.force_dirs = on;
+    }
+
     pub fn base(&self) -> &Path {
         self.base.path()
     }
@@ -180,7 +189,7 @@ impl ClientRoot {
         let mut by_depth: Vec<PathBuf> = dirs.into_iter().collect();
         by_depth.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
         for d in by_depth {
-            if covered.contains(&d) {
+            if covered.contains(&d) || (!self.force_dirs && d != cwd) {
                 continue;
             }
             let f = d.join(FORCING);
@@ -239,7 +248,9 @@ impl ClientRoot {
     fn mirror(&mut self, path: &Path, system: &[PathBuf]) -> io::Result<Mirror> {
         let mut m = Mirror::default();
         let mut p = path.to_path_buf();
-        while let (Some(prefix), Some(suffix)) = (p.parent(), p.file_name()) {
+        // Every prefix, `..` ones included: `src/../empty/../h.h` needs `empty` to exist on
+        // the server too (the walk used to stop at the first `..`).
+        while let Some(prefix) = p.parent() {
             if prefix.as_os_str().is_empty() {
                 break;
             }
@@ -253,7 +264,10 @@ impl ClientRoot {
                 m.dirs.push(prefix_real.clone());
             }
             let is_link = std::fs::symlink_metadata(&p).is_ok_and(|md| md.file_type().is_symlink());
-            if is_link && let Ok(target) = std::fs::canonicalize(&p) {
+            if is_link
+                && let Some(suffix) = p.file_name()
+                && let Ok(target) = std::fs::canonicalize(&p)
+            {
                 let name = prefix_real.join(suffix);
                 let in_root = self.inside(&name);
                 if !self.made_links.contains(&in_root) {

@@ -45,6 +45,8 @@ struct State {
 pub struct Server {
     state: Mutex<State>,
     limits: Limits,
+    unsafe_absolute: bool,
+    warnings: bool,
 }
 
 impl Server {
@@ -57,7 +59,16 @@ impl Server {
                 stats: Stats::default(),
             }),
             limits: Limits::DEFAULT,
+            unsafe_absolute: false,
+            warnings: true,
         }
+    }
+
+    /// `--unsafe_absolute_includes` and `--debug_pattern`'s warnings bit.
+    pub fn with_options(mut self, unsafe_absolute: bool, warnings: bool) -> Server {
+        self.unsafe_absolute = unsafe_absolute;
+        self.warnings = warnings;
+        self
     }
 
     /// The names for one request, or why it was not analysed.
@@ -75,7 +86,22 @@ impl Server {
         let st = &mut *guard;
         st.stats.requests += 1;
         let result = (|| {
-            let closure = analyze::closure(&mut st.fs, &mut st.defaults, cwd, &cmd)?;
+            let closure = analyze::closure_with(
+                &mut st.fs,
+                &mut st.defaults,
+                cwd,
+                &cmd,
+                self.unsafe_absolute,
+            )?;
+            if self.warnings {
+                for name in &closure.ignored_absolute {
+                    eprintln!(
+                        "WARNING include server: Absolute filepath '{name}' was IGNORED \
+                         (--unsafe_absolute_includes) for translation unit '{}'",
+                        cmd.source
+                    );
+                }
+            }
             let root = st
                 .root
                 .as_mut()
@@ -116,7 +142,7 @@ impl Server {
         };
         let names = match self.answer(&req) {
             Ok(n) => n,
-            Err(why) => {
+            Err(why) if self.warnings => {
                 eprintln!(
                     "WARNING include server: Preprocessing locally. Include server not covering: {why} for translation unit '{}'",
                     command::parse(&req.argv)
@@ -125,6 +151,7 @@ impl Server {
                 );
                 Vec::new()
             }
+            Err(_) => Vec::new(),
         };
         let _ = wire::write_reply(&mut s, &names);
     }

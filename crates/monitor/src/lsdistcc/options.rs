@@ -142,6 +142,16 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 impl Options {
+    /// Whether `--help` is among the options (before the first word not starting with `-`).
+    /// 3.4 calls it a bad option and prints the usage to exit 1; here it prints the usage
+    /// and exits 0, as `--help` does everywhere else.
+    pub fn wants_help<S: AsRef<str>>(args: &[S]) -> bool {
+        args.iter()
+            .map(AsRef::as_ref)
+            .take_while(|a| a.starts_with('-'))
+            .any(|a| a == "--help")
+    }
+
     /// Parses the arguments after the program name.
     pub fn parse<S: AsRef<str>>(args: &[S]) -> Result<Options, UsageError> {
         let mut o = Options::default();
@@ -370,6 +380,14 @@ mod tests {
         ] {
             assert!(Options::parse(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn help_is_seen_among_options_only() {
+        assert!(Options::wants_help(&["--help"]));
+        assert!(Options::wants_help(&["-l", "--help"]));
+        assert!(!Options::wants_help(&["host", "--help"]));
+        assert!(!Options::wants_help(&["-h500"]));
     }
 
     #[test]
