@@ -319,7 +319,9 @@ fn distcc_cmdlist_narrows_and_maps_the_allow_list() {
     std::fs::set_permissions(&evil, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let list2 = sb.path().join("commands2.allow");
     std::fs::write(&list2, format!("{}\n/usr/bin/cc1\n", evil.display())).unwrap();
-    let d2 = daemon_with_env(&[], &[("DISTCC_CMDLIST", list2.as_os_str())]);
+    // The marker is written outside the job, which the job sandbox forbids (tests/it/sandbox.rs
+    // covers that); this test is about which program runs, so its daemon runs unconfined.
+    let d2 = daemon_with_env(&["--no-sandbox"], &[("DISTCC_CMDLIST", list2.as_os_str())]);
     // Its basename, gcc, is allow-listed, so the listed path runs: the admin named it.
     let out = compile_on(&sb, d2.port, "gcc", "out/u3.o");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -373,7 +375,8 @@ fn distccd_path_chooses_the_compiler_and_its_path() {
     )
     .unwrap();
     let path = format!("{}:/usr/bin:/bin", bin.display());
-    let d = daemon_with_env(&[], &[("DISTCCD_PATH", path.as_ref())]);
+    // Unconfined, so the script may leave its marker outside the job (see above).
+    let d = daemon_with_env(&["--no-sandbox"], &[("DISTCCD_PATH", path.as_ref())]);
     let out = compile_on(&sb, d.port, "gcc", "out/u.o");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let seen = std::fs::read_to_string(&marker).expect("the DISTCCD_PATH gcc ran");
