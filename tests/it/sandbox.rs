@@ -638,3 +638,101 @@ fn a_daemon_that_cannot_sandbox_refuses_to_start_without_no_sandbox() {
     assert!(out.status.success(), "{err}");
     assert!(err.contains("--no-sandbox: jobs run unconfined"), "{err}");
 }
+
+/// SSH mode: `distccd --inetd` started by an ordinary user (as sshd starts it for the user who
+/// logs in) sandboxes its job too, with no privilege at all.
+#[test]
+fn an_unprivileged_inetd_daemon_sandboxes_its_job() {
+    if !as_root() || !require(&["setpriv"]) {
+        return;
+    }
+    let t = open_dir("sandbox-inetd");
+    let i = crate::daemon::preprocessed(t.path());
+    let mut child = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(crate::support::distccd_bin())
+        .args([
+            "--inetd",
+            "--log-stderr",
+            "--log-level",
+            "info",
+            "--allowed-compilers",
+            "/usr/lib/distcc",
+        ])
+        .env("TMPDIR", t.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let source = format!(
+        "asm(\".incbin \\\"{}\\\"\");\nint twice(int x) {{ return 2 * x; }}\n",
+        secret(t.path(), "INETD-SECRET").display()
+    );
+    stdin
+        .write_all(&v1(&refs(&gcc_with(&[])), &source))
+        .unwrap();
+    let mut reply = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut reply)
+        .unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("jobs run in a sandbox"), "{log}");
+    assert!(
+        !contains(&reply, "INETD-SECRET"),
+        "the job read a file of the server"
+    );
+    let r = decode(1, &reply);
+    assert_ne!(r.status, 0, "the .incbin of a server file assembled");
+    // And an ordinary compile goes through.
+    let mut child = Command::new("setpriv")
+        .args([
+            "--reuid",
+            "nobody",
+            "--regid",
+            "nogroup",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(crate::support::distccd_bin())
+        .args(["--inetd", "--allowed-compilers", "/usr/lib/distcc"])
+        .env("TMPDIR", t.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(&plain_request(
+            1,
+            &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
+            &i,
+        ))
+        .unwrap();
+    let mut reply = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut reply)
+        .unwrap();
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let r = decode(1, &reply);
+    assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(r.object, crate::daemon::local_object(t.path(), &i));
+}
