@@ -218,11 +218,11 @@ impl OurDaemon {
             if let Some(Ok(Some(st))) = d.child.as_mut().map(|c| c.try_wait()) {
                 panic!("distccd exited at start-up ({st}): {}", d.stderr_text());
             }
-            let up = if loopback {
-                TcpStream::connect((listen, port)).is_ok()
-            } else {
-                d.log_text().contains("listening on")
-            };
+            // The port accepts (into the kernel's backlog) as soon as it is bound, before the
+            // daemon drops root, probes its sandbox and opens its signal pipe; the log line
+            // comes once all that is done, so tests that count its descriptors see them all.
+            let up = d.log_text().contains("listening on")
+                && (!loopback || TcpStream::connect((listen, port)).is_ok());
             if up {
                 break;
             }
