@@ -786,28 +786,43 @@ fn inetd_mode_serves_one_request_on_stdin() {
     }
     let t = TempDir::new("inetd");
     let i = preprocessed(t.path());
-    let mut child = Command::new(crate::support::distccd_bin())
+    let req = plain_request(2, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"], &i);
+    let (reply, out) = inetd_exchange(&[], t.path(), &req);
+    assert!(out.status.success());
+    let r = decode(2, &reply);
+    assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(r.object, local_object(t.path(), &i));
+}
+
+/// Runs `distccd --inetd` (after the `wrap` words, for example `setpriv …`) with `TMPDIR`
+/// `tmp`, sends `req` on its stdin and returns the reply from its stdout and how it ended
+/// (its log on stderr). Stdin stays open until the reply is read: its hang-up means the
+/// client went away.
+pub(crate) fn inetd_exchange(
+    wrap: &[&str],
+    tmp: &Path,
+    req: &[u8],
+) -> (Vec<u8>, std::process::Output) {
+    let mut words: Vec<std::ffi::OsString> = wrap.iter().map(Into::into).collect();
+    words.push(crate::support::distccd_bin().into());
+    let mut child = Command::new(&words[0])
+        .args(&words[1..])
         .args([
             "--inetd",
             "--log-stderr",
+            "--log-level",
+            "info",
             "--allowed-compilers",
             "/usr/lib/distcc",
         ])
-        .env("TMPDIR", t.path())
+        .env("TMPDIR", tmp)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Stdin stays open until the reply is read: its hang-up means the client went away.
     let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(&plain_request(
-            2,
-            &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
-            &i,
-        ))
-        .unwrap();
+    stdin.write_all(req).unwrap();
     let mut reply = Vec::new();
     child
         .stdout
@@ -816,9 +831,5 @@ fn inetd_mode_serves_one_request_on_stdin() {
         .read_to_end(&mut reply)
         .unwrap();
     drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let r = decode(2, &reply);
-    assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(r.object, local_object(t.path(), &i));
+    (reply, child.wait_with_output().unwrap())
 }

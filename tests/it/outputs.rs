@@ -77,6 +77,29 @@ fn local_object(sb: &Sandbox) -> Vec<u8> {
     bytes
 }
 
+/// Words that run the rest of a command line in a mount namespace whose `/dev` is a fresh
+/// tmpfs holding its own `null` and a `stdout` link (so a regression cannot replace this
+/// machine's), then write what `path` is (`stat -c %F`) to `check`.
+fn private_dev(path: &str, check: &Path) -> Vec<String> {
+    let script = format!(
+        "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && \
+         ln -s /proc/self/fd/1 /dev/stdout && \"$@\" && stat -c %F {path} > {}",
+        check.display()
+    );
+    [
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 fn is_char_device(p: &Path) -> bool {
     std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_char_device())
 }
@@ -175,20 +198,8 @@ fn outputs_land_as_gcc_puts_them(user: Option<&str>) {
         assert!(is_char_device(Path::new("/dev/null")));
     } else {
         let check = sb.path().join("dev-null-kind");
-        let script = format!(
-            "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && \"$@\" && stat -c %F /dev/null > {}",
-            check.display()
-        );
-        let wrap = [
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ];
+        let wrap = private_dev("/dev/null", &check);
+        let wrap: Vec<&str> = wrap.iter().map(String::as_str).collect();
         distcc_to(&sb, &hosts, user, &wrap, "/dev/null");
         let kind = std::fs::read_to_string(&check).unwrap();
         assert_eq!(
@@ -257,21 +268,9 @@ fn assembly_to_dev_stdout_reaches_standard_output() {
         "/dev/stdout",
     ];
     let check = sb.path().join("dev-stdout-kind");
-    let script = format!(
-        "mount -t tmpfs none /dev && mknod -m 666 /dev/null c 1 3 && ln -s /proc/self/fd/1 /dev/stdout && \"$@\" && stat -c %F /dev/stdout > {}",
-        check.display()
-    );
-    let mut c = Command::new("unshare");
-    c.args([
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-    ]);
-    c.arg(distcc_bin()).args(args);
+    let wrap = private_dev("/dev/stdout", &check);
+    let mut c = Command::new(&wrap[0]);
+    c.args(&wrap[1..]).arg(distcc_bin()).args(args);
     sb.env(&mut c, &d.host(true, 2));
     let ours = c.env("DISTCC_FALLBACK", "0").output().unwrap();
     assert!(

@@ -14,8 +14,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::daemon::{
-    Entry, assert_normal_job_works, decode, exchange, plain_request, pump_request, slow_source,
-    string, tok, vm_rss_kib,
+    Entry, assert_normal_job_works, decode, exchange, inetd_exchange, plain_request, pump_request,
+    slow_source, string, tok, vm_rss_kib,
 };
 use crate::support::{OurDaemon, TempDir, ci, require};
 
@@ -646,49 +646,20 @@ fn an_unprivileged_inetd_daemon_sandboxes_its_job() {
     if !as_root() || !require(&["setpriv"]) {
         return;
     }
+    let nobody = [
+        "setpriv",
+        "--reuid",
+        "nobody",
+        "--regid",
+        "nogroup",
+        "--clear-groups",
+    ];
     let t = open_dir("sandbox-inetd");
-    let i = crate::daemon::preprocessed(t.path());
-    let mut child = Command::new("setpriv")
-        .args([
-            "--reuid",
-            "nobody",
-            "--regid",
-            "nogroup",
-            "--clear-groups",
-            "--",
-        ])
-        .arg(crate::support::distccd_bin())
-        .args([
-            "--inetd",
-            "--log-stderr",
-            "--log-level",
-            "info",
-            "--allowed-compilers",
-            "/usr/lib/distcc",
-        ])
-        .env("TMPDIR", t.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
     let source = format!(
         "asm(\".incbin \\\"{}\\\"\");\nint twice(int x) {{ return 2 * x; }}\n",
         secret(t.path(), "INETD-SECRET").display()
     );
-    stdin
-        .write_all(&v1(&refs(&gcc_with(&[])), &source))
-        .unwrap();
-    let mut reply = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut reply)
-        .unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
+    let (reply, out) = inetd_exchange(&nobody, t.path(), &v1(&refs(&gcc_with(&[])), &source));
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{log}");
     assert!(log.contains("jobs run in a sandbox"), "{log}");
@@ -696,42 +667,16 @@ fn an_unprivileged_inetd_daemon_sandboxes_its_job() {
         !contains(&reply, "INETD-SECRET"),
         "the job read a file of the server"
     );
-    let r = decode(1, &reply);
-    assert_ne!(r.status, 0, "the .incbin of a server file assembled");
+    assert_ne!(
+        decode(1, &reply).status,
+        0,
+        "the .incbin of a server file assembled"
+    );
     // And an ordinary compile goes through.
-    let mut child = Command::new("setpriv")
-        .args([
-            "--reuid",
-            "nobody",
-            "--regid",
-            "nogroup",
-            "--clear-groups",
-            "--",
-        ])
-        .arg(crate::support::distccd_bin())
-        .args(["--inetd", "--allowed-compilers", "/usr/lib/distcc"])
-        .env("TMPDIR", t.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin
-        .write_all(&plain_request(
-            1,
-            &["gcc", "-O2", "-c", "a.c", "-o", "a.o"],
-            &i,
-        ))
-        .unwrap();
-    let mut reply = Vec::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_end(&mut reply)
-        .unwrap();
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    let i = crate::daemon::preprocessed(t.path());
+    let req = plain_request(1, &["gcc", "-O2", "-c", "a.c", "-o", "a.o"], &i);
+    let (reply, out) = inetd_exchange(&nobody, t.path(), &req);
+    assert!(out.status.success());
     let r = decode(1, &reply);
     assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
     assert_eq!(r.object, crate::daemon::local_object(t.path(), &i));
