@@ -457,11 +457,16 @@ fn pump_names_cannot_escape_the_job_directory() {
 }
 
 pub(crate) fn vm_rss_kib(pid: u32) -> u64 {
+    proc_status_kib(pid, "VmRSS:")
+}
+
+/// A `kB` field of `/proc/<pid>/status` (`VmRSS:`, `VmHWM:` …).
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> u64 {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmRSS in /proc status")
+        .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
 #[test]

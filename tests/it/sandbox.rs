@@ -416,11 +416,7 @@ fn lzo_bomb(zeros: usize) -> Vec<u8> {
 }
 
 fn peak_kib(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc status")
+    crate::daemon::proc_status_kib(pid, "VmHWM:")
 }
 
 #[test]

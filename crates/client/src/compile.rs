@@ -215,37 +215,26 @@ impl Client<'_> {
         let input = job.input.to_string_lossy().into_owned();
         // As 3.4: a host list that is missing, empty or malformed is warned about, and the
         // compile runs here (unless DISTCC_FALLBACK=0).
+        let no_list = |code: ExitCode, why: String| (code, format!("{why}; can't distribute work"));
         let list = match self.hosts() {
-            Ok(Some(l)) if !l.hosts.is_empty() => l,
-            Ok(other) => {
-                let why = match other {
-                    Some(l) => format!("{} contained no hosts", l.source),
-                    None => "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or \
-                             /etc/distcc/hosts)"
-                        .to_owned(),
-                };
-                return self.fall_back(
-                    dirs,
-                    None,
-                    compiler,
-                    argv,
-                    &input,
-                    ExitCode::NoHosts,
-                    &format!("{why}; can't distribute work"),
-                );
-            }
-            Err(ClientError::BadHostSpec(e)) => {
-                return self.fall_back(
-                    dirs,
-                    None,
-                    compiler,
-                    argv,
-                    &input,
-                    ExitCode::BadHostspec,
-                    &format!("{e}; can't distribute work"),
-                );
-            }
+            Ok(Some(l)) if !l.hosts.is_empty() => Ok(l),
+            Ok(Some(l)) => Err(no_list(
+                ExitCode::NoHosts,
+                format!("{} contained no hosts", l.source),
+            )),
+            Ok(None) => Err(no_list(
+                ExitCode::NoHosts,
+                "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or /etc/distcc/hosts)"
+                    .to_owned(),
+            )),
+            Err(ClientError::BadHostSpec(e)) => Err(no_list(ExitCode::BadHostspec, e.to_string())),
             Err(e) => return Err(e),
+        };
+        let list = match list {
+            Ok(l) => l,
+            Err((code, why)) => {
+                return self.fall_back(dirs, None, compiler, argv, &input, code, &why);
+            }
         };
         let now = SystemTime::now();
         let mut candidates: Vec<&Host> = list
