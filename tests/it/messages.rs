@@ -422,7 +422,17 @@ fn distcc_tcp_defer_accept_holds_back_silent_connections() {
             .unwrap()
             .count()
     };
-    let before = fds();
+    // Settled first: the readiness check's own connection closed without data, which the
+    // kernel hands over (and the daemon closes) in its own time.
+    let mut before = fds();
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let now = fds();
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     let silent = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert_eq!(fds(), before, "a silent connection was accepted");
