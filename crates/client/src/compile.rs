@@ -24,6 +24,9 @@ use crate::remote::{self, Attempt, Progress};
 use crate::state::StateFile;
 use crate::{backoff, cross, invoke, output, pump, slots};
 
+/// The stats reason of a local compile run for the messages a remote one printed.
+pub const MESSAGES_REASON: &str = "a remote compile printed messages";
+
 /// Most compiler messages kept from a local preprocessor.
 const CPP_STDERR_LIMIT: usize = 16 * 1024 * 1024;
 
@@ -365,6 +368,10 @@ impl Client<'_> {
                 // Not folded into the speed model: its unit is KB of preprocessed source, and a
                 // pump request carries compressed headers that the include server may have
                 // sent before (and no system headers), which would make the host look slow.
+                if exit == 0 && self.messages_need_local_compile(&[], &reply) {
+                    drop(slot);
+                    return self.compile_here_for_messages(dirs, &list, compiler, argv, &input);
+                }
                 if exit == 0 {
                     match (&plan.deps_file, &reply.dotd) {
                         (Some(d), Some(text)) => {
@@ -450,6 +457,13 @@ impl Client<'_> {
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
                     }
+                    if exit == 0 && self.messages_need_local_compile(cpp.stderr(), &reply) {
+                        drop(slot);
+                        if pump_failed && let Some(plan) = pump.plan() {
+                            self.note_pump_discrepancy(plan, &input);
+                        }
+                        return self.compile_here_for_messages(dirs, &list, compiler, argv, &input);
+                    }
                     if exit == 0 {
                         output::write_atomic(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
@@ -498,6 +512,35 @@ impl Client<'_> {
         }
         let (code, why) = last_failure;
         self.fall_back(dirs, Some(&list), compiler, argv, &input, code, &why)
+    }
+
+    /// A remote compile succeeded but it, or the local preprocessor, printed something (a
+    /// warning, a note): the server's words are not the ones a local compile prints (no source
+    /// excerpt, caret or fix-it lines, columns of preprocessed text, the job directory's
+    /// names), so the compile is run here for the compiler's own messages, unless local
+    /// compiles are ruled out (`DISTCC_FALLBACK=0`, `DISTCC_SKIP_LOCAL_RETRY`): then the
+    /// server's are relayed.
+    fn messages_need_local_compile(&self, cpp_stderr: &[u8], reply: &proto::Reply) -> bool {
+        let printed =
+            !cpp_stderr.is_empty() || !reply.stderr.is_empty() || !reply.stdout.is_empty();
+        printed && self.config.fallback && !self.config.skip_local_retry
+    }
+
+    /// Compiles here, holding a local slot, because the remote compile printed messages
+    /// (`messages_need_local_compile`); counted in the client's stats under that reason.
+    fn compile_here_for_messages(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        input: &str,
+    ) -> Result<i32, ClientError> {
+        self.log.info(format_args!(
+            "the remote compile of {input} printed messages; compiling here for the compiler's own"
+        ));
+        crate::stats::local(MESSAGES_REASON);
+        self.run_local_locked(dirs, Some(list), compiler, argv)
     }
 
     /// Asks the include server for a planned pump compile's files, holding a local slot as
