@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -22,10 +22,13 @@ use crate::hosts::{self, Host, HostList};
 use crate::log::Log;
 use crate::remote::{self, Attempt, Progress};
 use crate::state::StateFile;
-use crate::{backoff, cross, invoke, output, pump, slots};
+use crate::{backoff, cross, invoke, output, pump, slots, source};
 
 /// The stats reason of a local compile run for the messages a remote one printed.
 pub const MESSAGES_REASON: &str = "a remote compile printed messages";
+
+/// The stats reason of a local compile that no remote one could match (`DISTCC_IDENTICAL_DEBUG`).
+pub const IDENTICAL_DEBUG_REASON: &str = "identical debug information needs a local compile";
 
 /// Most compiler messages kept from a local preprocessor.
 const CPP_STDERR_LIMIT: usize = 16 * 1024 * 1024;
@@ -258,6 +261,25 @@ impl Client<'_> {
             );
         }
         let server_argv: Vec<Vec<u8>> = server_argv.into_iter().map(OsString::into_vec).collect();
+        // Debug information equal to a local build's (`DISTCC_IDENTICAL_DEBUG`): in plain mode
+        // the source route or, where none gives it, a local compile; pump mode gives it as is.
+        let mut route = source::route(cfg.identical_debug, &job, &compiler.program);
+        if let source::Route::Source { argv, .. } = &mut route
+            && !cfg.no_rewrite_cross
+        {
+            cross::rewrite(argv, cfg.path.as_deref(), Path::new(cross::ALLOW_DIR));
+        }
+        let cwd = match (&route, std::env::current_dir()) {
+            (_, Ok(cwd)) => cwd,
+            (source::Route::Source { .. }, Err(e)) => {
+                self.log.warning(format_args!(
+                    "cannot read the working directory ({e}); sending {input} fully preprocessed"
+                ));
+                route = source::Route::Classic;
+                PathBuf::new()
+            }
+            (_, Err(_)) => PathBuf::new(),
+        };
         // Pump mode is for `,cpp` hosts only, and only when this compile allows it.
         let mut pump = PumpState::Off;
         if candidates.iter().any(|h| h.cpp) {
@@ -298,7 +320,10 @@ impl Client<'_> {
         // first and holds it while it waits for a local one and while cpp runs), so that
         // connecting overlaps cpp and a busy farm is not kept waiting by local work.
         if all_remote && !pump.may_pump() {
-            cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+            if let source::Route::Local(why) = route {
+                return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+            }
+            cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
         }
         let mut last_failure = (ExitCode::NoHosts, "every host is backing off".to_owned());
         while !candidates.is_empty() {
@@ -425,8 +450,12 @@ impl Client<'_> {
                 pump.demote();
                 continue;
             }
+            if let source::Route::Local(why) = route {
+                drop(slot);
+                return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+            }
             if let Cpp::NotStarted = cpp {
-                cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+                cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
             }
             // The host's share of the job, for the speed model: from the preprocessed source
             // being ready to the reply.
@@ -436,13 +465,43 @@ impl Client<'_> {
                 sent = source.as_ref().map(|s| (Instant::now(), s.len() as u64));
                 source
             };
-            let attempt = remote::attempt(
-                host,
-                &server_argv,
-                &link,
-                &mut progress,
-                &mut remote::Body::Preprocessed(&mut wait_cpp),
-            );
+            let attempt = match &route {
+                source::Route::Source {
+                    argv: source_argv, ..
+                } => {
+                    let text = wait_cpp();
+                    let input_path = Path::new(&job.input);
+                    match text
+                        .as_deref()
+                        .map(|t| source::main_part(t, job.input.as_bytes()))
+                    {
+                        Some(Some(main)) => {
+                            let closure = source::closure(main, &cwd, input_path);
+                            let argv: Vec<Vec<u8>> =
+                                source_argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+                            let mut body = remote::Body::Pump {
+                                cwd: cwd.as_os_str().as_bytes(),
+                                closure: &closure,
+                            };
+                            remote::attempt(host, &argv, &link, &mut progress, &mut body)
+                        }
+                        Some(None) => {
+                            self.log.warning(format_args!(
+                                "the preprocessor's text for {input} has no line marker for its main file; compiling locally"
+                            ));
+                            Attempt::CppFailed
+                        }
+                        None => Attempt::CppFailed,
+                    }
+                }
+                _ => remote::attempt(
+                    host,
+                    &server_argv,
+                    &link,
+                    &mut progress,
+                    &mut remote::Body::Preprocessed(&mut wait_cpp),
+                ),
+            };
             match attempt {
                 Attempt::Reply(reply) => {
                     let (at, bytes) = sent.unwrap_or((Instant::now(), 0));
@@ -524,6 +583,24 @@ impl Client<'_> {
         let printed =
             !cpp_stderr.is_empty() || !reply.stderr.is_empty() || !reply.stdout.is_empty();
         printed && self.config.fallback && !self.config.skip_local_retry
+    }
+
+    /// Compiles here, holding a local slot, because no remote compile would give an object
+    /// equal to this one (`DISTCC_IDENTICAL_DEBUG`, `source::Route::Local`).
+    fn identical_debug_here(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        input: &str,
+        why: &str,
+    ) -> Result<i32, ClientError> {
+        self.log.info(format_args!(
+            "compiling {input} locally for identical debug information: {why}"
+        ));
+        crate::stats::local(IDENTICAL_DEBUG_REASON);
+        self.run_local_locked(dirs, Some(list), compiler, argv)
     }
 
     /// Compiles here, holding a local slot, because the remote compile printed messages
@@ -686,6 +763,7 @@ impl Client<'_> {
         compiler: &LocalCompiler,
         job: &Job,
         list: &HostList,
+        route: &source::Route,
     ) -> Result<Cpp, ClientError> {
         if job.is_preprocessed() {
             let file = TempFile {
@@ -702,7 +780,10 @@ impl Client<'_> {
         let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
         // Registered before the spawn creates it: an interrupt from here on removes it.
         let interrupt = os::interrupt::RemoveOnInterrupt::new(&tmp);
-        let cpp_argv = job.cpp_argv();
+        let mut cpp_argv = job.cpp_argv();
+        if let source::Route::Source { family, .. } = route {
+            cpp_argv.push(family.cpp_option().into());
+        }
         self.log
             .debug(format_args!("running the preprocessor: {:?}", cpp_argv));
         let mut cmd = compiler.command(&cpp_argv);

@@ -19,6 +19,7 @@ pub mod pump;
 mod remote;
 mod sched;
 mod slots;
+pub mod source;
 pub mod ssh;
 mod state;
 pub mod stats;
