@@ -12,7 +12,7 @@ use std::process::Command;
 mod support;
 
 #[path = "client_support.rs"]
-mod client_support;
+pub(crate) mod client_support;
 
 use client_support::{Sandbox, distcc_bin};
 use support::{Daemon, Impl};

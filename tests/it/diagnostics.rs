@@ -7,11 +7,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-#[path = "client_support.rs"]
-mod client_support;
-
-use crate::support::{self, OurDaemon, require};
-use client_support::{Sandbox, distcc_bin};
+use crate::client::client_support::{Sandbox, distcc_bin};
+use crate::support::{OurDaemon, require};
 
 /// One file per theme; every line a warning (its kind in the comment).
 const FILES: &[(&str, &str)] = &[
@@ -308,4 +305,62 @@ fn warnings_are_the_local_compiles_bytes_in_plain_mode() {
 #[test]
 fn warnings_are_the_local_compiles_bytes_in_pump_mode() {
     messages_corpus(true);
+}
+
+/// Parallel local compiles (here: no hosts) writing into one pipe, as under `make -j`: clang
+/// writes a diagnostic a few bytes at a time, so without the client's line relay their
+/// lines interleave mid-line. Every line read must be a line one compile printed alone.
+#[test]
+fn parallel_local_compiles_never_split_a_line() {
+    if !require(&["clang"]) {
+        return;
+    }
+    let sb = Sandbox::new("diag-lines");
+    let mut text = String::from("#include <stdio.h>\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "void f{i}(long v) {{ printf(\"%d {i}\\n\", v); int unused{i}; }}\n"
+        ));
+    }
+    std::fs::write(sb.path().join("src/many.c"), &text).unwrap();
+    let cmd = ["clang", "-Wall", "-c", "src/many.c", "-o", "/dev/null"];
+    let alone = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .current_dir(sb.path())
+        .output()
+        .unwrap();
+    let expected: std::collections::BTreeSet<&[u8]> = alone.stderr.split(|&b| b == b'\n').collect();
+    assert!(expected.len() > 100, "the file warns on every line");
+    let (mut reader, writer) = std::io::pipe().unwrap();
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            let mut c = sb.distcc("", &cmd);
+            c.stderr(writer.try_clone().unwrap())
+                .stdout(std::process::Stdio::null())
+                .env("DISTCC_LOG", sb.path().join("log"));
+            c.spawn().unwrap()
+        })
+        .collect();
+    drop(writer);
+    let mut all = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut all).unwrap();
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    let split: Vec<_> = all
+        .split(|&b| b == b'\n')
+        .filter(|l| !expected.contains(l))
+        .map(String::from_utf8_lossy)
+        .collect();
+    assert_eq!(
+        all.len(),
+        6 * alone.stderr.len(),
+        "every compile's messages arrived"
+    );
+    assert!(
+        split.is_empty(),
+        "{} split lines, first {:?}",
+        split.len(),
+        split.first()
+    );
 }

@@ -181,17 +181,32 @@ impl Client<'_> {
         Ok(Some(list))
     }
 
-    /// Runs the compiler here with the caller's stdio, holding nothing.
+    /// Runs the compiler here with the caller's stdio, holding nothing. Its messages go
+    /// through `output::relay_lines` (whole lines, never split by another job's) unless
+    /// standard error is a terminal: there the compiler must see the terminal itself, as
+    /// it decides colours and line widths by it.
     fn run_here(&self, compiler: &LocalCompiler, argv: &[OsString]) -> Result<i32, ClientError> {
+        use std::io::IsTerminal;
+        let relay = !std::io::stderr().is_terminal();
         let mut cmd = compiler.command(argv);
         cmd.stdin(Input::Inherit)
             .stdout(Output::Inherit)
-            .stderr(Output::Inherit);
-        let outcome = cmd
-            .spawn()
-            .and_then(|c| c.wait())
-            .map_err(|e| ClientError::Spawn(compiler.program.clone(), e))?;
-        Ok(exit_code_of(outcome.status))
+            .stderr(if relay { Output::Pipe } else { Output::Inherit });
+        let spawned = |e| ClientError::Spawn(compiler.program.clone(), e);
+        let mut child = cmd.spawn().map_err(spawned)?;
+        // Should no thread start, the pipe closes and the compiler's messages are lost
+        // with it; the compile itself still runs and reports its status.
+        let relaying = child.take_stderr().and_then(|pipe| {
+            std::thread::Builder::new()
+                .name("messages".into())
+                .spawn(move || output::relay_lines(pipe, &mut std::io::stderr()))
+                .ok()
+        });
+        let outcome = child.wait();
+        if let Some(t) = relaying {
+            let _ = t.join();
+        }
+        Ok(exit_code_of(outcome.map_err(spawned)?.status))
     }
 
     /// Runs the compiler here holding a local slot (`--localslots`).
