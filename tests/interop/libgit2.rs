@@ -49,7 +49,7 @@ impl Tree {
 }
 
 /// Only one libgit2 build runs at a time.
-fn build_lock() -> MutexGuard<'static, ()> {
+pub(crate) fn build_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }

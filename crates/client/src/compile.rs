@@ -491,6 +491,9 @@ impl Client<'_> {
                         .map(|t| source::main_part(t, job.input.as_bytes()))
                     {
                         Some(Some(main)) => {
+                            self.log.info(format_args!(
+                                "sending {input} with its includes expanded and its macros not, for identical debug information"
+                            ));
                             let closure = source::closure(main, &cwd, input_path);
                             let argv: Vec<Vec<u8>> =
                                 source_argv.iter().map(|a| a.as_bytes().to_vec()).collect();
