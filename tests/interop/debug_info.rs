@@ -17,7 +17,6 @@ const DISTCC: &str = env!("CARGO_BIN_EXE_distcc");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    Local,
     /// Protocol 3 from local `-fdirectives-only`/`-frewrite-includes` text.
     Plain,
     /// Without `DISTCC_IDENTICAL_DEBUG`: fully preprocessed source, as 3.4.
