@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::corpus::{libgit2_source, lua_source};
-use crate::libgit2::{PLAIN_LAUNCHER, build_lock, configure, run};
+use crate::libgit2::{PLAIN_LAUNCHER, build_lock, configure_with, run};
 use crate::support::{Daemon, Impl, TempDir, require};
 
 const PUMP: &str = env!("CARGO_BIN_EXE_pump");
@@ -289,6 +289,7 @@ fn lua_with_clang_debug_options_equals_a_local_build() {
     );
 }
 
+/// libgit2 Debug (`-g`) and Debug with `-g3`, plain and pump.
 #[test]
 fn libgit2_debug_through_our_client_and_daemon_equals_a_local_build() {
     if !require(&["gcc", "make", "cmake"]) {
@@ -298,34 +299,46 @@ fn libgit2_debug_through_our_client_and_daemon_equals_a_local_build() {
         return;
     };
     let _lock = build_lock();
-    let t = TempDir::new("debug-libgit2");
-    let build = configure(&source, t.path(), "Debug", PLAIN_LAUNCHER);
-    let args = vec![
-        "-C".to_owned(),
-        build.display().to_string(),
-        "-j2".to_owned(),
-    ];
-    run(Command::new("make").args(&args).env("LAUNCH", ""));
-    let local = outputs(&build);
-    let n = objects(&local);
-    assert!(n > 150, "the local libgit2 build made {n} objects");
     let d = Daemon::start(Impl::Ours, 4);
-    for mode in [Mode::Plain, Mode::Pump] {
-        run(Command::new("make").arg("-C").arg(&build).arg("clean"));
-        let r = make(mode, &d, &args, &[("LAUNCH", DISTCC)]);
-        let differ = compare(&local, &outputs(&build));
-        assert!(
-            differ.is_empty(),
-            "libgit2 Debug {mode:?}: {} outputs differ, first {:?}",
-            differ.len(),
-            differ.first()
+    for (flavour, extra) in [("-g", &[][..]), ("-g3", &["-DCMAKE_C_FLAGS=-g3"][..])] {
+        let t = TempDir::new("debug-libgit2");
+        let build = configure_with(&source, t.path(), "Debug", PLAIN_LAUNCHER, extra);
+        let args = vec![
+            "-C".to_owned(),
+            build.display().to_string(),
+            "-j2".to_owned(),
+        ];
+        run(Command::new("make").args(&args).env("LAUNCH", ""));
+        let local = outputs(&build);
+        let n = objects(&local);
+        assert!(n > 150, "the local libgit2 build made {n} objects");
+        let macros = local
+            .values()
+            .filter(|b| b.windows(12).any(|w| w == b".debug_macro"))
+            .count();
+        assert_eq!(
+            macros > 0,
+            flavour == "-g3",
+            "{flavour}: objects with .debug_macro"
         );
-        assert_eq!(r.remote, n, "libgit2 Debug {mode:?}: jobs on the daemon");
-        let routed = if mode == Mode::Pump { r.pump } else { r.source };
-        assert_eq!(routed, n, "libgit2 Debug {mode:?}: jobs by the route");
-        eprintln!(
-            "debug_info: libgit2 Debug {mode:?}: {n} objects and .d identical to local, {} compiled remotely",
-            r.remote
-        );
+        for mode in [Mode::Plain, Mode::Pump] {
+            run(Command::new("make").arg("-C").arg(&build).arg("clean"));
+            let r = make(mode, &d, &args, &[("LAUNCH", DISTCC)]);
+            let differ = compare(&local, &outputs(&build));
+            let case = format!("libgit2 Debug {flavour} {mode:?}");
+            assert!(
+                differ.is_empty(),
+                "{case}: {} outputs differ, first {:?}",
+                differ.len(),
+                differ.first()
+            );
+            assert_eq!(r.remote, n, "{case}: jobs on the daemon");
+            let routed = if mode == Mode::Pump { r.pump } else { r.source };
+            assert_eq!(routed, n, "{case}: jobs by the route");
+            eprintln!(
+                "debug_info: {case}: {n} objects and .d identical to local, {} compiled remotely",
+                r.remote
+            );
+        }
     }
 }
