@@ -484,30 +484,24 @@ impl Client<'_> {
                 source::Route::Source {
                     argv: source_argv, ..
                 } => {
-                    let text = wait_cpp();
-                    let input_path = Path::new(&job.input);
-                    match text
-                        .as_deref()
-                        .map(|t| source::main_part(t, job.input.as_bytes()))
-                    {
-                        Some(Some(main)) => {
+                    let request = wait_cpp().map(|text| {
+                        source::request(source_argv, &text, &cwd, job.input.as_os_str())
+                    });
+                    match request {
+                        Some(Ok((argv, closure))) => {
                             self.log.info(format_args!(
                                 "sending {input} with its includes expanded and its macros not, for identical debug information"
                             ));
-                            let closure = source::closure(main, &cwd, input_path);
-                            let argv: Vec<Vec<u8>> =
-                                source_argv.iter().map(|a| a.as_bytes().to_vec()).collect();
                             let mut body = remote::Body::Pump {
                                 cwd: cwd.as_os_str().as_bytes(),
                                 closure: &closure,
                             };
                             remote::attempt(host, &argv, &link, &mut progress, &mut body)
                         }
-                        Some(None) => {
-                            self.log.warning(format_args!(
-                                "the preprocessor's text for {input} has no line marker for its main file; compiling locally"
-                            ));
-                            Attempt::CppFailed
+                        Some(Err(why)) => {
+                            drop(slot);
+                            return self
+                                .identical_debug_here(dirs, &list, compiler, argv, &input, why);
                         }
                         None => Attempt::CppFailed,
                     }

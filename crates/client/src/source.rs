@@ -17,7 +17,7 @@
 //! nothing in 3.4's protocol tells the two apart, so the user says so with the variable. This
 //! module decides and builds the request; `compile` sends it.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
@@ -89,15 +89,9 @@ pub fn route(identical_debug: bool, job: &Job, program: &Path) -> Route {
 /// `text` from the main file's first line marker on (`# 1 "<input>"`), the built-in and
 /// command-line part before it cut; `None` when there is no such marker.
 pub fn main_part<'t>(text: &'t [u8], input: &[u8]) -> Option<&'t [u8]> {
-    let mut marker = b"# 1 \"".to_vec();
-    for &b in input {
-        match b {
-            b'\\' | b'"' => marker.extend_from_slice(&[b'\\', b]),
-            b'\n' => marker.extend_from_slice(b"\\n"),
-            _ => marker.push(b),
-        }
-    }
-    marker.extend_from_slice(b"\"\n");
+    let mut marker = b"# 1 ".to_vec();
+    marker.extend_from_slice(&quoted(input));
+    marker.push(b'\n');
     if text.starts_with(&marker) {
         return Some(text);
     }
@@ -140,6 +134,115 @@ pub fn closure(main: &[u8], cwd: &Path, input: &Path) -> Closure {
     }
 }
 
+/// A line marker's quoted name, as the preprocessor writes it.
+fn quoted(name: &[u8]) -> Vec<u8> {
+    let mut q = vec![b'"'];
+    for &b in name {
+        match b {
+            b'\\' | b'"' => q.extend_from_slice(&[b'\\', b]),
+            b'\n' => q.extend_from_slice(b"\\n"),
+            _ => q.push(b),
+        }
+    }
+    q.push(b'"');
+    q
+}
+
+/// The server's command line and the request's file for one job: `argv` (from `Route`),
+/// the local preprocessor's `text`, this directory and the source as named.
+///
+/// An absolute source needs more: the server's compiler finds the file under its job root,
+/// so its own name for the main file would be the rooted one while the text's line markers
+/// name the local one, and gcc counts them as two files (measured: other `.debug_macro`
+/// file numbers with `-g3`). So the source is named relative to this directory, from the
+/// root up (`../` once per component, then the absolute name), in the command line and in
+/// the markers alike, and `-ffile-prefix-map=<ups>=/` (first, so the user's maps win; gcc
+/// does not record it in `DW_AT_producer`) gives the debug information and `__FILE__` the
+/// absolute name back; each absolute map the user gave is repeated for the relative
+/// spelling. `Err` says why no such request can be made (then the job compiles here).
+pub fn request(
+    argv: &[OsString],
+    text: &[u8],
+    cwd: &Path,
+    input: &OsStr,
+) -> Result<(Vec<Vec<u8>>, Closure), &'static str> {
+    let name = input.as_bytes();
+    let main = main_part(text, name)
+        .ok_or("the preprocessor's text has no line marker for the main file")?;
+    let mut out: Vec<Vec<u8>> = argv.iter().map(|a| a.as_bytes().to_vec()).collect();
+    if name.first() != Some(&b'/') {
+        return Ok((out, closure(main, cwd, Path::new(input))));
+    }
+    let depth = cwd
+        .components()
+        .filter(|c| matches!(c, Component::Normal(_)))
+        .count();
+    let plain_path = Path::new(input)
+        .components()
+        .all(|c| matches!(c, Component::RootDir | Component::Normal(_)));
+    if depth == 0 || !plain_path || name.ends_with(b"/") {
+        return Err("an absolute source name with `.` or `..`, or a build in /");
+    }
+    let ups = b"../".repeat(depth);
+    let mut rel = ups.clone();
+    rel.extend_from_slice(&name[1..]);
+    let mut marker_ups = vec![b'"'];
+    marker_ups.extend_from_slice(&ups);
+    if main
+        .windows(marker_ups.len())
+        .any(|w| w == marker_ups.as_slice())
+    {
+        return Err("the text already names files relative to the root");
+    }
+    // Markers naming the main file: `# N "<name>"` and `# N "<name>" 2`.
+    let (from, to) = (quoted(name), quoted(&rel));
+    let mut rewritten = Vec::with_capacity(main.len() + 64);
+    for line in main.split_inclusive(|&b| b == b'\n') {
+        let digits = line
+            .get(2..)
+            .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
+        let at = 2 + digits + 1;
+        if line.starts_with(b"# ")
+            && digits > 0
+            && line.get(at - 1) == Some(&b' ')
+            && line[at..].starts_with(&from)
+            && matches!(line.get(at + from.len()), None | Some(b' ' | b'\n'))
+        {
+            rewritten.extend_from_slice(&line[..at]);
+            rewritten.extend_from_slice(&to);
+            rewritten.extend_from_slice(&line[at + from.len()..]);
+        } else {
+            rewritten.extend_from_slice(line);
+        }
+    }
+    let mut i = 1;
+    while i < out.len() {
+        if out[i] == name {
+            out[i] = rel.clone();
+        } else if let Some(opt) = [
+            &b"-fdebug-prefix-map="[..],
+            b"-ffile-prefix-map=",
+            b"-fmacro-prefix-map=",
+        ]
+        .into_iter()
+        .find(|o| out[i].starts_with(o))
+            && out[i].get(opt.len()) == Some(&b'/')
+        {
+            let mut copy = opt.to_vec();
+            copy.extend_from_slice(&ups);
+            copy.extend_from_slice(&out[i][opt.len() + 1..]);
+            out.insert(i + 1, copy);
+            i += 1;
+        }
+        i += 1;
+    }
+    let mut map = b"-ffile-prefix-map=".to_vec();
+    map.extend_from_slice(&ups);
+    map.extend_from_slice(b"=/");
+    out.insert(1, map);
+    Ok((out, closure(&rewritten, cwd, Path::new(input))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +263,83 @@ mod tests {
         assert_eq!(n, PathBuf::from("/h/u/src/a.c"));
         let n = absolute_name(Path::new("/h"), Path::new("/abs/a.c"));
         assert_eq!(n, PathBuf::from("/abs/a.c"));
+    }
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn show(v: &[Vec<u8>]) -> String {
+        v.iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn body(c: &Closure) -> (Vec<u8>, Vec<u8>) {
+        match &c.entries[..] {
+            [Entry::File { name, lzo }] => (
+                name.clone(),
+                proto::lzo::decompress(lzo, 1 << 20).expect("our own lzo"),
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_relative_source_goes_as_named() {
+        let text = b"# 0 \"<built-in>\"\n#define X 1\n# 1 \"src/a.c\"\nint x;\n";
+        let (argv, c) = request(
+            &os(&["gcc", "-g", "-c", "src/a.c"]),
+            text,
+            Path::new("/h/p"),
+            OsStr::new("src/a.c"),
+        )
+        .unwrap();
+        assert_eq!(show(&argv), "gcc -g -c src/a.c");
+        assert_eq!(
+            body(&c),
+            (
+                b"/h/p/src/a.c".to_vec(),
+                b"# 1 \"src/a.c\"\nint x;\n".to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn an_absolute_source_is_named_from_the_root_up_and_mapped_back() {
+        let text = b"# 0 \"/s/a.c\"\n# 1 \"/s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"/s/a.c\" 2\nint x; /* \"/s/a.c\" */\n";
+        let (argv, c) = request(
+            &os(&["gcc", "-fdebug-prefix-map=/s=/src", "-g", "-c", "/s/a.c"]),
+            text,
+            Path::new("/h/p"),
+            OsStr::new("/s/a.c"),
+        )
+        .unwrap();
+        assert_eq!(
+            show(&argv),
+            "gcc -ffile-prefix-map=../../=/ -fdebug-prefix-map=/s=/src \
+             -fdebug-prefix-map=../../s=/src -g -c ../../s/a.c"
+        );
+        assert_eq!(
+            body(&c),
+            (
+                b"/s/a.c".to_vec(),
+                b"# 1 \"../../s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"../../s/a.c\" 2\nint x; /* \"/s/a.c\" */\n".to_vec()
+            )
+        );
+        let odd = |input: &str, cwd: &str| {
+            let t = format!("# 1 \"{input}\"\n");
+            request(
+                &os(&["gcc", input]),
+                t.as_bytes(),
+                Path::new(cwd),
+                OsStr::new(input),
+            )
+        };
+        assert!(odd("/s/../a.c", "/h").is_err());
+        assert!(odd("/s/a.c", "/").is_err());
+        assert!(odd("/s/a.c", "/h").is_ok());
     }
 
     fn job(cmd: &str) -> Job {
