@@ -126,7 +126,8 @@ fn compare(local: &BTreeMap<PathBuf, Vec<u8>>, built: &BTreeMap<PathBuf, Vec<u8>
         .collect()
 }
 
-/// Lua's sources copied into `dir/src` with a Makefile (`CC`, `CFLAGS` on make's line).
+/// Lua's sources copied into `dir/src` with a Makefile (`CC`, `CFLAGS` on make's line; `SRC`
+/// names the sources' directory, `src` or an absolute one, as cmake names them).
 fn lua_tree(source: &Path, dir: &Path) {
     let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
@@ -138,8 +139,8 @@ fn lua_tree(source: &Path, dir: &Path) {
     }
     std::fs::write(
         dir.join("Makefile"),
-        "CC = cc\nCFLAGS = -g\nOBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))\nall: $(OBJS)\n\
-         src/%.o: src/%.c\n\t$(CC) $(CFLAGS) -Wall -DLUA_USE_LINUX -MD -c $< -o $@\n\
+        "CC = cc\nCFLAGS = -g\nSRC = src\nOBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))\nall: $(OBJS)\n\
+         src/%.o: $(SRC)/%.c\n\t$(CC) $(CFLAGS) -Wall -DLUA_USE_LINUX -MD -c $< -o $@\n\
          clean:\n\trm -f src/*.o src/*.d src/*.dwo\n",
     )
     .unwrap();
@@ -164,8 +165,15 @@ fn lua_case(
             format!("CC={cc}"),
             format!(
                 "CFLAGS={}",
-                flags.replace("{dir}", &dir.display().to_string())
+                flags
+                    .replace("{dir}", &dir.display().to_string())
+                    .replace(" {abs}", "")
             ),
+            if flags.contains("{abs}") {
+                format!("SRC={}/src", dir.display())
+            } else {
+                "SRC=src".to_owned()
+            },
         ]
     };
     let clean = || run(Command::new("make").arg("-C").arg(dir).arg("clean"));
@@ -247,6 +255,9 @@ fn lua_with_gcc_debug_options_equals_a_local_build() {
         true,
     );
     // -gsplit-dwarf writes a second file no protocol returns: compiled here, by design.
+    // Sources named by absolute paths (` {abs}`), as cmake names them, with a prefix map.
+    let abs = "-g3 -fdebug-prefix-map={dir}=/lua {abs}";
+    lua_case(t.path(), &d, "gcc", abs, &both, true);
     lua_case(t.path(), &d, "gcc", "-g -gsplit-dwarf", &both, false);
 }
 
@@ -263,6 +274,8 @@ fn lua_with_clang_debug_options_equals_a_local_build() {
     // files; plain mode cannot, so the source route compiles it here.
     lua_case(t.path(), &d, "clang", "-g", &[Mode::Pump], true);
     lua_case(t.path(), &d, "clang", "-g", &[Mode::Plain], false);
+    let abs = "-gdwarf-4 -g3 {abs}";
+    lua_case(t.path(), &d, "clang", abs, &[Mode::Plain, Mode::Pump], true);
     lua_case(
         t.path(),
         &d,

@@ -148,6 +148,24 @@ fn quoted(name: &[u8]) -> Vec<u8> {
     q
 }
 
+/// Where `quoted` starts in `line` when the line is a marker naming it: blanks (gcc indents
+/// a marker as the line it replaces was indented), `# `, a line number, a space, the name,
+/// then flags or the end.
+fn marker_name_at(line: &[u8], quoted: &[u8]) -> Option<usize> {
+    let blanks = line
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t'))
+        .count();
+    let rest = line[blanks..].strip_prefix(b"# ")?;
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    let at = blanks + 2 + digits + 1;
+    let ok = digits > 0
+        && rest.get(digits) == Some(&b' ')
+        && line[at..].starts_with(quoted)
+        && matches!(line.get(at + quoted.len()), None | Some(b' ' | b'\n'));
+    ok.then_some(at)
+}
+
 /// The server's command line and the request's file for one job: `argv` (from `Route`),
 /// the local preprocessor's `text`, this directory and the source as named.
 ///
@@ -198,21 +216,13 @@ pub fn request(
     let (from, to) = (quoted(name), quoted(&rel));
     let mut rewritten = Vec::with_capacity(main.len() + 64);
     for line in main.split_inclusive(|&b| b == b'\n') {
-        let digits = line
-            .get(2..)
-            .map_or(0, |r| r.iter().take_while(|b| b.is_ascii_digit()).count());
-        let at = 2 + digits + 1;
-        if line.starts_with(b"# ")
-            && digits > 0
-            && line.get(at - 1) == Some(&b' ')
-            && line[at..].starts_with(&from)
-            && matches!(line.get(at + from.len()), None | Some(b' ' | b'\n'))
-        {
-            rewritten.extend_from_slice(&line[..at]);
-            rewritten.extend_from_slice(&to);
-            rewritten.extend_from_slice(&line[at + from.len()..]);
-        } else {
-            rewritten.extend_from_slice(line);
+        match marker_name_at(line, &from) {
+            Some(at) => {
+                rewritten.extend_from_slice(&line[..at]);
+                rewritten.extend_from_slice(&to);
+                rewritten.extend_from_slice(&line[at + from.len()..]);
+            }
+            None => rewritten.extend_from_slice(line),
         }
     }
     let mut i = 1;
@@ -308,7 +318,7 @@ mod tests {
 
     #[test]
     fn an_absolute_source_is_named_from_the_root_up_and_mapped_back() {
-        let text = b"# 0 \"/s/a.c\"\n# 1 \"/s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"/s/a.c\" 2\nint x; /* \"/s/a.c\" */\n";
+        let text = b"# 0 \"/s/a.c\"\n# 1 \"/s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"/s/a.c\" 2\n  # 7 \"/s/a.c\"\nint x; /* \"/s/a.c\" */\n";
         let (argv, c) = request(
             &os(&["gcc", "-fdebug-prefix-map=/s=/src", "-g", "-c", "/s/a.c"]),
             text,
@@ -325,7 +335,7 @@ mod tests {
             body(&c),
             (
                 b"/s/a.c".to_vec(),
-                b"# 1 \"../../s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"../../s/a.c\" 2\nint x; /* \"/s/a.c\" */\n".to_vec()
+                b"# 1 \"../../s/a.c\"\n# 1 \"/s/a.h\" 1\nint y;\n# 2 \"../../s/a.c\" 2\n  # 7 \"../../s/a.c\"\nint x; /* \"/s/a.c\" */\n".to_vec()
             )
         );
         let odd = |input: &str, cwd: &str| {
