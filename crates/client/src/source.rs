@@ -47,6 +47,17 @@ impl Family {
         }
     }
 
+    /// Added to the server's command line: the file the server compiles holds the expanded
+    /// text, so an excerpt under a relayed message would quote the wrong lines. (Relayed
+    /// only under `DISTCC_FALLBACK=0`/`DISTCC_SKIP_LOCAL_RETRY`; otherwise the messages are a
+    /// local compile's.) Neither compiler records it in `DW_AT_producer` (measured).
+    pub fn no_source_excerpts(self) -> &'static str {
+        match self {
+            Family::Gcc => "-fno-diagnostics-show-caret",
+            Family::Clang => "-fno-caret-diagnostics",
+        }
+    }
+
     /// Added to the local preprocessor's command line.
     pub fn cpp_option(self) -> &'static str {
         match self {
@@ -79,7 +90,10 @@ pub fn route(identical_debug: bool, job: &Job, program: &Path) -> Route {
         );
     }
     match job.source_argv() {
-        Some(argv) => Route::Source { family, argv },
+        Some(mut argv) => {
+            argv.push(family.no_source_excerpts().into());
+            Route::Source { family, argv }
+        }
         None => Route::Local(
             "-include, -imacros, -Wp, or -Xpreprocessor: the server cannot reproduce the text before the main file",
         ),
@@ -376,9 +390,16 @@ mod tests {
             ),
             Route::Source {
                 family: Family::Gcc,
-                argv: ["gcc", "-g3", "-DX=1", "-c", "a.c"]
-                    .map(OsString::from)
-                    .to_vec()
+                argv: [
+                    "gcc",
+                    "-g3",
+                    "-DX=1",
+                    "-c",
+                    "a.c",
+                    "-fno-diagnostics-show-caret"
+                ]
+                .map(OsString::from)
+                .to_vec()
             }
         );
         assert!(matches!(
