@@ -199,10 +199,27 @@ fn compare_all(
         let stem = Path::new(file).file_stem().unwrap().to_string_lossy();
         for variant in variants {
             let obj = format!("out/{stem}.o");
+            // `{abs}`: the source and the include directory by absolute paths, as cmake
+            // names them (in pump mode the server's names are then under its job root).
+            let abs = variant.contains(&"{abs}");
+            let root = sb.path().display().to_string();
             let mut cmd: Vec<String> = vec![compiler.to_owned()];
-            cmd.extend(WARNINGS.iter().map(|s| s.to_string()));
-            cmd.extend(variant.iter().map(|s| s.to_string()));
-            cmd.extend(["-c".into(), file.to_string(), "-o".into(), obj.clone()]);
+            cmd.extend(WARNINGS.iter().map(|s| match (*s, abs) {
+                ("-Iinc", true) => format!("-I{root}/inc"),
+                _ => s.to_string(),
+            }));
+            cmd.extend(
+                variant
+                    .iter()
+                    .filter(|v| **v != "{abs}")
+                    .map(|s| s.to_string()),
+            );
+            let source = if abs {
+                format!("{root}/{file}")
+            } else {
+                file.to_string()
+            };
+            cmd.extend(["-c".into(), source, "-o".into(), obj.clone()]);
             let _ = std::fs::remove_file(sb.path().join(&obj));
             let dist = compile(sb, Some(hosts), env, &cmd);
             let dist_obj = std::fs::read(sb.path().join(&obj)).ok();
@@ -227,10 +244,16 @@ fn compare_all(
     (compared, with_messages)
 }
 
-fn messages_corpus(pump: bool) {
+/// `identical`: with `DISTCC_IDENTICAL_DEBUG=1`, so the `-g` compiles take the source route.
+fn messages_corpus(pump: bool, identical: bool) {
     if !require(&["gcc", "clang"]) {
         return;
     }
+    let route = match (pump, identical) {
+        (true, _) => "pump",
+        (false, false) => "plain",
+        (false, true) => "source route",
+    };
     let sb = Sandbox::new(if pump { "diag-pump" } else { "diag-plain" });
     for (rel, text) in FILES {
         let p = sb.path().join(rel);
@@ -245,17 +268,23 @@ fn messages_corpus(pump: bool) {
         format!("127.0.0.1:{}/4,lzo", d.port)
     };
     let pump_env = pump.then(|| Pump::start(&hosts));
-    let env = pump_env.as_ref().map_or(Vec::new(), |p| p.0.clone());
+    let mut env = pump_env.as_ref().map_or(Vec::new(), |p| p.0.clone());
+    if identical {
+        env.push(("DISTCC_IDENTICAL_DEBUG".to_owned(), "1".to_owned()));
+    }
     let gcc: &[&[&str]] = &[
         &[],
         &["-fdiagnostics-color=always"],
         &["-fdiagnostics-format=json"],
         &["-fdiagnostics-parseable-fixits", "-g"],
+        &["{abs}"],
+        &["{abs}", "-fdiagnostics-format=json"],
     ];
     let clang: &[&[&str]] = &[
         &[],
         &["-fdiagnostics-color=always"],
         &["-fdiagnostics-parseable-fixits", "-g"],
+        &["{abs}"],
     ];
     let (g, gm) = compare_all(&sb, "gcc", gcc, &hosts, &env);
     let (c, cm) = compare_all(&sb, "clang", clang, &hosts, &env);
@@ -265,15 +294,35 @@ fn messages_corpus(pump: bool) {
     let sources = FILES.iter().filter(|(f, _)| f.ends_with(".c")).count();
     assert_eq!(gm, g, "every gcc compile of the corpus prints something");
     assert_eq!(cm, c, "every clang compile of the corpus prints something");
-    // Every compile reached the daemon first (logged after its reply, so waited for).
+    // Every compile reached the daemon first (logged after its reply, so waited for), but
+    // for clang's `-g` ones by the source route: DWARF 5 compiles here by design.
+    let with_g = |variants: &[&[&str]]| variants.iter().filter(|v| v.contains(&"-g")).count();
+    let expected = if identical {
+        g + c - sources * with_g(clang)
+    } else {
+        g + c
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let jobs = |log: &str| log.lines().filter(|l| l.contains(" exit ")).count();
-    while jobs(&d.log_text()) < g + c && std::time::Instant::now() < deadline {
+    while jobs(&d.log_text()) < expected && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     let log = d.log_text();
     let remote = jobs(&log);
-    assert_eq!(remote, g + c, "jobs in the daemon's log:\n{log}");
+    assert_eq!(
+        remote,
+        expected,
+        "jobs in the daemon's log:\n{log}\nclient's local compiles:\n{}",
+        sb.log_text()
+            .lines()
+            .filter(|l| l.contains("locally") || l.contains("compiling here"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    if identical {
+        let sent = sb.log_text().matches("and its macros not").count();
+        assert_eq!(sent, sources * with_g(gcc), "gcc -g by the source route");
+    }
     if pump {
         let pumped = sb.log_text().matches(" files and links for ").count();
         assert_eq!(
@@ -292,19 +341,24 @@ fn messages_corpus(pump: bool) {
     assert!(stats.contains(client::compile::MESSAGES_REASON), "{stats}");
     eprintln!(
         "diagnostics ({}): {} compiles of {sources} files byte-identical to local (gcc {g}, clang {c}); {remote} remote jobs",
-        if pump { "pump" } else { "plain" },
+        route,
         g + c
     );
 }
 
 #[test]
 fn warnings_are_the_local_compiles_bytes_in_plain_mode() {
-    messages_corpus(false);
+    messages_corpus(false, false);
+}
+
+#[test]
+fn warnings_are_the_local_compiles_bytes_by_the_source_route() {
+    messages_corpus(false, true);
 }
 
 #[test]
 fn warnings_are_the_local_compiles_bytes_in_pump_mode() {
-    messages_corpus(true);
+    messages_corpus(true, false);
 }
 
 /// Parallel local compiles (here: no hosts) writing into one pipe, as under `make -j`: clang

@@ -792,10 +792,10 @@ impl Client<'_> {
         let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
         // Registered before the spawn creates it: an interrupt from here on removes it.
         let interrupt = os::interrupt::RemoveOnInterrupt::new(&tmp);
-        let mut cpp_argv = job.cpp_argv();
-        if let source::Route::Source { family, .. } = route {
-            cpp_argv.push(family.cpp_option().into());
-        }
+        let cpp_argv = match route {
+            source::Route::Source { family, .. } => family.cpp_argv(job.cpp_argv()),
+            _ => job.cpp_argv(),
+        };
         self.log
             .debug(format_args!("running the preprocessor: {:?}", cpp_argv));
         let mut cmd = compiler.command(&cpp_argv);

@@ -58,6 +58,18 @@ impl Family {
         }
     }
 
+    /// The local preprocessor's command line for the source route: `cpp_argv` and this
+    /// family's option. gcc refuses `-fdirectives-only` with `-Wunused-macros`, so that
+    /// goes; the server's preprocessor (which expands the macros) warns instead, and such a
+    /// message is the local compile's anyway (`compile::messages_need_local_compile`).
+    pub fn cpp_argv(self, mut cpp_argv: Vec<OsString>) -> Vec<OsString> {
+        if self == Family::Gcc {
+            cpp_argv.retain(|a| a != "-Wunused-macros");
+        }
+        cpp_argv.push(self.cpp_option().into());
+        cpp_argv
+    }
+
     /// Added to the local preprocessor's command line.
     pub fn cpp_option(self) -> &'static str {
         match self {
@@ -88,6 +100,12 @@ pub fn route(identical_debug: bool, job: &Job, program: &Path) -> Route {
         return Route::Local(
             "clang writes MD5 sums of the files it reads into DWARF 5 line tables, which a rewritten source cannot have",
         );
+    }
+    let traditional = job.argv[1..]
+        .iter()
+        .any(|a| a == "-traditional" || a == "-traditional-cpp");
+    if family == Family::Gcc && traditional {
+        return Route::Local("gcc's -fdirectives-only is incompatible with -traditional");
     }
     match job.source_argv() {
         Some(mut argv) => {
@@ -279,6 +297,31 @@ mod tests {
         assert_eq!(main_part(t, b"d\\\"q.c"), Some(&t[..]));
         assert_eq!(main_part(b"# 1 \"b.c\"\n", b"a.c"), None);
         assert_eq!(main_part(b"# 1 \"a.c\" 1\n", b"a.c"), None);
+    }
+
+    #[test]
+    fn gcc_drops_what_directives_only_refuses() {
+        let v = Family::Gcc.cpp_argv(os(&["gcc", "-Wunused-macros", "-E", "a.c"]));
+        assert_eq!(v, os(&["gcc", "-E", "a.c", "-fdirectives-only"]));
+        let v = Family::Clang.cpp_argv(os(&["clang", "-Wunused-macros", "-E", "a.c"]));
+        assert_eq!(
+            v,
+            os(&[
+                "clang",
+                "-Wunused-macros",
+                "-E",
+                "a.c",
+                "-frewrite-includes"
+            ])
+        );
+        assert!(matches!(
+            route(
+                true,
+                &job("gcc -g -traditional-cpp -c a.c"),
+                Path::new("/x/gcc")
+            ),
+            Route::Local(_)
+        ));
     }
 
     #[test]
