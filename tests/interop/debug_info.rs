@@ -355,3 +355,56 @@ fn libgit2_debug_through_our_client_and_daemon_equals_a_local_build() {
         }
     }
 }
+
+/// `DISTCC_IDENTICAL_DEBUG` with 3.4's daemon on the other side (a misconfiguration): 3.4's
+/// distccd accepts the source route's request but leaves its job directory in the object;
+/// the client notices, says so, and compiles here, so the objects still equal the local
+/// build's.
+#[test]
+fn identical_debug_against_distccd34_compiles_here_and_says_why() {
+    if !require(&["gcc", "make", "distccd"]) {
+        return;
+    }
+    let Some(source) = lua_source() else {
+        return;
+    };
+    let t = TempDir::new("debug-lua-34");
+    lua_tree(&source, t.path());
+    let dir = t.path();
+    let args = |cc: &str| {
+        vec![
+            "-C".to_owned(),
+            dir.display().to_string(),
+            "-j2".to_owned(),
+            format!("CC={cc}"),
+            "CFLAGS=-g".to_owned(),
+        ]
+    };
+    run(Command::new("make").args(args("gcc")));
+    let local = outputs(dir);
+    let n = objects(&local);
+    run(Command::new("make").arg("-C").arg(dir).arg("clean"));
+    let d = Daemon::start(Impl::Distcc34, 4);
+    let state = TempDir::new("debug-34-state");
+    let log = state.path().join("client.log");
+    run(Command::new("make")
+        .args(args(&format!("{DISTCC} gcc")))
+        .env("DISTCC_HOSTS", d.host(true, 4))
+        .env("DISTCC_DIR", state.path())
+        .env("DISTCC_LOG", &log)
+        .env("DISTCC_VERBOSE", "1")
+        .env("DISTCC_IDENTICAL_DEBUG", "1"));
+    let differ = compare(&local, &outputs(dir));
+    assert!(
+        differ.is_empty(),
+        "{} outputs differ, first {:?}",
+        differ.len(),
+        differ.first()
+    );
+    let client = std::fs::read_to_string(&log).unwrap_or_default();
+    let noticed = client.matches("not a distcc-rs daemon, which").count();
+    assert_eq!(noticed, n, "every job noticed 3.4's daemon:\n{client}");
+    eprintln!(
+        "debug_info: Lua gcc -g against distccd 3.4: {n} objects identical, all compiled here after the check"
+    );
+}

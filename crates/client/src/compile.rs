@@ -535,6 +535,18 @@ impl Client<'_> {
                         }
                         return self.compile_here_for_messages(dirs, &list, compiler, argv, &input);
                     }
+                    if exit == 0
+                        && matches!(route, source::Route::Source { .. })
+                        && source::names_a_job_root(&reply.object, &cwd, job.input.as_bytes())
+                    {
+                        self.log.warning(format_args!(
+                            "{} left its job directory in the debug information of {input}: not a distcc-rs daemon, which DISTCC_IDENTICAL_DEBUG needs",
+                            host.spec
+                        ));
+                        drop(slot);
+                        let why = "the server is not a distcc-rs daemon";
+                        return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+                    }
                     if exit == 0 {
                         output::write_atomic(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;

@@ -166,6 +166,16 @@ pub fn closure(main: &[u8], cwd: &Path, input: &Path) -> Closure {
     }
 }
 
+/// True when `object` names a daemon's job directory (`…/distccd_XXXXXX/…`, 3.4's and ours
+/// alike) that this build's own names do not: 3.4's daemon maps no root away, so its
+/// `DW_AT_comp_dir` keeps it. Our daemon's objects never hold it (its `-ffile-prefix-map`);
+/// a request that reached 3.4's despite `DISTCC_IDENTICAL_DEBUG` is caught here.
+pub fn names_a_job_root(object: &[u8], cwd: &Path, input: &[u8]) -> bool {
+    const ROOT: &[u8] = b"/distccd_";
+    let holds = |b: &[u8]| b.windows(ROOT.len()).any(|w| w == ROOT);
+    holds(object) && !holds(cwd.as_os_str().as_bytes()) && !holds(input)
+}
+
 /// A line marker's quoted name, as the preprocessor writes it.
 fn quoted(name: &[u8]) -> Vec<u8> {
     let mut q = vec![b'"'];
@@ -321,6 +331,22 @@ mod tests {
                 Path::new("/x/gcc")
             ),
             Route::Local(_)
+        ));
+    }
+
+    #[test]
+    fn a_job_root_in_an_object_is_noticed_unless_the_build_names_one_too() {
+        let obj = b"\x7fELF../tmp/distccd_AbC123/home/u/p\0";
+        assert!(names_a_job_root(obj, Path::new("/home/u/p"), b"a.c"));
+        assert!(!names_a_job_root(
+            b"\x7fELF/home/u/p\0",
+            Path::new("/home/u/p"),
+            b"a.c"
+        ));
+        assert!(!names_a_job_root(
+            obj,
+            Path::new("/tmp/distccd_x/p"),
+            b"a.c"
         ));
     }
 
