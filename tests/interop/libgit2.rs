@@ -3,9 +3,10 @@
 //!
 //! Covered pairs: Debian's 3.4 client against our daemon (Release and Debug, protocols 1 and
 //! 2), our client against 3.4's daemon (protocols 1 and 2) and against ours (protocol 1 as a
-//! launcher, protocol 2 as `cc` in a masquerade directory first on PATH). Debug objects are
-//! compared with 3.4's own distributed build (see `debug_reference` for why a local `-g`
-//! build cannot be the reference). Builds run one at a time: the machine has two cores, and
+//! launcher, protocol 2 as `cc` in a masquerade directory first on PATH). Debug objects of
+//! 3.4's client are compared with 3.4's own distributed build (see `debug_reference` for why
+//! a local `-g` build cannot be the reference for what 3.4's client sends; our client with
+//! our daemon matches the local build: debug_info.rs). Builds run one at a time: the machine has two cores, and
 //! the reference build of a build type is shared by every test of that type.
 
 use std::collections::BTreeMap;
@@ -49,7 +50,7 @@ impl Tree {
 }
 
 /// Only one libgit2 build runs at a time.
-fn build_lock() -> MutexGuard<'static, ()> {
+pub(crate) fn build_lock() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
@@ -88,7 +89,8 @@ fn tree(source: &Path, build_type: &'static str) -> &'static Tree {
     tree
 }
 
-/// With `-g`, no distcc that sends fully preprocessed source can match a local build byte for
+/// With `-g`, no client that sends fully preprocessed source (3.4's; ours without
+/// `DISTCC_IDENTICAL_DEBUG`) can match a local build byte for
 /// byte: gcc's line table records columns of the macro-expanded text (`f(VALUE)` locally,
 /// `f(42)` on the server), and at `-O0` those locations even move code (a `jmp` lands one byte
 /// further in libgit2's `pcre2_convert.c`). That is in the bytes 3.4's client sends, so no
@@ -138,6 +140,17 @@ pub(crate) const PLAIN_LAUNCHER: &str = "#!/bin/sh\nexec $LAUNCH \"$@\"\n";
 /// `build_type`, every optional dependency bundled or off, with that script as cmake's
 /// compiler launcher. Returns the build directory.
 pub(crate) fn configure(source: &Path, dir: &Path, build_type: &str, script: &str) -> PathBuf {
+    configure_with(source, dir, build_type, script, &[])
+}
+
+/// As `configure`, with `extra` cmake arguments (for example `-DCMAKE_C_FLAGS=-g3`).
+pub(crate) fn configure_with(
+    source: &Path,
+    dir: &Path,
+    build_type: &str,
+    script: &str,
+    extra: &[&str],
+) -> PathBuf {
     let launcher = dir.join("launch.sh");
     std::fs::write(&launcher, script).unwrap();
     run(Command::new("chmod").arg("+x").arg(&launcher));
@@ -163,7 +176,8 @@ pub(crate) fn configure(source: &Path, dir: &Path, build_type: &str, script: &st
         .arg(format!(
             "-DCMAKE_C_COMPILER_LAUNCHER={}",
             launcher.display()
-        )));
+        ))
+        .args(extra));
     build
 }
 

@@ -3,6 +3,7 @@
 
 #[path = "../common/corpus.rs"]
 mod corpus;
+mod debug_info;
 mod distcc34_client;
 mod distccd34;
 mod libgit2;

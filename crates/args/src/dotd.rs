@@ -1,4 +1,4 @@
-//! gcc's dependency (`.d`) file layout. A pump compile runs under the server's job
+//! gcc's and clang's dependency (`.d`) file layouts. A pump compile runs under the server's job
 //! directory, so its compiler wrapped the rule where the longer names were; once that
 //! directory is cut out of every path, re-wrapping makes the file byte-identical to a local
 //! compile's. Both sides need it: our daemon for any client, our client for 3.4's daemon.
@@ -53,6 +53,9 @@ pub fn rewrap(d: &[u8]) -> Option<Vec<u8>> {
         words.push(&rule[s.min(rule.len())..]);
     }
     let colon = words.iter().position(|w| w.ends_with(b":"))?;
+    if clang_layout(rule) {
+        return Some(clang_rule(&words, colon, rest));
+    }
     let mut out = Vec::with_capacity(d.len());
     let mut col = 0;
     let put = |out: &mut Vec<u8>, w: &[u8], col: &mut usize| {
@@ -83,6 +86,68 @@ pub fn rewrap(d: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// clang continues a rule on lines that start with two spaces (` \`, newline, `  name`);
+/// gcc with one.
+fn clang_layout(rule: &[u8]) -> bool {
+    rule.windows(4).any(|w| w == b"\\\n  ")
+}
+
+/// A name's length as clang counts it: unescaped (`\ ` and `\#` are one byte, `$$` one).
+fn unescaped_len(w: &[u8]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < w.len() {
+        if (w[i] == b'\\' && matches!(w.get(i + 1), Some(b' ' | b'#')))
+            || (w[i] == b'$' && w.get(i + 1) == Some(&b'$'))
+        {
+            i += 1;
+        }
+        n += 1;
+        i += 1;
+    }
+    n
+}
+
+/// The rule laid out as clang's `DependencyFileGenerator::outputDependencyFile` does (75
+/// columns; a prerequisite moves to a new line when it and a trailing ` \` would pass them).
+fn clang_rule(words: &[&[u8]], colon: usize, rest: &[u8]) -> Vec<u8> {
+    const MAX: usize = 75;
+    let mut out = Vec::new();
+    let mut col = 0;
+    for (k, w) in words[..=colon].iter().enumerate() {
+        let w = if k == colon { &w[..w.len() - 1] } else { w };
+        if w.is_empty() {
+            continue;
+        }
+        let n = unescaped_len(w);
+        if col == 0 {
+            col = n;
+        } else if col + n + 2 > MAX {
+            col = n + 2;
+            out.extend_from_slice(b" \\\n  ");
+        } else {
+            col += n + 1;
+            out.push(b' ');
+        }
+        out.extend_from_slice(w);
+    }
+    out.push(b':');
+    col += 1;
+    for w in &words[colon + 1..] {
+        let n = unescaped_len(w);
+        if col + n + 1 + 2 > MAX {
+            out.extend_from_slice(b" \\\n ");
+            col = 2;
+        }
+        out.push(b' ');
+        out.extend_from_slice(w);
+        col += n + 1;
+    }
+    out.push(b'\n');
+    out.extend_from_slice(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,5 +167,17 @@ mod tests {
             b"a\\ b.o: x\\ y.h z.h\n\nz.h:\n".to_vec()
         );
         assert_eq!(rewrap(b"no rule"), None);
+    }
+
+    #[test]
+    fn clang_rules_are_wrapped_as_clang_wraps_them() {
+        // clang -MD's own output, and the same rule after a job root was cut out of it.
+        let local = b"src/lapi.o: src/lapi.c src/lprefix.h \\\n  /usr/lib/llvm-14/lib/clang/14.0.6/include/limits.h \\\n  /usr/include/limits.h \\\n  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \\\n  /usr/include/features.h /usr/include/features-time64.h src/lapi.h\n";
+        let server = b"src/lapi.o: src/lapi.c \\\n  src/lprefix.h \\\n  /usr/lib/llvm-14/lib/clang/14.0.6/include/limits.h \\\n  /usr/include/limits.h \\\n  /usr/include/x86_64-linux-gnu/bits/libc-header-start.h \\\n  /usr/include/features.h \\\n  /usr/include/features-time64.h src/lapi.h\n";
+        assert_eq!(
+            String::from_utf8_lossy(&rewrap(server).unwrap()),
+            String::from_utf8_lossy(local)
+        );
+        assert_eq!(rewrap(local).unwrap(), local.to_vec());
     }
 }

@@ -349,6 +349,80 @@ impl Job {
         out
     }
 
+    /// True when the compile writes debug information: the last debug-level option is not
+    /// `-g0`/`-ggdb0` (gcc and clang read them in order).
+    pub fn debug_info(&self) -> bool {
+        let mut on = false;
+        for a in &self.argv[1..] {
+            let a = bytes(a);
+            if a == b"-g0" || a == b"-ggdb0" {
+                on = false;
+            } else if a == b"-g"
+                || matches!(a, b"-g1" | b"-g2" | b"-g3" | b"-gfull")
+                || a.starts_with(b"-ggdb")
+                || a.starts_with(b"-gdwarf")
+                || a.starts_with(b"-gline-")
+                || a.starts_with(b"-gstabs")
+            {
+                on = true;
+            }
+        }
+        on
+    }
+
+    /// The DWARF version asked for with `-gdwarf-N` (the last one), if any.
+    pub fn dwarf_version(&self) -> Option<u8> {
+        self.argv[1..].iter().rev().find_map(|a| {
+            let v = bytes(a).strip_prefix(b"-gdwarf-")?;
+            match v {
+                [d @ b'2'..=b'5'] => Some(d - b'0'),
+                _ => None,
+            }
+        })
+    }
+
+    /// The server's command line for a compile of the source text itself, its includes
+    /// expanded here (`-fdirectives-only`, `-frewrite-includes`) but its macros not: the
+    /// command line as given without the options that find or read other files (include
+    /// directories, dependency files) and without `-o` (the server names its own output).
+    /// `-D`, `-U`, `-undef`, `-nostdinc` and `-x` stay: the server's preprocessor must
+    /// define what the local one defined before the main file. `None` when the text before
+    /// the main file cannot be reproduced there: `-include`, `-imacros` (files the server
+    /// does not have) and `-Wp,`/`-Xpreprocessor` (options this scanner does not read).
+    pub fn source_argv(&self) -> Option<Vec<OsString>> {
+        let mut out = vec![self.argv[0].clone()];
+        for word in walk(&self.argv) {
+            let Some(opt) = word.opt else {
+                out.push(self.argv[word.index].clone());
+                continue;
+            };
+            let strip = match opt.meaning {
+                Meaning::CppOnly => match opt.spelling {
+                    "-include" | "-imacros" | "-Wp," | "-Xpreprocessor" => return None,
+                    "-D" | "-U" | "-undef" | "-nostdinc" | "-nostdinc++" | "-isysroot"
+                    | "-stdlib" => false,
+                    _ => true,
+                },
+                Meaning::Output
+                | Meaning::DepsSideEffect
+                | Meaning::DepsFile
+                | Meaning::DepsTarget
+                | Meaning::DepsModifier => true,
+                _ => false,
+            };
+            if strip {
+                continue;
+            }
+            out.push(self.argv[word.index].clone());
+            if word.separate
+                && let Some(v) = self.argv.get(word.index + 1)
+            {
+                out.push(v.clone());
+            }
+        }
+        Some(out)
+    }
+
     /// Extension for the preprocessed temporary file (`i`, `ii`, `mi`, `mii`).
     pub fn preprocessed_extension(&self) -> &'static str {
         self.language.preprocessed_extension()

@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
@@ -22,7 +22,13 @@ use crate::hosts::{self, Host, HostList};
 use crate::log::Log;
 use crate::remote::{self, Attempt, Progress};
 use crate::state::StateFile;
-use crate::{backoff, cross, invoke, output, pump, slots};
+use crate::{backoff, cross, invoke, output, pump, slots, source};
+
+/// The stats reason of a local compile run for the messages a remote one printed.
+pub const MESSAGES_REASON: &str = "a remote compile printed messages";
+
+/// The stats reason of a local compile that no remote one could match (`DISTCC_IDENTICAL_DEBUG`).
+pub const IDENTICAL_DEBUG_REASON: &str = "identical debug information needs a local compile";
 
 /// Most compiler messages kept from a local preprocessor.
 const CPP_STDERR_LIMIT: usize = 16 * 1024 * 1024;
@@ -175,17 +181,32 @@ impl Client<'_> {
         Ok(Some(list))
     }
 
-    /// Runs the compiler here with the caller's stdio, holding nothing.
+    /// Runs the compiler here with the caller's stdio, holding nothing. Its messages go
+    /// through `output::relay_lines` (whole lines, never split by another job's) unless
+    /// standard error is a terminal: there the compiler must see the terminal itself, as
+    /// it decides colours and line widths by it.
     fn run_here(&self, compiler: &LocalCompiler, argv: &[OsString]) -> Result<i32, ClientError> {
+        use std::io::IsTerminal;
+        let relay = !std::io::stderr().is_terminal();
         let mut cmd = compiler.command(argv);
         cmd.stdin(Input::Inherit)
             .stdout(Output::Inherit)
-            .stderr(Output::Inherit);
-        let outcome = cmd
-            .spawn()
-            .and_then(|c| c.wait())
-            .map_err(|e| ClientError::Spawn(compiler.program.clone(), e))?;
-        Ok(exit_code_of(outcome.status))
+            .stderr(if relay { Output::Pipe } else { Output::Inherit });
+        let spawned = |e| ClientError::Spawn(compiler.program.clone(), e);
+        let mut child = cmd.spawn().map_err(spawned)?;
+        // Should no thread start, the pipe closes and the compiler's messages are lost
+        // with it; the compile itself still runs and reports its status.
+        let relaying = child.take_stderr().and_then(|pipe| {
+            std::thread::Builder::new()
+                .name("messages".into())
+                .spawn(move || output::relay_lines(pipe, &mut std::io::stderr()))
+                .ok()
+        });
+        let outcome = child.wait();
+        if let Some(t) = relaying {
+            let _ = t.join();
+        }
+        Ok(exit_code_of(outcome.map_err(spawned)?.status))
     }
 
     /// Runs the compiler here holding a local slot (`--localslots`).
@@ -267,6 +288,25 @@ impl Client<'_> {
             );
         }
         let server_argv: Vec<Vec<u8>> = server_argv.into_iter().map(OsString::into_vec).collect();
+        // Debug information equal to a local build's (`DISTCC_IDENTICAL_DEBUG`): in plain mode
+        // the source route or, where none gives it, a local compile; pump mode gives it as is.
+        let mut route = source::route(cfg.identical_debug, &job, &compiler.program);
+        if let source::Route::Source { argv, .. } = &mut route
+            && !cfg.no_rewrite_cross
+        {
+            cross::rewrite(argv, cfg.path.as_deref(), Path::new(cross::ALLOW_DIR));
+        }
+        let cwd = match (&route, std::env::current_dir()) {
+            (_, Ok(cwd)) => cwd,
+            (source::Route::Source { .. }, Err(e)) => {
+                self.log.warning(format_args!(
+                    "cannot read the working directory ({e}); sending {input} fully preprocessed"
+                ));
+                route = source::Route::Classic;
+                PathBuf::new()
+            }
+            (_, Err(_)) => PathBuf::new(),
+        };
         // Pump mode is for `,cpp` hosts only, and only when this compile allows it.
         let mut pump = PumpState::Off;
         if candidates.iter().any(|h| h.cpp) {
@@ -307,7 +347,10 @@ impl Client<'_> {
         // first and holds it while it waits for a local one and while cpp runs), so that
         // connecting overlaps cpp and a busy farm is not kept waiting by local work.
         if all_remote && !pump.may_pump() {
-            cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+            if let source::Route::Local(why) = route {
+                return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+            }
+            cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
         }
         let mut last_failure = (
             ExitCode::NoHosts,
@@ -385,6 +428,10 @@ impl Client<'_> {
                 // Not folded into the speed model: its unit is KB of preprocessed source, and a
                 // pump request carries compressed headers that the include server may have
                 // sent before (and no system headers), which would make the host look slow.
+                if exit == 0 && self.messages_need_local_compile(&[], &reply) {
+                    drop(slot);
+                    return self.compile_here_for_messages(dirs, &list, compiler, argv, &input);
+                }
                 if exit == 0 {
                     match (&plan.deps_file, &reply.dotd) {
                         (Some(d), Some(text)) => {
@@ -438,8 +485,12 @@ impl Client<'_> {
                 pump.demote();
                 continue;
             }
+            if let source::Route::Local(why) = route {
+                drop(slot);
+                return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+            }
             if let Cpp::NotStarted = cpp {
-                cpp = self.start_cpp(dirs, compiler, &job, &list)?;
+                cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
             }
             // The host's share of the job, for the speed model: from the preprocessed source
             // being ready to the reply.
@@ -449,13 +500,40 @@ impl Client<'_> {
                 sent = source.as_ref().map(|s| (Instant::now(), s.len() as u64));
                 source
             };
-            let attempt = remote::attempt(
-                host,
-                &server_argv,
-                &link,
-                &mut progress,
-                &mut remote::Body::Preprocessed(&mut wait_cpp),
-            );
+            let attempt = match &route {
+                source::Route::Source {
+                    argv: source_argv, ..
+                } => {
+                    let request = wait_cpp().map(|text| {
+                        source::request(source_argv, &text, &cwd, job.input.as_os_str())
+                    });
+                    match request {
+                        Some(Ok((argv, closure))) => {
+                            self.log.info(format_args!(
+                                "sending {input} with its includes expanded and its macros not, for identical debug information"
+                            ));
+                            let mut body = remote::Body::Pump {
+                                cwd: cwd.as_os_str().as_bytes(),
+                                closure: &closure,
+                            };
+                            remote::attempt(host, &argv, &link, &mut progress, &mut body)
+                        }
+                        Some(Err(why)) => {
+                            drop(slot);
+                            return self
+                                .identical_debug_here(dirs, &list, compiler, argv, &input, why);
+                        }
+                        None => Attempt::CppFailed,
+                    }
+                }
+                _ => remote::attempt(
+                    host,
+                    &server_argv,
+                    &link,
+                    &mut progress,
+                    &mut remote::Body::Preprocessed(&mut wait_cpp),
+                ),
+            };
             match attempt {
                 Attempt::Reply(reply) => {
                     let (at, bytes) = sent.unwrap_or((Instant::now(), 0));
@@ -469,6 +547,25 @@ impl Client<'_> {
                     };
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
+                    }
+                    if exit == 0 && self.messages_need_local_compile(cpp.stderr(), &reply) {
+                        drop(slot);
+                        if pump_failed && let Some(plan) = pump.plan() {
+                            self.note_pump_discrepancy(plan, &input);
+                        }
+                        return self.compile_here_for_messages(dirs, &list, compiler, argv, &input);
+                    }
+                    if exit == 0
+                        && matches!(route, source::Route::Source { .. })
+                        && source::names_a_job_root(&reply.object, &cwd, job.input.as_bytes())
+                    {
+                        self.log.warning(format_args!(
+                            "{} left its job directory in the debug information of {input}: not a distcc-rs daemon, which DISTCC_IDENTICAL_DEBUG needs",
+                            host.spec
+                        ));
+                        drop(slot);
+                        let why = "the server is not a distcc-rs daemon";
+                        return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
                     }
                     if exit == 0 {
                         output::write(Path::new(&job.output), &reply.object)
@@ -518,6 +615,53 @@ impl Client<'_> {
         }
         let (code, why) = last_failure;
         self.fall_back(dirs, Some(&list), compiler, argv, &input, code, &why)
+    }
+
+    /// A remote compile succeeded but it, or the local preprocessor, printed something (a
+    /// warning, a note): the server's words are not the ones a local compile prints (no source
+    /// excerpt, caret or fix-it lines, columns of preprocessed text, the job directory's
+    /// names), so the compile is run here for the compiler's own messages, unless local
+    /// compiles are ruled out (`DISTCC_FALLBACK=0`, `DISTCC_SKIP_LOCAL_RETRY`): then the
+    /// server's are relayed.
+    fn messages_need_local_compile(&self, cpp_stderr: &[u8], reply: &proto::Reply) -> bool {
+        let printed =
+            !cpp_stderr.is_empty() || !reply.stderr.is_empty() || !reply.stdout.is_empty();
+        printed && self.config.fallback && !self.config.skip_local_retry
+    }
+
+    /// Compiles here, holding a local slot, because no remote compile would give an object
+    /// equal to this one (`DISTCC_IDENTICAL_DEBUG`, `source::Route::Local`).
+    fn identical_debug_here(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        input: &str,
+        why: &str,
+    ) -> Result<i32, ClientError> {
+        self.log.info(format_args!(
+            "compiling {input} locally for identical debug information: {why}"
+        ));
+        crate::stats::local(IDENTICAL_DEBUG_REASON);
+        self.run_local_locked(dirs, Some(list), compiler, argv)
+    }
+
+    /// Compiles here, holding a local slot, because the remote compile printed messages
+    /// (`messages_need_local_compile`); counted in the client's stats under that reason.
+    fn compile_here_for_messages(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        input: &str,
+    ) -> Result<i32, ClientError> {
+        self.log.info(format_args!(
+            "the remote compile of {input} printed messages; compiling here for the compiler's own"
+        ));
+        crate::stats::local(MESSAGES_REASON);
+        self.run_local_locked(dirs, Some(list), compiler, argv)
     }
 
     /// Asks the include server for a planned pump compile's files, holding a local slot as
@@ -663,6 +807,7 @@ impl Client<'_> {
         compiler: &LocalCompiler,
         job: &Job,
         list: &HostList,
+        route: &source::Route,
     ) -> Result<Cpp, ClientError> {
         if job.is_preprocessed() {
             let file = TempFile {
@@ -679,7 +824,10 @@ impl Client<'_> {
         let tmp = temp_name(&self.config.tmpdir, job.preprocessed_extension());
         // Registered before the spawn creates it: an interrupt from here on removes it.
         let interrupt = os::interrupt::RemoveOnInterrupt::new(&tmp);
-        let cpp_argv = job.cpp_argv();
+        let cpp_argv = match route {
+            source::Route::Source { family, .. } => family.cpp_argv(job.cpp_argv()),
+            _ => job.cpp_argv(),
+        };
         self.log
             .debug(format_args!("running the preprocessor: {:?}", cpp_argv));
         let mut cmd = compiler.command(&cpp_argv);

@@ -35,6 +35,9 @@ pub struct Config {
     /// `DISTCC_SKIP_LOCAL_RETRY`: after a remote compile error, report it instead of
     /// recompiling locally.
     pub skip_local_retry: bool,
+    /// `DISTCC_IDENTICAL_DEBUG`: objects with debug information must equal a local build's;
+    /// the hosts are distcc-rs daemons (see `compile`'s source route).
+    pub identical_debug: bool,
     /// `DISTCC_BACKOFF_PERIOD` (60 s): how long a failed host is avoided; zero disables.
     pub backoff_period: Duration,
     /// `DISTCC_HOSTS`, verbatim.
@@ -127,6 +130,7 @@ impl Config {
             no_rewrite_cross: get("DISTCC_NO_REWRITE_CROSS").is_some(),
             fallback: env_bool(get("DISTCC_FALLBACK"), true),
             skip_local_retry: get("DISTCC_SKIP_LOCAL_RETRY").is_some(),
+            identical_debug: env_bool(get("DISTCC_IDENTICAL_DEBUG"), false),
             backoff_period: secs("DISTCC_BACKOFF_PERIOD", 60),
             hosts: get("DISTCC_HOSTS").map(|v| v.to_string_lossy().into_owned()),
             tmpdir: nonempty_path(get("TMPDIR")).unwrap_or_else(|| PathBuf::from("/tmp")),

@@ -20,6 +20,7 @@ mod remote;
 pub mod scan_includes;
 mod sched;
 mod slots;
+pub mod source;
 pub mod ssh;
 mod state;
 pub mod stats;

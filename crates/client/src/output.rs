@@ -124,6 +124,36 @@ pub fn relay(out: &mut dyn Write, data: &[u8]) -> io::Result<()> {
     out.flush()
 }
 
+/// Relays what a running compiler writes to `input` as `relay` does, line batches as they
+/// complete, until end of file: clang writes a diagnostic a few bytes at a time, and two
+/// compilers sharing a pipe would otherwise interleave inside each other's lines. A line
+/// longer than 64 KiB goes out in pieces; a last line without a newline at end of file.
+pub fn relay_lines(mut input: impl io::Read, out: &mut dyn Write) -> io::Result<()> {
+    const MAX_PENDING: usize = 64 * 1024;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        let n = match input.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        pending.extend_from_slice(&chunk[..n]);
+        let whole = match pending.iter().rposition(|&b| b == b'\n') {
+            Some(nl) => nl + 1,
+            None if pending.len() >= MAX_PENDING => pending.len(),
+            None => continue,
+        };
+        relay(out, &pending[..whole])?;
+        pending.drain(..whole);
+    }
+    if !pending.is_empty() {
+        relay(out, &pending)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +188,32 @@ mod tests {
         let mut w = Writes(Vec::new());
         relay(&mut w, &long).unwrap();
         assert_eq!(w.0.len(), 1);
+    }
+
+    /// Hands out its bytes a few at a time, as clang writes them.
+    struct Trickle(Vec<u8>, usize);
+    impl io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0.drain(..n);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_trickle_is_relayed_in_whole_lines() {
+        let text = b"a.c:2:3: warning: x\n    2 | int y;\n      |     ^\nno newline".to_vec();
+        let mut w = Writes(Vec::new());
+        relay_lines(Trickle(text.clone(), 3), &mut w).unwrap();
+        assert_eq!(w.0.concat(), text);
+        let (last, lines) = w.0.split_last().unwrap();
+        assert!(lines.iter().all(|c| c.ends_with(b"\n")), "{:?}", w.0);
+        assert_eq!(last, b"no newline");
+        let long = vec![b'z'; 200 * 1024];
+        let mut w = Writes(Vec::new());
+        relay_lines(Trickle(long.clone(), 10_000), &mut w).unwrap();
+        assert_eq!(w.0.concat(), long);
     }
 
     fn scratch(name: &str) -> PathBuf {

@@ -397,8 +397,10 @@ pub struct PumpArgv {
 }
 
 /// Pump (v3) rewrite, as 3.4: output to `out`; `-MT X` removed and remembered; the client's
-/// `-MF` removed; `-MMD` added unless `-MD`/`-MMD` is present, then `-MF deps`; absolute include paths, prefix maps and
-/// the input rebased under `root`.
+/// `-MF` removed; `-MMD` added unless `-MD`/`-MMD` is present, then `-MF deps`; absolute include paths and
+/// the input rebased under `root`; each absolute prefix map kept and followed by a rebased copy; and
+/// `-ffile-prefix-map=<root>=` first (ours, not 3.4's), so debug information and `__FILE__` name
+/// the client's paths.
 pub fn rewrite_pump(
     argv: &[Vec<u8>],
     scan: &Scan,
@@ -461,13 +463,25 @@ pub fn rewrite_pump(
             .find(|o| v[i].starts_with(o.as_bytes()))
             && v[i].get(opt.len()) == Some(&b'/')
         {
+            // The rebased copy goes after the user's own map, so gcc (last match wins) maps
+            // names under the root by it, and system headers, which stay outside the root,
+            // still by the original.
             let mut a = opt.as_bytes().to_vec();
             a.extend_from_slice(root);
             a.extend_from_slice(&v[i][opt.len()..]);
-            v[i] = a;
+            v.insert(i + 1, a);
+            i += 1;
         }
         i += 1;
     }
+    // Names under the job root lose it in debug information and `__FILE__`, so an object is
+    // the same as one built in the client's directory: `DW_AT_comp_dir`, the line table's
+    // directories and header names. First, so that every map the user gave wins over it.
+    // gcc does not record prefix maps in `DW_AT_producer`.
+    let mut map = b"-ffile-prefix-map=".to_vec();
+    map.extend_from_slice(root);
+    map.push(b'=');
+    v.insert(1, map);
     if let Some(i) = v
         .iter()
         .position(|a| is_source(a) && a.first() == Some(&b'/'))
@@ -652,14 +666,18 @@ mod tests {
         let p = rewrite_pump(&a, &s, b"/job/root", b"/job/out.o", b"/job/deps.d").unwrap();
         assert_eq!(
             show(&p.argv),
-            "gcc -I/job/root/inc -I rel -isystem /job/root/sys -iquote/job/root/q \
-             -ffile-prefix-map=/job/root/src=. -c /job/root/src/a.c -o /job/out.o -MMD -MF /job/deps.d"
+            "gcc -ffile-prefix-map=/job/root= -I/job/root/inc -I rel -isystem /job/root/sys \
+             -iquote/job/root/q -ffile-prefix-map=/src=. -ffile-prefix-map=/job/root/src=. \
+             -c /job/root/src/a.c -o /job/out.o -MMD -MF /job/deps.d"
         );
         assert_eq!(p.dotd_target, b"tgt");
         let a = av("gcc -MD -c a.c");
         let s = scan(&a).unwrap();
         let p = rewrite_pump(&a, &s, b"/r", b"/o.o", b"/d.d").unwrap();
-        assert_eq!(show(&p.argv), "gcc -MD -c a.c -o /o.o -MF /d.d");
+        assert_eq!(
+            show(&p.argv),
+            "gcc -ffile-prefix-map=/r= -MD -c a.c -o /o.o -MF /d.d"
+        );
         assert_eq!(p.dotd_target, b"a.o");
     }
 
@@ -669,7 +687,10 @@ mod tests {
         assert!(matches!(scan(&a), Err(ArgRefusal::WritesOutside(_))));
         let s = scan_as(&a, true).unwrap();
         let p = rewrite_pump(&a, &s, b"/r", b"/o.o", b"/d.d").unwrap();
-        assert_eq!(show(&p.argv), "gcc -MD -c a.c -o /o.o -MF /d.d");
+        assert_eq!(
+            show(&p.argv),
+            "gcc -ffile-prefix-map=/r= -MD -c a.c -o /o.o -MF /d.d"
+        );
         // Other writes outside stay refused in pump mode too.
         let a = av("gcc -MD -aux-info /etc/x -c a.c");
         assert!(matches!(

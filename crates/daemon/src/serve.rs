@@ -487,7 +487,10 @@ impl Job<'_> {
                     continue;
                 }
                 let placed = match &entry.kind {
-                    PumpEntryKind::File(data) => root.write_file(&entry.name, data),
+                    PumpEntryKind::File(data) => root.write_file(
+                        &entry.name,
+                        crate::jobdir::without_own_line_directive(&entry.name, data),
+                    ),
                     PumpEntryKind::Link(target) => root.make_link(&entry.name, target),
                 };
                 if let Err(e) = placed {

@@ -182,6 +182,10 @@ fastest wins among free ones.",
                 ),
                 item("DISTCC_TCP_CORK", "0: do not use TCP_CORK (default 1)."),
                 item(
+                    "DISTCC_IDENTICAL_DEBUG",
+                    "1: a job with debug information in plain mode goes by the source route (includes expanded, macros not: gcc -fdirectives-only, clang -frewrite-includes) as a protocol 3 request, so its object is byte-identical to a local build. Only for hosts running our distccd: 3.4's daemon leaves its temporary directory in such objects, which the client notices (a warning, then a local compile).",
+                ),
+                item(
                     "DISTCC_SSH",
                     "The ssh command for @HOST entries (default ssh), split on spaces.",
                 ),
