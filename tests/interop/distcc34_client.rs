@@ -165,6 +165,13 @@ fn compile_error_gives_gccs_diagnostics_and_exit_code() {
         }
         assert!(!work.path().join("bad.o").exists());
     }
+    // The daemon logs a job after its reply is sent: give the last line a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while d.log_text().matches("src/bad.c exit 1").count() < 2
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     assert_eq!(
         d.log_text().matches("src/bad.c exit 1").count(),
         2,
