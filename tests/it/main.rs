@@ -6,6 +6,7 @@ mod client;
 mod corpus;
 mod daemon;
 mod dashboard;
+mod discovery;
 mod faults;
 mod include_server;
 mod load;

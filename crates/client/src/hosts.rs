@@ -5,6 +5,7 @@
 //! spec    = "localhost"[/N]
 //!         | [user]@host[/N][:command][,opt…]             (ssh)
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
+//!         | _service._proto.domain[/N][,opt…]              (DNS SRV, expanded by `discover`)
 //! opt     = "lzo" | "cpp" | "down"
 //! ```
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
@@ -31,11 +32,17 @@ pub enum Transport {
         host: String,
         port: u16,
     },
-    /// Over `ssh [-l user] host command`. Parsed, but the transport is not implemented yet.
+    /// Over `ssh [-l user] host command`.
     Ssh {
         user: Option<String>,
         host: String,
         command: Option<String>,
+    },
+    /// A DNS SRV name (its first label starts with `_`, which no host name does): stands
+    /// for the hosts and ports the record names. `discover::expand` replaces it with `Tcp`
+    /// entries before any slot is chosen; this entry's `/N` and options apply to each.
+    Srv {
+        name: String,
     },
 }
 
@@ -76,6 +83,7 @@ impl Host {
             Transport::Local => "localhost".to_owned(),
             Transport::Tcp { host, port } => format!("tcp_{host}_{port}"),
             Transport::Ssh { host, .. } => format!("ssh_{host}"),
+            Transport::Srv { name } => format!("srv_{name}"),
         }
     }
 }
@@ -285,6 +293,21 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
         return Err("two job limits");
     }
     let (lzo, cpp, down) = take_options(rest)?;
+    if host.starts_with('_') {
+        if word[host.len()..].contains(':') {
+            return Err("an SRV name takes its ports from DNS: no ':PORT'");
+        }
+        return Ok(Host {
+            spec,
+            transport: Transport::Srv {
+                name: host.to_owned(),
+            },
+            slots: limit1.unwrap_or(4),
+            lzo,
+            cpp,
+            down,
+        });
+    }
     Ok(Host {
         spec,
         transport: Transport::Tcp {

@@ -112,6 +112,16 @@ fastest wins among free ones.",
                 ),
                 item("USER@HOST", "Over ssh as USER."),
                 item(
+                    "_distcc._tcp.DOMAIN[/LIMIT][,OPTIONS]",
+                    "A DNS SRV name (any name whose first label starts with _): stands for every \
+host and port its SRV records name, in priority order, one entry per address of a target \
+that has several; LIMIT and OPTIONS apply to each, and no :PORT may be given. The answer \
+is kept in $DISTCC_DIR/srv/ for its TTL (at most an hour), so a build asks the name \
+servers of /etc/resolv.conf about once per TTL, and a changed record is seen once the old \
+one expires. If the name servers fail, the last answer is kept; a name never answered adds \
+no hosts, with a warning. Nothing is looked up unless the list holds such a name.",
+                ),
+                item(
                     "@HOST:COMMAND",
                     "Over ssh, running COMMAND instead of distccd.",
                 ),
@@ -247,6 +257,10 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                 item(
                     "$DISTCC_DIR/sched/",
                     "The queue of waiting clients and the learnt host speeds.",
+                ),
+                item(
+                    "$DISTCC_DIR/srv/srv_NAME",
+                    "The last answer for SRV name NAME (addresses, ports, expiry).",
                 ),
             ],
         },
