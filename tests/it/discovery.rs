@@ -296,3 +296,159 @@ fn a_daemon_stopped_mid_build_under_an_srv_name_fails_no_compile() {
         );
     }
 }
+
+/// Kills the `+zeroconf` browser a client started under `distcc_dir` (its pid file), on drop.
+struct Browser(PathBuf);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let pid_file = self.0.join("zeroconf").join("browser.pid");
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .filter(|&p| p > 1)
+        {
+            // SAFETY: plain syscall on the pid the browser wrote.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(5);
+            // SAFETY: plain syscall.
+            while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // SAFETY: plain syscall.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// `distcc --show-hosts` with `+zeroconf` in namespace `ns`, until it lists `want` entries.
+fn zeroconf_hosts(ns: &str, sb: &Sandbox, want: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns])
+            .arg(distcc_bin())
+            .arg("--show-hosts");
+        sb.env(&mut c, "+zeroconf");
+        let out = c.output().unwrap();
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        if lines.len() >= want {
+            return lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "+zeroconf found {lines:?}, not {want} hosts\nlog:\n{}",
+            sb.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Writes 24 C files that take gcc -O2 a moment each; returns their names.
+fn bulky_sources(sb: &Sandbox) -> Vec<String> {
+    let files: Vec<String> = (0..24).map(|i| format!("src/gen{i}.c")).collect();
+    for (i, f) in files.iter().enumerate() {
+        let mut text = String::new();
+        for j in 0..60 {
+            text.push_str(&format!(
+                "int f{j}(int *a, int n) {{ int s = {i}; for (int k = 0; k < n; k++) \
+                 s += a[k] * {j} ^ (s >> 3); return s; }}\n"
+            ));
+        }
+        std::fs::write(sb.path().join(f), text).unwrap();
+    }
+    files
+}
+
+#[test]
+fn zeroconf_client_finds_our_announced_daemons_and_a_stopped_one_fails_no_compile() {
+    if !require(&["gcc", "ip"]) {
+        return;
+    }
+    if !netns::available() {
+        assert!(!ci(), "CI=true but the zeroconf tests need root and ip(8)");
+        eprintln!("skipping: the zeroconf tests need root and ip(8)");
+        return;
+    }
+    // Two namespaces joined by a veth: mDNS stays on that link.
+    let link = netns::Link::new().expect("making namespaces");
+    let allow = format!("{}/32", link.client_addr);
+    let start = || {
+        OurDaemon::start_in(
+            Some(&link.server.name),
+            &link.server_addr,
+            &[&allow],
+            None,
+            &["--zeroconf"],
+        )
+    };
+    let d1 = start();
+    let d2 = start();
+    d1.wait_log("announced as distcc@");
+    let sb = Sandbox::new("zeroconf");
+    let _browser = Browser(sb.distcc_dir.clone());
+    let mut shown = zeroconf_hosts(&link.client.name, &sb, 2);
+    shown.sort();
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get()) + 2;
+    let mut want = vec![
+        format!("{}:{}/{jobs}", link.server_addr, d1.port),
+        format!("{}:{}/{jobs}", link.server_addr, d2.port),
+    ];
+    want.sort();
+    assert_eq!(shown, want);
+
+    let files = bulky_sources(&sb);
+    let spawn = |f: &str| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &link.client.name])
+            .arg(distcc_bin());
+        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
+        c.args(["gcc", "-O2", "-c", f, "-o", &obj]);
+        sb.env(&mut c, "+zeroconf");
+        c.env("DISTCC_FALLBACK", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c.spawn().expect("running distcc")
+    };
+    let mut stopped = false;
+    for batch in files.chunks(4) {
+        let children: Vec<Child> = batch.iter().map(|f| spawn(f)).collect();
+        if !stopped && d1.log_text().contains("exit 0") {
+            std::thread::sleep(Duration::from_millis(50));
+            d1.signal(libc::SIGKILL);
+            stopped = true;
+        }
+        for (c, f) in children.into_iter().zip(batch) {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{f} failed: {}\nlog:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                sb.log_text()
+            );
+        }
+    }
+    assert!(stopped, "d1 never served a job");
+    assert!(
+        d2.log_text().matches("exit 0").count() >= 12,
+        "d2 did not take over: {}",
+        d2.log_text()
+    );
+    for f in &files {
+        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
+        let remote = sb.read(&obj);
+        let st = Command::new("gcc")
+            .args(["-O2", "-c", f, "-o", "out/local.o"])
+            .current_dir(sb.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(
+            remote == sb.read("out/local.o"),
+            "{obj} differs from a local build"
+        );
+    }
+}

@@ -356,6 +356,7 @@ impl Client<'_> {
                     host.clone()
                 }
                 hosts::Transport::Srv { name } => name.clone(),
+                hosts::Transport::Zeroconf => "+zeroconf".to_owned(),
                 hosts::Transport::Local => "localhost".to_owned(),
             };
             let mut progress = Notes {

@@ -6,6 +6,7 @@
 //!         | [user]@host[/N][:command][,opt…]             (ssh)
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
 //!         | _service._proto.domain[/N][,opt…]              (DNS SRV, expanded by `discover`)
+//!         | "+zeroconf"                                     (mDNS, expanded by `discover`)
 //! opt     = "lzo" | "cpp" | "down"
 //! ```
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
@@ -44,6 +45,9 @@ pub enum Transport {
     Srv {
         name: String,
     },
+    /// `+zeroconf`: the daemons 3.4's zeroconf finds for this machine's `cc`, read from the
+    /// host file a background browser keeps (`discover`).
+    Zeroconf,
 }
 
 /// One entry of the host list.
@@ -84,6 +88,7 @@ impl Host {
             Transport::Tcp { host, port } => format!("tcp_{host}_{port}"),
             Transport::Ssh { host, .. } => format!("ssh_{host}"),
             Transport::Srv { name } => format!("srv_{name}"),
+            Transport::Zeroconf => "zeroconf".to_owned(),
         }
     }
 }
@@ -159,6 +164,15 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostSpecError> {
                 multiplier(n).ok_or_else(|| bad("expected --localslots_cpp=N"))?;
         } else if let Some(n) = word.strip_prefix("--localslots") {
             list.local_slots = multiplier(n).ok_or_else(|| bad("expected --localslots=N"))?;
+        } else if word == "+zeroconf" {
+            list.hosts.push(Host {
+                spec: word.to_owned(),
+                transport: Transport::Zeroconf,
+                slots: 4,
+                lzo: false,
+                cpp: false,
+                down: false,
+            });
         } else if word.starts_with("--") {
             return Err(bad("unknown option"));
         } else {

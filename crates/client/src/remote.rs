@@ -118,6 +118,9 @@ pub fn attempt(
             ExitCode::ConnectFailed,
             format!("SRV name {name} was not expanded"),
         )),
+        Transport::Zeroconf => {
+            Attempt::Comm(fail(ExitCode::ConnectFailed, "+zeroconf was not expanded"))
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod dns;
 pub mod resolv;
 pub mod srv;
+pub mod zeroconf;
 
 pub use srv::{Found, Target};
 
