@@ -3,10 +3,12 @@
 # build tools, Debian's distcc 3.4 (the interop peer), sshd, iproute2 and chromium (the
 # dashboard test drives it headless), and for the packaging tests groff and man-db (man pages),
 # systemd (systemd-socket-activate, systemd-analyze), binutils (strip), zsh and fish
-# (completions), and dnsmasq-base (the DNS SRV discovery test runs its own dnsmasq in a
-# network namespace; dnsmasq-base is the program without the system service). Idempotent.
+# (completions), dnsmasq-base (the DNS SRV discovery test runs its own dnsmasq in a
+# network namespace; dnsmasq-base is the program without the system service), and
+# avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
+# services the packages enable are not needed). Idempotent.
 set -euo pipefail
-packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base
+packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
     groff man-db systemd binutils gzip zsh fish)
 missing=()
 for p in "${packages[@]}"; do

@@ -13,3 +13,4 @@ mod sched;
 mod ssh;
 mod stats;
 mod support;
+mod zeroconf;
