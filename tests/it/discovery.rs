@@ -323,6 +323,11 @@ impl Drop for Browser {
 
 /// `distcc --show-hosts` with `+zeroconf` in namespace `ns`, until it lists `want` entries.
 fn zeroconf_hosts(ns: &str, sb: &Sandbox, want: usize) -> Vec<String> {
+    zeroconf_hosts_until(ns, sb, |l| l.len() >= want)
+}
+
+/// `distcc --show-hosts` with `+zeroconf` in namespace `ns`, until `done` holds of its lines.
+fn zeroconf_hosts_until(ns: &str, sb: &Sandbox, done: impl Fn(&[String]) -> bool) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let mut c = Command::new("ip");
@@ -335,12 +340,12 @@ fn zeroconf_hosts(ns: &str, sb: &Sandbox, want: usize) -> Vec<String> {
             .lines()
             .map(str::to_owned)
             .collect();
-        if lines.len() >= want {
+        if done(&lines) {
             return lines;
         }
         assert!(
             Instant::now() < deadline,
-            "+zeroconf found {lines:?}, not {want} hosts\nlog:\n{}",
+            "+zeroconf found {lines:?}, not what was expected\nlog:\n{}",
             sb.log_text()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -364,7 +369,8 @@ fn bulky_sources(sb: &Sandbox) -> Vec<String> {
 }
 
 #[test]
-fn zeroconf_client_finds_our_announced_daemons_and_a_stopped_one_fails_no_compile() {
+fn zeroconf_client_finds_our_daemons_follows_them_coming_and_going_and_a_killed_one_fails_no_compile()
+ {
     if !require(&["gcc", "ip"]) {
         return;
     }
@@ -432,10 +438,22 @@ fn zeroconf_client_finds_our_announced_daemons_and_a_stopped_one_fails_no_compil
         }
     }
     assert!(stopped, "d1 never served a job");
+    // A daemon that starts is picked up; one that stops (SIGTERM: it says goodbye) is dropped.
+    let d3 = start();
+    let d3_entry = format!("{}:{}/{jobs}", link.server_addr, d3.port);
+    zeroconf_hosts_until(&link.client.name, &sb, |l| l.contains(&d3_entry));
+    let d2_entry = format!("{}:{}/{jobs}", link.server_addr, d2.port);
+    let d2_log = d2.log_text();
+    let mut d2 = d2;
+    d2.terminate();
+    zeroconf_hosts_until(&link.client.name, &sb, |l| {
+        !l.contains(&d2_entry) && l.contains(&d3_entry)
+    });
+    build_in(&link.client.name, &sb, "src/util.c");
+    d3.wait_log("util.c exit 0");
     assert!(
-        d2.log_text().matches("exit 0").count() >= 12,
-        "d2 did not take over: {}",
-        d2.log_text()
+        d2_log.matches("exit 0").count() >= 12,
+        "d2 did not take over: {d2_log}"
     );
     for f in &files {
         let obj = format!("out/{}.o", f.trim_start_matches("src/"));
@@ -451,4 +469,32 @@ fn zeroconf_client_finds_our_announced_daemons_and_a_stopped_one_fails_no_compil
             "{obj} differs from a local build"
         );
     }
+}
+
+/// One compile with `+zeroconf` in namespace `ns`, no fallback, object equal to a local one.
+fn build_in(ns: &str, sb: &Sandbox, src: &str) {
+    let obj = format!("out/{}.o", src.trim_start_matches("src/"));
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(distcc_bin());
+    c.args(["gcc", "-O2", "-Iinclude", "-c", src, "-o", &obj]);
+    sb.env(&mut c, "+zeroconf");
+    c.env("DISTCC_FALLBACK", "0");
+    let out = c.output().expect("running distcc");
+    assert!(
+        out.status.success(),
+        "{src}: {}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sb.log_text()
+    );
+    let remote = sb.read(&obj);
+    let st = Command::new("gcc")
+        .args(["-O2", "-Iinclude", "-c", src, "-o", "out/local.o"])
+        .current_dir(sb.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        remote == sb.read("out/local.o"),
+        "{obj} differs from a local build"
+    );
 }
