@@ -3,7 +3,8 @@
 //! take `DIR/lock` (one browser per `$DISTCC_DIR`), browses `_distcc._tcp` over mDNS, keeps
 //! the daemons whose TXT `cc_machine`/`cc_version` are this machine's `cc` (mangled as 3.4's
 //! subtype), and rewrites `DIR/hosts` (`addr:port/jobs` lines, 3.4's format, under an
-//! exclusive fcntl lock) at each change. It exits when no client has read the file for 20
+//! exclusive fcntl lock) at each change (`DISTCC_ZEROCONF_INTERFACE` keeps it on one
+//! interface). It exits when no client has read the file for 20
 //! seconds (its access time, which clients set), as 3.4's does.
 
 use std::collections::BTreeMap;
@@ -66,7 +67,12 @@ fn run(dir: &Path) -> i32 {
     let mut found: BTreeMap<String, (IpAddr, u16, u32)> = BTreeMap::new();
     write_hosts(&file, &found);
     let want = zc::local_compiler();
-    let browser = match Browser::start(Scope::All) {
+    // DISTCC_ZEROCONF_INTERFACE keeps the browser's mDNS on one interface.
+    let scope = match std::env::var("DISTCC_ZEROCONF_INTERFACE") {
+        Ok(name) if !name.is_empty() => Scope::Interface(name),
+        _ => Scope::All,
+    };
+    let browser = match Browser::start(scope) {
         Ok(b) => b,
         Err(_) => return os::exit::ExitCode::Distcc as i32,
     };

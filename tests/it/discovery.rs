@@ -498,3 +498,52 @@ fn build_in(ns: &str, sb: &Sandbox, src: &str) {
         "{obj} differs from a local build"
     );
 }
+
+#[test]
+fn zeroconf_browser_kept_to_one_interface_sees_nothing_on_another() {
+    if !require(&["ip"]) {
+        return;
+    }
+    if !netns::available() {
+        assert!(!ci(), "CI=true but the zeroconf tests need root and ip(8)");
+        eprintln!("skipping: the zeroconf tests need root and ip(8)");
+        return;
+    }
+    let link = netns::Link::new().expect("making namespaces");
+    let allow = format!("{}/32", link.client_addr);
+    let d = OurDaemon::start_in(
+        Some(&link.server.name),
+        &link.server_addr,
+        &[&allow],
+        None,
+        &["--zeroconf"],
+    );
+    d.wait_log("announced as distcc@");
+    let sb = Sandbox::new("zcif");
+    {
+        // Kept to loopback, the browser never hears the daemon on the veth.
+        let _browser = Browser(sb.distcc_dir.clone());
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", &link.client.name])
+                .arg(distcc_bin())
+                .arg("--show-hosts");
+            sb.env(&mut c, "+zeroconf");
+            c.env("DISTCC_ZEROCONF_INTERFACE", "lo");
+            let out = c.output().unwrap();
+            assert!(
+                out.stdout.is_empty(),
+                "a loopback-only browser found {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    // The same browser on the veth finds it: the setup itself works.
+    std::fs::remove_dir_all(sb.distcc_dir.join("zeroconf")).unwrap();
+    let _browser = Browser(sb.distcc_dir.clone());
+    let found = zeroconf_hosts_until(&link.client.name, &sb, |l| !l.is_empty());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with(&format!("{}:{}/", link.server_addr, d.port)));
+}

@@ -165,6 +165,10 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
             items: &[
                 item("DISTCC_HOSTS", "The host list (see HOST SPECIFICATIONS)."),
                 item(
+                    "DISTCC_ZEROCONF_INTERFACE",
+                    "The one network interface (by name; lo for loopback) on which the +zeroconf browser sends and listens; unset: every interface, as distcc 3.4. Read when the browser starts.",
+                ),
+                item(
                     "DISTCC_DIR",
                     "Where the hosts file, lock, state, backoff, statistics and scheduler files live (default ~/.distcc). A missing directory is created.",
                 ),
@@ -574,6 +578,14 @@ can share one browser.",
     style: Style::Gnu,
     groups: &[],
     sections: &[
+        Section {
+            title: "Environment",
+            text: "",
+            items: &[item(
+                "DISTCC_ZEROCONF_INTERFACE",
+                "Browse only on this interface (by name; lo for loopback); unset: every interface.",
+            )],
+        },
         Section {
             title: "Files",
             text: "",

@@ -16,27 +16,34 @@ use discovery::zeroconf::{self, Compiler, SERVICE_TYPE};
 use mdns_sd::{IfKind, ServiceDaemon, ServiceEvent, ServiceInfo};
 
 /// Which interfaces mDNS may use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
     /// Every interface (3.4's `AVAHI_IF_UNSPEC`).
     All,
     /// Only the interface that holds this address.
     Addr(IpAddr),
+    /// Only the interface of this name (`lo` for loopback).
+    Interface(String),
 }
 
-fn daemon(scope: Scope) -> Result<ServiceDaemon, String> {
+fn daemon(scope: &Scope) -> Result<ServiceDaemon, String> {
     let d = ServiceDaemon::new().map_err(|e| format!("cannot start mDNS: {e}"))?;
-    if let Scope::Addr(ip) = scope {
-        let err = |e: mdns_sd::Error| format!("cannot limit mDNS to {ip}: {e}");
-        d.disable_interface(vec![IfKind::All, IfKind::LoopbackV4, IfKind::LoopbackV6])
-            .map_err(err)?;
-        let kind = match ip {
-            IpAddr::V4(a) if a.is_loopback() => IfKind::LoopbackV4,
-            IpAddr::V6(a) if a.is_loopback() => IfKind::LoopbackV6,
-            _ => IfKind::Addr(ip),
-        };
-        d.enable_interface(kind).map_err(err)?;
-    }
+    let only = match scope {
+        Scope::All => return Ok(d),
+        Scope::Addr(ip) => match ip {
+            IpAddr::V4(a) if a.is_loopback() => vec![IfKind::LoopbackV4],
+            IpAddr::V6(a) if a.is_loopback() => vec![IfKind::LoopbackV6],
+            _ => vec![IfKind::Addr(*ip)],
+        },
+        Scope::Interface(name) if name == "lo" => {
+            vec![IfKind::LoopbackV4, IfKind::LoopbackV6]
+        }
+        Scope::Interface(name) => vec![IfKind::Name(name.clone())],
+    };
+    let err = |e: mdns_sd::Error| format!("cannot limit mDNS to {scope:?}: {e}");
+    d.disable_interface(vec![IfKind::All, IfKind::LoopbackV4, IfKind::LoopbackV6])
+        .map_err(err)?;
+    d.enable_interface(only).map_err(err)?;
     Ok(d)
 }
 
@@ -71,7 +78,7 @@ pub struct Advert {
 
 impl Advert {
     pub fn start(a: &Announcement, scope: Scope) -> Result<Advert, String> {
-        let d = daemon(scope)?;
+        let d = daemon(&scope)?;
         let txt: HashMap<String, String> = zeroconf::txt_records(
             a.cpus,
             a.jobs,
@@ -150,7 +157,7 @@ pub struct Browser {
 
 impl Browser {
     pub fn start(scope: Scope) -> Result<Browser, String> {
-        let d = daemon(scope)?;
+        let d = daemon(&scope)?;
         let rx = d
             .browse(&format!("{SERVICE_TYPE}.local."))
             .map_err(|e| format!("cannot browse: {e}"))?;
