@@ -51,7 +51,7 @@ impl Dnsmasq {
         let conf = dir.path().join("dnsmasq.conf");
         let mut text = String::from(
             "no-resolv\nno-hosts\nno-poll\nport=53\nlisten-address=127.0.0.1\nbind-interfaces\n\
-             local-ttl=1\nuser=root\npid-file=\n",
+             local-ttl=1\nuser=root\npid-file=\nlocal=/test/\n",
         );
         for r in records {
             text.push_str(r);
@@ -546,4 +546,47 @@ fn zeroconf_browser_kept_to_one_interface_sees_nothing_on_another() {
     let found = zeroconf_hosts_until(&link.client.name, &sb, |l| !l.is_empty());
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with(&format!("{}:{}/", link.server_addr, d.port)));
+}
+
+#[test]
+fn dns_sd_name_expands_to_its_instances_with_the_slots_their_txt_records_give() {
+    if !have_tools() {
+        return;
+    }
+    let net = DnsNetns::new();
+    let dir = TempDir::new("dnsmasq");
+    let allow = ["127.0.0.0/8"];
+    let d1 = OurDaemon::start_in(Some(&net.ns.name), "127.0.0.1", &allow, None, &[]);
+    let d2 = OurDaemon::start_in(Some(&net.ns.name), "127.0.0.2", &allow, None, &[]);
+    let site = "_distcc._tcp.site.test";
+    let _dns = Dnsmasq::start(
+        &net,
+        &dir,
+        &[
+            "host-record=h1.farm.test,127.0.0.1".to_owned(),
+            "host-record=h2.farm.test,127.0.0.2".to_owned(),
+            // For Dnsmasq::start's readiness probe.
+            srv("h1.farm.test", d1.port, 0),
+            // DNS-SD (RFC 6763): the type's instances, each with SRV and (one) TXT.
+            format!("ptr-record={site},a.{site}"),
+            format!("ptr-record={site},b.{site}"),
+            format!("srv-host=a.{site},h1.farm.test,{},0,10", d1.port),
+            format!("srv-host=b.{site},h2.farm.test,{},0,10", d2.port),
+            format!("txt-record=a.{site},\"txtvers=1\",\"jobs=3\""),
+        ],
+    );
+    let sb = Sandbox::new("dnssd");
+    let mut show = net.command(distcc_bin());
+    show.arg("--show-hosts");
+    sb.env(&mut show, &format!("{site}/2"));
+    let out = show.output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("127.0.0.1:{}/3\n127.0.0.2:{}/2\n", d1.port, d2.port),
+        "log:\n{}",
+        sb.log_text()
+    );
+    for src in ["src/util.c", "src/main.c"] {
+        build(&net, &sb, &format!("{site}/2"), src);
+    }
 }

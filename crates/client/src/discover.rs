@@ -147,7 +147,9 @@ fn entry(srv: &Host, t: Target) -> Host {
         IpAddr::V4(a) => a.to_string(),
         IpAddr::V6(a) => format!("[{a}]"),
     };
-    let mut spec = format!("{shown}:{}/{}", t.port, srv.slots);
+    // Slots the records give (DNS-SD TXT) win over the entry's /N.
+    let slots = t.slots.unwrap_or(srv.slots);
+    let mut spec = format!("{shown}:{}/{slots}", t.port);
     for (on, opt) in [(srv.lzo, ",lzo"), (srv.cpp, ",cpp"), (srv.down, ",down")] {
         if on {
             spec.push_str(opt);
@@ -159,6 +161,7 @@ fn entry(srv: &Host, t: Target) -> Host {
             host: t.addr.to_string(),
             port: t.port,
         },
+        slots,
         ..srv.clone()
     }
 }
@@ -182,6 +185,7 @@ mod tests {
             Target {
                 addr: "fd00::2".parse().unwrap(),
                 port: 4000,
+                slots: None,
             },
         );
         assert_eq!(h.spec, "[fd00::2]:4000/3,lzo");

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! expires <unix seconds>
-//! <address> <port>
+//! <address> <port>[ <slots>]
 //! …
 //! ```
 //! A fresh file is used as it is. An expired or missing one is refreshed by one process at
@@ -60,10 +60,19 @@ pub fn decode(text: &str) -> Option<(u64, Vec<Target>)> {
     let expires = lines.next()?.strip_prefix("expires ")?.parse().ok()?;
     let mut targets = Vec::new();
     for line in lines {
-        let (addr, port) = line.split_once(' ')?;
+        let mut words = line.split(' ');
+        let (addr, port) = (words.next()?, words.next()?);
+        let slots = match words.next() {
+            Some(n) => Some(n.parse().ok().filter(|&n| n > 0)?),
+            None => None,
+        };
+        if words.next().is_some() {
+            return None;
+        }
         targets.push(Target {
             addr: addr.parse::<IpAddr>().ok()?,
             port: port.parse().ok().filter(|&p| p != 0)?,
+            slots,
         });
     }
     Some((expires, targets))
@@ -72,7 +81,10 @@ pub fn decode(text: &str) -> Option<(u64, Vec<Target>)> {
 pub fn encode(expires: u64, targets: &[Target]) -> String {
     let mut s = format!("expires {expires}\n");
     for t in targets {
-        s.push_str(&format!("{} {}\n", t.addr, t.port));
+        match t.slots {
+            Some(n) => s.push_str(&format!("{} {} {n}\n", t.addr, t.port)),
+            None => s.push_str(&format!("{} {}\n", t.addr, t.port)),
+        }
     }
     s
 }
@@ -152,6 +164,7 @@ mod tests {
         Target {
             addr: a.parse().unwrap(),
             port,
+            slots: None,
         }
     }
 
@@ -163,7 +176,8 @@ mod tests {
 
     #[test]
     fn file_round_trips_and_rejects_junk() {
-        let ts = vec![t("10.0.0.1", 3632), t("::1", 4000)];
+        let mut ts = vec![t("10.0.0.1", 3632), t("::1", 4000)];
+        ts[1].slots = Some(6);
         assert_eq!(decode(&encode(99, &ts)), Some((99, ts)));
         assert_eq!(decode("expires x\n"), None);
         assert_eq!(decode("expires 1\n10.0.0.1 0\n"), None);

@@ -8,6 +8,8 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub const TYPE_A: u16 = 1;
+pub const TYPE_PTR: u16 = 12;
+pub const TYPE_TXT: u16 = 16;
 pub const TYPE_AAAA: u16 = 28;
 pub const TYPE_SRV: u16 = 33;
 const CLASS_IN: u16 = 1;
@@ -62,6 +64,10 @@ pub enum Data {
         /// Dot-separated, without the final dot; empty for the root (`.`: no service).
         target: String,
     },
+    /// A name (DNS-SD: a service type's instances).
+    Ptr(String),
+    /// The character strings of a TXT record (DNS-SD: `key=value`), read as UTF-8 (lossy).
+    Txt(Vec<String>),
     /// A type this decoder does not read (CNAME, TXT…): its number.
     Other(u16),
 }
@@ -196,6 +202,23 @@ fn record_at(msg: &[u8], pos: usize) -> Result<(Record, usize), DnsError> {
                 port: u16_at(msg, start + 4)?,
                 target,
             }
+        }
+        TYPE_PTR => {
+            let (target, after) = name_at(msg, start)?;
+            if after != start + rdlen {
+                return Err(DnsError::BadRecord);
+            }
+            Data::Ptr(target)
+        }
+        TYPE_TXT => {
+            let mut strings = Vec::new();
+            let mut rest = rdata;
+            while let Some((&len, tail)) = rest.split_first() {
+                let s = tail.get(..len as usize).ok_or(DnsError::BadRecord)?;
+                strings.push(String::from_utf8_lossy(s).into_owned());
+                rest = &tail[len as usize..];
+            }
+            Data::Txt(strings)
         }
         other => Data::Other(other),
     };

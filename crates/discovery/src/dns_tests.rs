@@ -102,3 +102,25 @@ fn names_compare_without_case_or_final_dot() {
     assert!(same_name("H1.Farm.test.", "h1.farm.test"));
     assert!(!same_name("h1.farm.test", "h2.farm.test"));
 }
+
+#[test]
+fn ptr_and_txt_records_decode() {
+    let mut m = query(7, "_distcc._tcp.x", TYPE_PTR).unwrap();
+    m[2] = 0x81;
+    m[7] = 2; // ANCOUNT
+    // PTR → "a" + pointer to the question name.
+    m.extend_from_slice(&[0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 9, 0, 4, 1, b'a', 0xc0, 12]);
+    // TXT with two strings.
+    m.extend_from_slice(&[0xc0, 12, 0, 16, 0, 1, 0, 0, 0, 9, 0, 10]);
+    m.extend_from_slice(b"\x06jobs=6\x02ab");
+    let r = parse(&m).unwrap();
+    assert_eq!(r.answers[0].data, Data::Ptr("a._distcc._tcp.x".into()));
+    assert_eq!(
+        r.answers[1].data,
+        Data::Txt(vec!["jobs=6".into(), "ab".into()])
+    );
+    // A TXT string longer than its record is refused.
+    let n = m.len();
+    m[n - 3] = 9;
+    assert_eq!(parse(&m), Err(DnsError::BadRecord));
+}

@@ -125,7 +125,10 @@ any host. Nothing is sent over mDNS unless the list holds +zeroconf.",
                     "_distcc._tcp.DOMAIN[/LIMIT][,OPTIONS]",
                     "A DNS SRV name (any name whose first label starts with _): stands for every \
 host and port its SRV records name, in priority order, one entry per address of a target \
-that has several; LIMIT and OPTIONS apply to each, and no :PORT may be given. The answer \
+that has several; LIMIT and OPTIONS apply to each, and no :PORT may be given. A name \
+without SRV records is read as a DNS-SD service type (RFC 6763): its PTR records name \
+instances, each with its SRV record and a TXT record whose jobs= (or cpus=, as distcc 3.4's \
+zeroconf reads them) gives the host's slots instead of LIMIT. The answer \
 is kept in $DISTCC_DIR/srv/ for its TTL (at most an hour), so a build asks the name \
 servers of /etc/resolv.conf about once per TTL, and a changed record is seen once the old \
 one expires. If the name servers fail, the last answer is kept; a name never answered adds \
