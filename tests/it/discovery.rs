@@ -202,6 +202,14 @@ fn srv_name_builds_through_the_hosts_it_names_and_follows_a_changed_record() {
     );
     build(&net, &sb, &hosts, "src/main.c");
     d1.wait_log("main.c exit 0");
+    // distcc-farm shows the hosts the name stands for.
+    let mut farm = net.command(env!("CARGO_BIN_EXE_distcc-farm"));
+    farm.args(["--timeout", "0.5"]);
+    sb.env(&mut farm, &hosts);
+    let farm = String::from_utf8(farm.output().unwrap().stdout).unwrap();
+    for port in [d1.port, d2.port] {
+        assert!(farm.contains(&format!(":{port}")), "{farm}");
+    }
 }
 
 #[test]
