@@ -19,7 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing: ${missing[*]}" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The tests run their own avahi-daemon inside network namespaces; the system service
+    # the package would start announces this machine on every network. While installing,
+    # a policy-rc.d (unless one exists) tells the packages not to start services.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || { [ -z "$policy" ] || $sudo rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || $sudo rm -f "$policy"
 fi
 if ! command -v cargo >/dev/null; then
     echo "error: cargo is not installed; install a Rust toolchain (1.88 or newer) first" >&2
