@@ -3,9 +3,12 @@
 # build tools, Debian's distcc 3.4 (the interop peer), sshd, iproute2 and chromium (the
 # dashboard test drives it headless), and for the packaging tests groff and man-db (man pages),
 # systemd (systemd-socket-activate, systemd-analyze), binutils (strip), zsh and fish
-# (completions). Idempotent.
+# (completions), dnsmasq-base (the DNS SRV discovery test runs its own dnsmasq in a
+# network namespace; dnsmasq-base is the program without the system service), and
+# avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
+# services the packages enable are not needed). Idempotent.
 set -euo pipefail
-packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium
+packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
     groff man-db systemd binutils gzip zsh fish)
 missing=()
 for p in "${packages[@]}"; do
@@ -16,7 +19,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     echo "installing: ${missing[*]}" >&2
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The tests run their own avahi-daemon inside network namespaces; the system service
+    # the package would start announces this machine on every network. While installing,
+    # a policy-rc.d (unless one exists) tells the packages not to start services.
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        policy=/usr/sbin/policy-rc.d
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+        $sudo chmod 755 "$policy"
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null \
+        || { [ -z "$policy" ] || $sudo rm -f "$policy"; exit 1; }
+    [ -z "$policy" ] || $sudo rm -f "$policy"
 fi
 if ! command -v cargo >/dev/null; then
     echo "error: cargo is not installed; install a Rust toolchain (1.88 or newer) first" >&2

@@ -71,7 +71,12 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
 
 fn targets(config: &Config, args: &Args) -> Result<Vec<Target>, String> {
     let list = match hosts::find(config).map_err(|e| e.to_string())? {
-        Source::Found { name, text } => hosts::parse(&text, &name).map_err(|e| e.to_string())?,
+        Source::Found { name, text } => {
+            let mut list = hosts::parse(&text, &name).map_err(|e| e.to_string())?;
+            // SRV names and +zeroconf stand for the hosts they find, as for a compile.
+            client::discover::expand(&mut list, config, &client::log::Log::from_config(config));
+            list
+        }
         Source::None => {
             return Err(
                 "no host list is set (DISTCC_HOSTS, ~/.distcc/hosts or /etc/distcc/hosts)".into(),

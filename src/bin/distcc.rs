@@ -90,9 +90,13 @@ fn gnu_target() -> String {
     format!("{arch}-{vendor}-{os}")
 }
 
-fn host_list(config: &Config) -> Result<hosts::HostList, String> {
+fn host_list(config: &Config, log: &Log) -> Result<hosts::HostList, String> {
     match hosts::find(config).map_err(|e| e.to_string())? {
-        Source::Found { name, text } => hosts::parse(&text, &name).map_err(|e| e.to_string()),
+        Source::Found { name, text } => {
+            let mut list = hosts::parse(&text, &name).map_err(|e| e.to_string())?;
+            client::discover::expand(&mut list, config, log);
+            Ok(list)
+        }
         Source::None => Err(
             "no host list is set ($DISTCC_HOSTS, $DISTCC_DIR/hosts or /etc/distcc/hosts); \
                  can't distribute work"
@@ -117,7 +121,7 @@ fn main() {
             let _ = std::io::stdout().write_all(version().as_bytes());
             0
         }
-        Request::ShowHosts | Request::Concurrency => match host_list(&config) {
+        Request::ShowHosts | Request::Concurrency => match host_list(&config, &log) {
             Ok(list) => {
                 let text = if invoke::parse(&argv) == Request::ShowHosts {
                     list.hosts.iter().map(|h| format!("{}\n", h.spec)).collect()

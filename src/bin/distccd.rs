@@ -93,14 +93,11 @@ fn main() -> ProcessExit {
             "--enable-tcp-insecure accepted for compatibility; the compiler allow-list stays on"
         );
     }
-    if o.zeroconf {
-        let msg = "--zeroconf: zeroconf (mDNS) registration is not implemented yet; this \
-                   server is not announced, so clients must list it in their host list";
-        log_at!(Level::Warning, "{msg}");
-        if o.log_file.is_some() || !o.log_stderr {
-            // The log is a file or syslog: say it where the person starting us looks too.
-            let _ = writeln!(std::io::stderr(), "distccd: warning: {msg}");
-        }
+    if o.zeroconf && inetd {
+        log_at!(
+            Level::Warning,
+            "--zeroconf does nothing under inetd: only a listening daemon is announced"
+        );
     }
     if let Some(p) = &env.path {
         log_at!(
@@ -152,6 +149,44 @@ fn main() -> ProcessExit {
     } else {
         run_daemon(&o, &setup, passed)
     }
+}
+
+/// Announces this daemon over mDNS as 3.4's `--zeroconf` does, on the interface of
+/// `--listen` (every interface when it is not given or is a wildcard).
+fn announce(o: &Options, listener: &std::net::TcpListener) -> Result<zeroconf::Advert, String> {
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    let jobs = o.jobs.unwrap_or(cpus + 2);
+    let compiler = discovery::zeroconf::local_compiler();
+    if compiler.is_none() {
+        log_at!(
+            Level::Warning,
+            "--zeroconf: cc -dumpmachine/-dumpversion failed; announced without the compiler subtype"
+        );
+    }
+    let scope = match o.listen {
+        Some(ip) if !ip.is_unspecified() => zeroconf::Scope::Addr(ip),
+        _ => zeroconf::Scope::All,
+    };
+    let a = zeroconf::Announcement {
+        hostname: zeroconf::hostname(),
+        port,
+        cpus,
+        jobs,
+        distcc_version: env!("CARGO_PKG_VERSION").to_owned(),
+        gnu_host: format!("{}-pc-linux-gnu", std::env::consts::ARCH),
+        compiler: compiler.clone(),
+    };
+    let advert = zeroconf::Advert::start(&a, scope)?;
+    log_at!(
+        Level::Notice,
+        "announced as {} over mDNS{}",
+        advert.fullname(),
+        compiler
+            .map(|c| format!(", subtype {}", discovery::zeroconf::subtype(&c)))
+            .unwrap_or_default()
+    );
+    Ok(advert)
 }
 
 /// What the environment set up (`daemon::env`).
@@ -470,6 +505,16 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         .map(|a| a.to_string())
         .unwrap_or_default();
     log_at!(Level::Notice, "listening on {local}");
+    // Announced once listening, after the privilege drop (mdns-sd runs a thread); withdrawn
+    // when this function returns.
+    let _advert = if o.zeroconf {
+        match announce(o, &listener) {
+            Ok(a) => Some(a),
+            Err(e) => return fail(ExitCode::Distcc, &format!("--zeroconf: {e}")),
+        }
+    } else {
+        None
+    };
     if let Some(l) = stats_listener {
         let addr = l.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let (allow, st) = (o.allow.clone(), cfg.stats.clone());

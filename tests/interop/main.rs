@@ -14,3 +14,4 @@ mod sched;
 mod ssh;
 mod stats;
 mod support;
+mod zeroconf;

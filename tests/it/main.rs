@@ -7,6 +7,7 @@ mod corpus;
 mod daemon;
 mod dashboard;
 mod diagnostics;
+mod discovery;
 mod faults;
 mod include_server;
 mod load;

@@ -259,19 +259,6 @@ fn compile_on(sb: &Sandbox, port: u16, compiler: &str, out: &str) -> Output {
 }
 
 #[test]
-fn zeroconf_is_accepted_with_a_warning() {
-    let d = OurDaemon::start(&["--zeroconf"]);
-    let log = d.wait_log("zeroconf");
-    assert!(log.contains("not implemented yet"), "{log}");
-    // The log is a file here, so the person starting the daemon is told on stderr too.
-    assert!(
-        d.stderr_text().contains("--zeroconf"),
-        "{}",
-        d.stderr_text()
-    );
-}
-
-#[test]
 fn distcc_cmdlist_narrows_and_maps_the_allow_list() {
     if !support::require(&["gcc", "g++"]) {
         return;

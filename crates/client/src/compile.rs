@@ -175,6 +175,7 @@ impl Client<'_> {
             hosts::Source::None => return Ok(None),
         };
         let mut list = hosts::parse(&text, &name).map_err(ClientError::BadHostSpec)?;
+        crate::discover::expand(&mut list, self.config, self.log);
         if list.randomize {
             list.randomize(u64::from(std::process::id()));
         }
@@ -386,6 +387,8 @@ impl Client<'_> {
                 hosts::Transport::Tcp { host, .. } | hosts::Transport::Ssh { host, .. } => {
                     host.clone()
                 }
+                hosts::Transport::Srv { name } => name.clone(),
+                hosts::Transport::Zeroconf => "+zeroconf".to_owned(),
                 hosts::Transport::Local => "localhost".to_owned(),
             };
             let mut progress = Notes {

@@ -43,6 +43,8 @@ pub fn host_list(data: &[u8]) {
             Transport::Local => {}
             Transport::Tcp { host, port } => assert!(!host.is_empty() && *port != 0),
             Transport::Ssh { host, .. } => assert!(!host.is_empty()),
+            Transport::Srv { name } => assert!(name.starts_with('_')),
+            Transport::Zeroconf => assert_eq!(h.spec, "+zeroconf"),
         }
         let alone = hosts::parse(&h.spec, "fuzz").expect("an entry's own spelling parses");
         assert_eq!(alone.hosts, std::slice::from_ref(h));

@@ -5,6 +5,8 @@
 //! spec    = "localhost"[/N]
 //!         | [user]@host[/N][:command][,opt…]             (ssh)
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
+//!         | _service._proto.domain[/N][,opt…]              (DNS SRV, expanded by `discover`)
+//!         | "+zeroconf"                                     (mDNS, expanded by `discover`)
 //! opt     = "lzo" | "cpp" | "down"
 //! ```
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
@@ -31,12 +33,21 @@ pub enum Transport {
         host: String,
         port: u16,
     },
-    /// Over `ssh [-l user] host command`. Parsed, but the transport is not implemented yet.
+    /// Over `ssh [-l user] host command`.
     Ssh {
         user: Option<String>,
         host: String,
         command: Option<String>,
     },
+    /// A DNS SRV name (its first label starts with `_`, which no host name does): stands
+    /// for the hosts and ports the record names. `discover::expand` replaces it with `Tcp`
+    /// entries before any slot is chosen; this entry's `/N` and options apply to each.
+    Srv {
+        name: String,
+    },
+    /// `+zeroconf`: the daemons 3.4's zeroconf finds for this machine's `cc`, read from the
+    /// host file a background browser keeps (`discover`).
+    Zeroconf,
 }
 
 /// One entry of the host list.
@@ -76,6 +87,8 @@ impl Host {
             Transport::Local => "localhost".to_owned(),
             Transport::Tcp { host, port } => format!("tcp_{host}_{port}"),
             Transport::Ssh { host, .. } => format!("ssh_{host}"),
+            Transport::Srv { name } => format!("srv_{name}"),
+            Transport::Zeroconf => "zeroconf".to_owned(),
         }
     }
 }
@@ -151,6 +164,15 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostSpecError> {
                 multiplier(n).ok_or_else(|| bad("expected --localslots_cpp=N"))?;
         } else if let Some(n) = word.strip_prefix("--localslots") {
             list.local_slots = multiplier(n).ok_or_else(|| bad("expected --localslots=N"))?;
+        } else if word == "+zeroconf" {
+            list.hosts.push(Host {
+                spec: word.to_owned(),
+                transport: Transport::Zeroconf,
+                slots: 4,
+                lzo: false,
+                cpp: false,
+                down: false,
+            });
         } else if word.starts_with("--") {
             return Err(bad("unknown option"));
         } else {
@@ -285,6 +307,21 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
         return Err("two job limits");
     }
     let (lzo, cpp, down) = take_options(rest)?;
+    if host.starts_with('_') {
+        if word[host.len()..].contains(':') {
+            return Err("an SRV name takes its ports from DNS: no ':PORT'");
+        }
+        return Ok(Host {
+            spec,
+            transport: Transport::Srv {
+                name: host.to_owned(),
+            },
+            slots: limit1.unwrap_or(4),
+            lzo,
+            cpp,
+            down,
+        });
+    }
     Ok(Host {
         spec,
         transport: Transport::Tcp {

@@ -8,6 +8,7 @@ mod backoff;
 pub mod compile;
 pub mod config;
 pub mod cross;
+pub mod discover;
 pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;

@@ -113,6 +113,14 @@ pub fn attempt(
             )
         }
         Transport::Local => unreachable!("callers run localhost jobs locally"),
+        // `discover::expand` replaced every SRV entry before slots were chosen.
+        Transport::Srv { name } => Attempt::Comm(fail(
+            ExitCode::ConnectFailed,
+            format!("SRV name {name} was not expanded"),
+        )),
+        Transport::Zeroconf => {
+            Attempt::Comm(fail(ExitCode::ConnectFailed, "+zeroconf was not expanded"))
+        }
     }
 }
 

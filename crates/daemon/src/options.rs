@@ -44,7 +44,7 @@ pub struct Options {
     pub lifetime: Option<Duration>,
     /// Accepted for compatibility; the allow-list stays on regardless.
     pub enable_tcp_insecure: bool,
-    /// `--zeroconf`: accepted; the daemon warns at start-up that it does not register.
+    /// `--zeroconf`: announce the daemon over mDNS (`zeroconf::Advert`).
     pub zeroconf: bool,
     pub compiler_dir: PathBuf,
     pub max_connections: usize,
@@ -398,7 +398,7 @@ pub const OPTIONS: &[Opt] = &[
         "zeroconf",
         None,
         None,
-        "not implemented yet: accepted, and start-up warns that this server is not announced",
+        "announce this server over mDNS as distcc 3.4 does (_distcc._tcp with its TXT records and compiler subtype), on the interface of --listen, or on every interface",
         NET,
     ),
 ];

@@ -112,6 +112,29 @@ fastest wins among free ones.",
                 ),
                 item("USER@HOST", "Over ssh as USER."),
                 item(
+                    "+zeroconf",
+                    "The distccd servers on the local network that announce themselves over \
+mDNS (distccd --zeroconf, ours or distcc 3.4's) and serve this machine's cc (same \
+cc -dumpmachine and cc -dumpversion, as distcc 3.4 matches them), with the slots they \
+announce. A background browser, distcc-zeroconf(1), started by the first client that needs \
+it, keeps them in $DISTCC_DIR/zeroconf/hosts; a compile only reads that file. Servers that \
+leave are dropped; one that stops without a word fails to connect and is backed off like \
+any host. Nothing is sent over mDNS unless the list holds +zeroconf.",
+                ),
+                item(
+                    "_distcc._tcp.DOMAIN[/LIMIT][,OPTIONS]",
+                    "A DNS SRV name (any name whose first label starts with _): stands for every \
+host and port its SRV records name, in priority order, one entry per address of a target \
+that has several; LIMIT and OPTIONS apply to each, and no :PORT may be given. A name \
+without SRV records is read as a DNS-SD service type (RFC 6763): its PTR records name \
+instances, each with its SRV record and a TXT record whose jobs= (or cpus=, as distcc 3.4's \
+zeroconf reads them) gives the host's slots instead of LIMIT. The answer \
+is kept in $DISTCC_DIR/srv/ for its TTL (at most an hour), so a build asks the name \
+servers of /etc/resolv.conf about once per TTL, and a changed record is seen once the old \
+one expires. If the name servers fail, the last answer is kept; a name never answered adds \
+no hosts, with a warning. Nothing is looked up unless the list holds such a name.",
+                ),
+                item(
                     "@HOST:COMMAND",
                     "Over ssh, running COMMAND instead of distccd.",
                 ),
@@ -144,6 +167,10 @@ fastest wins among free ones.",
             text: "",
             items: &[
                 item("DISTCC_HOSTS", "The host list (see HOST SPECIFICATIONS)."),
+                item(
+                    "DISTCC_ZEROCONF_INTERFACE",
+                    "The one network interface (by name; lo for loopback) on which the +zeroconf browser sends and listens; unset: every interface, as distcc 3.4. Read when the browser starts.",
+                ),
                 item(
                     "DISTCC_DIR",
                     "Where the hosts file, lock, state, backoff, statistics and scheduler files live (default ~/.distcc). A missing directory is created.",
@@ -252,6 +279,14 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "$DISTCC_DIR/sched/",
                     "The queue of waiting clients and the learnt host speeds.",
                 ),
+                item(
+                    "$DISTCC_DIR/zeroconf/hosts",
+                    "The servers found for +zeroconf (see distcc-zeroconf(1)).",
+                ),
+                item(
+                    "$DISTCC_DIR/srv/srv_NAME",
+                    "The last answer for SRV name NAME (addresses, ports, expiry).",
+                ),
             ],
         },
     ],
@@ -259,6 +294,7 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
         "distccd(1)",
         "distccmon-text(1)",
         "distcc-farm(1)",
+        "distcc-zeroconf(1)",
         "lsdistcc(1)",
         "pump(1)",
         "distcc-masquerade(1)",
@@ -402,7 +438,7 @@ to passed sockets.
                 item("JOBS", "In /etc/default/distcc: --jobs."),
                 item(
                     "ZEROCONF",
-                    "In /etc/default/distcc: true or YES passes --zeroconf (accepted, not implemented).",
+                    "In /etc/default/distcc: true or YES passes --zeroconf.",
                 ),
             ],
         },
@@ -526,6 +562,62 @@ repeats every DELAY seconds.",
         },
     ],
     see_also: &["distcc(1)", "distccd(1)", "distccmon-text(1)"],
+};
+
+pub static DISTCC_ZEROCONF: Page = Page {
+    name: "distcc-zeroconf",
+    section: 1,
+    summary: "keep the list of distcc servers found over mDNS",
+    synopsis: &["DIR"],
+    description: "\
+distcc(1) starts distcc-zeroconf when its host list holds +zeroconf and no browser runs \
+for its $DISTCC_DIR, as distcc 3.4's client forks one; it is not meant to be run by hand. \
+It detaches, takes DIR/lock (one browser per directory), browses the DNS-SD type \
+_distcc._tcp over mDNS on every interface, keeps the servers whose TXT records cc_machine \
+and cc_version name this machine's cc (compared as distcc 3.4 compares them, through its \
+subtype _MACHINE--VERSION._sub._distcc._tcp with characters other than letters and digits \
+made -), and rewrites DIR/hosts at each change: one ADDRESS:PORT/JOBS line per server, \
+JOBS from the TXT record jobs (4 x cpus when it is not positive, 4 when absent). Servers \
+that announce their departure are removed at once. It exits when no client has read the \
+file for 20 seconds. The file and its locks are distcc 3.4's, so 3.4's clients and ours \
+can share one browser.",
+    options: tables::DISTCC_ZEROCONF,
+    style: Style::Gnu,
+    groups: &[],
+    sections: &[
+        Section {
+            title: "Environment",
+            text: "",
+            items: &[item(
+                "DISTCC_ZEROCONF_INTERFACE",
+                "Browse only on this interface (by name; lo for loopback); unset: every interface.",
+            )],
+        },
+        Section {
+            title: "Files",
+            text: "",
+            items: &[
+                item(
+                    "$DISTCC_DIR/zeroconf/hosts",
+                    "The servers found (read by distcc(1) for +zeroconf).",
+                ),
+                item(
+                    "$DISTCC_DIR/zeroconf/lock",
+                    "Held by the running browser (an fcntl lock).",
+                ),
+                item(
+                    "$DISTCC_DIR/zeroconf/browser.pid",
+                    "The running browser's pid.",
+                ),
+            ],
+        },
+        Section {
+            title: "Exit status",
+            text: "0 (also when another browser already runs); 101 on bad arguments; 100 when mDNS cannot start; 107 when DIR cannot be used.",
+            items: &[],
+        },
+    ],
+    see_also: &["distcc(1)", "distccd(1)"],
 };
 
 pub static PUMP: Page = Page {

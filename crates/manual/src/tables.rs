@@ -194,6 +194,9 @@ pub const DISTCC_FARM: &[Opt] = &[
     opt("help", None, None, "Explain usage, and exit.", G),
 ];
 
+/// `distcc-zeroconf` takes only its directory.
+pub const DISTCC_ZEROCONF: &[Opt] = &[opt("help", Some('h'), None, "Explain usage, and exit.", G)];
+
 /// `pump`'s options; anything else is the command to run.
 pub const PUMP: &[Opt] = &[
     opt(

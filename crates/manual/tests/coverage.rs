@@ -263,6 +263,19 @@ fn every_host_list_token_is_documented() {
         seen >= 6,
         "found only {seen} host-list tokens: has hosts.rs changed shape?"
     );
+    // Entries spelt by shape rather than by a literal word.
+    if code("crates/client/src/hosts.rs").contains("word == \"+zeroconf\"") {
+        assert!(
+            terms.contains(&"+zeroconf"),
+            "+zeroconf is not in distcc(1)"
+        );
+    }
+    if code("crates/client/src/hosts.rs").contains("Transport::Srv") {
+        assert!(
+            terms.iter().any(|t| t.starts_with("_distcc._tcp.")),
+            "the DNS SRV entry is not in distcc(1)"
+        );
+    }
 }
 
 /// Every path the stats port answers is in distccd(1).
@@ -303,4 +316,13 @@ fn every_exit_code_is_documented() {
             );
         }
     }
+}
+
+#[test]
+fn distcc_zeroconf_options_are_documented() {
+    same(
+        "distcc-zeroconf",
+        parsed(&["src/bin/distcc-zeroconf.rs"]),
+        tables::DISTCC_ZEROCONF,
+    );
 }

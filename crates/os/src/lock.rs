@@ -70,6 +70,54 @@ pub fn holder(path: &Path) -> io::Result<Option<i32>> {
     }
 }
 
+/// Waits for a whole-file fcntl lock on an open file, shared (`F_RDLCK`, the file must be
+/// open for reading) or exclusive (`F_WRLCK`, open for writing): how 3.4's zeroconf browser
+/// and its clients take turns on the host file. Released by [`unlock_file`] or by closing.
+pub fn wait_lock(file: &File, exclusive: bool) -> io::Result<()> {
+    let param = whole_file(if exclusive {
+        libc::F_WRLCK
+    } else {
+        libc::F_RDLCK
+    });
+    loop {
+        // SAFETY: the descriptor is open for the lifetime of `file`, and `param` is a valid
+        // `struct flock` that outlives the call.
+        if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &param) } != -1 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Releases a lock taken with [`wait_lock`].
+pub fn unlock_file(file: &File) -> io::Result<()> {
+    set_lock(file, libc::F_UNLCK)
+}
+
+/// Sets the file's access time to now, leaving its modification time: "last used", which
+/// 3.4's zeroconf browser reads to know when to exit (atime alone is unreliable under
+/// `relatime` and `noatime` mounts).
+pub fn touch_atime(file: &File) -> io::Result<()> {
+    let times = [
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_NOW,
+        },
+        libc::timespec {
+            tv_sec: 0,
+            tv_nsec: libc::UTIME_OMIT,
+        },
+    ];
+    // SAFETY: the descriptor is open; `times` is a valid array of two timespecs.
+    if unsafe { libc::futimens(file.as_raw_fd(), times.as_ptr()) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// A `struct flock` of `kind` (`F_WRLCK`, `F_UNLCK`) covering the whole file, as 3.4 locks.
 pub(crate) fn whole_file(kind: libc::c_int) -> libc::flock {
     // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value, and

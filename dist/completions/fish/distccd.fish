@@ -37,4 +37,4 @@ complete -c distccd -l user -x -d 'if run by root, change to this persona (defau
 complete -c distccd -l verbose -d 'set log level to "debug"'
 complete -c distccd -l version -d 'show version and exit'
 complete -c distccd -s W -l wizard -d 'for running under gdb: --daemon --no-detach --log-stderr --verbose'
-complete -c distccd -l zeroconf -d 'not implemented yet: accepted, and start-up warns that this server is not announced'
+complete -c distccd -l zeroconf -d 'announce this server over mDNS as distcc 3.4 does (_distcc._tcp with its TXT records and compiler subtype), on the interface of --listen, or on every interface'
