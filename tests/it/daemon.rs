@@ -469,12 +469,8 @@ pub(crate) fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("{field} in /proc/{pid}/status"))
 }
 
-#[test]
-fn a_thousand_idle_connections_do_not_stop_a_compile() {
-    if !require(&["gcc"]) {
-        return;
-    }
-    // Each idle connection costs the test one descriptor too.
+/// Room for a thousand connections: each idle connection costs the test a descriptor too.
+pub(crate) fn raise_nofile() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -485,6 +481,14 @@ fn a_thousand_idle_connections_do_not_stop_a_compile() {
         lim.rlim_cur = lim.rlim_max.min(8192);
         libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
     }
+}
+
+#[test]
+fn a_thousand_idle_connections_do_not_stop_a_compile() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    raise_nofile();
     // One address may hold 128 connections by default; this test is about the daemon's own
     // cost of many idle ones (security.rs checks the per-address cap).
     let d = OurDaemon::start(&["--jobs", "1", "--max-connections-per-peer", "2000"]);

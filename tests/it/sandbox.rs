@@ -525,16 +525,7 @@ fn bombs_and_floods_are_refused_within_a_memory_bound() {
 
     // A flood of idle connections from one address: it gets its share (128), another
     // address is still served.
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit on our own process.
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
-        lim.rlim_cur = lim.rlim_max.min(8192);
-        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-    }
+    crate::daemon::raise_nofile();
     let idle: Vec<TcpStream> = (0..1000).map(|_| d.connect()).collect();
     std::thread::sleep(Duration::from_millis(300));
     let closed = idle

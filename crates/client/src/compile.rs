@@ -643,11 +643,8 @@ impl Client<'_> {
         input: &str,
         why: &str,
     ) -> Result<i32, ClientError> {
-        self.log.info(format_args!(
-            "compiling {input} locally for identical debug information: {why}"
-        ));
-        crate::stats::local(IDENTICAL_DEBUG_REASON);
-        self.run_local_locked(dirs, Some(list), compiler, argv)
+        let said = format!("compiling {input} locally for identical debug information: {why}");
+        self.compile_here(dirs, list, compiler, argv, &said, IDENTICAL_DEBUG_REASON)
     }
 
     /// Compiles here, holding a local slot, because the remote compile printed messages
@@ -660,10 +657,24 @@ impl Client<'_> {
         argv: &[OsString],
         input: &str,
     ) -> Result<i32, ClientError> {
-        self.log.info(format_args!(
+        let said = format!(
             "the remote compile of {input} printed messages; compiling here for the compiler's own"
-        ));
-        crate::stats::local(MESSAGES_REASON);
+        );
+        self.compile_here(dirs, list, compiler, argv, &said, MESSAGES_REASON)
+    }
+
+    /// A local compile after a remote route: logged (`said`) and counted under `reason`.
+    fn compile_here(
+        &self,
+        dirs: &Dirs,
+        list: &HostList,
+        compiler: &LocalCompiler,
+        argv: &[OsString],
+        said: &str,
+        reason: &'static str,
+    ) -> Result<i32, ClientError> {
+        self.log.info(format_args!("{said}"));
+        crate::stats::local(reason);
         self.run_local_locked(dirs, Some(list), compiler, argv)
     }
 
