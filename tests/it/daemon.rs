@@ -518,7 +518,11 @@ pub(crate) fn slow_source() -> Vec<u8> {
 }
 
 pub(crate) fn compiler_processes_in(dir: &Path) -> usize {
-    let needle = dir.display().to_string();
+    processes_with(&dir.display().to_string()).len()
+}
+
+/// Processes on this machine whose command line (words joined by spaces) contains `needle`.
+pub(crate) fn processes_with(needle: &str) -> Vec<String> {
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
@@ -528,12 +532,12 @@ pub(crate) fn compiler_processes_in(dir: &Path) -> usize {
                 .bytes()
                 .all(|b| b.is_ascii_digit())
         })
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).contains(&needle))
-                .unwrap_or(false)
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains(needle).then_some(c)
         })
-        .count()
+        .collect()
 }
 
 /// A request's command line alone, as our client sends it while its preprocessor still runs.

@@ -73,25 +73,6 @@ fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
-/// Processes on this machine whose command line contains `needle`.
-fn processes_with(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .bytes()
-                .all(|b| b.is_ascii_digit())
-        })
-        .filter_map(|e| {
-            let c = std::fs::read(e.path().join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            c.contains(needle).then_some(c)
-        })
-        .collect()
-}
-
 #[test]
 fn a_program_that_is_not_a_compiler_never_runs() {
     if !as_root() {
@@ -234,29 +215,6 @@ fn nothing_is_written_outside_the_job_directory() {
     assert_normal_job_works(&d, out.path());
 }
 
-/// Waits for a cc1 compiling in `jobs` and returns its pid and working directory.
-fn running_cc1(jobs: &Path) -> (u32, PathBuf) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-            if comm.trim() != "cc1" {
-                continue;
-            }
-            if let Ok(cwd) = std::fs::read_link(e.path().join("cwd"))
-                && cwd.starts_with(jobs)
-            {
-                return (pid, cwd);
-            }
-        }
-        assert!(Instant::now() < deadline, "no cc1 started for the slow job");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn a_job_cannot_see_another_job() {
     if !as_root() {
@@ -279,7 +237,8 @@ fn a_job_cannot_see_another_job() {
         let _ = s.read_to_end(&mut r);
         r
     });
-    let (pid, cwd) = running_cc1(&d.jobs_dir());
+    let pid = crate::faults::wait_for_compiling(&d.jobs_dir());
+    let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).unwrap();
     let job = cwd.display();
     for path in [
         format!("/proc/{pid}/cwd/input.i"),
@@ -396,7 +355,7 @@ fn a_compromised_compiler_is_contained_by_the_sandbox_alone() {
     // Every process it started died with it.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let left = processes_with("sleep 300");
+        let left = crate::daemon::processes_with("sleep 300");
         if left.is_empty() {
             break;
         }

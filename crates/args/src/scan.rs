@@ -318,10 +318,9 @@ impl Job {
     /// preprocessed file's extension tells the language), the source keeps its original
     /// name, and `-o` is added when the user left it implicit.
     pub fn server_argv(&self) -> Vec<OsString> {
-        let mut out = vec![self.argv[0].clone()];
-        for word in walk(&self.argv) {
-            let strip = matches!(
-                word.opt.map(|o| o.meaning),
+        let kept = self.kept_words(|opt| {
+            Ok::<_, std::convert::Infallible>(matches!(
+                opt.map(|o| o.meaning),
                 Some(
                     Meaning::CppOnly
                         | Meaning::LinkOnly
@@ -331,8 +330,29 @@ impl Job {
                         | Meaning::DepsTarget
                         | Meaning::DepsModifier
                 )
-            );
-            if strip {
+            ))
+        });
+        let mut out = match kept {
+            Ok(out) => out,
+            Err(never) => match never {},
+        };
+        if !self.output_given {
+            out.push("-o".into());
+            out.push(self.output.clone());
+        }
+        out
+    }
+
+    /// The compiler and every word that `strip` (given the word's option, `None` for a
+    /// non-option) does not strip, an option with its separate value; `strip`'s error ends
+    /// the walk.
+    fn kept_words<E>(
+        &self,
+        mut strip: impl FnMut(Option<&'static Opt>) -> Result<bool, E>,
+    ) -> Result<Vec<OsString>, E> {
+        let mut out = vec![self.argv[0].clone()];
+        for word in walk(&self.argv) {
+            if strip(word.opt)? {
                 continue;
             }
             out.push(self.argv[word.index].clone());
@@ -342,11 +362,7 @@ impl Job {
                 out.push(v.clone());
             }
         }
-        if !self.output_given {
-            out.push("-o".into());
-            out.push(self.output.clone());
-        }
-        out
+        Ok(out)
     }
 
     /// True when the compile writes debug information: the last debug-level option is not
@@ -390,15 +406,13 @@ impl Job {
     /// the main file cannot be reproduced there: `-include`, `-imacros` (files the server
     /// does not have) and `-Wp,`/`-Xpreprocessor` (options this scanner does not read).
     pub fn source_argv(&self) -> Option<Vec<OsString>> {
-        let mut out = vec![self.argv[0].clone()];
-        for word in walk(&self.argv) {
-            let Some(opt) = word.opt else {
-                out.push(self.argv[word.index].clone());
-                continue;
+        self.kept_words(|opt| {
+            let Some(opt) = opt else {
+                return Ok(false);
             };
-            let strip = match opt.meaning {
+            Ok(match opt.meaning {
                 Meaning::CppOnly => match opt.spelling {
-                    "-include" | "-imacros" | "-Wp," | "-Xpreprocessor" => return None,
+                    "-include" | "-imacros" | "-Wp," | "-Xpreprocessor" => return Err(()),
                     "-D" | "-U" | "-undef" | "-nostdinc" | "-nostdinc++" | "-isysroot"
                     | "-stdlib" => false,
                     _ => true,
@@ -409,18 +423,9 @@ impl Job {
                 | Meaning::DepsTarget
                 | Meaning::DepsModifier => true,
                 _ => false,
-            };
-            if strip {
-                continue;
-            }
-            out.push(self.argv[word.index].clone());
-            if word.separate
-                && let Some(v) = self.argv.get(word.index + 1)
-            {
-                out.push(v.clone());
-            }
-        }
-        Some(out)
+            })
+        })
+        .ok()
     }
 
     /// Extension for the preprocessed temporary file (`i`, `ii`, `mi`, `mii`).

@@ -28,6 +28,23 @@ pub struct Opt {
     pub group: &'static str,
 }
 
+/// One row of an option table, in the order the tables are written in.
+pub const fn opt(
+    long: &'static str,
+    short: Option<char>,
+    arg: Option<Arg>,
+    help: &'static str,
+    group: &'static str,
+) -> Opt {
+    Opt {
+        long,
+        short,
+        arg,
+        help,
+        group,
+    }
+}
+
 /// An option's value: its name in the usage and what completions offer for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arg {

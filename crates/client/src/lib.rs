@@ -30,3 +30,13 @@ pub mod transport;
 pub use compile::Client;
 pub use config::Config;
 pub use error::ClientError;
+
+/// The job a command line such as `gcc -g -c a.c` distributes (unit tests of several modules).
+#[cfg(test)]
+pub(crate) fn test_job(cmd: &str) -> args::Job {
+    let argv: Vec<std::ffi::OsString> = cmd.split(' ').map(Into::into).collect();
+    match args::classify(&argv) {
+        args::Classified::Distribute(j) => j,
+        other => panic!("{cmd}: {other:?}"),
+    }
+}

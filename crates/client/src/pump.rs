@@ -380,6 +380,7 @@ pub fn encode_files(buf: &mut Vec<u8>, closure: &Closure) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_job as job;
 
     #[test]
     fn original_names_drop_the_client_root_and_suffixes() {
@@ -414,14 +415,6 @@ mod tests {
         assert!(!note_discrepancy(&f, 2).unwrap());
         assert_eq!(std::fs::read(&f).unwrap(), b"@@@");
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    fn job(cmd: &str) -> Job {
-        let argv: Vec<OsString> = cmd.split(' ').map(OsString::from).collect();
-        match args::classify(&argv) {
-            args::Classified::Distribute(j) => j,
-            other => panic!("{cmd}: {other:?}"),
-        }
     }
 
     #[test]

@@ -298,6 +298,7 @@ pub fn request(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_job as job;
 
     #[test]
     fn the_text_before_the_main_file_is_cut() {
@@ -433,14 +434,6 @@ mod tests {
         assert!(odd("/s/../a.c", "/h").is_err());
         assert!(odd("/s/a.c", "/").is_err());
         assert!(odd("/s/a.c", "/h").is_ok());
-    }
-
-    fn job(cmd: &str) -> Job {
-        let argv: Vec<OsString> = cmd.split(' ').map(OsString::from).collect();
-        match args::classify(&argv) {
-            args::Classified::Distribute(j) => j,
-            other => panic!("{cmd}: {other:?}"),
-        }
     }
 
     #[test]

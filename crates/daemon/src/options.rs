@@ -149,7 +149,7 @@ pub const PRIVATE_NETWORKS: &[&str] = &[
     "::1/128",
 ];
 
-use cli::{Arg, Opt};
+use cli::{Arg, Opt, opt};
 
 const GENERAL: &str = "General";
 const SANDBOX: &str = "Jobs' sandbox and limits";
@@ -402,22 +402,6 @@ pub const OPTIONS: &[Opt] = &[
         NET,
     ),
 ];
-
-const fn opt(
-    long: &'static str,
-    short: Option<char>,
-    arg: Option<Arg>,
-    help: &'static str,
-    group: &'static str,
-) -> Opt {
-    Opt {
-        long,
-        short,
-        arg,
-        help,
-        group,
-    }
-}
 
 /// Parses `args` (without the program name). `env_compiler_dir` is the value of
 /// `DISTCCD_ALLOWED_COMPILERS`, passed in so this stays pure.

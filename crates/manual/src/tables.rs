@@ -2,23 +2,7 @@
 //! sources are checked against these by `tests/coverage.rs`), and of the two shell helpers
 //! (checked against their `--help`).
 
-use cli::{Arg, Opt};
-
-const fn opt(
-    long: &'static str,
-    short: Option<char>,
-    arg: Option<Arg>,
-    help: &'static str,
-    group: &'static str,
-) -> Opt {
-    Opt {
-        long,
-        short,
-        arg,
-        help,
-        group,
-    }
-}
+use cli::{Arg, Opt, opt};
 
 const G: &str = "Options";
 
