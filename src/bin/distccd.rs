@@ -13,7 +13,7 @@ use daemon::env::Env;
 use daemon::log::{self as dlog, Level, Sink};
 use daemon::log_at;
 use daemon::options::{self, Mode, Options, Parsed};
-use daemon::serve::{Conn, SandboxConfig, ServeConfig, Slots, serve};
+use daemon::serve::{Conn, ServeConfig, Slots, serve};
 use daemon::server::{self, ServerConfig};
 use daemon::stats::{self, Stats};
 use os::exit::ExitCode;
@@ -237,7 +237,7 @@ fn notify(state: &str) {
 /// Every job's sandbox, tried once here (after the privilege drop, before any thread): a
 /// daemon that cannot sandbox says so and refuses to start unless `--no-sandbox` asks for
 /// unconfined jobs. Returns the configuration and how the stats describe it.
-fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> {
+fn sandbox(o: &Options) -> Result<(Option<os::sandbox::Prepared>, String), ProcessExit> {
     if !o.sandbox {
         log_at!(
             Level::Warning,
@@ -251,28 +251,26 @@ fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> 
         memory: Some(o.job_memory),
         tmp_size: 64 << 20,
     };
-    // The probe's directory lives until the probe is over.
-    let tried = os::tempdir::TempDir::new("distccd_probe")
-        .and_then(|dir| {
-            let p = os::sandbox::Prepared::new(&os::sandbox::Spec {
-                writable: dir.path().to_owned(),
-                read_only: o.sandbox_paths.clone(),
-                cwd: dir.path().to_owned(),
-                limits,
-            })?;
-            Ok(p.probe())
-        })
-        .unwrap_or_else(|e| Err(e.to_string()));
-    if let Err(why) = tried {
-        return Err(fail(
-            ExitCode::Distcc,
-            &format!(
-                "cannot sandbox jobs here ({why}); a sandbox needs unprivileged user \
+    // The system's part is read once, here; each job adds its own directory to it. The
+    // probe's directory lives until the probe is over.
+    let tried = os::sandbox::Prepared::system(&o.sandbox_paths, limits).and_then(|system| {
+        let dir = os::tempdir::TempDir::new("distccd_probe")?;
+        let probed = system.for_job(dir.path(), &[], dir.path())?.probe();
+        Ok(probed.map(|()| system))
+    });
+    let system = match tried.unwrap_or_else(|e| Err(e.to_string())) {
+        Ok(s) => s,
+        Err(why) => {
+            return Err(fail(
+                ExitCode::Distcc,
+                &format!(
+                    "cannot sandbox jobs here ({why}); a sandbox needs unprivileged user \
                  namespaces and a /proc with nothing mounted over it (a container may hide \
                  both); --no-sandbox runs jobs unconfined, for clients you trust"
-            ),
-        ));
-    }
+                ),
+            ));
+        }
+    };
     let how = format!(
         "namespaces (user, mount, pid, ipc, uts, cgroup), a private read-only root, no \
          sockets (seccomp); per process: {} MiB address space, {} MiB files, {} cpu",
@@ -282,20 +280,14 @@ fn sandbox(o: &Options) -> Result<(Option<SandboxConfig>, String), ProcessExit> 
             .map_or("unlimited".to_owned(), |d| format!("{} s", d.as_secs()))
     );
     log_at!(Level::Info, "jobs run in a sandbox: {how}");
-    Ok((
-        Some(SandboxConfig {
-            read_only: o.sandbox_paths.clone(),
-            limits,
-        }),
-        how,
-    ))
+    Ok((Some(system), how))
 }
 
 fn serve_config(
     o: &Options,
     setup: &Setup,
     shutdown_fd: Option<i32>,
-    sandbox: (Option<SandboxConfig>, String),
+    sandbox: (Option<os::sandbox::Prepared>, String),
 ) -> ServeConfig {
     let jobs = o.jobs.map(|j| j as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()

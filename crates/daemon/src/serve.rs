@@ -59,22 +59,15 @@ pub struct ServeConfig {
     pub shutdown_fd: Option<RawFd>,
     /// Counters and running jobs for the stats port (kept even without `--stats`: cheap).
     pub stats: Arc<Stats>,
-    /// Every job's sandbox, or `None` with `--no-sandbox`.
-    pub sandbox: Option<SandboxConfig>,
+    /// What every job's sandbox shares (the system's layout, `--sandbox-path`, the limits),
+    /// read once at start-up; `None` with `--no-sandbox`.
+    pub sandbox: Option<os::sandbox::Prepared>,
     /// Bytes of bodies and results all connections may hold at once.
     pub budget: Arc<Budget>,
     /// The largest output sent back.
     pub max_object: u64,
     /// `DISTCC_SAVE_TEMPS`: keep each job directory (logged) instead of removing it.
     pub save_temps: bool,
-}
-
-/// What every job's sandbox holds besides its own directory (see `os::sandbox`).
-#[derive(Debug, Clone)]
-pub struct SandboxConfig {
-    /// `--sandbox-path`: more read-only directories.
-    pub read_only: Vec<PathBuf>,
-    pub limits: os::sandbox::Limits,
 }
 
 /// Most bytes of a compiler's standard output, and of its standard error, sent back.
@@ -690,16 +683,14 @@ impl Job<'_> {
         if let Some(t) = self.cfg.job_lifetime {
             cmd.timeout(t);
         }
-        if let Some(sb) = &self.cfg.sandbox {
-            let mut read_only = sb.read_only.clone();
-            read_only.extend(compiler::installation(&plan.program));
-            let spec = os::sandbox::Spec {
-                writable: self.dir.clone(),
-                read_only,
-                cwd: plan.cwd.clone(),
-                limits: sb.limits,
-            };
-            cmd.sandbox(Arc::new(os::sandbox::Prepared::new(&spec)?));
+        if let Some(system) = &self.cfg.sandbox {
+            let installation: Vec<PathBuf> =
+                compiler::installation(&plan.program).into_iter().collect();
+            cmd.sandbox(Arc::new(system.for_job(
+                &self.dir,
+                &installation,
+                &plan.cwd,
+            )?));
         }
         cmd.spawn()
     }

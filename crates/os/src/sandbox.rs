@@ -122,7 +122,7 @@ impl std::fmt::Display for Failure {
 }
 
 /// One step of building the new root, on paths prepared before the fork.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Op {
     Mkdir(CString),
     Symlink {
@@ -147,7 +147,7 @@ enum Op {
 
 /// A sandbox ready to enter: every path and string made, so the child only makes system
 /// calls.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Prepared {
     uid_map: CString,
     gid_map: CString,
@@ -337,6 +337,20 @@ impl Builder {
         Ok(())
     }
 
+    /// Read-only binds of `dirs` (absolute, outside the system's own directories, which
+    /// every sandbox shows).
+    fn read_only(&mut self, dirs: &[PathBuf]) -> io::Result<()> {
+        for extra in dirs {
+            let covered = ROOT_ENTRIES
+                .iter()
+                .any(|e| extra.starts_with(Path::new("/").join(e)));
+            if extra.is_absolute() && !covered {
+                self.bind_ro(extra, false)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Mirrors a host entry: the same symlink, or a read-only bind of the directory or file.
     fn mirror(&mut self, host: &Path) -> io::Result<()> {
         let Ok(meta) = std::fs::symlink_metadata(host) else {
@@ -363,12 +377,13 @@ impl Prepared {
     /// Prepares a sandbox for `spec`: reads the host's layout now (links, mount flags), so
     /// the child only replays it.
     pub fn new(spec: &Spec) -> io::Result<Prepared> {
-        if !spec.writable.is_absolute() || !spec.cwd.is_absolute() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "sandbox paths must be absolute",
-            ));
-        }
+        Prepared::system(&spec.read_only, spec.limits)?.for_job(&spec.writable, &[], &spec.cwd)
+    }
+
+    /// The part every job shares: the system's layout, `read_only`, the limits and the
+    /// filter, read once (a daemon builds it at start-up); [`Prepared::for_job`] adds a job's
+    /// own directory. Not enterable by itself: it has no writable directory.
+    pub fn system(read_only: &[PathBuf], limits: Limits) -> io::Result<Prepared> {
         let mut b = Builder {
             ops: Vec::new(),
             names: Vec::new(),
@@ -422,28 +437,10 @@ impl Prepared {
             "tmpfs /tmp".into(),
             Op::Tmpfs {
                 dst: cstr("/newroot/tmp")?,
-                data: cstr(format!("mode=1777,size={}", spec.limits.tmp_size.max(4096)))?,
+                data: cstr(format!("mode=1777,size={}", limits.tmp_size.max(4096)))?,
             },
         );
-        for extra in &spec.read_only {
-            let covered = ROOT_ENTRIES
-                .iter()
-                .any(|e| extra.starts_with(Path::new("/").join(e)));
-            if extra.is_absolute() && !covered {
-                b.bind_ro(extra, false)?;
-            }
-        }
-        // The writable directory last, so nothing above can hide it.
-        let dst = b.mkdirs("/newroot", &spec.writable)?;
-        b.push(
-            format!("bind {} read-write", spec.writable.display()),
-            Op::Bind {
-                src: cstr(under("/oldroot", &spec.writable))?,
-                dst: cstr(&dst)?,
-                recursive: false,
-                remount: None,
-            },
-        );
+        b.read_only(read_only)?;
         // SAFETY: geteuid and getegid cannot fail.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         Ok(Prepared {
@@ -451,9 +448,47 @@ impl Prepared {
             gid_map: cstr(format!("{gid} {gid} 1\n"))?,
             ops: b.ops,
             op_names: b.names,
-            cwd: cstr(&spec.cwd)?,
-            limits: spec.limits,
+            cwd: cstr("/")?,
+            limits,
             filter: seccomp_filter(),
+        })
+    }
+
+    /// This (system) sandbox for one job: `read_only` shown besides (a compiler's own
+    /// installation), `writable` bound read-write at its own path, `cwd` entered.
+    pub fn for_job(
+        &self,
+        writable: &Path,
+        read_only: &[PathBuf],
+        cwd: &Path,
+    ) -> io::Result<Prepared> {
+        if !writable.is_absolute() || !cwd.is_absolute() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "sandbox paths must be absolute",
+            ));
+        }
+        let mut b = Builder {
+            ops: self.ops.clone(),
+            names: self.op_names.clone(),
+        };
+        b.read_only(read_only)?;
+        // The writable directory last, so nothing above can hide it.
+        let dst = b.mkdirs("/newroot", writable)?;
+        b.push(
+            format!("bind {} read-write", writable.display()),
+            Op::Bind {
+                src: cstr(under("/oldroot", writable))?,
+                dst: cstr(&dst)?,
+                recursive: false,
+                remount: None,
+            },
+        );
+        Ok(Prepared {
+            ops: b.ops,
+            op_names: b.names,
+            cwd: cstr(cwd)?,
+            ..self.clone()
         })
     }
 
