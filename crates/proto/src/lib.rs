@@ -9,6 +9,7 @@
 //! Policy (which compilers may run, what a job directory looks like, when to fall back) lives
 //! in the `daemon` and `client` crates; this crate only says whether bytes are well formed.
 
+pub mod advert;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
