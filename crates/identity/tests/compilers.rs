@@ -39,10 +39,20 @@ fn different_compilers_have_different_fingerprints() {
         return;
     }
     let t = tmp();
-    let g12 = client("/usr/bin/gcc-12", Language::C, t.path());
-    let g11 = client("/usr/bin/gcc-11", Language::C, t.path());
-    let clang = client("/usr/bin/clang", Language::C, t.path());
-    println!("{g12}\n{g11}\n{clang}");
+    // Timed, for the report: a probe is what a cache miss costs (no assertion on time).
+    let timed = |compiler: &str, language| {
+        let started = Instant::now();
+        let id = client(compiler, language, t.path());
+        println!(
+            "probe {id} ({language:?}): {:.1} ms",
+            started.elapsed().as_secs_f64() * 1e3
+        );
+        id
+    };
+    let g12 = timed("/usr/bin/gcc-12", Language::C);
+    let g11 = timed("/usr/bin/gcc-11", Language::C);
+    let clang = timed("/usr/bin/clang", Language::C);
+    timed("/usr/bin/g++-12", Language::Cxx);
     assert_eq!(g12.version, "12.2.0");
     assert!(g11.version.starts_with("11."), "{g11}");
     assert!(clang.version.starts_with("14."), "{clang}");
@@ -104,7 +114,7 @@ impl Fake {
 
     fn write_driver(&self, version: &str) {
         let script = format!(
-            "#!/bin/sh\necho x >> '{d}/runs'\ncase \"$1\" in\n\
+            "#!/bin/sh\necho x >> '{d}/runs'\n[ -z \"$FAKE_SLEEP\" ] || sleep \"$FAKE_SLEEP\"\ncase \"$1\" in\n\
              -dumpmachine) echo fake-linux-gnu;;\n\
              -dumpfullversion) echo {version};;\n\
              -print-prog-name=cc1) echo '{d}/cc1';;\n\
@@ -297,4 +307,42 @@ fn the_index_checks_a_program_again_before_running_it() {
     assert_eq!(fake.runs(), runs + 3);
     assert_eq!(m.have.len(), 1);
     assert_eq!(m.have[0].1, ["fakecc"]);
+}
+
+/// Run as a child by `concurrent_misses_probe_once`: one lookup, then exit.
+#[test]
+fn child_lookup() {
+    let (Some(driver), Some(cache)) = (
+        std::env::var_os("IDENTITY_TEST_DRIVER"),
+        std::env::var_os("IDENTITY_TEST_CACHE"),
+    ) else {
+        return;
+    };
+    Identity::for_client(Path::new(&driver), Language::C, Path::new(&cache)).unwrap();
+}
+
+#[test]
+fn concurrent_misses_probe_once() {
+    let fake = Fake::new("1.0");
+    // Each probe takes a while, so the children overlap.
+    let slow = fake.dir.path().join("slow");
+    std::fs::write(&slow, "").unwrap();
+    let cache = tmp();
+    let me = std::env::current_exe().unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(&me)
+                .args(["--exact", "child_lookup", "--test-threads=1"])
+                .env("IDENTITY_TEST_DRIVER", fake.driver())
+                .env("IDENTITY_TEST_CACHE", cache.path())
+                .env("FAKE_SLEEP", "0.3")
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    assert_eq!(fake.runs(), 3, "one probe for four processes");
 }
