@@ -22,12 +22,21 @@ const MAGIC: &str = "distcc-identity 1";
 /// Most bytes of a cache file read.
 const MAX_FILE: u64 = 64 << 10;
 
-/// The cache file for `compiler` and `language` under `dir`.
+/// The cache file for `compiler` and `language` under `dir` (and this process's
+/// `GCC_EXEC_PREFIX` and `COMPILER_PATH`).
 pub fn file_for(dir: &Path, compiler: &Path, language: Language) -> PathBuf {
     let mut h = Sha256::new();
     h.update(compiler.as_os_str().as_encoded_bytes());
     h.update([0]);
     h.update(proper_name(language));
+    // gcc's driver looks for its compiler proper there first: another value, perhaps another
+    // `cc1`, so another entry.
+    for var in ["GCC_EXEC_PREFIX", "COMPILER_PATH"] {
+        h.update([0]);
+        if let Some(v) = std::env::var_os(var) {
+            h.update(v.as_encoded_bytes());
+        }
+    }
     let hex: String = h.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
