@@ -148,6 +148,7 @@ fn exchange(
             version,
             cwd,
             argv: argv.to_vec(),
+            ccid: None,
         },
     );
     match body {
