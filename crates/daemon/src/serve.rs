@@ -56,6 +56,9 @@ use crate::stats::{Dropped, End, Phase, Refusal, Stats, Ticket};
 #[derive(Debug)]
 pub struct ServeConfig {
     pub policy: CompilerPolicy,
+    /// Every compiler `policy` allows, by identity (protocol 4's `CCID`): built at start-up
+    /// from `policy.candidates()`, probed lazily (see `identity::Index`).
+    pub identities: identity::Index,
     pub limits: Limits,
     pub read_timeout: Duration,
     pub request_timeout: Duration,
