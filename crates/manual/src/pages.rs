@@ -312,15 +312,15 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "The last answer for SRV name NAME (addresses, ports, expiry).",
                 ),
                 item(
+                    "$DISTCC_DIR/adverts/",
+                    "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
+                ),
+                item(
                     "$DISTCC_DIR/identity/",
                     "The identity of each compiler used (target, version, SHA-256 of the \
 programs it runs), sent with every protocol 4 job so the server runs the same compiler. \
 Kept with the file identity (device, inode, size, times) of each program and link, so a \
 compile costs a few stat calls; recomputed when any changed. Safe to delete.",
-                ),
-                item(
-                    "$DISTCC_DIR/adverts/",
-                    "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
                 ),
             ],
         },
