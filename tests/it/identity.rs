@@ -8,11 +8,10 @@
 //! gcc-11 fails the test (`scripts/install-deps.sh` installs it).
 
 use std::os::unix::fs::symlink;
-use std::path::Path;
 use std::process::Output;
 
-use super::client_support::Sandbox;
-use super::support::{self, OurDaemon};
+use crate::client::client_support::Sandbox;
+use crate::support::{self, OurDaemon};
 
 /// Every name the test daemon allow-lists by default, and ours: all gcc-11 on this host.
 const DEFAULT_NAMES: &[&str] = &[
@@ -36,11 +35,7 @@ fn host_with_gcc_11(sb: &Sandbox, extra: &[(&str, &str)]) -> OurDaemon {
     }
     let names: Vec<&str> = extra.iter().map(|(n, _)| *n).collect();
     // The sandbox shows the test's bin directory (its links lead back into /usr).
-    OurDaemon::start_with_compilers(
-        &["--sandbox-path", bin.to_str().unwrap()],
-        &bin,
-        &names,
-    )
+    OurDaemon::start_with_compilers(&["--sandbox-path", bin.to_str().unwrap()], &bin, &names)
 }
 
 fn text(b: &[u8]) -> String {
@@ -53,7 +48,8 @@ fn compile(sb: &Sandbox, d: &OurDaemon, out: &str, env: &[(&str, &str)]) -> Outp
         &format!("127.0.0.1:{}", d.port),
         &["gcc", "-O2", "-Iinclude", "-c", "src/util.c", "-o", out],
     );
-    c.env("DISTCC_NO_REWRITE_CROSS", "1").envs(env.iter().copied());
+    c.env("DISTCC_NO_REWRITE_CROSS", "1")
+        .envs(env.iter().copied());
     c.output().expect("running distcc")
 }
 
@@ -66,4 +62,133 @@ fn local(sb: &Sandbox, compiler: &str, out: &str) -> Vec<u8> {
         .unwrap();
     assert!(o.status.success(), "{compiler}: {}", text(&o.stderr));
     sb.read(out)
+}
+
+/// The client learns that a host speaks protocol 4 from the advertisement after a 1-3
+/// reply (docs/protocol-4.md), so its first job there goes by name, as with 3.4: that one
+/// compiles another file here, into an object nobody uses.
+fn learn_protocol_4(sb: &Sandbox, d: &OurDaemon) {
+    std::fs::write(sb.path().join("src/first.c"), "int first;\n").unwrap();
+    let out = sb
+        .distcc(
+            &format!("127.0.0.1:{}", d.port),
+            &["gcc", "-c", "src/first.c", "-o", "first.o"],
+        )
+        .env("DISTCC_NO_REWRITE_CROSS", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let adverts = sb.distcc_dir.join("adverts");
+    let learned = std::fs::read_dir(&adverts)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("protocol=4")))
+        })
+        .unwrap_or(false);
+    assert!(
+        learned,
+        "no protocol 4 advertisement learned:\n{}",
+        sb.log_text()
+    );
+}
+
+#[test]
+fn our_daemon_finds_the_clients_gcc_under_another_name() {
+    if !support::require(&["gcc-12", "gcc-11", "x86_64-linux-gnu-gcc-12"]) {
+        return;
+    }
+    let sb = Sandbox::new("ident-found");
+    let d = host_with_gcc_11(
+        &sb,
+        &[(
+            "x86_64-linux-gnu-gcc-12",
+            "/usr/bin/x86_64-linux-gnu-gcc-12",
+        )],
+    );
+    learn_protocol_4(&sb, &d);
+    let want = local(&sb, "gcc", "local.o");
+    assert_ne!(
+        want,
+        local(&sb, "gcc-11", "local11.o"),
+        "the two gcc must differ"
+    );
+    let out = compile(&sb, &d, "remote.o", &[("DISTCC_FALLBACK", "0")]);
+    assert!(
+        out.status.success(),
+        "{}\nclient log:\n{}\ndaemon log:\n{}",
+        text(&out.stderr),
+        sb.log_text(),
+        d.log_text()
+    );
+    assert_eq!(
+        sb.read("remote.o"),
+        want,
+        "not the client's compiler's object"
+    );
+    // It ran remotely, over protocol 4 (no local fallback).
+    let log = sb.log_text();
+    assert!(!log.contains("compiling locally"), "{log}");
+    let dlog = d.wait_log("util.c exit 0");
+    println!("daemon log:\n{dlog}");
+    assert!(dlog.contains("util.c exit 0"), "{dlog}");
+}
+
+#[test]
+fn our_daemon_without_the_clients_compiler_refuses_naming_both() {
+    if !support::require(&["gcc-12", "gcc-11"]) {
+        return;
+    }
+    let sb = Sandbox::new("ident-refused");
+    let d = host_with_gcc_11(&sb, &[]);
+    learn_protocol_4(&sb, &d);
+    let want = local(&sb, "gcc", "local.o");
+    let wrong = local(&sb, "gcc-11", "local11.o");
+    let gcc12 = "gcc 12.2.0 x86_64-linux-gnu sha256:";
+    let gcc11 = "11.3.0 x86_64-linux-gnu sha256:";
+
+    // Fallback off: the build fails with the daemon's reason, and leaves no object.
+    let out = compile(&sb, &d, "remote.o", &[("DISTCC_FALLBACK", "0")]);
+    let err = text(&out.stderr);
+    println!(
+        "refused, fallback off (exit {:?}):\n{err}",
+        out.status.code()
+    );
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains("300") && err.contains(gcc12) && err.contains(gcc11),
+        "{err}"
+    );
+    assert!(
+        !sb.path().join("remote.o").exists(),
+        "an object was written"
+    );
+
+    // Fallback on (a fresh client state, as the refusal is remembered for a day): the
+    // client compiles here, says why, and the object is the client's compiler's.
+    std::fs::remove_dir_all(sb.distcc_dir.join("adverts")).unwrap();
+    learn_protocol_4(&sb, &d);
+    let out = compile(&sb, &d, "remote.o", &[]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}\n{}", sb.log_text());
+    let obj = sb.read("remote.o");
+    assert_eq!(obj, want);
+    assert_ne!(obj, wrong);
+    let log = sb.log_text();
+    assert!(log.contains(gcc12) && log.contains(gcc11), "{log}");
+    // Remembered: the next job does not ask that host again, and still compiles here.
+    std::fs::remove_file(sb.path().join("remote.o")).unwrap();
+    let out = compile(&sb, &d, "remote.o", &[]);
+    assert!(out.status.success());
+    assert_eq!(sb.read("remote.o"), want);
+    assert!(
+        sb.log_text().contains("lacks this compiler"),
+        "{}",
+        sb.log_text()
+    );
+    let dlog = d.log_text();
+    assert_eq!(
+        dlog.matches("no compiler on this host matches").count(),
+        2,
+        "{dlog}"
+    );
 }

@@ -2,7 +2,7 @@
 //!
 //! [`Index::build`] takes the allow-listed compilers (the daemon's `compiler` module lists
 //! them) and merges names that are the same program after links (`cc`, `gcc`, `gcc-12`,
-//! `x86_64-linux-gnu-gcc-12` on Debian). It runs nothing: identities are probed lazily, per
+//! `x86_64-linux-gnu-gcc-12` on Debian) and the same driver (not `clang` and `clang++`). It runs nothing: identities are probed lazily, per
 //! compiler and language, the first time a request needs them, and kept in memory (and on
 //! disk under a cache directory when one is given). Start-up stays instant, also in
 //! `--inetd` mode where a daemon lives for one job, and a language nobody asks for is never
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::cache::lookup_or_probe;
-use crate::probe::Probed;
+use crate::probe::{Probed, cxx_driver};
 use crate::stamp::Stamps;
 use crate::{Identity, Language, proper_name};
 
@@ -122,9 +122,13 @@ impl Index {
     /// one it is shown and probed under). Candidates that are the same file after links
     /// become one entry with several names. Runs no program.
     pub fn build(candidates: impl IntoIterator<Item = Candidate>) -> Index {
-        let mut entries: Vec<(Option<PathBuf>, Entry)> = Vec::new();
+        let mut entries: Vec<(Option<(PathBuf, bool)>, Entry)> = Vec::new();
         for c in candidates {
-            let real = std::fs::canonicalize(&c.path).ok();
+            // One program, run under a name that makes it the same driver (`clang` and
+            // `clang++` are one binary but two drivers: see `probe::cxx_driver`).
+            let real = std::fs::canonicalize(&c.path)
+                .ok()
+                .map(|r| (r, cxx_driver(&c.path)));
             if let Some(e) = entries
                 .iter_mut()
                 .find(|(r, e)| e.path == c.path || real.is_some() && *r == real)

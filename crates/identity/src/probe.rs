@@ -58,7 +58,7 @@ pub fn probe(compiler: &Path, name: &str, language: Language) -> io::Result<Prob
             programs.push(real);
         }
     }
-    let fingerprint = fingerprint(&programs)?;
+    let fingerprint = fingerprint(&programs, cxx_driver(compiler))?;
     let mut name: String = name.chars().filter(|c| !c.is_control()).collect();
     if name.is_empty() {
         name.push('?');
@@ -149,8 +149,19 @@ fn ask(compiler: &Path, arg: &str) -> io::Result<String> {
     Ok(value.to_owned())
 }
 
-/// Hex SHA-256 over each program's length (8 bytes, little-endian) and contents.
-pub fn fingerprint(programs: &[PathBuf]) -> io::Result<String> {
+/// True when the driver runs as a C++ driver because of the name it is run under:
+/// `clang++` is a link to `clang`, one binary whose argv[0] decides whether `x.c` is C or
+/// C++ (pump mode sends sources under their own names). gcc's C++ driver is a binary of its
+/// own, but the rule is the same for all: a file name containing `++`.
+pub fn cxx_driver(compiler: &Path) -> bool {
+    compiler
+        .file_name()
+        .is_some_and(|n| n.as_encoded_bytes().windows(2).any(|w| w == b"++"))
+}
+
+/// Hex SHA-256 over each program's length (8 bytes, little-endian) and contents, then, for a
+/// driver run as a C++ driver ([`cxx_driver`]), the 10 bytes `driver=c++`.
+pub fn fingerprint(programs: &[PathBuf], cxx: bool) -> io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     for p in programs {
@@ -172,6 +183,9 @@ pub fn fingerprint(programs: &[PathBuf]) -> io::Result<String> {
                 p.display()
             )));
         }
+    }
+    if cxx {
+        h.update(b"driver=c++");
     }
     Ok(h.finalize()
         .iter()

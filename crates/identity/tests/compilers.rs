@@ -61,8 +61,11 @@ fn different_compilers_have_different_fingerprints() {
     // gcc runs another compiler proper for C++: another fingerprint; clang runs itself.
     let g12xx = client("/usr/bin/g++-12", Language::Cxx, t.path());
     assert!(!g12xx.matches(&client("/usr/bin/g++-12", Language::C, t.path())));
+    // clang++ is a link to clang, but another driver (argv[0] makes `x.c` C++): another
+    // identity; clang's C and C++ are one program.
     let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
-    assert!(clangxx.matches(&client("/usr/bin/clang", Language::C, t.path())));
+    assert!(!clangxx.matches(&client("/usr/bin/clang", Language::Cxx, t.path())));
+    assert!(clangxx.matches(&client("/usr/bin/clang++", Language::C, t.path())));
 }
 
 #[test]
@@ -251,9 +254,10 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
         cand("gcc-12", "/usr/bin/gcc-12"),
         cand("clang", "/usr/bin/clang"),
         cand("clang-14", "/usr/bin/clang-14"),
+        cand("clang++", "/usr/bin/clang++"),
     ]);
-    // Names of one program are merged.
-    assert_eq!(index.len(), 3);
+    // Names of one program and driver are merged; clang++ is another driver.
+    assert_eq!(index.len(), 4);
     let g12 = client("/usr/bin/gcc", Language::C, t.path());
     assert_eq!(
         index.find(&g12, Language::C).unwrap(),
@@ -266,6 +270,11 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
     );
     let g11 = client("/usr/bin/gcc-11", Language::C, t.path());
     assert_eq!(index.find(&g11, Language::C).unwrap(), gcc);
+    let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
+    assert_eq!(
+        index.find(&clangxx, Language::Cxx).unwrap(),
+        PathBuf::from("/usr/bin/clang++")
+    );
 
     // A host with only gcc-11: refused, naming both sides.
     let only11 = Index::build([cand("gcc", &gcc)]);
