@@ -11,6 +11,7 @@ use std::os::unix::fs::symlink;
 use std::process::Output;
 
 use crate::client::client_support::Sandbox;
+use crate::diagnostics::Pump;
 use crate::support::{self, OurDaemon};
 
 /// Every name the test daemon allow-lists by default, and ours: all gcc-11 on this host.
@@ -44,9 +45,20 @@ fn text(b: &[u8]) -> String {
 
 /// `gcc -O2 -c src/util.c -o out` through our client.
 fn compile(sb: &Sandbox, d: &OurDaemon, out: &str, env: &[(&str, &str)]) -> Output {
+    compile_with(sb, "gcc", &format!("127.0.0.1:{}", d.port), out, env)
+}
+
+/// `compiler -O2 -c src/util.c -o out` through our client to `hosts`.
+fn compile_with(
+    sb: &Sandbox,
+    compiler: &str,
+    hosts: &str,
+    out: &str,
+    env: &[(&str, &str)],
+) -> Output {
     let mut c = sb.distcc(
-        &format!("127.0.0.1:{}", d.port),
-        &["gcc", "-O2", "-Iinclude", "-c", "src/util.c", "-o", out],
+        hosts,
+        &[compiler, "-O2", "-Iinclude", "-c", "src/util.c", "-o", out],
     );
     c.env("DISTCC_NO_REWRITE_CROSS", "1")
         .envs(env.iter().copied());
@@ -100,10 +112,13 @@ fn our_daemon_finds_the_clients_gcc_under_another_name() {
     let sb = Sandbox::new("ident-found");
     let d = host_with_gcc_11(
         &sb,
-        &[(
-            "x86_64-linux-gnu-gcc-12",
-            "/usr/bin/x86_64-linux-gnu-gcc-12",
-        )],
+        &[
+            (
+                "x86_64-linux-gnu-gcc-12",
+                "/usr/bin/x86_64-linux-gnu-gcc-12",
+            ),
+            ("clang-14", "/usr/bin/clang-14"),
+        ],
     );
     learn_protocol_4(&sb, &d);
     let want = local(&sb, "gcc", "local.o");
@@ -129,8 +144,48 @@ fn our_daemon_finds_the_clients_gcc_under_another_name() {
     let log = sb.log_text();
     assert!(!log.contains("compiling locally"), "{log}");
     let dlog = d.wait_log("util.c exit 0");
-    println!("daemon log:\n{dlog}");
     assert!(dlog.contains("util.c exit 0"), "{dlog}");
+
+    // The client's clang is this host's clang-14: found by identity too.
+    let want = local(&sb, "clang", "local-clang.o");
+    let hosts = format!("127.0.0.1:{}", d.port);
+    let out = compile_with(
+        &sb,
+        "clang",
+        &hosts,
+        "remote-clang.o",
+        &[("DISTCC_FALLBACK", "0")],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        sb.log_text()
+    );
+    assert_eq!(sb.read("remote-clang.o"), want);
+
+    // Pump mode (protocol 4 with the server preprocessing) finds it as well.
+    let pump_hosts = format!("127.0.0.1:{}/4,lzo,cpp", d.port);
+    let pump = Pump::start(&pump_hosts);
+    let mut env: Vec<(&str, &str)> = pump
+        .0
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env.push(("DISTCC_FALLBACK", "0"));
+    let want = local(&sb, "gcc", "local.o");
+    let out = compile_with(&sb, "gcc", &pump_hosts, "remote-pump.o", &env);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stderr),
+        sb.log_text()
+    );
+    assert_eq!(sb.read("remote-pump.o"), want);
+    drop(pump);
+    let log = sb.log_text();
+    assert!(log.contains("in pump mode"), "{log}");
+    assert!(!log.contains("compiling locally"), "{log}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::stamp::Stamps;
-use crate::{Identity, Language, MAX_VALUE, proper_name};
+use crate::{Identity, Language, MAX_VALUE, Preprocessed, proper_name};
 
 /// An identity and the file identities it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +44,17 @@ pub fn probe(compiler: &Path, name: &str, language: Language) -> io::Result<Prob
         Ok(v) => v,
         Err(_) => ask(compiler, "-dumpversion")?,
     };
+    // A C++ driver compiles C (`.c`, `.i`) as C++ (gcc's manual: g++ treats .c and .i files
+    // as C++), so its compiler proper for them is cc1plus.
+    let runs_as = match language {
+        Language::C | Language::Preprocessed(Preprocessed::C) if cxx_driver(compiler) => {
+            Language::Cxx
+        }
+        other => other,
+    };
     let proper = ask(
         compiler,
-        &format!("-print-prog-name={}", proper_name(language)),
+        &format!("-print-prog-name={}", proper_name(runs_as)),
     )?;
     let mut programs = vec![driver];
     if proper.starts_with('/') {
@@ -218,6 +226,11 @@ mod tests {
             assert!(names[0].starts_with("clang"), "{names:?}");
             assert!(names.iter().any(|n| n.starts_with("libLLVM")), "{names:?}");
             assert!(!names.iter().any(|n| n.starts_with("libc.")), "{names:?}");
+        }
+        if have("/usr/bin/g++-12") {
+            // g++ compiles a .c file as C++: with cc1plus.
+            let p = probe(Path::new("/usr/bin/g++-12"), "g++-12", Language::C).unwrap();
+            assert!(p.programs[1].ends_with("cc1plus"), "{:?}", p.programs);
         }
         if have("/usr/bin/gcc-12") {
             let p = probe(Path::new("/usr/bin/gcc-12"), "gcc-12", Language::Cxx).unwrap();

@@ -60,7 +60,11 @@ fn different_compilers_have_different_fingerprints() {
     assert!(!g12.matches(&g11) && !g12.matches(&clang) && !g11.matches(&clang));
     // gcc runs another compiler proper for C++: another fingerprint; clang runs itself.
     let g12xx = client("/usr/bin/g++-12", Language::Cxx, t.path());
-    assert!(!g12xx.matches(&client("/usr/bin/g++-12", Language::C, t.path())));
+    assert!(!g12xx.matches(&client("/usr/bin/gcc-12", Language::Cxx, t.path())));
+    let gcc_cxx = client("/usr/bin/gcc-12", Language::Cxx, t.path());
+    assert!(!gcc_cxx.matches(&client("/usr/bin/gcc-12", Language::C, t.path())));
+    // g++ compiles C sources as C++: the same programs either way.
+    assert!(g12xx.matches(&client("/usr/bin/g++-12", Language::C, t.path())));
     // clang++ is a link to clang, but another driver (argv[0] makes `x.c` C++): another
     // identity; clang's C and C++ are one program.
     let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
