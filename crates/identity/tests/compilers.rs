@@ -359,3 +359,44 @@ fn concurrent_misses_probe_once() {
     }
     assert_eq!(fake.runs(), 3, "one probe for four processes");
 }
+
+#[test]
+fn a_listing_index_sees_compilers_listed_after_it_was_built() {
+    let listed = tmp();
+    let a = Fake::new("1.0");
+    let b = Fake::new("2.0");
+    let dir = listed.path().to_path_buf();
+    // The candidates: every link in `dir`, as the daemon lists its allow-list directory.
+    let source = move || {
+        let mut c: Vec<Candidate> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                cand(&p.file_name().unwrap().to_string_lossy(), p.clone())
+            })
+            .collect();
+        c.sort_by(|x, y| x.name.cmp(&y.name));
+        c
+    };
+    symlink(a.driver(), listed.path().join("a")).unwrap();
+    let index = Index::listing(Box::new(source), vec![listed.path().to_path_buf()]);
+    assert_eq!(index.len(), 1);
+    let cache = tmp();
+    let want_b = Identity::for_client(&b.driver(), Language::C, cache.path()).unwrap();
+    let want_a = Identity::for_client(&a.driver(), Language::C, cache.path()).unwrap();
+    assert!(index.find(&want_b, Language::C).is_err());
+    // Listed now: the directory changed, so the next find lists again and finds it.
+    symlink(b.driver(), listed.path().join("b")).unwrap();
+    assert_eq!(
+        index.find(&want_b, Language::C).unwrap(),
+        listed.path().join("b")
+    );
+    assert_eq!(index.len(), 2);
+    // What was probed of `a` was kept: no new probe for it.
+    let runs = a.runs();
+    assert_eq!(
+        index.find(&want_a, Language::C).unwrap(),
+        listed.path().join("a")
+    );
+    assert_eq!(a.runs(), runs);
+}
