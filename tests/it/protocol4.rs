@@ -256,7 +256,7 @@ struct FakeDaemon {
 }
 
 impl FakeDaemon {
-    fn start(reply: fn(&proto::RequestHead) -> Vec<u8>) -> FakeDaemon {
+    fn start(reply: Answerer) -> FakeDaemon {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
@@ -302,7 +302,10 @@ impl Drop for FakeDaemon {
     }
 }
 
-fn serve_fake(mut sock: TcpStream, reply: fn(&proto::RequestHead) -> Vec<u8>) {
+/// What a fake daemon answers to a request.
+type Answerer = fn(&proto::RequestHead) -> Vec<u8>;
+
+fn serve_fake(mut sock: TcpStream, reply: Answerer) {
     let mut r = BufReader::new(sock.try_clone().unwrap());
     let limits = Limits::DEFAULT;
     let Ok(version) = proto::read_version_greeting(&mut r) else {
@@ -430,7 +433,7 @@ fn client_survives_broken_v4_replies_with_a_clear_error() {
     if !require(&["gcc"]) {
         return;
     }
-    let replies: [(&str, fn(&proto::RequestHead) -> Vec<u8>, &str); 5] = [
+    let replies: [(&str, Answerer, &str); 5] = [
         (
             "ULEN over the cap",
             |_| {
