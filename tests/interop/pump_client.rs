@@ -579,8 +579,9 @@ fn include_server_down_or_killed_falls_back_to_plain_mode() {
     );
 }
 
-/// libgit2 Release in pump mode through our client and our daemon: every object and `.d`
-/// equal to a local build's, `DISTCC_FALLBACK=0`. Files the include server cannot cover go
+/// libgit2 Release in pump mode through our client and our daemon, over protocol 4 (the
+/// libgit2 matrix's ours-with-ours pump entry): every object and `.d` equal to a local
+/// build's, `DISTCC_FALLBACK=0`. Files the include server cannot cover go
 /// in plain mode; 3.4's own client, run the same way, is the reference for how many.
 #[test]
 fn libgit2_release_in_pump_mode() {
@@ -614,6 +615,14 @@ fn libgit2_release_in_pump_mode() {
     let ours = {
         let server = IncludeServer::start(&hosts);
         let state = TempDir::new("pump-state");
+        // Protocol 4 from the first job (as after any earlier reply of this daemon).
+        let adverts = state.path().join("adverts");
+        std::fs::create_dir_all(&adverts).unwrap();
+        std::fs::write(
+            adverts.join(format!("tcp_127.0.0.1_{}", daemon.port)),
+            "protocol=4\n",
+        )
+        .unwrap();
         let mut env = client_env(&hosts, state.path(), Some(&server), false);
         env.push(("LAUNCH", our_client().display().to_string()));
         let t = make(&env);
@@ -640,6 +649,12 @@ fn libgit2_release_in_pump_mode() {
     let d = daemon.log_text();
     let (our_pump, our_plain) = (daemon_pump_jobs(&d), daemon_plain_jobs(&d));
     assert_eq!(our_pump, ours.0, "client and daemon agree on pump jobs");
+    assert_eq!(
+        d.matches("protocol 4 pump request").count(),
+        our_pump,
+        "every pump job in protocol 4"
+    );
+    assert!(!d.contains("protocol 3 "), "no pump job in protocol 3");
     assert_eq!(
         our_pump + our_plain,
         objects,
