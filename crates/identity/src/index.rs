@@ -270,6 +270,17 @@ impl Index {
             .map(|e| e.path.clone())
     }
 
+    /// The identity for `language` of `program` (a path as the candidates name it, e.g. what
+    /// `CompilerPolicy::resolve` gave a 1-3 request), checked as `find` checks it; `None`
+    /// for a program not in the index or that cannot be identified. For a daemon that wants
+    /// to tell a client which compiler a 1-3 job ran (say, beside its advertisement), so the
+    /// client can refuse an object from another compiler than its own.
+    pub fn identify(&self, program: &std::path::Path, language: Language) -> Option<Identity> {
+        let (entries, _) = self.current(false);
+        let e = entries.iter().find(|e| e.path == program)?;
+        self.identity_of(e, language).ok().map(|p| p.identity)
+    }
+
     /// Every program's identity for `language`, probing those not yet known (for the
     /// daemon's log and stats; `find` probes only as far as it must).
     pub fn identities(&self, language: Language) -> Vec<(PathBuf, Result<Identity, String>)> {

@@ -274,6 +274,13 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
     );
     let g11 = client("/usr/bin/gcc-11", Language::C, t.path());
     assert_eq!(index.find(&g11, Language::C).unwrap(), gcc);
+    // What a program in the index is (what a 1-3 job by name would run).
+    let ran = index.identify(&gcc, Language::C).unwrap();
+    assert!(ran.matches(&g11) && !ran.matches(&g12));
+    assert_eq!(
+        index.identify(Path::new("/usr/bin/true"), Language::C),
+        None
+    );
     let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
     assert_eq!(
         index.find(&clangxx, Language::Cxx).unwrap(),
