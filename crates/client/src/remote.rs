@@ -89,7 +89,7 @@ pub fn attempt(
                 Err(e) => return Attempt::Comm(e),
             };
             stream.set_io_timeout(link.io_timeout);
-            exchange(&stream, host, argv, link.cork, progress, body)
+            exchange(&stream, host, argv, link.cork, progress, body, None)
         }
         Transport::Ssh {
             user,
@@ -106,9 +106,9 @@ pub fn attempt(
                 &target,
                 link.io_timeout,
                 link.log,
-                &mut |stream| {
+                &mut |stream, tail| {
                     progress.connecting();
-                    exchange(stream, host, argv, false, progress, body)
+                    exchange(stream, host, argv, false, progress, body, tail)
                 },
             )
         }
@@ -124,7 +124,9 @@ pub fn attempt(
     }
 }
 
-/// The protocol over a connected stream.
+/// The protocol over a connected stream. With `tail`, the bytes the server sent after its
+/// reply up to its end of the stream (at most an advertisement's worth) are put there: an
+/// `--inetd` daemon behind ssh closes right after its reply, so this costs no wait.
 fn exchange(
     stream: &Stream,
     host: &Host,
@@ -132,6 +134,7 @@ fn exchange(
     cork: bool,
     progress: &mut dyn Progress,
     body: &mut Body<'_>,
+    tail: Option<&mut Vec<u8>>,
 ) -> Attempt {
     let (version, cwd) = match body {
         Body::Pump { cwd, .. } => (proto::Version::V3, Some(cwd.to_vec())),
@@ -192,6 +195,9 @@ fn exchange(
     match proto::read_reply(&mut r, version, &Limits::DEFAULT) {
         Ok(reply) => {
             progress.receiving();
+            if let Some(tail) = tail {
+                read_tail(&mut r, tail);
+            }
             Attempt::Reply(reply)
         }
         Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
@@ -205,6 +211,14 @@ fn exchange(
         )),
         Err(e) => Attempt::Comm(fail(ExitCode::ProtocolError, format!("bad reply: {e}"))),
     }
+}
+
+/// What follows a reply up to end of stream, at most one advertisement's worth; a read error
+/// just ends it (the reply is what matters).
+fn read_tail(r: &mut impl std::io::BufRead, tail: &mut Vec<u8>) {
+    use std::io::Read;
+    let cap = (proto::advert::MAX_LEN + proto::HEADER_LEN + 1) as u64;
+    let _ = r.take(cap).read_to_end(tail);
 }
 
 /// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.

@@ -68,6 +68,9 @@ pub struct ServeConfig {
     pub max_object: u64,
     /// `DISTCC_SAVE_TEMPS`: keep each job directory (logged) instead of removing it.
     pub save_temps: bool,
+    /// Under `--inetd` through ssh: the held daemon's socket, advertised after the reply
+    /// (`ssh-socket=`, see `held`).
+    pub ssh_socket: Option<PathBuf>,
 }
 
 /// Most bytes of a compiler's standard output, and of its standard error, sent back.
@@ -311,7 +314,13 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
                 inner: &mut io::BufWriter::with_capacity(16 * 1024, &mut *writer),
                 count: 0,
             };
-            let sent = write_reply(&mut counted, &reply);
+            let sent = write_reply(&mut counted, &reply).and_then(|()| {
+                let Some(trailer) = advert(cfg) else {
+                    return Ok(());
+                };
+                counted.write_all(&trailer)?;
+                counted.flush()
+            });
             os::tcp::set_cork(raw, false);
             if let Err(e) = sent {
                 log_at!(
@@ -361,6 +370,20 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         ),
     }
     drop(job);
+}
+
+/// The advertisement after a protocol 1–3 reply (`proto::advert`), when there is anything
+/// to say.
+fn advert(cfg: &ServeConfig) -> Option<Vec<u8>> {
+    let path = cfg.ssh_socket.as_ref()?.to_str()?;
+    let mut buf = Vec::new();
+    proto::advert::encode(
+        &mut buf,
+        &proto::advert::Advert {
+            entries: vec![("ssh-socket".to_owned(), path.to_owned())],
+        },
+    );
+    Some(buf)
 }
 
 fn log_bad_request(peer: &str, e: &ProtoError, start: Instant, stats: &Stats) {
