@@ -217,7 +217,13 @@ pub fn attempt(
         && let Some(remote) = fwd.recorded()
     {
         match held_once(&fwd, io_timeout, exchange) {
-            Ok(attempt) => return attempt,
+            Ok(attempt) => {
+                log.debug(format_args!(
+                    "ran the job on {} through the held connection's forward to {remote}",
+                    target.machine
+                ));
+                return attempt;
+            }
             Err(why) => {
                 log.info(format_args!(
                     "the held daemon on {} through the held connection failed ({why}); \
