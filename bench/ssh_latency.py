@@ -273,7 +273,7 @@ def main():
         # The held row really went through the held daemon, the per-job row never did.
         for name, client, e, _ in rows[:2]:
             d = os.path.join(e["DISTCC_DIR"], "ssh")
-            held = any(f.endswith("-held.to") for f in os.listdir(d))
+            held = any(f.endswith(".to") for f in os.listdir(d))
             if held != (name == HELD):
                 raise SystemExit(f"{name}: forward to a held daemon set up: {held}")
         local = []

@@ -20,6 +20,9 @@ use crate::transport::Stream;
 /// 3.4's connect timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// Longest wait, after a reply over ssh, for the far side's advertisement and end of stream.
+const TAIL_WAIT: Duration = Duration::from_secs(2);
+
 /// Why the host could not do the job. Never the user's code's fault.
 #[derive(Debug)]
 pub struct CommFailure {
@@ -196,6 +199,8 @@ fn exchange(
         Ok(reply) => {
             progress.receiving();
             if let Some(tail) = tail {
+                // The reply is in: a far side that does not close promptly costs at most this.
+                stream.set_io_timeout(TAIL_WAIT);
                 read_tail(&mut r, tail);
             }
             Attempt::Reply(reply)

@@ -213,7 +213,7 @@ pub fn attempt(
             "not hoarding ssh connections: $DISTCC_DIR is too long for a socket path"
         ));
     }
-    if let Some(fwd) = control.as_ref().map(Forward::of)
+    if let Some(fwd) = control.as_ref().map(|c| Forward::of(c, target))
         && let Some(remote) = fwd.recorded()
     {
         match held_once(&fwd, io_timeout, exchange) {
@@ -246,7 +246,7 @@ pub fn attempt(
     if let (Attempt::Reply(_), Some(c)) = (&attempt, &control)
         && let Some(remote) = held_socket_in(&tail)
     {
-        Forward::of(c).establish(settings, target, &remote, log);
+        Forward::of(c, target).establish(settings, target, &remote, log);
     }
     attempt
 }
@@ -282,9 +282,10 @@ fn held_socket_in(tail: &[u8]) -> Option<String> {
 }
 
 /// A forward of a local socket, through the held connection, to the far held daemon:
-/// `<control>-held` is the socket the master listens on, `<control>-held.to` records the far
-/// path it forwards to (written once the forward is up; its presence is what later jobs
-/// look for), `<control>-held.lock` keeps two clients from setting it up at once.
+/// `<control>-<far command hash>` is the socket the master listens on (one per far command:
+/// `@h:cmd1` and `@h:cmd2` share a connection but may have different daemons), `….to`
+/// records the far path it forwards to (written once the forward is up; its presence is what
+/// later jobs look for), `….lock` keeps two clients from setting it up at once.
 struct Forward {
     control: Control,
     local: PathBuf,
@@ -293,17 +294,21 @@ struct Forward {
 }
 
 impl Forward {
-    fn of(control: &Control) -> Forward {
+    fn of(control: &Control, target: &Target<'_>) -> Forward {
+        let mut h = Fnv::new();
+        h.write(target.command.unwrap_or("distccd").as_bytes());
+        let mut local = control.path.clone().into_os_string();
+        local.push(format!("-{:08x}", h.0 as u32));
         let with = |suffix: &str| {
-            let mut p = control.path.clone().into_os_string();
+            let mut p = local.clone();
             p.push(suffix);
             PathBuf::from(p)
         };
         Forward {
             control: control.clone(),
-            local: with("-held"),
-            record: with("-held.to"),
-            lock: with("-held.lock"),
+            local: PathBuf::from(&local),
+            record: with(".to"),
+            lock: with(".lock"),
         }
     }
 
@@ -743,6 +748,72 @@ mod tests {
         assert_eq!(probe(&path, PROBE_TIMEOUT), Holder::Alive);
         t.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_held_socket_comes_from_a_well_formed_advertisement_only() {
+        let advert = |pairs: &[(&str, &str)]| {
+            let mut buf = Vec::new();
+            proto::advert::encode(
+                &mut buf,
+                &proto::advert::Advert {
+                    entries: pairs
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                },
+            );
+            buf
+        };
+        let good = advert(&[("protocol", "4"), ("ssh-socket", "/h/.distcc/held/d-1")]);
+        assert_eq!(
+            held_socket_in(&good).as_deref(),
+            Some("/h/.distcc/held/d-1")
+        );
+        assert_eq!(held_socket_in(&[]), None, "3.4: nothing after the reply");
+        assert_eq!(held_socket_in(&good[..good.len() - 1]), None, "truncated");
+        assert_eq!(held_socket_in(&advert(&[("protocol", "4")])), None);
+        for bad in ["relative", "/a:b", "/a b", "/a\\b"] {
+            assert_eq!(
+                held_socket_in(&advert(&[("ssh-socket", bad)])),
+                None,
+                "{bad}"
+            );
+        }
+        let long = format!("/{}", "x".repeat(107));
+        assert_eq!(held_socket_in(&advert(&[("ssh-socket", &long)])), None);
+    }
+
+    #[test]
+    fn each_far_command_has_its_own_forward_within_socket_limits() {
+        let mut s = settings(&[]);
+        s.hoard.as_mut().unwrap().dir = PathBuf::from(format!("/{}", "x".repeat(72)));
+        let c = control(&s, &T).expect("the longest allowed control path");
+        let a = Forward::of(&c, &T);
+        let b = Forward::of(
+            &c,
+            &Target {
+                command: Some("/opt/distccd"),
+                ..T
+            },
+        );
+        assert_ne!(a.local, b.local);
+        assert_eq!(
+            a.local,
+            Forward::of(
+                &c,
+                &Target {
+                    command: Some("distccd"),
+                    ..T
+                }
+            )
+            .local,
+            "the default far command"
+        );
+        assert!(a.local.as_os_str().len() <= 107, "{}", a.local.display());
+        assert_eq!(a.local.parent(), c.path.parent());
+        assert_ne!(a.record, a.local);
+        assert_ne!(a.lock, a.record);
     }
 
     #[test]
