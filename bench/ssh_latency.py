@@ -261,6 +261,7 @@ def main():
     if args.part == "all":
         rows += rows34
     times = {name: [] for name, _, _, _ in rows}
+    load_before = os.getloadavg()[0]
     try:
         for name, client, e, _ in rows:
             # Warm-up: page cache, and the held connection (its one handshake is not counted).
@@ -301,6 +302,8 @@ def main():
         f" {args.rounds} interleaved rounds, median of per-round means; {cpus} CPUs;",
         "# sshd and distccd on 127.0.0.1; " + subprocess.run(["ssh", "-V"], capture_output=True,
                                                                text=True).stderr.strip(),
+        f"# load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
+        " (other work on the machine makes every row noisier)",
         "",
         f"{'row':52} {'ms/file':>8} {'rounds (ms/file)':>24}",
     ]
