@@ -648,3 +648,49 @@ fn many_jobs_at_once_start_one_held_daemon() {
     assert!(!log.contains("locally"), "{log}");
     Sshd::kill_masters_under(&sb.distcc_dir);
 }
+
+#[test]
+fn a_held_directory_open_to_others_or_a_link_is_never_used() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sshd = Sshd::start();
+    let Some((hosts, env)) = held_setup(&sshd) else {
+        return;
+    };
+    let held_dir = sshd.home().join(".distcc/held");
+    fs::create_dir_all(&held_dir).unwrap();
+    fs::set_permissions(&held_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let sb = Sandbox::new("ssh-held-open");
+    let before = sshd.sessions();
+    for out in ["out/a.o", "out/b.o"] {
+        compile_held(
+            &sb,
+            &hosts,
+            &env,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+        );
+    }
+    assert_eq!(sshd.sessions() - before, 2, "a session per job");
+    assert!(sshd.held_daemons().is_empty(), "no held daemon");
+    // A link to a private directory elsewhere: not followed either.
+    fs::remove_dir(&held_dir).unwrap();
+    let elsewhere = sshd.home().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &held_dir).unwrap();
+    compile_held(
+        &sb,
+        &hosts,
+        &env,
+        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/c.o"],
+    );
+    assert_eq!(sshd.sessions() - before, 3, "a session per job");
+    assert!(sshd.held_daemons().is_empty(), "no held daemon");
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+    let log = sb.log_text();
+    assert_eq!(log.matches(&format!("on {hosts}")).count(), 3, "{log}");
+    assert!(!log.contains("held connection's forward"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}
