@@ -694,3 +694,52 @@ fn a_held_directory_open_to_others_or_a_link_is_never_used() {
     assert!(!log.contains("held connection's forward"), "{log}");
     Sshd::kill_masters_under(&sb.distcc_dir);
 }
+
+#[test]
+fn a_forward_to_the_held_daemon_does_not_keep_the_master_alive() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    let sshd = Sshd::start();
+    let Some((hosts, mut env)) = held_setup(&sshd) else {
+        return;
+    };
+    env.push(("DISTCC_SSH_PERSIST", "2".to_owned()));
+    let sb = Sandbox::new("ssh-held-idle");
+    let compile = |out: &str| {
+        compile_held(
+            &sb,
+            &hosts,
+            &env,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+        )
+    };
+    compile("out/a.o");
+    compile("out/b.o");
+    let log = sb.log_text();
+    assert_eq!(
+        log.matches("through the held connection's forward").count(),
+        1,
+        "{log}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Sshd::masters_under(&sb.distcc_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the holder outlived its idle time with a forward"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The next job finds the forward dead, takes a session (which holds a new connection)
+    // and sets the forward up again for the one after.
+    compile("out/c.o");
+    compile("out/d.o");
+    let log = sb.log_text();
+    assert_eq!(
+        log.matches("through the held connection's forward").count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("locally"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}
