@@ -188,6 +188,13 @@ fn build_project_with(
         assert_eq!(masters.len(), 1, "one connection held {what}");
         assert_eq!(sessions, 1, "one session for every job {what}:\n{log}");
         assert_eq!(held_jobs, CASES.len() - 1, "{what}:\n{log}");
+        // The first reply advertised protocol 4 too: every later job spoke it, over the
+        // held daemon's socket.
+        assert_eq!(
+            log.matches("speaking protocol 4").count(),
+            CASES.len() - 1,
+            "{what}:\n{log}"
+        );
         assert_eq!(
             sshd.held_daemons().len(),
             2,

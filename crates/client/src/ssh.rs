@@ -205,6 +205,7 @@ pub fn attempt(
     target: &Target<'_>,
     io_timeout: Duration,
     log: &Log,
+    held_socket: &dyn Fn() -> Option<String>,
     exchange: &mut Exchange<'_>,
 ) -> Attempt {
     let control = control(settings, target);
@@ -234,26 +235,24 @@ pub fn attempt(
             }
         }
     }
-    let mut tail = Vec::new();
     let attempt = per_job(
         settings,
         target,
         control.as_ref(),
         io_timeout,
         log,
-        &mut |stream: &Stream, _: Option<&mut Vec<u8>>| exchange(stream, Some(&mut tail)),
+        exchange,
     );
     if let (Attempt::Reply(_), Some(c)) = (&attempt, &control)
-        && let Some(remote) = held_socket_in(&tail)
+        && let Some(remote) = held_socket().filter(|p| held_socket_in_path(p))
     {
         Forward::of(c, target).establish(settings, target, &remote, log);
     }
     attempt
 }
 
-/// What runs the protocol over a stream; the `Vec`, when given, receives what the server
-/// sent after its reply (its advertisement).
-pub type Exchange<'a> = dyn FnMut(&Stream, Option<&mut Vec<u8>>) -> Attempt + 'a;
+/// What runs the protocol over a stream.
+pub type Exchange<'a> = dyn FnMut(&Stream) -> Attempt + 'a;
 
 /// One job over the held daemon's forwarded socket. `Err` (the socket gone, the forward or
 /// the far daemon refusing, the daemon dying mid-job) means "take a session of your own":
@@ -267,18 +266,11 @@ fn held_once(
         .map_err(|e| format!("cannot connect to {}: {e}", fwd.local.display()))?;
     let stream = Stream::Held(sock);
     stream.set_io_timeout(io_timeout);
-    match exchange(&stream, None) {
-        Attempt::Comm(f) => Err(f.why),
+    match exchange(&stream) {
+        // Nothing came back, in whichever protocol: the far end of the forward is gone.
+        Attempt::Comm(f) | Attempt::NoV4(f) => Err(f.why),
         other => Ok(other),
     }
-}
-
-/// The far held daemon's socket, from the advertisement after a reply (`ssh-socket=`): an
-/// absolute path of printable characters without spaces or colons (it goes into `-L`).
-fn held_socket_in(tail: &[u8]) -> Option<String> {
-    let advert = proto::advert::parse(tail).ok()??;
-    let path = advert.get("ssh-socket")?;
-    held_socket_in_path(path).then(|| path.to_owned())
 }
 
 /// A forward of a local socket, through the held connection, to the far held daemon:
@@ -405,7 +397,8 @@ impl Forward {
     }
 }
 
-/// A recorded far path must look like one [`held_socket_in`] accepts.
+/// A far socket path we forward to: absolute, of printable characters without spaces,
+/// colons or backslashes (it goes into `-L local:remote`), short enough for a socket.
 fn held_socket_in_path(path: &str) -> bool {
     path.starts_with('/')
         && path.len() <= 107
@@ -532,7 +525,7 @@ fn run_once(
     let messages = child.take_stderr().map(Messages::collect);
     let stream = Stream::Ssh(sock);
     stream.set_io_timeout(io_timeout);
-    let attempt = exchange(&stream, None);
+    let attempt = exchange(&stream);
     // Our end closed: ssh passes end of file on, and exits once the far side has.
     drop(stream);
     let exit = match child.wait_timeout(EXIT_WAIT) {
@@ -751,37 +744,12 @@ mod tests {
     }
 
     #[test]
-    fn the_held_socket_comes_from_a_well_formed_advertisement_only() {
-        let advert = |pairs: &[(&str, &str)]| {
-            let mut buf = Vec::new();
-            proto::advert::encode(
-                &mut buf,
-                &proto::advert::Advert {
-                    entries: pairs
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                },
-            );
-            buf
-        };
-        let good = advert(&[("protocol", "4"), ("ssh-socket", "/h/.distcc/held/d-1")]);
-        assert_eq!(
-            held_socket_in(&good).as_deref(),
-            Some("/h/.distcc/held/d-1")
-        );
-        assert_eq!(held_socket_in(&[]), None, "3.4: nothing after the reply");
-        assert_eq!(held_socket_in(&good[..good.len() - 1]), None, "truncated");
-        assert_eq!(held_socket_in(&advert(&[("protocol", "4")])), None);
-        for bad in ["relative", "/a:b", "/a b", "/a\\b"] {
-            assert_eq!(
-                held_socket_in(&advert(&[("ssh-socket", bad)])),
-                None,
-                "{bad}"
-            );
+    fn only_a_plain_absolute_far_path_is_forwarded_to() {
+        assert!(held_socket_in_path("/h/.distcc/held/distccd-0123"));
+        for bad in ["relative", "/a:b", "/a b", "/a\\b", "/a\nb", "/é"] {
+            assert!(!held_socket_in_path(bad), "{bad}");
         }
-        let long = format!("/{}", "x".repeat(107));
-        assert_eq!(held_socket_in(&advert(&[("ssh-socket", &long)])), None);
+        assert!(!held_socket_in_path(&format!("/{}", "x".repeat(107))));
     }
 
     #[test]
