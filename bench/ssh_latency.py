@@ -22,7 +22,9 @@ three rows of our client against our distccd). A reference row runs 3.4's `distc
 a stand-in "ssh" that execs it locally: 3.4's inetd mode polls its compiler with a 1 s select on
 the client's descriptor, so every job it serves takes about 1 s whatever the transport, and the
 rows against it are run over fewer files (--files-34-inetd). Rounds are interleaved so that drift
-hits every row alike; the figure per row is the median over rounds of the mean wall time per file.
+hits every row alike (file by file: each row compiles file i before any compiles i + 1); the
+figure per row is the median over rounds of the mean wall time per file, and the paired figure
+the median over files of one row's time over another's for the same file in the same round.
 Target (issue 14): ours hoarded (held daemon) / ours tcp <= 1.3 against the same daemon, over
 40 trivial compiles.
 
@@ -168,18 +170,22 @@ def write_sources(src, n):
                     f"int f{i}(int x) {{ table[x % {i + 1}] = x; return x * {i} + table[0]; }}\n")
 
 
-def run_row(client, env, src, out, n):
-    """Compiles every file in turn; returns (mean seconds per file, files compiled remotely)."""
-    os.makedirs(out, exist_ok=True)
+def compile_one(client, env, src, out, i):
+    """Compiles file `i`; returns its wall time in seconds."""
     start = time.perf_counter()
-    for i in range(n):
-        r = subprocess.run([client, "gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
-                            os.path.join(out, f"f{i}.o")], env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            raise SystemExit(f"{client} failed on f{i}.c: {r.stderr.decode(errors='replace')}")
-    return (time.perf_counter() - start) / n
+    r = subprocess.run([client, "gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
+                        os.path.join(out, f"f{i}.o")], env=env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise SystemExit(f"{client} failed on f{i}.c: {r.stderr.decode(errors='replace')}")
+    return time.perf_counter() - start
+
+
+def run_row(client, env, src, out, n):
+    """Compiles every file in turn; returns the mean seconds per file."""
+    os.makedirs(out, exist_ok=True)
+    return sum(compile_one(client, env, src, out, i) for i in range(n)) / n
 
 
 def main():
@@ -266,11 +272,24 @@ def main():
         for name, client, e, _ in rows:
             # Warm-up: page cache, and the held connection (its one handshake is not counted).
             run_row(client, e, src, os.path.join(work, "warm"), min(2, args.files))
+        # Interleaved file by file (every row compiles file i before any compiles i + 1), so
+        # that the machine's drift hits every row alike; each file's times are kept for the
+        # paired ratios.
+        per_file = {name: [] for name, _, _, _ in rows}
         for r in range(args.rounds):
-            for name, client, e, files in rows:
-                t = run_row(client, e, src, os.path.join(work, f"out-{r}"), files)
-                times[name].append(t)
-                print(f"round {r + 1}: {name}: {t * 1000:.1f} ms/file", flush=True)
+            out = os.path.join(work, f"out-{r}")
+            os.makedirs(out, exist_ok=True)
+            total = {name: 0.0 for name, _, _, _ in rows}
+            for i in range(n):
+                for name, client, e, files in rows:
+                    if i < files:
+                        t = compile_one(client, e, src, out, i)
+                        total[name] += t
+                        per_file[name].append(t)
+            for name, _, _, files in rows:
+                times[name].append(total[name] / files)
+                print(f"round {r + 1}: {name}: {total[name] / files * 1000:.1f} ms/file",
+                      flush=True)
         # The held row really went through the held daemon, the per-job row never did.
         for name, client, e, _ in rows[:2]:
             d = os.path.join(e["DISTCC_DIR"], "ssh")
@@ -311,8 +330,15 @@ def main():
         per = " ".join(f"{t * 1000:.1f}" for t in times[name])
         lines.append(f"{name:52} {med[name] * 1000:8.1f} {per:>24}")
     lines.append(f"{'local gcc, no distcc':52} {statistics.median(local) * 1000:8.1f}")
+    def paired(a, b):
+        return statistics.median(x / y for x, y in zip(per_file[a], per_file[b]))
+
     lines += [
         "",
+        f"our daemon:  hoarded ssh (held daemon) / tcp, median of per-file ratios"
+        f" ({len(per_file[HELD])} pairs): {paired(HELD, TCP):.2f}",
+        f"our daemon:  hoarded ssh, --inetd per job / tcp, median of per-file ratios:"
+        f" {paired(PER_JOB, TCP):.2f}",
         f"our daemon:  hoarded ssh (held daemon) / tcp: {ratio:.2f}"
         f"   (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})",
         f"our daemon:  hoarded ssh, --inetd per job / tcp: {med[PER_JOB] / tcp_ms:.2f}",

@@ -408,7 +408,8 @@ fn our_client_masquerading_as_cc_to_our_daemon_protocol_2() {
 
 /// Our client and our daemon over hoarded ssh to a real sshd: the held daemon serves every job
 /// but the first few (those that start before its forward is up), each a channel over one
-/// held connection; objects identical to the local build.
+/// held connection, in protocol 4 (learned from the first reply's advertisement); objects
+/// identical to the local build.
 #[test]
 fn our_client_to_our_daemon_over_ssh_through_the_held_daemon() {
     use crate::ssh::sshd::{self, GOOD, Sshd};
@@ -439,7 +440,12 @@ fn our_client_to_our_daemon_over_ssh_through_the_held_daemon() {
     let held = text
         .matches("through the held connection's forward")
         .count();
+    let v4 = text.matches("speaking protocol 4").count();
     let sessions = sshd.sessions();
+    assert!(
+        v4 >= held,
+        "{v4} jobs in protocol 4, {held} through the held daemon"
+    );
     assert!(
         held + sessions >= n && sessions <= 8,
         "{n} objects: {held} jobs through the held daemon, {sessions} ssh sessions"
@@ -448,7 +454,7 @@ fn our_client_to_our_daemon_over_ssh_through_the_held_daemon() {
     assert!(sshd.handshakes() <= 4, "{} handshakes", sshd.handshakes());
     eprintln!(
         "libgit2 Release over ssh (held daemon): {n} objects identical; {held} jobs through \
-         the held daemon, {sessions} sessions, {} handshakes",
+         the held daemon, {v4} in protocol 4, {sessions} sessions, {} handshakes",
         sshd.handshakes()
     );
 }
