@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers,
+# Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers (gcc-11
+# beside the default gcc-12, and clang: the compiler identity tests need a second compiler),
 # build tools, Debian's distcc 3.4 (the interop peer), sshd, iproute2 and chromium (the
 # dashboard test drives it headless), and for the packaging tests groff and man-db (man pages),
 # systemd (systemd-socket-activate, systemd-analyze), binutils (strip), zsh and fish
@@ -8,7 +9,7 @@
 # avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
 # services the packages enable are not needed). Idempotent.
 set -euo pipefail
-packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
+packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
     groff man-db systemd binutils gzip zsh fish)
 missing=()
 for p in "${packages[@]}"; do

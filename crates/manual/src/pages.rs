@@ -315,6 +315,13 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "$DISTCC_DIR/adverts/",
                     "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
                 ),
+                item(
+                    "$DISTCC_DIR/identity/",
+                    "The identity of each compiler used (target, version, SHA-256 of the \
+programs it runs), sent with every protocol 4 job so the server runs the same compiler. \
+Kept with the file identity (device, inode, size, times) of each program and link, so a \
+compile costs a few stat calls; recomputed when any changed. Safe to delete.",
+                ),
             ],
         },
     ],
@@ -368,6 +375,28 @@ is a distcc binary; an absolute name is accepted only directly in /bin, /usr/bin
 distcc-allowlist(8) fills the directory from the compilers installed, as Debian's \
 update-distcc-symlinks does. distccd warns at start when the directory is missing or \
 empty, since every job would then be refused.",
+            items: &[],
+        },
+        Section {
+            title: "Compilers by identity",
+            text: "\
+A protocol 4 client (distcc-rs) sends the identity of the compiler it would run itself: \
+target (-dumpmachine), version, and a SHA-256 fingerprint of the programs that really run \
+(the driver and cc1, cc1plus… as the driver's -print-prog-name names them; for clang its \
+binary and its libclang/libLLVM libraries). distccd then ignores the name and runs the \
+allow-listed compiler whose fingerprint and target match, whatever it is called here: a \
+client's gcc may be x86_64-linux-gnu-gcc-12 on this host, and a cross compiler is found \
+without renaming. With no match the job is refused with a reason naming both the client's \
+compiler and this host's, and the client compiles elsewhere or locally: an object from a \
+different compiler is never returned. distcc 3.4 clients send no identity and are served \
+by name, as by 3.4.
+
+Every name in the allow-list directory (and every DISTCC_CMDLIST line) is indexed at \
+start, one log line per program; names of one program after links are merged. Nothing \
+is run then: a compiler is identified (three runs of its driver, one of ldd, its files \
+hashed) the first time a job needs it, and again whenever one of its files changes, which is \
+checked before every job. Under --inetd the identities are also kept in \
+$DISTCC_DIR/identity (else ~/.distcc/identity), as the client keeps its own.",
             items: &[],
         },
         Section {
