@@ -11,20 +11,33 @@ compiled one after another (as make -j1 would) by:
   ours tcp       our client over plain TCP
   3.4 tcp        Debian's distcc client over plain TCP (for reference)
 
+and, against our distccd, the two ways a hoarded job reaches it: through the held daemon
+(`distccd --held-socket`, which the first job's `--inetd` starts; later jobs are one channel
+over the held connection to its unix socket, forwarded with `ssh -O forward`), and a session
+and `distccd --inetd` per job as before (the far command a wrapper adding `--ssh-hold 0`).
+
 against the same daemon implementation per group: Debian's distccd 3.4 (as `distccd --inetd`
 started by sshd for the ssh rows, standalone on 127.0.0.1 for the tcp rows), then ours (the same
 three rows of our client against our distccd). A reference row runs 3.4's `distccd --inetd` through
 a stand-in "ssh" that execs it locally: 3.4's inetd mode polls its compiler with a 1 s select on
 the client's descriptor, so every job it serves takes about 1 s whatever the transport, and the
 rows against it are run over fewer files (--files-34-inetd). Rounds are interleaved so that drift
-hits every row alike; the figure per row is the median over rounds of the mean wall time per file.
-Target: ours hoarded / ours tcp <= 1.3 (against the same daemon).
+hits every row alike (file by file: each row compiles file i before any compiles i + 1); the
+figure per row is the median over rounds of the mean wall time per file, and the paired figure
+the median over files of one row's time over another's for the same file in the same round.
+Target (issue 14): ours hoarded (held daemon) / ours tcp <= 1.3 against the same daemon, over
+40 trivial compiles.
 
 The sshd gets `SetEnv SHLVL=1`: bash, as the far login shell, otherwise sources the account's
 ~/.bashrc for every ssh session (bash does that when SSH_CLIENT is set), and this machine's root
 .bashrc runs `pyenv init` (~0.25 s): a cost of that account, not of ssh.
 
-Usage: sudo python3 bench/ssh_latency.py [--files 100] [--files-34-inetd 20] [--rounds 2]
+The sshd also sets HOME to a directory of the run, where the held daemon's socket lives
+(`~/.distcc/held`); the held daemons are killed at the end.
+
+Usage: sudo python3 bench/ssh_latency.py [--files 40] [--files-34-inetd 20] [--rounds 3]
+                                         [--part all|held]
+(`--part held`: only the rows against our distccd, a few minutes shorter.)
 Writes bench/results/ssh.txt. Everything listens on 127.0.0.1 only; sshd, its connections and
 every connection master are stopped at the end.
 """
@@ -66,7 +79,8 @@ class Sshd:
                     f"PidFile none\nAuthorizedKeysFile {d}/authorized_keys\nStrictModes no\n"
                     "UsePAM no\nPermitRootLogin prohibit-password\nPasswordAuthentication no\n"
                     "KbdInteractiveAuthentication no\nMaxSessions 64\nMaxStartups 64:30:128\n"
-                    "PrintMotd no\nLogLevel INFO\nSetEnv SHLVL=1\n")
+                    f"PrintMotd no\nLogLevel INFO\nSetEnv SHLVL=1 HOME={d}/home\n")
+        os.makedirs(os.path.join(d, "home"))
         kind, key = open(os.path.join(d, "host_key.pub")).read().split()[:2]
         with open(os.path.join(d, "known_hosts"), "w") as f:
             f.write(f"[127.0.0.1]:{self.port} {kind} {key}\n")
@@ -132,6 +146,22 @@ def kill_masters(under):
                 pass
 
 
+def kill_held(under):
+    """Held daemons (`distccd --held-socket`) whose socket lives under `under`."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            cmd = open(f"/proc/{pid}/cmdline", "rb").read().decode(errors="replace")
+        except OSError:
+            continue
+        if "--held-socket\0" + under in cmd:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except OSError:
+                pass
+
+
 def write_sources(src, n):
     os.makedirs(src)
     for i in range(n):
@@ -140,26 +170,31 @@ def write_sources(src, n):
                     f"int f{i}(int x) {{ table[x % {i + 1}] = x; return x * {i} + table[0]; }}\n")
 
 
-def run_row(client, env, src, out, n):
-    """Compiles every file in turn; returns (mean seconds per file, files compiled remotely)."""
-    os.makedirs(out, exist_ok=True)
+def compile_one(client, env, src, out, i):
+    """Compiles file `i`; returns its wall time in seconds."""
     start = time.perf_counter()
-    for i in range(n):
-        r = subprocess.run([client, "gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
-                            os.path.join(out, f"f{i}.o")], env=env,
-                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
-        if r.returncode != 0:
-            raise SystemExit(f"{client} failed on f{i}.c: {r.stderr.decode(errors='replace')}")
-    return (time.perf_counter() - start) / n
+    r = subprocess.run([client, "gcc", "-O2", "-c", os.path.join(src, f"f{i}.c"), "-o",
+                        os.path.join(out, f"f{i}.o")], env=env,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    if r.returncode != 0:
+        raise SystemExit(f"{client} failed on f{i}.c: {r.stderr.decode(errors='replace')}")
+    return time.perf_counter() - start
+
+
+def run_row(client, env, src, out, n):
+    """Compiles every file in turn; returns the mean seconds per file."""
+    os.makedirs(out, exist_ok=True)
+    return sum(compile_one(client, env, src, out, i) for i in range(n)) / n
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--files", type=int, default=100)
+    ap.add_argument("--files", type=int, default=40)
     ap.add_argument("--files-34-inetd", type=int, default=20,
                     help="files for the rows served by 3.4's distccd --inetd (about 1 s each)")
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--part", choices=("all", "held"), default="all")
     ap.add_argument("--out", default=os.path.join(common.ROOT, "bench", "results", "ssh.txt"))
     args = ap.parse_args()
     # Stop cleanly (sshd, masters, daemon) on SIGTERM, and on SIGINT even when started in the
@@ -184,6 +219,10 @@ def main():
         f.write('#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o|-l) shift 2;; -*) shift;; '
                 '*) break;; esac; done\nshift\nexec "$@"\n')
     os.chmod(fake, 0o755)
+    no_hold = os.path.join(work, "distccd-no-hold")
+    with open(no_hold, "w") as f:
+        f.write(f'#!/bin/sh\nexec {ours_d} --ssh-hold 0 "$@"\n')
+    os.chmod(no_hold, 0o755)
     src = os.path.join(work, "src")
     write_sources(src, args.files)
 
@@ -203,7 +242,19 @@ def main():
     ours_ssh_host = f"@{ALIAS}/4:{ours_d}"
     ours_tcp_host = f"127.0.0.1:{ours_tcp.port}/4"
     n34, n = min(args.files_34_inetd, args.files), args.files
+    HELD = "ours, ssh, hoarded: held daemon (our distccd)"
+    PER_JOB = "ours, ssh, hoarded: --inetd per job (our distccd)"
+    TCP = "ours, tcp (our distccd)"
     rows = [
+        (HELD, ours, env("ours-held", ours_ssh_host), n),
+        (PER_JOB, ours, env("ours-per-job", f"@{ALIAS}/4:{no_hold}"), n),
+        (TCP, ours, env("ours-tcp-od", ours_tcp_host), n),
+        ("ours, ssh, no hoarding (our distccd --inetd)", ours,
+         env("ours-ssh-od", ours_ssh_host, DISTCC_SSH_HOARD="0"), n),
+        ("3.4 client, ssh (our distccd --inetd)", "distcc",
+         env("c34-ssh-od", ours_ssh_host), n),
+    ]
+    rows34 = [
         ("3.4 client, ssh (3.4 distccd --inetd)", "distcc", env("c34-ssh", ssh_host), n34),
         ("ours, ssh, no hoarding (3.4 distccd --inetd)", ours,
          env("ours-ssh", ssh_host, DISTCC_SSH_HOARD="0"), n34),
@@ -212,23 +263,39 @@ def main():
          env("ours-pipe", "@nowhere/4", DISTCC_SSH=fake, DISTCC_SSH_HOARD="0"), n34),
         ("ours, tcp (3.4 distccd)", ours, env("ours-tcp", tcp_host), n),
         ("3.4 client, tcp (3.4 distccd)", "distcc", env("c34-tcp", tcp_host), n),
-        ("ours, ssh, no hoarding (our distccd --inetd)", ours,
-         env("ours-ssh-od", ours_ssh_host, DISTCC_SSH_HOARD="0"), n),
-        ("ours, ssh, hoarded (our distccd --inetd)", ours, env("ours-hoard-od", ours_ssh_host), n),
-        ("ours, tcp (our distccd)", ours, env("ours-tcp-od", ours_tcp_host), n),
-        ("3.4 client, ssh (our distccd --inetd)", "distcc",
-         env("c34-ssh-od", ours_ssh_host), n),
     ]
+    if args.part == "all":
+        rows += rows34
     times = {name: [] for name, _, _, _ in rows}
+    load_before = os.getloadavg()[0]
     try:
         for name, client, e, _ in rows:
             # Warm-up: page cache, and the held connection (its one handshake is not counted).
             run_row(client, e, src, os.path.join(work, "warm"), min(2, args.files))
+        # Interleaved file by file (every row compiles file i before any compiles i + 1), so
+        # that the machine's drift hits every row alike; each file's times are kept for the
+        # paired ratios.
+        per_file = {name: [] for name, _, _, _ in rows}
         for r in range(args.rounds):
-            for name, client, e, files in rows:
-                t = run_row(client, e, src, os.path.join(work, f"out-{r}"), files)
-                times[name].append(t)
-                print(f"round {r + 1}: {name}: {t * 1000:.1f} ms/file", flush=True)
+            out = os.path.join(work, f"out-{r}")
+            os.makedirs(out, exist_ok=True)
+            total = {name: 0.0 for name, _, _, _ in rows}
+            for i in range(n):
+                for name, client, e, files in rows:
+                    if i < files:
+                        t = compile_one(client, e, src, out, i)
+                        total[name] += t
+                        per_file[name].append(t)
+            for name, _, _, files in rows:
+                times[name].append(total[name] / files)
+                print(f"round {r + 1}: {name}: {total[name] / files * 1000:.1f} ms/file",
+                      flush=True)
+        # The held row really went through the held daemon, the per-job row never did.
+        for name, client, e, _ in rows[:2]:
+            d = os.path.join(e["DISTCC_DIR"], "ssh")
+            held = any(f.endswith(".to") for f in os.listdir(d))
+            if held != (name == HELD):
+                raise SystemExit(f"{name}: forward to a held daemon set up: {held}")
         local = []
         for r in range(args.rounds):
             start = time.perf_counter()
@@ -238,41 +305,61 @@ def main():
             local.append((time.perf_counter() - start) / args.files)
     finally:
         kill_masters(work)
+        kill_held(work)
         sshd.stop()
         tcp.stop()
         ours_tcp.stop()
     med = {k: statistics.median(v) for k, v in times.items()}
-    tcp_ms = med["ours, tcp (our distccd)"]
-    hoard_ms = med["ours, ssh, hoarded (our distccd --inetd)"]
+    tcp_ms = med[TCP]
+    hoard_ms = med[HELD]
     ratio = hoard_ms / tcp_ms
-    h34 = med["ours, ssh, hoarded (3.4 distccd --inetd)"]
     cpus = os.cpu_count()
     lines = [
-        "# bench/ssh_latency.py: per-file latency, many small compiles over SSH (issue 5)",
+        "# bench/ssh_latency.py: per-file latency, many small compiles over SSH (issues 5, 14)",
         f"# {args.files} files ({n34} for rows served by 3.4's distccd --inetd) of one small C"
         " function each, gcc -O2 -c, one after another;"
         f" {args.rounds} interleaved rounds, median of per-round means; {cpus} CPUs;",
         "# sshd and distccd on 127.0.0.1; " + subprocess.run(["ssh", "-V"], capture_output=True,
                                                                text=True).stderr.strip(),
+        f"# load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
+        " (other work on the machine makes every row noisier)",
         "",
-        f"{'row':48} {'ms/file':>8} {'rounds (ms/file)':>24}",
+        f"{'row':52} {'ms/file':>8} {'rounds (ms/file)':>24}",
     ]
     for name, _, _, _ in rows:
         per = " ".join(f"{t * 1000:.1f}" for t in times[name])
-        lines.append(f"{name:48} {med[name] * 1000:8.1f} {per:>24}")
-    lines.append(f"{'local gcc, no distcc':48} {statistics.median(local) * 1000:8.1f}")
+        lines.append(f"{name:52} {med[name] * 1000:8.1f} {per:>24}")
+    lines.append(f"{'local gcc, no distcc':52} {statistics.median(local) * 1000:8.1f}")
+    def paired(a, b):
+        return statistics.median(x / y for x, y in zip(per_file[a], per_file[b]))
+
     lines += [
         "",
-        f"our daemon:  hoarded ssh / tcp: {ratio:.2f}   (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})",
-        f"our daemon:  no hoarding / hoarded: {med['ours, ssh, no hoarding (our distccd --inetd)'] / hoard_ms:.2f}",
-        f"our daemon:  3.4 client over ssh / ours hoarded: {med['3.4 client, ssh (our distccd --inetd)'] / hoard_ms:.2f}",
-        f"3.4 daemon:  hoarded ssh / tcp: {h34 / med['ours, tcp (3.4 distccd)']:.2f}"
-        "   (3.4's --inetd 1 s compiler poll dominates)",
-        f"3.4 daemon:  hoarded ssh / same daemon over a local pipe (the cost of ssh itself): "
-        f"{h34 / med['ours, no ssh: pipe to 3.4 distccd --inetd']:.2f}",
-        f"3.4 daemon:  3.4 client over ssh / ours hoarded: {med['3.4 client, ssh (3.4 distccd --inetd)'] / h34:.2f}",
-        f"3.4 daemon:  ours no hoarding / hoarded: {med['ours, ssh, no hoarding (3.4 distccd --inetd)'] / h34:.2f}",
+        f"our daemon:  hoarded ssh (held daemon) / tcp, median of per-file ratios"
+        f" ({len(per_file[HELD])} pairs): {paired(HELD, TCP):.2f}",
+        f"our daemon:  hoarded ssh, --inetd per job / tcp, median of per-file ratios:"
+        f" {paired(PER_JOB, TCP):.2f}",
+        f"our daemon:  hoarded ssh (held daemon) / tcp: {ratio:.2f}"
+        f"   (target <= 1.3: {'met' if ratio <= 1.3 else 'NOT met'})",
+        f"our daemon:  hoarded ssh, --inetd per job / tcp: {med[PER_JOB] / tcp_ms:.2f}",
+        f"our daemon:  hoarded ssh, --inetd per job / held daemon: {med[PER_JOB] / hoard_ms:.2f}",
+        f"our daemon:  no hoarding / held daemon: "
+        f"{med['ours, ssh, no hoarding (our distccd --inetd)'] / hoard_ms:.2f}",
+        f"our daemon:  3.4 client over ssh / ours held daemon: "
+        f"{med['3.4 client, ssh (our distccd --inetd)'] / hoard_ms:.2f}",
     ]
+    if args.part == "all":
+        h34 = med["ours, ssh, hoarded (3.4 distccd --inetd)"]
+        lines += [
+            f"3.4 daemon:  hoarded ssh / tcp: {h34 / med['ours, tcp (3.4 distccd)']:.2f}"
+            "   (3.4's --inetd 1 s compiler poll dominates)",
+            f"3.4 daemon:  hoarded ssh / same daemon over a local pipe (the cost of ssh itself): "
+            f"{h34 / med['ours, no ssh: pipe to 3.4 distccd --inetd']:.2f}",
+            f"3.4 daemon:  3.4 client over ssh / ours hoarded: "
+            f"{med['3.4 client, ssh (3.4 distccd --inetd)'] / h34:.2f}",
+            f"3.4 daemon:  ours no hoarding / hoarded: "
+            f"{med['ours, ssh, no hoarding (3.4 distccd --inetd)'] / h34:.2f}",
+        ]
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs(os.path.dirname(args.out), exist_ok=True)

@@ -144,7 +144,9 @@ fn main() -> ProcessExit {
         }
         log_at!(Level::Warning, "{w}");
     }
-    if inetd {
+    if let Some(socket) = &o.held_socket {
+        run_held(&o, &setup, socket)
+    } else if inetd {
         run_inetd(&o, &setup)
     } else {
         run_daemon(&o, &setup, passed)
@@ -328,6 +330,7 @@ fn serve_config(
         job_lifetime: o.job_lifetime,
         slots: Slots::new(jobs),
         shutdown_fd,
+        ssh_socket: None,
     }
 }
 
@@ -400,7 +403,118 @@ fn drop_root(o: &Options) -> Result<(), ProcessExit> {
     }
 }
 
+/// Under `--inetd` started by sshd: finds or starts the ssh user's held daemon
+/// (`daemon::held`) and returns its socket, to be advertised. Any failure is logged and
+/// costs nothing but the advertisement: this job is served here either way.
+fn held_daemon(o: &Options) -> Option<std::path::PathBuf> {
+    let idle = o.ssh_hold?;
+    if !daemon::held::under_ssh() {
+        return None;
+    }
+    let found = (|| {
+        let home = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .ok_or("HOME is not set")?;
+        let dir = daemon::held::private_dir(std::path::Path::new(&home))?;
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let socket = daemon::held::socket_path(&dir, &exe, &args)
+            .ok_or_else(|| format!("{} is too long for a socket path", dir.display()))?;
+        daemon::held::ensure(&socket, &mut || {
+            // The new daemon binds, then detaches: its first process exits once it listens.
+            let mut cmd = os::process::Command::new(&exe);
+            cmd.args(daemon::held::held_args(&args, &socket));
+            let child = cmd
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", exe.display()))?;
+            match child.wait_timeout(daemon::held::START_WAIT) {
+                Ok(out) if out.success() => Ok(()),
+                Ok(out) => Err(format!(
+                    "the held daemon failed to start ({:?}, exit {:?})",
+                    out.ended,
+                    out.exit_code()
+                )),
+                Err(e) => Err(format!("waiting for the held daemon: {e}")),
+            }
+        })?;
+        log_at!(
+            Level::Debug,
+            "held daemon on {} (idle limit {} s)",
+            socket.display(),
+            idle.as_secs()
+        );
+        Ok::<_, String>(socket)
+    })();
+    match found {
+        Ok(s) => Some(s),
+        Err(why) => {
+            log_at!(Level::Warning, "no held daemon for ssh jobs: {why}");
+            None
+        }
+    }
+}
+
+/// `--held-socket`: the ssh user's held daemon. Binds the socket (before dropping root, as a
+/// port is bound), detaches, drops root, and serves like `--inetd` until idle; never binds
+/// anything on the network (no port, no stats port, no mDNS).
+fn run_held(o: &Options, setup: &Setup, socket: &std::path::Path) -> ProcessExit {
+    let listener = match daemon::held::bind(socket) {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                ExitCode::BindFailed,
+                &format!("cannot listen on {}: {e}", socket.display()),
+            );
+        }
+    };
+    if let Err(e) = os::daemonize::detach() {
+        return fail(ExitCode::Distcc, &format!("cannot detach: {e}"));
+    }
+    if let Err(code) = drop_root(o) {
+        return code;
+    }
+    match os::janitor::start() {
+        Ok(pid) => log_at!(Level::Debug, "janitor process {pid} started"),
+        Err(e) => log_at!(
+            Level::Warning,
+            "cannot start the janitor process: a killed daemon may leave compilers running: {e}"
+        ),
+    }
+    os::signal::ignore_sigpipe();
+    let sb = match sandbox(o) {
+        Ok(sb) => sb,
+        Err(code) => return code,
+    };
+    let shutdown = match os::signal::install_shutdown_handlers() {
+        Ok(fd) => fd,
+        Err(e) => {
+            return fail(
+                ExitCode::Distcc,
+                &format!("cannot install signal handlers: {e}"),
+            );
+        }
+    };
+    use std::os::fd::AsRawFd;
+    let sfd = shutdown.as_raw_fd();
+    // Long-lived: compiler identities are kept in memory, as by a listening daemon.
+    let cfg = Arc::new(serve_config(o, setup, Some(sfd), sb, false));
+    let idle = o.ssh_hold.unwrap_or(options::DEFAULT_SSH_HOLD);
+    log_at!(
+        Level::Notice,
+        "held daemon listening on {} (exits after {} s idle)",
+        socket.display(),
+        idle.as_secs()
+    );
+    let ran = daemon::held::run(listener, socket, idle, o.max_connections, cfg, sfd);
+    match ran {
+        Ok(()) => ProcessExit::SUCCESS,
+        Err(e) => fail(ExitCode::Distcc, &format!("accept loop failed: {e}")),
+    }
+}
+
 fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
+    // As root too: the socket lives in the ssh user's home, the daemon drops root itself.
+    let held = held_daemon(o);
     if let Err(code) = drop_root(o) {
         return code;
     }
@@ -409,7 +523,8 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
         Ok(sb) => sb,
         Err(code) => return code,
     };
-    let cfg = serve_config(o, setup, None, sb, true);
+    let mut cfg = serve_config(o, setup, None, sb, true);
+    cfg.ssh_socket = held;
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);

@@ -3,7 +3,8 @@
 //!
 //! Covered pairs: Debian's 3.4 client against our daemon (Release and Debug, protocols 1 and
 //! 2), our client against 3.4's daemon (protocols 1 and 2) and against ours (protocol 1 as a
-//! launcher, protocol 2 as `cc` in a masquerade directory first on PATH). Debug objects of
+//! launcher, protocol 2 as `cc` in a masquerade directory first on PATH; and over hoarded ssh
+//! through the far user's held daemon). Debug objects of
 //! 3.4's client are compared with 3.4's own distributed build (see `debug_reference` for why
 //! a local `-g` build cannot be the reference for what 3.4's client sends; our client with
 //! our daemon matches the local build: debug_info.rs). Builds run one at a time: the machine has two cores, and
@@ -257,8 +258,28 @@ fn distributed_build(
         .unwrap();
     }
     let hosts = daemon.host(lzo, 4);
+    let protocol = [(
+        "DISTCC_PROTOCOL",
+        if protocol == Protocol::Four { "4" } else { "3" },
+    )];
+    build_through(tree, via, client, state.path(), &hosts, &protocol, &|| {
+        daemon.log_text()
+    })
+}
+
+/// As [`distributed_build`], to any host list, with more environment; `far_log` is shown when
+/// the build fails.
+fn build_through(
+    tree: &Tree,
+    via: Via,
+    client: &Path,
+    state: &Path,
+    hosts: &str,
+    extra: &[(&str, &str)],
+    far_log: &dyn Fn() -> String,
+) -> usize {
     let client_str = client.display().to_string();
-    let masq = state.path().join("masq");
+    let masq = state.join("masq");
     std::fs::create_dir(&masq).unwrap();
     std::os::unix::fs::symlink(client, masq.join("cc")).unwrap();
     let masq_str = masq.display().to_string();
@@ -266,22 +287,19 @@ fn distributed_build(
         Via::Launcher => (client_str.as_str(), ""),
         Via::Masquerade => ("", masq_str.as_str()),
     };
-    let env = [
-        ("DISTCC_HOSTS", hosts.as_str()),
+    let mut env = vec![
+        ("DISTCC_HOSTS", hosts),
         ("DISTCC_FALLBACK", "0"),
         ("DISTCC_SKIP_LOCAL_RETRY", "1"),
-        ("DISTCC_DIR", state.path().to_str().unwrap()),
+        ("DISTCC_DIR", state.to_str().unwrap()),
         ("DISTCC_LOG", ""),
         ("LAUNCH", launch),
         ("MASQ", masq_env),
-        (
-            "DISTCC_PROTOCOL",
-            if protocol == Protocol::Four { "4" } else { "3" },
-        ),
     ];
+    env.extend_from_slice(extra);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(tree, &env, 4)));
     if let Err(panic) = result {
-        eprintln!("daemon log:\n{}", daemon.log_text());
+        eprintln!("daemon log:\n{}", far_log());
         std::panic::resume_unwind(panic);
     }
     let built = outputs(&tree.build_dir());
@@ -460,4 +478,64 @@ fn our_client_to_our_daemon_protocol_1() {
 #[test]
 fn our_client_masquerading_as_cc_to_our_daemon_protocol_2() {
     check("Release", Via::Masquerade, our_client(), Impl::Ours, true);
+}
+
+/// Our client and our daemon over hoarded ssh to a real sshd: the held daemon serves every job
+/// but the first few (those that start before its forward is up), each a channel over one
+/// held connection, in protocol 4 (learned from the first reply's advertisement); objects
+/// identical to the local build.
+#[test]
+fn our_client_to_our_daemon_over_ssh_through_the_held_daemon() {
+    use crate::ssh::sshd::{self, GOOD, Sshd};
+    if !sshd::available() {
+        return;
+    }
+    let Some((source, _lock)) = setup() else {
+        return;
+    };
+    let tree = tree(&source, "Release");
+    let sshd = Sshd::start();
+    let ours = our_client().with_file_name("distccd");
+    let hosts = format!("@{GOOD}/4:{}", ours.display());
+    let log = TempDir::new("distcc-ssh-log");
+    let log_path = log.path().join("distcc.log");
+    let wrapper = sshd.wrapper.display().to_string();
+    let log_str = log_path.display().to_string();
+    let extra = [
+        ("DISTCC_SSH", wrapper.as_str()),
+        ("DISTCC_SSH_HOARD", "1"),
+        ("DISTCC_LOG", log_str.as_str()),
+        ("DISTCC_VERBOSE", "1"),
+    ];
+    let state = TempDir::new("distcc-dir");
+    let n = build_through(
+        tree,
+        Via::Launcher,
+        &our_client(),
+        state.path(),
+        &hosts,
+        &extra,
+        &|| sshd.log_text(),
+    );
+    let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let held = text
+        .matches("through the held connection's forward")
+        .count();
+    let v4 = text.matches("speaking protocol 4").count();
+    let sessions = sshd.sessions();
+    assert!(
+        v4 >= held,
+        "{v4} jobs in protocol 4, {held} through the held daemon"
+    );
+    assert!(
+        held + sessions >= n && sessions <= 8,
+        "{n} objects: {held} jobs through the held daemon, {sessions} ssh sessions"
+    );
+    // The first jobs race for the held connection: at most one handshake each of them.
+    assert!(sshd.handshakes() <= 4, "{} handshakes", sshd.handshakes());
+    eprintln!(
+        "libgit2 Release over ssh (held daemon): {n} objects identical; {held} jobs through \
+         the held daemon, {v4} in protocol 4, {sessions} sessions, {} handshakes",
+        sshd.handshakes()
+    );
 }

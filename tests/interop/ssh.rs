@@ -165,10 +165,12 @@ fn build_project_with(
     let mut env = ssh_env(sshd, hoard);
     env.extend_from_slice(extra);
     let before = sshd.handshakes();
+    let sessions_before = sshd.sessions();
     for (cmd, outputs) in CASES {
         sb.same_as_local(&hosts, &env, cmd, outputs);
     }
     let handshakes = sshd.handshakes() - before;
+    let sessions = sshd.sessions() - sessions_before;
     let log = sb.log_text();
     let what = format!("(far {far:?}, hoard {hoard}, lzo {lzo})");
     assert_eq!(
@@ -178,14 +180,53 @@ fn build_project_with(
     );
     assert!(!log.contains("locally"), "nothing fell back {what}:\n{log}");
     let masters = Sshd::masters_under(&sb.distcc_dir);
-    if hoard {
+    let held_jobs = log.matches("through the held connection's forward").count();
+    if hoard && far.is_some() {
+        // Ours on the far side: the first job's session starts the held daemon; every later
+        // job is a channel to it over the held connection, without a session.
         assert_eq!(handshakes, 1, "one handshake for every job {what}:\n{log}");
         assert_eq!(masters.len(), 1, "one connection held {what}");
+        assert_eq!(sessions, 1, "one session for every job {what}:\n{log}");
+        assert_eq!(held_jobs, CASES.len() - 1, "{what}:\n{log}");
+        // The first reply advertised protocol 4 too: every later job spoke it, over the
+        // held daemon's socket.
+        assert_eq!(
+            log.matches("speaking protocol 4").count(),
+            CASES.len() - 1,
+            "{what}:\n{log}"
+        );
+        assert_eq!(
+            sshd.held_daemons().len(),
+            2,
+            "one held daemon and its janitor {what}"
+        );
+        assert_private(&sshd.home().join(".distcc/held"), 0o700);
+        assert_private(&sb.distcc_dir.join("ssh"), 0o700);
+        for dir in [sshd.home().join(".distcc/held"), sb.distcc_dir.join("ssh")] {
+            for e in fs::read_dir(&dir).unwrap().flatten() {
+                use std::os::unix::fs::FileTypeExt;
+                if e.file_type().unwrap().is_socket() {
+                    assert_private(&e.path(), 0o600);
+                }
+            }
+        }
+    } else if hoard {
+        // 3.4 on the far side advertises nothing: a session per job over one connection.
+        assert_eq!(handshakes, 1, "one handshake for every job {what}:\n{log}");
+        assert_eq!(masters.len(), 1, "one connection held {what}");
+        assert_eq!(sessions, CASES.len(), "a session per job {what}");
+        assert_eq!(held_jobs, 0, "{what}:\n{log}");
         assert_eq!(
             log.matches("reusing the held ssh connection").count(),
             CASES.len() - 1,
             "{what}:\n{log}"
         );
+        let forwards = fs::read_dir(sb.distcc_dir.join("ssh"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().contains('-'))
+            .count();
+        assert_eq!(forwards, 0, "no forward without an advertisement {what}");
     } else {
         assert_eq!(handshakes, CASES.len(), "a handshake per job {what}");
         assert!(masters.is_empty(), "nothing held without hoarding {what}");
@@ -235,6 +276,19 @@ fn a_project_over_ssh_to_our_distccd_inetd_matches_local_builds() {
     build_project_with(&sshd, Some(&ours), true, false, &quick);
     build_project_with(&sshd, Some(&ours), true, true, &quick);
     build_project_with(&sshd, Some(&ours), false, true, &quick);
+}
+
+/// `path` exists, is not a link, and has exactly `mode` for its permission bits.
+fn assert_private(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    let m = fs::symlink_metadata(path).unwrap();
+    assert!(!m.file_type().is_symlink(), "{}", path.display());
+    assert_eq!(
+        m.permissions().mode() & 0o777,
+        mode,
+        "mode of {}",
+        path.display()
+    );
 }
 
 fn compile_one(sb: &Sandbox, sshd: &Sshd, extra: &[(&str, &str)], out: &str) {
@@ -367,4 +421,332 @@ fn the_holder_goes_away_after_its_idle_time() {
     let socket_dir = sb.distcc_dir.join("ssh");
     let left = fs::read_dir(&socket_dir).map_or(0, |d| d.count());
     assert_eq!(left, 0, "its socket is gone too");
+}
+
+/// Hosts for our far `distccd` (its held daemon on), and the client's environment.
+fn held_setup(sshd: &Sshd) -> Option<(String, Vec<(&'static str, String)>)> {
+    let ours = our_distccd()?;
+    let hosts = format!("@{GOOD}/4:{}", ours.display());
+    let env = vec![
+        ("DISTCC_SSH", sshd.wrapper.display().to_string()),
+        ("DISTCC_SSH_HOARD", "1".to_owned()),
+        ("DISTCC_FALLBACK", "0".to_owned()),
+        ("DISTCC_IO_TIMEOUT", "20".to_owned()),
+    ];
+    Some((hosts, env))
+}
+
+fn compile_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], args: &[&str]) {
+    let o = sb
+        .distcc(hosts, args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "distcc failed: {}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        sb.log_text()
+    );
+}
+
+/// True when `ancestor` is `pid`'s parent, grandparent, … (from /proc).
+fn descends_from(mut pid: i32, ancestor: i32) -> bool {
+    for _ in 0..64 {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        let Some(ppid) = stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            return false;
+        };
+        if ppid == ancestor {
+            return true;
+        }
+        if ppid <= 1 {
+            return false;
+        }
+        pid = ppid;
+    }
+    false
+}
+
+#[test]
+fn killing_the_held_daemon_between_and_during_jobs_fails_no_compile() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    let sshd = Sshd::start();
+    let Some((hosts, env)) = held_setup(&sshd) else {
+        return;
+    };
+    let sb = Sandbox::new("ssh-held-kill");
+    let compile = |out: &str| {
+        compile_held(
+            &sb,
+            &hosts,
+            &env,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+        )
+    };
+    compile("out/a.o");
+    compile("out/b.o");
+    let held = |log: &str| log.matches("through the held connection's forward").count();
+    assert_eq!(held(&sb.log_text()), 1, "{}", sb.log_text());
+    let kill_held = || {
+        let pids = sshd.held_daemons();
+        assert!(!pids.is_empty(), "a held daemon runs");
+        for pid in &pids {
+            // SAFETY: kill(2) on the held daemon this test's sessions started.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        pids
+    };
+    // Between jobs: the next job finds the forward's far end gone.
+    let first = kill_held();
+    std::thread::sleep(Duration::from_millis(100));
+    compile("out/c.o");
+    let log = sb.log_text();
+    assert_eq!(
+        log.matches("this job takes an ssh session of its own")
+            .count(),
+        1,
+        "{log}"
+    );
+    // That job's own session started a new held daemon, and the next job uses it.
+    compile("out/d.o");
+    assert_eq!(held(&sb.log_text()), 2, "{}", sb.log_text());
+    let second = sshd.held_daemons();
+    assert!(
+        second.iter().all(|p| !first.contains(p)),
+        "a new held daemon"
+    );
+    // During a job: killed while its compiler runs.
+    let body: String = (0..600)
+        .map(|n| {
+            format!(
+                "int f{n}(int *a, int k) {{ int s = 0; for (int i = 0; i < k; i++) {{ s += a[i] * {n}; if (s > {n}) s ^= a[i / 2]; }} return s; }}\n"
+            )
+        })
+        .collect();
+    fs::write(sb.path().join("src/heavy.c"), body).unwrap();
+    let mut child = sb
+        .distcc(
+            &hosts,
+            &["gcc", "-O2", "-c", "src/heavy.c", "-o", "out/heavy.o"],
+        )
+        .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+        .spawn()
+        .unwrap();
+    let daemon = second
+        .iter()
+        .copied()
+        .find(|p| !second.iter().any(|q| descends_from(*p, *q)))
+        .expect("the held daemon among its janitor");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut killed_during = false;
+    while Instant::now() < deadline {
+        let compiling = sshd::processes_whose_cmdline_has("cc1")
+            .into_iter()
+            .any(|p| descends_from(p, daemon));
+        if compiling {
+            kill_held();
+            killed_during = true;
+            break;
+        }
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = child.wait().unwrap();
+    let log = sb.log_text();
+    assert!(status.success(), "{log}");
+    assert!(
+        killed_during,
+        "the heavy job ran on the held daemon:\n{log}"
+    );
+    assert_eq!(
+        log.matches("this job takes an ssh session of its own")
+            .count(),
+        2,
+        "{log}"
+    );
+    assert_eq!(log.matches(&format!("on {hosts}")).count(), 5, "{log}");
+    assert!(!log.contains("locally"), "{log}");
+    let backoffs = fs::read_dir(sb.distcc_dir.join("lock"))
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("backoff"))
+                .count()
+        })
+        .unwrap_or(0);
+    assert_eq!(backoffs, 0, "the host was not backed off:\n{log}");
+    // The object equals a local build's.
+    let local = Command::new("gcc")
+        .args(["-O2", "-c", "src/heavy.c", "-o", "out/heavy-local.o"])
+        .current_dir(sb.path())
+        .status()
+        .unwrap();
+    assert!(local.success());
+    assert_eq!(
+        fs::read(sb.path().join("out/heavy.o")).unwrap(),
+        fs::read(sb.path().join("out/heavy-local.o")).unwrap()
+    );
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}
+
+#[test]
+fn many_jobs_at_once_start_one_held_daemon() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    let sshd = Sshd::start();
+    let Some((hosts, env)) = held_setup(&sshd) else {
+        return;
+    };
+    let sb = Sandbox::new("ssh-held-race");
+    // No master, no held daemon yet: eight jobs race for both.
+    let hosts8 = hosts.replace("/4", "/8");
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let out = format!("out/r{i}.o");
+            sb.distcc(
+                &hosts8,
+                &["gcc", "-Iinclude", "-c", "src/util.c", "-o", &out],
+            )
+            .envs(env.iter().map(|(k, v)| (k.to_string(), v.clone())))
+            .spawn()
+            .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success(), "{}", sb.log_text());
+    }
+    assert_eq!(
+        sshd.held_daemons().len(),
+        2,
+        "one held daemon (and its janitor) for all"
+    );
+    for i in 0..4 {
+        compile_held(
+            &sb,
+            &hosts8,
+            &env,
+            &[
+                "gcc",
+                "-Iinclude",
+                "-c",
+                "src/util.c",
+                "-o",
+                &format!("out/s{i}.o"),
+            ],
+        );
+    }
+    let log = sb.log_text();
+    assert!(
+        log.matches("through the held connection's forward").count() >= 4,
+        "{log}"
+    );
+    assert!(!log.contains("locally"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}
+
+#[test]
+fn a_held_directory_open_to_others_or_a_link_is_never_used() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let sshd = Sshd::start();
+    let Some((hosts, env)) = held_setup(&sshd) else {
+        return;
+    };
+    let held_dir = sshd.home().join(".distcc/held");
+    fs::create_dir_all(&held_dir).unwrap();
+    fs::set_permissions(&held_dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let sb = Sandbox::new("ssh-held-open");
+    let before = sshd.sessions();
+    for out in ["out/a.o", "out/b.o"] {
+        compile_held(
+            &sb,
+            &hosts,
+            &env,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+        );
+    }
+    assert_eq!(sshd.sessions() - before, 2, "a session per job");
+    assert!(sshd.held_daemons().is_empty(), "no held daemon");
+    // A link to a private directory elsewhere: not followed either.
+    fs::remove_dir(&held_dir).unwrap();
+    let elsewhere = sshd.home().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &held_dir).unwrap();
+    compile_held(
+        &sb,
+        &hosts,
+        &env,
+        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/c.o"],
+    );
+    assert_eq!(sshd.sessions() - before, 3, "a session per job");
+    assert!(sshd.held_daemons().is_empty(), "no held daemon");
+    assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
+    let log = sb.log_text();
+    assert_eq!(log.matches(&format!("on {hosts}")).count(), 3, "{log}");
+    assert!(!log.contains("held connection's forward"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}
+
+#[test]
+fn a_forward_to_the_held_daemon_does_not_keep_the_master_alive() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    let sshd = Sshd::start();
+    let Some((hosts, mut env)) = held_setup(&sshd) else {
+        return;
+    };
+    env.push(("DISTCC_SSH_PERSIST", "2".to_owned()));
+    let sb = Sandbox::new("ssh-held-idle");
+    let compile = |out: &str| {
+        compile_held(
+            &sb,
+            &hosts,
+            &env,
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+        )
+    };
+    compile("out/a.o");
+    compile("out/b.o");
+    let log = sb.log_text();
+    assert_eq!(
+        log.matches("through the held connection's forward").count(),
+        1,
+        "{log}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !Sshd::masters_under(&sb.distcc_dir).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the holder outlived its idle time with a forward"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The next job finds the forward dead, takes a session (which holds a new connection)
+    // and sets the forward up again for the one after.
+    compile("out/c.o");
+    compile("out/d.o");
+    let log = sb.log_text();
+    assert_eq!(
+        log.matches("through the held connection's forward").count(),
+        2,
+        "{log}"
+    );
+    assert!(!log.contains("locally"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
 }

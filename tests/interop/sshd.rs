@@ -71,6 +71,8 @@ impl Sshd {
             keygen(&d.join(key));
         }
         fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        // The far user's home, where its held daemon's socket lives (`~/.distcc/held`).
+        fs::create_dir_all(d.join("home")).unwrap();
         let port = support::free_port();
         let config = d.join("sshd_config");
         fs::write(
@@ -80,7 +82,7 @@ impl Sshd {
                  AuthorizedKeysFile {d}/authorized_keys\nStrictModes no\nUsePAM no\n\
                  PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
-                 MaxSessions {max_sessions}\nMaxStartups 64:30:128\nPrintMotd no\nLogLevel VERBOSE\nSetEnv SHLVL=1\n",
+                 MaxSessions {max_sessions}\nMaxStartups 64:30:128\nPrintMotd no\nLogLevel VERBOSE\nSetEnv SHLVL=1 HOME={d}/home\n",
                 d = d.display()
             ),
         )
@@ -167,6 +169,23 @@ impl Sshd {
         self.log_text().matches("Accepted publickey").count()
     }
 
+    /// Sessions started so far (each logs one "Starting session: command").
+    pub fn sessions(&self) -> usize {
+        self.log_text().matches("session: command for").count()
+    }
+
+    /// The far user's home (`$HOME` of every session).
+    pub fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    /// Pids of the far side's held daemons (`distccd --held-socket` under this server's
+    /// home), their janitors included.
+    pub fn held_daemons(&self) -> Vec<i32> {
+        let needle = format!("--held-socket\0{}", self.home().display());
+        processes_whose_cmdline_has(&needle)
+    }
+
     /// Pids of connection masters (`ssh: <path> [mux]`) whose control socket is under `dir`.
     pub fn masters_under(dir: &Path) -> Vec<i32> {
         let needle = dir.to_string_lossy().into_owned();
@@ -210,6 +229,11 @@ impl Sshd {
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        // Held daemons detach from sshd: stop them, or they would idle for minutes.
+        for pid in self.held_daemons() {
+            // SAFETY: kill(2) on a held daemon a test's ssh session started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         // Each connection is served by a child of sshd in a session of its own, so killing
         // sshd's group does not reach it. Kill those children first: every connection master
         // a test left behind then sees its connection close and exits by itself.
@@ -233,8 +257,25 @@ impl Drop for Sshd {
     }
 }
 
+/// Pids whose command line (NUL-separated, as in /proc) contains `needle`.
+pub fn processes_whose_cmdline_has(needle: &str) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .contains(needle)
+                .then_some(pid)
+        })
+        .collect()
+}
+
 /// Pids whose parent is `parent`, from /proc.
-fn children_of(parent: i32) -> Vec<i32> {
+pub fn children_of(parent: i32) -> Vec<i32> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };

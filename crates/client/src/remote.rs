@@ -172,11 +172,18 @@ fn attempt_as(
                 machine,
                 command: command.as_deref(),
             };
+            // After a reply over a session: the far user's held daemon, if the reply's
+            // advertisement named one (`ssh-socket=`, remembered by `learned`).
+            let held_socket = || {
+                crate::learned::load(link.top, host, SystemTime::now())
+                    .and_then(|a| a.get("ssh-socket").map(str::to_owned))
+            };
             ssh::attempt(
                 link.ssh,
                 &target,
                 link.io_timeout,
                 link.log,
+                &held_socket,
                 &mut |stream| {
                     ex.progress.connecting();
                     ex.run(stream)

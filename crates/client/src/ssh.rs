@@ -205,7 +205,8 @@ pub fn attempt(
     target: &Target<'_>,
     io_timeout: Duration,
     log: &Log,
-    exchange: &mut dyn FnMut(&Stream) -> Attempt,
+    held_socket: &dyn Fn() -> Option<String>,
+    exchange: &mut Exchange<'_>,
 ) -> Attempt {
     let control = control(settings, target);
     if settings.hoard.is_some() && control.is_none() {
@@ -213,6 +214,210 @@ pub fn attempt(
             "not hoarding ssh connections: $DISTCC_DIR is too long for a socket path"
         ));
     }
+    if let Some(fwd) = control.as_ref().map(|c| Forward::of(c, target))
+        && let Some(remote) = fwd.recorded()
+    {
+        match held_once(&fwd, io_timeout, exchange) {
+            Ok(attempt) => {
+                log.debug(format_args!(
+                    "ran the job on {} through the held connection's forward to {remote}",
+                    target.machine
+                ));
+                return attempt;
+            }
+            Err(why) => {
+                log.info(format_args!(
+                    "the held daemon on {} through the held connection failed ({why}); \
+                     this job takes an ssh session of its own",
+                    target.machine
+                ));
+                fwd.forget(settings, target, &remote);
+            }
+        }
+    }
+    let attempt = per_job(
+        settings,
+        target,
+        control.as_ref(),
+        io_timeout,
+        log,
+        exchange,
+    );
+    if let (Attempt::Reply(_), Some(c)) = (&attempt, &control)
+        && let Some(remote) = held_socket().filter(|p| held_socket_in_path(p))
+    {
+        Forward::of(c, target).establish(settings, target, &remote, log);
+    }
+    attempt
+}
+
+/// What runs the protocol over a stream.
+pub type Exchange<'a> = dyn FnMut(&Stream) -> Attempt + 'a;
+
+/// One job over the held daemon's forwarded socket. `Err` (the socket gone, the forward or
+/// the far daemon refusing, the daemon dying mid-job) means "take a session of your own":
+/// never the host's fault, never a failed compile.
+fn held_once(
+    fwd: &Forward,
+    io_timeout: Duration,
+    exchange: &mut Exchange<'_>,
+) -> Result<Attempt, String> {
+    let sock = UnixStream::connect(&fwd.local)
+        .map_err(|e| format!("cannot connect to {}: {e}", fwd.local.display()))?;
+    let stream = Stream::Held(sock);
+    stream.set_io_timeout(io_timeout);
+    match exchange(&stream) {
+        // Nothing came back, in whichever protocol: the far end of the forward is gone.
+        Attempt::Comm(f) | Attempt::NoV4(f) => Err(f.why),
+        other => Ok(other),
+    }
+}
+
+/// A forward of a local socket, through the held connection, to the far held daemon:
+/// `<control>-<far command hash>` is the socket the master listens on (one per far command:
+/// `@h:cmd1` and `@h:cmd2` share a connection but may have different daemons), `….to`
+/// records the far path it forwards to (written once the forward is up; its presence is what
+/// later jobs look for), `….lock` keeps two clients from setting it up at once.
+struct Forward {
+    control: Control,
+    local: PathBuf,
+    record: PathBuf,
+    lock: PathBuf,
+}
+
+impl Forward {
+    fn of(control: &Control, target: &Target<'_>) -> Forward {
+        let mut h = Fnv::new();
+        h.write(target.command.unwrap_or("distccd").as_bytes());
+        let mut local = control.path.clone().into_os_string();
+        local.push(format!("-{:08x}", h.0 as u32));
+        let with = |suffix: &str| {
+            let mut p = local.clone();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        Forward {
+            control: control.clone(),
+            local: PathBuf::from(&local),
+            record: with(".to"),
+            lock: with(".lock"),
+        }
+    }
+
+    /// The far socket this forward reaches, if one is set up.
+    fn recorded(&self) -> Option<String> {
+        let text = std::fs::read_to_string(&self.record).ok()?;
+        let path = text.trim_end_matches('\n');
+        held_socket_in_path(path).then(|| path.to_owned())
+    }
+
+    /// Asks the held master to forward our local socket to `remote`, unless this is set up
+    /// already or another client is setting it up now. Failures are logged: jobs keep
+    /// taking sessions of their own, and a later one tries again.
+    fn establish(&self, settings: &Settings, target: &Target<'_>, remote: &str, log: &Log) {
+        let Ok(Some(_lock)) = os::lock::FileLock::try_lock(&self.lock) else {
+            return;
+        };
+        let old = self.recorded();
+        if old.as_deref() == Some(remote) {
+            return;
+        }
+        if let Some(old) = &old {
+            let _ = std::fs::remove_file(&self.record);
+            let _ = self.mux(settings, target, "cancel", old);
+        }
+        let _ = std::fs::remove_file(&self.local);
+        match self.mux(settings, target, "forward", remote) {
+            Ok(()) => {
+                let tmp = self.record.with_extension("tmp");
+                let written = std::fs::write(&tmp, format!("{remote}\n"))
+                    .and_then(|()| std::fs::rename(&tmp, &self.record));
+                match written {
+                    Ok(()) => log.debug(format_args!(
+                        "jobs for {} now go through the held connection to {remote}",
+                        target.machine
+                    )),
+                    Err(e) => {
+                        log.warning(format_args!("cannot write {}: {e}", self.record.display()))
+                    }
+                }
+            }
+            Err(why) => log.info(format_args!(
+                "the held connection to {} would not forward to its held daemon: {why}",
+                target.machine
+            )),
+        }
+    }
+
+    /// Undoes a forward that failed a job: later jobs take sessions of their own until one
+    /// sets it up again.
+    fn forget(&self, settings: &Settings, target: &Target<'_>, remote: &str) {
+        let _ = std::fs::remove_file(&self.record);
+        let _ = self.mux(settings, target, "cancel", remote);
+        let _ = std::fs::remove_file(&self.local);
+    }
+
+    /// `ssh -o ControlPath=… -O <op> -L local:remote host`, bounded in time.
+    fn mux(
+        &self,
+        settings: &Settings,
+        target: &Target<'_>,
+        op: &str,
+        remote: &str,
+    ) -> Result<(), String> {
+        let mut argv = settings.command.clone();
+        argv.extend([
+            "-o".to_owned(),
+            format!("ControlPath={}", self.control.path.display()),
+            "-O".to_owned(),
+            op.to_owned(),
+            "-L".to_owned(),
+            format!("{}:{remote}", self.local.display()),
+        ]);
+        if let Some(user) = target.user {
+            argv.extend(["-l".to_owned(), user.to_owned()]);
+        }
+        argv.push(target.machine.to_owned());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).stderr(Output::Capture {
+            limit: STDERR_LIMIT,
+        });
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
+        match child.wait_timeout(STOP_WAIT) {
+            Ok(o) if o.success() => Ok(()),
+            Ok(o) => Err(format!(
+                "ssh -O {op} exited {:?}: {}",
+                o.exit_code(),
+                one_line(String::from_utf8_lossy(&o.stderr).trim())
+            )),
+            Err(e) => Err(format!("ssh -O {op}: {e}")),
+        }
+    }
+}
+
+/// A far socket path we forward to: absolute, of printable characters without spaces,
+/// colons or backslashes (it goes into `-L local:remote`), short enough for a socket.
+fn held_socket_in_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 107
+        && !path
+            .bytes()
+            .any(|b| b <= b' ' || b == b':' || b == b'\\' || b >= 0x7f)
+}
+
+/// A job over a session of its own (multiplexed over the held connection when hoarding): as
+/// 3.4 does, plus the replacement of a dead holder.
+fn per_job(
+    settings: &Settings,
+    target: &Target<'_>,
+    control: Option<&Control>,
+    io_timeout: Duration,
+    log: &Log,
+    exchange: &mut Exchange<'_>,
+) -> Attempt {
+    let control = control.cloned();
     let mut reused = false;
     if let Some(c) = &control {
         if let Some(dir) = c.path.parent()
@@ -299,7 +504,7 @@ fn run_once(
     control: Option<&Control>,
     io_timeout: Duration,
     log: &Log,
-    exchange: &mut dyn FnMut(&Stream) -> Attempt,
+    exchange: &mut Exchange<'_>,
 ) -> Once {
     let argv = argv(settings, target, control);
     log.debug(format_args!("running {argv:?}"));
@@ -536,6 +741,47 @@ mod tests {
         assert_eq!(probe(&path, PROBE_TIMEOUT), Holder::Alive);
         t.join().unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_a_plain_absolute_far_path_is_forwarded_to() {
+        assert!(held_socket_in_path("/h/.distcc/held/distccd-0123"));
+        for bad in ["relative", "/a:b", "/a b", "/a\\b", "/a\nb", "/é"] {
+            assert!(!held_socket_in_path(bad), "{bad}");
+        }
+        assert!(!held_socket_in_path(&format!("/{}", "x".repeat(107))));
+    }
+
+    #[test]
+    fn each_far_command_has_its_own_forward_within_socket_limits() {
+        let mut s = settings(&[]);
+        s.hoard.as_mut().unwrap().dir = PathBuf::from(format!("/{}", "x".repeat(72)));
+        let c = control(&s, &T).expect("the longest allowed control path");
+        let a = Forward::of(&c, &T);
+        let b = Forward::of(
+            &c,
+            &Target {
+                command: Some("/opt/distccd"),
+                ..T
+            },
+        );
+        assert_ne!(a.local, b.local);
+        assert_eq!(
+            a.local,
+            Forward::of(
+                &c,
+                &Target {
+                    command: Some("distccd"),
+                    ..T
+                }
+            )
+            .local,
+            "the default far command"
+        );
+        assert!(a.local.as_os_str().len() <= 107, "{}", a.local.display());
+        assert_eq!(a.local.parent(), c.path.parent());
+        assert_ne!(a.record, a.local);
+        assert_ne!(a.lock, a.record);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The byte stream one exchange runs over: a TCP connection to a daemon, or the socket pair
-//! on an ssh child's standard input and output. `remote` speaks the protocol over a
+//! The byte stream one exchange runs over: a TCP connection to a daemon, the socket pair
+//! on an ssh child's standard input and output, or a local socket that a held ssh
+//! connection forwards to the far user's held daemon. `remote` speaks the protocol over a
 //! [`Stream`] without knowing which; opening and closing belong to `remote` (TCP) and `ssh`.
 //!
 //! Both kinds carry `DISTCC_IO_TIMEOUT` as socket read and write timeouts, so a stalled peer
@@ -17,6 +18,8 @@ pub enum Stream {
     Tcp(TcpStream),
     /// Our end of the socket pair whose other end is ssh's stdin and stdout.
     Ssh(UnixStream),
+    /// A local unix socket the held OpenSSH master forwards to the far held daemon (`ssh`).
+    Held(UnixStream),
 }
 
 impl Stream {
@@ -26,7 +29,7 @@ impl Stream {
         let t = Some(t.max(Duration::from_millis(1)));
         let _ = match self {
             Stream::Tcp(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
-            Stream::Ssh(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
+            Stream::Ssh(s) | Stream::Held(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
         };
     }
 
@@ -35,7 +38,7 @@ impl Stream {
     pub fn read_ready(&self, buf: &mut [u8]) -> Option<usize> {
         let set = |on: bool| match self {
             Stream::Tcp(s) => s.set_nonblocking(on),
-            Stream::Ssh(s) => s.set_nonblocking(on),
+            Stream::Ssh(s) | Stream::Held(s) => s.set_nonblocking(on),
         };
         set(true).ok()?;
         let got = (&*self).read(buf);
@@ -56,7 +59,7 @@ impl Read for &Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match *self {
             Stream::Tcp(s) => (&*s).read(buf),
-            Stream::Ssh(s) => (&*s).read(buf),
+            Stream::Ssh(s) | Stream::Held(s) => (&*s).read(buf),
         }
     }
 }
@@ -65,7 +68,7 @@ impl Write for &Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match *self {
             Stream::Tcp(s) => (&*s).write(buf),
-            Stream::Ssh(s) => (&*s).write(buf),
+            Stream::Ssh(s) | Stream::Held(s) => (&*s).write(buf),
         }
     }
 

@@ -11,12 +11,15 @@ use crate::serve::ServeConfig;
 /// The highest protocol this daemon speaks.
 pub const PROTOCOL: u32 = 4;
 
-/// The advertisement for a reply sent under `cfg`. A key added here (the ssh engineer's
-/// `ssh-socket=`, say) must be one docs/protocol-4.md lists.
-pub fn advertisement(_cfg: &ServeConfig) -> Advert {
-    Advert {
-        entries: vec![("protocol".to_owned(), PROTOCOL.to_string())],
+/// The advertisement for a reply sent under `cfg`. A key added here must be one
+/// docs/protocol-4.md lists. `ssh-socket=`: under `--inetd` through ssh, the ssh user's held
+/// daemon (`held`).
+pub fn advertisement(cfg: &ServeConfig) -> Advert {
+    let mut entries = vec![("protocol".to_owned(), PROTOCOL.to_string())];
+    if let Some(path) = cfg.ssh_socket.as_ref().and_then(|p| p.to_str()) {
+        entries.push(("ssh-socket".to_owned(), path.to_owned()));
     }
+    Advert { entries }
 }
 
 /// The trailer's bytes: `ADVT <len>` and the `key=value` lines.

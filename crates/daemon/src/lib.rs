@@ -12,6 +12,7 @@ pub mod budget;
 pub mod compiler;
 pub mod dotd;
 pub mod env;
+pub mod held;
 pub mod jobdir;
 pub mod log;
 pub mod options;

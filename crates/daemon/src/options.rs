@@ -22,6 +22,9 @@ pub const DEFAULT_COMPILER_DIR: &str = "/usr/lib/distcc";
 /// (3.4 has no default: a job could run for ever).
 pub const DEFAULT_JOB_LIFETIME: Duration = Duration::from_secs(3600);
 
+/// `--ssh-hold`'s default: the held daemon's idle time, as the client's `DISTCC_SSH_PERSIST`.
+pub const DEFAULT_SSH_HOLD: Duration = Duration::from_secs(300);
+
 /// Everything the user said, with 3.4's defaults filled in.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -72,6 +75,11 @@ pub struct Options {
     pub memory_budget: u64,
     /// `--max-connections-per-peer`: connections one client address may hold open.
     pub max_per_peer: usize,
+    /// `--ssh-hold`: under `--inetd` started by sshd, the idle time of the user's held daemon
+    /// (`daemon::held`); `None` (0) turns it off.
+    pub ssh_hold: Option<Duration>,
+    /// `--held-socket`: serve on this unix socket as the ssh user's held daemon.
+    pub held_socket: Option<PathBuf>,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -134,6 +142,8 @@ impl Default for Options {
             max_object: 512 << 20,
             memory_budget: 2048 << 20,
             max_per_peer: 128,
+            ssh_hold: Some(DEFAULT_SSH_HOLD),
+            held_socket: None,
         }
     }
 }
@@ -189,6 +199,13 @@ pub const OPTIONS: &[Opt] = &[
         None,
         "accepted for compatibility; the allow-list stays on",
         COMPILERS,
+    ),
+    opt(
+        "held-socket",
+        None,
+        Arg::file("FILE"),
+        "serve on this unix socket as the ssh user's held daemon (started by --inetd through ssh; see --ssh-hold)",
+        MODE,
     ),
     opt("help", None, None, "explain usage and exit", GENERAL),
     opt("inetd", None, None, "serve client connected to stdin", MODE),
@@ -365,6 +382,13 @@ pub const OPTIONS: &[Opt] = &[
         SANDBOX,
     ),
     opt(
+        "ssh-hold",
+        None,
+        Arg::text("SECONDS"),
+        "under --inetd started by sshd: serve later jobs from one daemon of the ssh user on a unix socket in ~/.distcc/held/, which exits after SECONDS idle (300; 0: off)",
+        MODE,
+    ),
+    opt(
         "stats",
         None,
         None,
@@ -451,6 +475,15 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "allowed-compilers" => o.compiler_dir = PathBuf::from(value),
             "daemon" => o.mode = Mode::Daemon,
             "enable-tcp-insecure" => o.enable_tcp_insecure = true,
+            "held-socket" => {
+                let p = PathBuf::from(&value);
+                if !p.is_absolute() {
+                    return Err(UsageError(format!(
+                        "--held-socket: {value:?} is not an absolute path"
+                    )));
+                }
+                o.held_socket = Some(p);
+            }
             "help" => return Ok(Parsed::Help),
             "inetd" => o.mode = Mode::Inetd,
             "job-lifetime" => {
@@ -524,6 +557,10 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "port" => o.port = number(name, &value)?,
             "read-timeout" => o.read_timeout = Duration::from_secs(number(name, &value)?),
             "request-timeout" => o.request_timeout = Duration::from_secs(number(name, &value)?),
+            "ssh-hold" => {
+                let s: u64 = number(name, &value)?;
+                o.ssh_hold = (s > 0).then(|| Duration::from_secs(s));
+            }
             "stats" => o.stats = true,
             "stats-port" => o.stats_port = number(name, &value)?,
             "user" => o.user = Some(value),

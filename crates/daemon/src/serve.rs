@@ -77,6 +77,9 @@ pub struct ServeConfig {
     pub max_object: u64,
     /// `DISTCC_SAVE_TEMPS`: keep each job directory (logged) instead of removing it.
     pub save_temps: bool,
+    /// Under `--inetd` through ssh: the held daemon's socket, advertised after the reply
+    /// (`ssh-socket=`, see `held`).
+    pub ssh_socket: Option<PathBuf>,
 }
 
 /// Most bytes of a compiler's standard output, and of its standard error, sent back.

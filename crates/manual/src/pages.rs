@@ -226,7 +226,7 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                 ),
                 item(
                     "DISTCC_SSH_PERSIST",
-                    "Seconds a shared ssh connection stays open when idle (default 300; 0 turns sharing off).",
+                    "Seconds a shared ssh connection stays open when idle (default 300; 0 turns sharing off). When the far distccd is ours, it advertises a held daemon of the ssh user (see distccd(1), SSH) and the shared connection forwards a local socket in $DISTCC_DIR/ssh/ to it (ssh -O forward): later jobs are one channel over the connection, with no new ssh session and no distccd started per job. Any failure there sends that job through a session of its own, without a failed compile or a backoff.",
                 ),
                 item(
                     "DISTCC_NO_REWRITE_CROSS",
@@ -432,6 +432,23 @@ and never sees it; distcc-rs's client learns from it to speak protocol 4 to this
 A protocol 4 request (DIST 4) carries the client's compiler identity and zstd bodies, \
 plain or pump; a refusal or a server failure is answered with a result code and the \
 reason (RSLT and TEXT; see docs/protocol-4.md), which the client shows and acts on.",
+            items: &[],
+        },
+        Section {
+            title: "SSH",
+            text: "\
+distccd --inetd started by sshd (SSH_CONNECTION set) finds, or starts, one long-lived \
+distccd of the ssh user with the same options and environment (--held-socket), listening \
+only on a unix socket in ~/.distcc/held/ (a directory of the user, mode 0700, checked; the \
+socket 0600, and only the same user may connect), and serves its own job as before. After \
+the reply it advertises that socket to our client, whose shared ssh connection then \
+forwards a local socket to it: later jobs cost a channel over the held connection instead \
+of a session and a distccd start. The held daemon runs as the ssh user (started as root, \
+it drops root as --inetd does), keeps the compiler allow-list and the job sandbox, never \
+listens on the network (no port, stats port or mDNS), and exits after --ssh-hold seconds \
+without a connection (300; 0 turns it off). Starting it is serialised by a lock beside \
+the socket; a socket whose daemon is gone is replaced. distcc 3.4's client never reads the \
+advertisement and keeps a session per job. The held daemon speaks what --inetd speaks, protocol 4 included.",
             items: &[],
         },
         Section {

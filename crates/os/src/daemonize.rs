@@ -5,7 +5,8 @@
 use std::io;
 
 /// Forks twice with a `setsid` between, so the survivor is not a session leader and can never
-/// reacquire a controlling terminal; the original process and the intermediate one exit 0.
+/// reacquire a controlling terminal; the original process and the intermediate one exit 0,
+/// the original only after the intermediate (so the daemon is in its own session by then).
 /// Standard input, output and error are pointed at `/dev/null`, and the working directory at
 /// `/`. Returns in the detached grandchild only.
 pub fn detach() -> io::Result<()> {
@@ -14,7 +15,17 @@ pub fn detach() -> io::Result<()> {
         match libc::fork() {
             -1 => return Err(io::Error::last_os_error()),
             0 => {}
-            _ => libc::_exit(0),
+            pid => {
+                // Exit only once the intermediate has left our session and process group
+                // (it exits right after its own fork): whoever started us may kill our
+                // group as soon as we are gone (`process::Child` does), and must not catch
+                // the daemon in it.
+                let mut status = 0;
+                while libc::waitpid(pid, &mut status, 0) == -1
+                    && *libc::__errno_location() == libc::EINTR
+                {}
+                libc::_exit(0)
+            }
         }
         if libc::setsid() == -1 {
             return Err(io::Error::last_os_error());
