@@ -330,10 +330,12 @@ impl Client<'_> {
         // A pump compile failed on a server (a discrepancy if it then succeeds in plain mode).
         let mut pump_failed = false;
         let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
+        let tls = crate::transport::Tls::new(cfg.tls.clone());
         let link = remote::Link {
             io_timeout: cfg.io_timeout,
             cork: cfg.tcp_cork,
             ssh: &ssh,
+            tls: &tls,
             log: self.log,
         };
         let mut cpp = Cpp::NotStarted;

@@ -57,6 +57,8 @@ pub struct Link<'a> {
     /// `DISTCC_TCP_CORK`.
     pub cork: bool,
     pub ssh: &'a ssh::Settings,
+    /// For `,tls` hosts.
+    pub tls: &'a crate::transport::Tls,
     pub log: &'a Log,
 }
 
@@ -85,6 +87,10 @@ pub fn attempt(
         Transport::Tcp { host: name, port } => {
             progress.connecting();
             let stream = match connect(name, *port) {
+                Ok(s) if host.tls => match secure(link, name, s) {
+                    Ok(s) => s,
+                    Err(e) => return Attempt::Comm(e),
+                },
                 Ok(s) => Stream::Tcp(s),
                 Err(e) => return Attempt::Comm(e),
             };
@@ -122,6 +128,16 @@ pub fn attempt(
             Attempt::Comm(fail(ExitCode::ConnectFailed, "+zeroconf was not expanded"))
         }
     }
+}
+
+/// The TLS handshake on a fresh connection, within `DISTCC_IO_TIMEOUT` per read and write.
+/// A `,tls` host is never tried in plain text: a failure here is the attempt's end.
+fn secure(link: &Link<'_>, name: &str, tcp: TcpStream) -> Result<Stream, CommFailure> {
+    let t = Some(link.io_timeout.max(Duration::from_millis(1)));
+    let _ = tcp.set_read_timeout(t).and(tcp.set_write_timeout(t));
+    link.tls
+        .connect(name, tcp)
+        .map_err(|why| fail(ExitCode::ConnectFailed, why))
 }
 
 /// The protocol over a connected stream.

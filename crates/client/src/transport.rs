@@ -1,10 +1,11 @@
-//! The byte stream one exchange runs over: a TCP connection to a daemon, or the socket pair
-//! on an ssh child's standard input and output. `remote` speaks the protocol over a
+//! The byte stream one exchange runs over: a TCP connection to a daemon, a TLS session over
+//! one (`,tls` hosts, [`Tls`]), or the socket pair on an ssh child's standard input and output. `remote` speaks the protocol over a
 //! [`Stream`] without knowing which; opening and closing belong to `remote` (TCP) and `ssh`.
 //!
 //! Both kinds carry `DISTCC_IO_TIMEOUT` as socket read and write timeouts, so a stalled peer
 //! (a daemon, or an ssh whose far side went quiet) ends the exchange the same way.
 
+use std::cell::{OnceCell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -17,6 +18,39 @@ pub enum Stream {
     Tcp(TcpStream),
     /// Our end of the socket pair whose other end is ssh's stdin and stdout.
     Ssh(UnixStream),
+    /// A TLS session, its handshake done, to the named host. One exchange uses it from one
+    /// thread, a read or a write at a time, hence the `RefCell` behind `&Stream`.
+    Tls(Box<RefCell<tls::client::Stream<TcpStream>>>, String),
+}
+
+/// The TLS client side of this process: built from `DISTCC_TLS_*` when the first `,tls` host
+/// is tried, then shared by every later attempt (an error, too, is kept).
+pub struct Tls {
+    settings: tls::client::ClientSettings,
+    client: OnceCell<Result<tls::client::Client, String>>,
+}
+
+impl Tls {
+    pub fn new(settings: tls::client::ClientSettings) -> Tls {
+        Tls {
+            settings,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// Runs the handshake with `host` over `tcp`; the error is a sentence for the user.
+    pub fn connect(&self, host: &str, tcp: TcpStream) -> Result<Stream, String> {
+        let client = self
+            .client
+            .get_or_init(|| tls::client::Client::new(&self.settings).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| e.clone())?;
+        let session = client.connect(host, tcp)?;
+        Ok(Stream::Tls(
+            Box::new(RefCell::new(session)),
+            host.to_owned(),
+        ))
+    }
 }
 
 impl Stream {
@@ -27,15 +61,20 @@ impl Stream {
         let _ = match self {
             Stream::Tcp(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
             Stream::Ssh(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
+            Stream::Tls(s, _) => {
+                let s = &s.borrow().sock;
+                s.set_read_timeout(t).and(s.set_write_timeout(t))
+            }
         };
     }
 
     /// `TCP_CORK` on or off; nothing for ssh, whose own buffering decides the packets.
     pub fn cork(&self, on: bool) {
-        let Stream::Tcp(stream) = self else {
-            return;
-        };
-        os::tcp::set_cork(stream.as_raw_fd(), on);
+        match self {
+            Stream::Tcp(stream) => os::tcp::set_cork(stream.as_raw_fd(), on),
+            Stream::Tls(s, _) => os::tcp::set_cork(s.borrow().sock.as_raw_fd(), on),
+            Stream::Ssh(_) => {}
+        }
     }
 }
 
@@ -44,6 +83,10 @@ impl Read for &Stream {
         match *self {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Ssh(s) => (&*s).read(buf),
+            Stream::Tls(s, host) => s
+                .borrow_mut()
+                .read(buf)
+                .map_err(|e| tls::explain::after_handshake(e, host)),
         }
     }
 }
@@ -53,6 +96,10 @@ impl Write for &Stream {
         match *self {
             Stream::Tcp(s) => (&*s).write(buf),
             Stream::Ssh(s) => (&*s).write(buf),
+            Stream::Tls(s, host) => s
+                .borrow_mut()
+                .write(buf)
+                .map_err(|e| tls::explain::after_handshake(e, host)),
         }
     }
 
