@@ -23,3 +23,4 @@ mod security;
 mod ssh;
 mod stats;
 mod support;
+mod tls;
