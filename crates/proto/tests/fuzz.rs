@@ -72,6 +72,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 }
             }
             "header" => seeds.push(v[..v.len().min(12)].to_vec()),
+            "auth" => seeds.push([b"AUTH00000006s3cret".as_slice(), &v].concat()),
             "lzo_decompress" => seeds.push(lzo::compress(&v)),
             "lzo_roundtrip" => seeds.push(v),
             _ => {}
@@ -173,4 +174,5 @@ targets!(
     lzo_decompress,
     lzo_roundtrip,
     state,
+    auth,
 );
