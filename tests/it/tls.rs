@@ -526,3 +526,52 @@ fn a_tls_client_that_hangs_up_mid_compile_gets_its_compiler_killed() {
     d.wait_log("client hung up, compiler killed");
     crate::faults::assert_nothing_left("TLS client killed mid compile", &sc, &[&d]);
 }
+
+#[test]
+fn broken_handshakes_and_bad_frames_over_tls_never_stop_the_daemon() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    if !require(&["gcc"]) {
+        return;
+    }
+    let pki = pki();
+    let d = tls_daemon(&pki, &pki.server, &[]);
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    };
+    // A ClientHello cut short, and bytes that only start like one.
+    connect().write_all(&[0x16, 3, 1, 0, 200, 1, 0]).unwrap();
+    let mut raw = connect();
+    raw.write_all(&[0x16; 64]).unwrap();
+    let _ = raw.read(&mut [0u8; 64]);
+    let client = tls::client::Client::new(&tls::client::ClientSettings {
+        ca: Some(pki.server_ca.clone()),
+        ..Default::default()
+    })
+    .unwrap();
+    // Inside TLS: an AUTH frame past its cap, then a request whose ARGC is absurd.
+    let mut t = client.connect("127.0.0.1", connect()).unwrap();
+    t.write_all(b"AUTHffffffff").unwrap();
+    let mut sink = Vec::new();
+    let _ = t.read_to_end(&mut sink);
+    let mut t = client.connect("127.0.0.1", connect()).unwrap();
+    t.write_all(b"AUTH0000000cs3cret-aliceDIST00000001ARGCffffffff")
+        .unwrap();
+    let _ = t.read_to_end(&mut sink);
+    d.wait_log("bad AUTH frame");
+    d.wait_log("TLS handshake failed");
+    // Still serving.
+    let sb = Sandbox::new("tls-after-garbage");
+    sb.same_as_local(
+        &format!("127.0.0.1:{},tls", d.port),
+        &[
+            ("DISTCC_FALLBACK", "0"),
+            ("DISTCC_TLS_CA", s(&pki.server_ca)),
+            ("DISTCC_TLS_TOKEN", "s3cret-alice"),
+        ],
+        CMD,
+        &["out/util.o"],
+    );
+}

@@ -279,7 +279,12 @@ fn proxy(
                     to_serve.drain(..n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return,
+                Err(_) => {
+                    // `serve` stopped reading (it answered early, or gave up on the request):
+                    // what it wrote before closing still goes to the client.
+                    to_serve.clear();
+                    client_done = true;
+                }
             }
         }
         if client_done && to_serve.is_empty() && !pair_shut {
@@ -306,21 +311,29 @@ fn proxy(
         let want_tcp_in = !client_done && !client_dead && to_serve.len() < HELD;
         let want_tcp_out = conn.wants_write() && !client_dead;
         let want_pair_in = !conn.wants_write() || client_dead;
+        let tcp_events = (if want_tcp_in { libc::POLLIN } else { 0 })
+            | (if want_tcp_out { libc::POLLOUT } else { 0 });
+        let pair_events = (if want_pair_in { libc::POLLIN } else { 0 })
+            | (if to_serve.is_empty() {
+                0
+            } else {
+                libc::POLLOUT
+            });
+        // A descriptor we want nothing from is left out (-1): poll reports a hang-up on it
+        // whatever the events asked, and the loop would spin.
         let mut fds = [
             libc::pollfd {
-                fd: tcp.as_raw_fd(),
-                events: (if want_tcp_in { libc::POLLIN } else { 0 })
-                    | (if want_tcp_out { libc::POLLOUT } else { 0 }),
+                fd: if tcp_events == 0 { -1 } else { tcp.as_raw_fd() },
+                events: tcp_events,
                 revents: 0,
             },
             libc::pollfd {
-                fd: pair.as_raw_fd(),
-                events: (if want_pair_in { libc::POLLIN } else { 0 })
-                    | (if to_serve.is_empty() {
-                        0
-                    } else {
-                        libc::POLLOUT
-                    }),
+                fd: if pair_events == 0 {
+                    -1
+                } else {
+                    pair.as_raw_fd()
+                },
+                events: pair_events,
                 revents: 0,
             },
         ];
