@@ -96,10 +96,13 @@ impl Write for &Stream {
         match *self {
             Stream::Tcp(s) => (&*s).write(buf),
             Stream::Ssh(s) => (&*s).write(buf),
-            Stream::Tls(s, host) => s
-                .borrow_mut()
-                .write(buf)
-                .map_err(|e| tls::explain::after_handshake(e, host)),
+            Stream::Tls(s, host) => {
+                let mut s = s.borrow_mut();
+                s.write(buf).map_err(|e| {
+                    let e = tls::client::reason_behind(&mut s).unwrap_or(e);
+                    tls::explain::after_handshake(e, host)
+                })
+            }
         }
     }
 

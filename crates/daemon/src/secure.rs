@@ -224,12 +224,14 @@ fn send_refusal(w: &mut dyn Write, version: proto::Version, why: &str) {
     let _ = write_reply(w, &reply).and_then(|()| w.flush());
 }
 
-/// Closes gently: no more writes, then what the client still sends is read and dropped for a
-/// moment, so the close does not reset the connection before our last words are read.
+/// Closes gently: no more writes, then what the client still sends (the rest of its request:
+/// our client sends the source once its preprocessor is done) is read and dropped until it
+/// closes, goes quiet for 10 s, or a minute has passed, so the close does not reset the
+/// connection before our last words are read.
 fn linger(stream: &TcpStream) {
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let until = Instant::now() + Duration::from_secs(2);
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+    let until = Instant::now() + Duration::from_secs(60);
     let mut sink = [0u8; 4096];
     let mut r = stream;
     while Instant::now() < until {

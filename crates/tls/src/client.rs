@@ -165,6 +165,26 @@ impl Client {
     }
 }
 
+/// After a failed write on `s`: the server's own reason, when a TLS alert is already waiting
+/// (a server that refused this client's certificate sends one and closes, and the write that
+/// found the connection closed would otherwise hide it). Waits at most 200 ms.
+pub fn reason_behind(s: &mut Stream<std::net::TcpStream>) -> Option<std::io::Error> {
+    let old = s.sock.read_timeout().ok().flatten();
+    let _ = s
+        .sock
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)));
+    let got = s.conn.read_tls(&mut s.sock);
+    let _ = s.sock.set_read_timeout(old);
+    match got {
+        Ok(n) if n > 0 => s
+            .conn
+            .process_new_packets()
+            .err()
+            .map(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        _ => None,
+    }
+}
+
 /// Trusts exactly one certificate, named by its SHA-256, and still checks that the server
 /// holds its key (the handshake signature). Names and dates are not checked: the pin is the
 /// trust, as with ssh's known hosts.

@@ -84,6 +84,10 @@ fn exchange(
             let mut sock = b;
             while conn.is_handshaking() {
                 if let Err(e) = conn.complete_io(&mut sock) {
+                    // As distccd does: the alert is out; read until the client closes, so
+                    // its next write does not fail before it reads the alert.
+                    let _ = sock.shutdown(std::net::Shutdown::Write);
+                    let _ = sock.read_to_end(&mut Vec::new());
                     return distcc_tls::explain::server_side(&e);
                 }
             }
