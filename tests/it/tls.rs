@@ -177,6 +177,8 @@ fn tls_builds_equal_local_builds_by_certificate_and_by_token() {
     d.wait_log("(alice) x86_64-linux-gnu-g++ src/shapes.cpp exit 0");
     let log = sb.log_text();
     assert!(!log.contains("failed to distribute"), "{log}");
+    // A `,tls` host is ours: protocol 4 from the first job, without a probe.
+    assert!(log.contains("speaking protocol 4 to 127.0.0.1:"), "{log}");
 }
 
 /// Runs CMD through distcc with `env` (fallback on): it must succeed with the local
@@ -245,6 +247,11 @@ fn bad_credentials_are_clear_errors_and_local_compiles() {
         ],
         "refused this client's certificate",
     );
+    assert!(
+        sb.log_text().contains("answered 400: TLS:"),
+        "{}",
+        sb.log_text()
+    );
     let old = leaf(dir, "old", &pki.client_issuer, &["old"], true);
     falls_back(
         &sb,
@@ -263,6 +270,10 @@ fn bad_credentials_are_clear_errors_and_local_compiles() {
         &[("DISTCC_TLS_CA", ca), ("DISTCC_TLS_TOKEN", "guessed")],
         "token is not accepted",
     );
+    // Protocol 4's class for credentials: 401, no backoff (the client's to fix).
+    let log = sb.log_text();
+    assert!(log.contains("answered 401"), "{log}");
+    assert!(!log.contains("failed to distribute src/util.c to"), "{log}");
     falls_back(
         &sb,
         &hosts,

@@ -38,14 +38,20 @@ impl Tls {
         }
     }
 
-    /// Runs the handshake with `host` over `tcp`; the error is a sentence for the user.
-    pub fn connect(&self, host: &str, tcp: TcpStream) -> Result<Stream, String> {
+    /// Runs the handshake with `host` over `tcp`. The error is a sentence for the user:
+    /// `Ok` when the client must fix something (settings, certificates: a
+    /// `tls::explain::Refused`), `Err` for the link's failures.
+    pub fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<Stream, Result<tls::explain::Refused, String>> {
         let client = self
             .client
             .get_or_init(|| tls::client::Client::new(&self.settings).map_err(|e| e.to_string()))
             .as_ref()
-            .map_err(|e| e.clone())?;
-        let session = client.connect(host, tcp)?;
+            .map_err(|e| Ok(tls::explain::Refused(e.clone())))?;
+        let session = client.connect_classed(host, tcp)?;
         Ok(Stream::Tls(
             Box::new(RefCell::new(session)),
             host.to_owned(),
@@ -66,6 +72,21 @@ impl Stream {
                 s.set_read_timeout(t).and(s.set_write_timeout(t))
             }
         };
+    }
+
+    /// Reads what has already arrived, without waiting: `None` when nothing has (or on any
+    /// error). The stream is blocking again afterwards.
+    pub fn read_ready(&self, buf: &mut [u8]) -> Option<usize> {
+        let set = |on: bool| match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Ssh(s) => s.set_nonblocking(on),
+            // rustls hands out what it already decrypted, else reads what the socket holds.
+            Stream::Tls(s, _) => s.borrow().sock.set_nonblocking(on),
+        };
+        set(true).ok()?;
+        let got = (&*self).read(buf);
+        let _ = set(false);
+        got.ok().filter(|n| *n > 0)
     }
 
     /// `TCP_CORK` on or off; nothing for ssh, whose own buffering decides the packets.

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use os::exit::ExitCode;
 use proto::{Reply, read_version_greeting, write_reply};
 use tls::rustls::{ServerConnection, StreamOwned};
-use tls::server::Server;
+use tls::server::{Denied, Server};
 
 use crate::log::Level;
 use crate::log_at;
@@ -77,7 +77,8 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
                 "{peer}: plain connection refused: TLS required"
             );
             let mut s = &stream;
-            refuse(&mut s, &stream, why);
+            // 402: TLS required.
+            refuse(&mut s, &stream, 402, why);
             return;
         }
         let (mut r, mut w) = (&stream, &stream);
@@ -163,7 +164,7 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
                 .ok()
                 .and_then(|()| read_version_greeting(&mut &greeting[..]).ok());
             if let Some(version) = version {
-                send_refusal(&mut session, version, &why);
+                send_refusal(&mut session, version, credentials_code(&denied), &why);
                 session.conn.send_close_notify();
                 let _ = session.flush();
             }
@@ -208,20 +209,34 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
 }
 
 /// Reads the request's greeting and answers a failure reply with `why` (plain connections).
-fn refuse(rw: &mut &TcpStream, stream: &TcpStream, why: &str) {
+fn refuse(rw: &mut &TcpStream, stream: &TcpStream, code: u32, why: &str) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     if let Ok(version) = read_version_greeting(rw) {
-        send_refusal(rw, version, why);
+        send_refusal(rw, version, code, why);
     }
     linger(stream);
 }
 
-/// A reply any client reads: a failed compile (exit 101, as `serve`'s refusals) whose
-/// `SERR` says why.
-fn send_refusal(w: &mut dyn Write, version: proto::Version, why: &str) {
+/// The refusal in the client's protocol: in 4, `RSLT code` (4xx, the client's credentials)
+/// and `TEXT`; in 1–3, a reply any client reads, a failed compile (exit 101, as `serve`'s
+/// refusals) whose `SERR` says why.
+fn send_refusal(w: &mut dyn Write, version: proto::Version, code: u32, why: &str) {
+    if version == proto::Version::V4 {
+        let _ = proto::write_refusal(w, code, &format!("distccd: {why}"));
+        return;
+    }
     let msg = format!("distccd: {why}\n").into_bytes();
     let reply = Reply::failure(version, ExitCode::BadArguments.as_wait_status(), msg);
     let _ = write_reply(w, &reply).and_then(|()| w.flush());
+}
+
+/// Protocol 4's code for a refused TLS client (docs/protocol-4.md): 401 a bad or missing
+/// token, 400 an unknown client.
+fn credentials_code(d: &Denied) -> u32 {
+    match d {
+        Denied::BadToken | Denied::NoCredentials { by_token: true, .. } => 401,
+        Denied::NoCredentials { .. } | Denied::NotAllowed { .. } => 400,
+    }
 }
 
 /// Closes gently: no more writes, then what the client still sends (the rest of its request:

@@ -147,19 +147,36 @@ impl Client {
     /// Runs the handshake with `host` (the name its certificate must carry, unless pinned)
     /// over `sock`, and queues the `AUTH` frame if there is a token (it leaves with the first
     /// write). The error is a sentence for the user.
-    pub fn connect<S: Read + Write>(&self, host: &str, mut sock: S) -> Result<Stream<S>, String> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|_| format!("{host:?} is not a name a TLS certificate can carry"))?;
+    pub fn connect<S: Read + Write>(&self, host: &str, sock: S) -> Result<Stream<S>, String> {
+        self.connect_classed(host, sock).map_err(|e| match e {
+            Ok(refused) => refused.0,
+            Err(why) => why,
+        })
+    }
+
+    /// As [`Client::connect`], the error classed: `Ok(Refused)` for what the client must fix
+    /// (certificates, names, pins, a refused client), `Err` for the link's failures.
+    pub fn connect_classed<S: Read + Write>(
+        &self,
+        host: &str,
+        mut sock: S,
+    ) -> Result<Stream<S>, Result<crate::explain::Refused, String>> {
+        use crate::explain::Refused;
+        let name = ServerName::try_from(host.to_owned()).map_err(|_| {
+            Ok(Refused(format!(
+                "{host:?} is not a name a TLS certificate can carry"
+            )))
+        })?;
         let mut conn = ClientConnection::new(self.config.clone(), name)
-            .map_err(|e| crate::explain::error(&e, host))?;
+            .map_err(|e| Ok(Refused(crate::explain::error(&e, host))))?;
         while conn.is_handshaking() {
             conn.complete_io(&mut sock)
-                .map_err(|e| crate::explain::handshake(&e, host))?;
+                .map_err(|e| crate::explain::handshake_classed(&e, host))?;
         }
         if let Some(frame) = &self.auth {
             conn.writer()
                 .write_all(frame)
-                .map_err(|e| format!("TLS with {host}: {e}"))?;
+                .map_err(|e| Err(format!("TLS with {host}: {e}")))?;
         }
         Ok(rustls::StreamOwned::new(conn, sock))
     }

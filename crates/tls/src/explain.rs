@@ -26,12 +26,41 @@ pub fn handshake(e: &io::Error, host: &str) -> String {
     }
 }
 
-/// An I/O error after the handshake: a rustls error inside is explained, anything else is
-/// returned as it was (the caller's words for timeouts and hang-ups apply).
+/// A TLS-level refusal: a certificate either side would not accept, a pin that does not
+/// match, a client the server would not take, or settings that cannot work. Not the host's
+/// fault (no backoff): what to fix is on the client's side, and the text says what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused(pub String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The refusal inside an I/O error, if it is one (see [`Refused`]).
+pub fn refused(e: &io::Error) -> Option<&Refused> {
+    e.get_ref().and_then(|i| i.downcast_ref::<Refused>())
+}
+
+/// An I/O error after the handshake: a rustls error inside is explained and becomes a
+/// [`Refused`]; anything else is returned as it was (the caller's words for timeouts and
+/// hang-ups apply).
 pub fn after_handshake(e: io::Error, host: &str) -> io::Error {
     match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
-        Some(inner) => io::Error::other(error(inner, host)),
+        Some(inner) => io::Error::new(io::ErrorKind::PermissionDenied, Refused(error(inner, host))),
         None => e,
+    }
+}
+
+/// A failed client handshake, classed: `Ok` for a [`Refused`] (certificates, alerts,
+/// settings), `Err` for the link's failures (closed, reset, timed out).
+pub fn handshake_classed(e: &io::Error, host: &str) -> Result<Refused, String> {
+    match e.get_ref().and_then(|i| i.downcast_ref::<Error>()) {
+        Some(inner) => Ok(Refused(error(inner, host))),
+        None => Err(handshake(e, host)),
     }
 }
 
