@@ -127,7 +127,44 @@ fn main() -> ProcessExit {
             }
         },
     };
-    let setup = Setup { env, cmdlist };
+    let tls = match &o.tls {
+        None => None,
+        Some(_) if inetd => {
+            return fail(
+                ExitCode::BadArguments,
+                "--tls-* options serve TLS on the daemon's own port, not under --inetd (ssh already encrypts)",
+            );
+        }
+        // Read before the privilege drop: the key may be readable by root only.
+        Some(settings) => match tls::server::Server::new(settings) {
+            Ok(server) => {
+                log_at!(
+                    Level::Notice,
+                    "TLS on: certificate {} (DISTCC_TLS_PIN={}); clients by {}{}",
+                    settings.cert.display(),
+                    server.pin(),
+                    match (&settings.client_ca, &settings.tokens) {
+                        (Some(_), Some(_)) => "certificate or token",
+                        (Some(_), None) => "certificate",
+                        (None, Some(_)) => "token",
+                        (None, None) => "nothing (any client may compile)",
+                    },
+                    if o.tls_only {
+                        "; plain connections refused"
+                    } else {
+                        ""
+                    }
+                );
+                Some(std::sync::Arc::new(daemon::secure::Secure {
+                    server,
+                    allow: o.tls_allow.clone(),
+                    only: o.tls_only,
+                }))
+            }
+            Err(e) => return fail(ExitCode::BadArguments, &e.to_string()),
+        },
+    };
+    let setup = Setup { env, cmdlist, tls };
     if o.nice != 0
         && let Err(e) = os::daemonize::nice(o.nice)
     {
@@ -195,6 +232,7 @@ fn announce(o: &Options, listener: &std::net::TcpListener) -> Result<zeroconf::A
 struct Setup {
     env: Env,
     cmdlist: Option<CmdList>,
+    tls: Option<std::sync::Arc<daemon::secure::Secure>>,
 }
 
 /// Whether log lines already go to stderr (then a warning is not printed twice).
@@ -695,6 +733,7 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         max_connections: o.max_connections,
         max_per_peer: o.max_per_peer,
         lifetime: o.lifetime,
+        tls: setup.tls.clone(),
     };
     notify(&format!(
         "READY=1\nMAINPID={}\nSTATUS=listening on {local}",

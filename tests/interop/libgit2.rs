@@ -246,6 +246,22 @@ fn distributed_build(
     lzo: bool,
     protocol: Protocol,
 ) -> usize {
+    distributed_build_with(tree, via, client, daemon, lzo, protocol, "", &[])
+}
+
+/// As `distributed_build`, with `suffix` after the host entry (`,tls`) and `extra` variables
+/// for the client.
+#[allow(clippy::too_many_arguments)]
+fn distributed_build_with(
+    tree: &Tree,
+    via: Via,
+    client: &Path,
+    daemon: &Daemon,
+    lzo: bool,
+    protocol: Protocol,
+    suffix: &str,
+    extra: &[(&str, &str)],
+) -> usize {
     let state = TempDir::new("distcc-dir");
     if protocol == Protocol::Four {
         // Remembered from an earlier reply's advertisement: every job in protocol 4.
@@ -257,12 +273,13 @@ fn distributed_build(
         )
         .unwrap();
     }
-    let hosts = daemon.host(lzo, 4);
-    let protocol = [(
+    let hosts = daemon.host(lzo, 4) + suffix;
+    let mut env = vec![(
         "DISTCC_PROTOCOL",
         if protocol == Protocol::Four { "4" } else { "3" },
     )];
-    build_through(tree, via, client, state.path(), &hosts, &protocol, &|| {
+    env.extend_from_slice(extra);
+    build_through(tree, via, client, state.path(), &hosts, &env, &|| {
         daemon.log_text()
     })
 }
@@ -538,4 +555,82 @@ fn our_client_to_our_daemon_over_ssh_through_the_held_daemon() {
          the held daemon, {v4} in protocol 4, {sessions} sessions, {} handshakes",
         sshd.handshakes()
     );
+}
+
+/// Our client and our daemon over TLS (`,tls`, the server pinned, the client known by a token,
+/// `--tls-only` so that no job can go in plain text), certificates made by the openssl CLI.
+#[test]
+fn our_client_to_our_daemon_over_tls() {
+    let Some((source, _lock)) = setup() else {
+        return;
+    };
+    if !require(&["openssl"]) {
+        return;
+    }
+    let pki = TempDir::new("tls-pki");
+    let p = |n: &str| pki.path().join(n).display().to_string();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(Command::new("openssl")
+        .args(["req", "-x509"])
+        .args(ec)
+        .args([
+            "-keyout",
+            &p("server.key"),
+            "-out",
+            &p("server.pem"),
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ]));
+    std::fs::write(pki.path().join("tokens"), "libgit2-builder t0ken-libgit2\n").unwrap();
+    let fingerprint = run(Command::new("openssl").args([
+        "x509",
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+        "-in",
+        &p("server.pem"),
+    ]));
+    let pin = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
+    let tree = tree(&source, "Release");
+    let daemon = Daemon::start_with(
+        Impl::Ours,
+        4,
+        &[
+            "--tls-cert",
+            &p("server.pem"),
+            "--tls-key",
+            &p("server.key"),
+            "--tls-tokens",
+            &p("tokens"),
+            "--tls-only",
+        ],
+    );
+    let n = distributed_build_with(
+        tree,
+        Via::Launcher,
+        &our_client(),
+        &daemon,
+        true,
+        Protocol::Four,
+        ",tls",
+        &[
+            ("DISTCC_TLS_PIN", &pin),
+            ("DISTCC_TLS_TOKEN", "t0ken-libgit2"),
+        ],
+    );
+    assert_log_shows_every_job(&daemon, tree);
+    assert!(daemon.log_text().contains("(libgit2-builder)"));
+    eprintln!("libgit2 Release, our client -> our daemon over TLS: {n} objects identical");
 }

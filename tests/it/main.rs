@@ -25,3 +25,4 @@ mod security;
 mod ssh;
 mod stats;
 mod support;
+mod tls;

@@ -284,7 +284,7 @@ impl Client<'_> {
         let identity = if cfg.max_protocol >= 4
             && candidates
                 .iter()
-                .any(|h| crate::learned::speaks_v4(&dirs.top, h, now))
+                .any(|h| h.tls || crate::learned::speaks_v4(&dirs.top, h, now))
         {
             self.compiler_identity(compiler, &job, &dirs.top)
         } else {
@@ -354,10 +354,12 @@ impl Client<'_> {
         // A pump compile failed on a server (a discrepancy if it then succeeds in plain mode).
         let mut pump_failed = false;
         let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
+        let tls = crate::transport::Tls::new(cfg.tls.clone());
         let link = remote::Link {
             io_timeout: cfg.io_timeout,
             cork: cfg.tcp_cork,
             ssh: &ssh,
+            tls: &tls,
             log: self.log,
             top: &dirs.top,
             max_protocol: cfg.max_protocol,

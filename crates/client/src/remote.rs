@@ -71,6 +71,8 @@ pub struct Link<'a> {
     /// `DISTCC_TCP_CORK`.
     pub cork: bool,
     pub ssh: &'a ssh::Settings,
+    /// For `,tls` hosts.
+    pub tls: &'a crate::transport::Tls,
     pub log: &'a Log,
     /// `$DISTCC_DIR`, where what hosts advertised is remembered (`learned`).
     pub top: &'a Path,
@@ -104,9 +106,10 @@ pub fn attempt(
 ) -> Attempt {
     let now = SystemTime::now();
     // No identity, no protocol 4: a protocol 4 daemon runs only the client's own compiler.
+    // A `,tls` host is ours (docs/protocol-4.md): protocol 4 from the first job.
     if link.max_protocol >= 4
         && !link.ccid.is_empty()
-        && crate::learned::speaks_v4(link.top, host, now)
+        && (host.tls || crate::learned::speaks_v4(link.top, host, now))
     {
         match attempt_as(host, argv, link, progress, body, true) {
             Attempt::NoV4(f) => {
@@ -155,6 +158,10 @@ fn attempt_as(
         Transport::Tcp { host: name, port } => {
             ex.progress.connecting();
             let stream = match connect(name, *port) {
+                Ok(s) if host.tls => match secure(link, name, s) {
+                    Ok(s) => s,
+                    Err(e) => return e,
+                },
                 Ok(s) => Stream::Tcp(s),
                 Err(e) => return Attempt::Comm(e),
             };
@@ -200,6 +207,28 @@ fn attempt_as(
             Attempt::Comm(fail(ExitCode::ConnectFailed, "+zeroconf was not expanded"))
         }
     }
+}
+
+/// The TLS handshake on a fresh connection, within `DISTCC_IO_TIMEOUT` per read and write.
+/// A `,tls` host is never tried in plain text: a failure here is the attempt's end, as a
+/// credentials refusal (4xx: no backoff, another host) when the client must fix something,
+/// else as a comm failure.
+fn secure(link: &Link<'_>, name: &str, tcp: TcpStream) -> Result<Stream, Attempt> {
+    let t = Some(link.io_timeout.max(Duration::from_millis(1)));
+    let _ = tcp.set_read_timeout(t).and(tcp.set_write_timeout(t));
+    link.tls.connect(name, tcp).map_err(|e| match e {
+        Ok(refused) => tls_refusal(&refused),
+        Err(why) => Attempt::Comm(fail(ExitCode::ConnectFailed, why)),
+    })
+}
+
+/// A TLS-level refusal (`tls::explain::Refused`) as protocol 4's class for it: 400, the
+/// client's credentials.
+fn tls_refusal(r: &tls::explain::Refused) -> Attempt {
+    Attempt::Refused(proto::Refusal {
+        code: 400,
+        text: format!("TLS: {r}"),
+    })
 }
 
 /// One exchange's parts.
@@ -257,7 +286,9 @@ impl Exchange<'_, '_> {
         // is not that. Our daemon may have stopped reading to refuse (a spent memory budget):
         // its answer, if one came, is read first.
         let send_failed = |what: &str, e: &std::io::Error| {
-            if v4 && !timed_out(e) {
+            if let Some(r) = tls::explain::refused(e) {
+                tls_refusal(r)
+            } else if v4 && !timed_out(e) {
                 let mut r = BufReader::new(stream);
                 if let Ok((Answer::Refused(refusal), _)) =
                     proto::read_answer(&mut r, version, &Limits::DEFAULT)
@@ -328,6 +359,9 @@ impl Exchange<'_, '_> {
                 Attempt::Reply(reply)
             }
             Ok((Answer::Refused(refusal), _)) => Attempt::Refused(refusal),
+            Err(proto::ProtoError::Io(e)) if tls::explain::refused(&e).is_some() => {
+                tls::explain::refused(&e).map_or(Attempt::CppFailed, tls_refusal)
+            }
             Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
                 Attempt::Comm(io_failure("waiting for the reply", &e))
             }

@@ -17,6 +17,7 @@ pub mod jobdir;
 pub mod log;
 pub mod options;
 pub mod optlist;
+pub mod secure;
 pub mod serve;
 pub mod server;
 pub mod stats;

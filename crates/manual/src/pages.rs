@@ -148,8 +148,12 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "Pump mode: the host preprocesses (protocol 3, with ,lzo); needs pump(1).",
                 ),
                 item(
+                    ",tls",
+                    "Ours: only over TLS to our distccd (--tls-cert), never in plain text: a failed handshake or a refused client is that attempt's failure (another host, or a local compile), never a plain retry. The server is checked with DISTCC_TLS_CA or DISTCC_TLS_PIN; the client proves itself with DISTCC_TLS_CERT/DISTCC_TLS_KEY or DISTCC_TLS_TOKEN. Not for ssh entries, which are encrypted already.",
+                ),
+                item(
                     ",auth",
-                    "GSS-API authentication: not supported, refused with a message.",
+                    "distcc 3.4's GSS-API authentication: not implemented, refused with a message; ,tls with a client certificate or a token covers it (the server knows who compiles, and --tls-allow says who may).",
                 ),
                 item("--randomize", "Shuffle the hosts before use."),
                 item(
@@ -227,6 +231,22 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                 item(
                     "DISTCC_SSH_PERSIST",
                     "Seconds a shared ssh connection stays open when idle (default 300; 0 turns sharing off). When the far distccd is ours, it advertises a held daemon of the ssh user (see distccd(1), SSH) and the shared connection forwards a local socket in $DISTCC_DIR/ssh/ to it (ssh -O forward): later jobs are one channel over the connection, with no new ssh session and no distccd started per job. Any failure there sends that job through a session of its own, without a failed compile or a backoff.",
+                ),
+                item(
+                    "DISTCC_TLS_CA",
+                    "For ,tls hosts: a PEM file of the CA certificates that issue the daemons' certificates; the certificate must name the host as the host list spells it (DNS name or IP address).",
+                ),
+                item(
+                    "DISTCC_TLS_PIN",
+                    "For ,tls hosts, instead of DISTCC_TLS_CA: the SHA-256 of the daemon's certificate (64 hex digits, colons allowed), as distccd logs it at start; names and dates are then not checked, the handshake signature is.",
+                ),
+                item(
+                    "DISTCC_TLS_CERT, DISTCC_TLS_KEY",
+                    "This client's certificate chain and private key (PEM), for daemons with --tls-client-ca.",
+                ),
+                item(
+                    "DISTCC_TLS_TOKEN, DISTCC_TLS_TOKEN_FILE",
+                    "A token (or a file whose first line is one) for daemons with --tls-tokens; sent inside TLS only. DISTCC_PRINCIPAL (3.4's GSS-API) is not read.",
                 ),
                 item(
                     "DISTCC_NO_REWRITE_CROSS",
@@ -357,6 +377,8 @@ afterwards; a client that hangs up kills its compiler.
 Only compilers named in the allow-list directory are run (see COMPILER ALLOW-LIST). A \
 refused request is answered with the reason, which the client prints.
 
+With --tls-cert and --tls-key the same port also serves TLS (see TLS).
+
 distccd should only run on trusted networks.",
     options: daemon::options::OPTIONS,
     style: Style::Gnu,
@@ -375,6 +397,30 @@ is a distcc binary; an absolute name is accepted only directly in /bin, /usr/bin
 distcc-allowlist(8) fills the directory from the compilers installed, as Debian's \
 update-distcc-symlinks does. distccd warns at start when the directory is missing or \
 empty, since every job would then be refused.",
+            items: &[],
+        },
+        Section {
+            title: "TLS",
+            text: "\
+With --tls-cert and --tls-key, distccd serves TLS 1.3 (rustls) on its port beside plain \
+connections: a connection whose first byte is a TLS handshake (0x16) is TLS, one that \
+starts with a distcc request is plain, and --tls-only answers plain ones with a failure \
+that says TLS is required (distcc 3.4 clients print it and compile locally). Clients use \
+the ,tls host option. At start distccd logs the SHA-256 of its certificate, the value of \
+clients' DISTCC_TLS_PIN. --allow still applies to every connection.
+
+Clients prove who they are with a certificate issued by --tls-client-ca (an unknown or \
+expired one fails the handshake) or with a token from --tls-tokens, a file of \
+\"name token\" lines (# comments), which the client sends inside TLS \
+(DISTCC_TLS_TOKEN). With both options either will do; with one, that one is required; \
+with neither, TLS only encrypts. --tls-allow NAME limits compiling to the clients known \
+by NAME: a certificate's subject common name or DNS name, or a token's name. A refused \
+client gets a reply saying why.
+
+distcc 3.4's GSS-API authentication (--auth, DISTCC_PRINCIPAL) is not implemented: TLS \
+client certificates or tokens cover it, and --auth stops distccd at start with a message \
+saying so. Certificates are best ECDSA P-256: each compile is a new client process, so \
+each makes a full handshake.",
             items: &[],
         },
         Section {

@@ -122,6 +122,12 @@ pub const TARGETS: &[Target] = &[
         fixed_len: None,
     },
     Target {
+        name: "auth",
+        body: auth,
+        max_alloc: |_| 1024,
+        fixed_len: None,
+    },
+    Target {
         name: "state",
         body: state_record,
         max_alloc: |_| 1024,
@@ -713,6 +719,39 @@ pub fn lzo_roundtrip(data: &[u8]) {
 
 // ---------------------------------------------------------------------------------------
 // Monitor state records
+
+/// The `AUTH` frame a TLS client sends before its request: a token is returned exactly when
+/// the header is `AUTH` with a length of at most `auth::MAX_LEN` and that many printable
+/// bytes follow; what is returned re-encodes to the bytes read; nothing is allocated on the
+/// strength of the length beyond the cap.
+pub fn auth(data: &[u8]) {
+    let mut r = data;
+    match crate::auth::read(&mut r) {
+        Ok(token) => {
+            decoded();
+            assert!(crate::auth::token_ok(&token));
+            let mut again = Vec::new();
+            crate::auth::encode(&mut again, &token).expect("a token read re-encodes");
+            let used = data.len() - r.len();
+            assert_eq!(again.len(), used);
+            assert_eq!(
+                parse_header(&again).ok(),
+                parse_header(&data[..HEADER_LEN]).ok(),
+                "same header value"
+            );
+            assert_eq!(&again[HEADER_LEN..], &data[HEADER_LEN..used]);
+        }
+        Err(
+            ProtoError::Eof { .. }
+            | ProtoError::Truncated { .. }
+            | ProtoError::UnexpectedToken { .. }
+            | ProtoError::BadParameter { .. }
+            | ProtoError::TooLarge { .. }
+            | ProtoError::Malformed { .. },
+        ) => {}
+        Err(e) => panic!("unexpected error {e:?}"),
+    }
+}
 
 /// A state file's contents (what `distccmon-text` reads from any client's directory): decodes
 /// exactly when the length, magic and size are right, strings are NUL-free and cut at 127

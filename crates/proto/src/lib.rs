@@ -11,6 +11,7 @@
 //! in the `daemon` and `client` crates; this crate only says whether bytes are well formed.
 
 pub mod advert;
+pub mod auth;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;

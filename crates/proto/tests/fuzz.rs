@@ -72,6 +72,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 }
             }
             "header" => seeds.push(v[..v.len().min(12)].to_vec()),
+            "auth" => seeds.push([b"AUTH00000006s3cret".as_slice(), &v].concat()),
             "zstd_body" => {
                 let mut b = Vec::new();
                 distcc_proto::zstd::write_frame(&mut b, distcc_proto::Token::DOTI, &v)
@@ -182,4 +183,5 @@ targets!(
     lzo_decompress,
     lzo_roundtrip,
     state,
+    auth,
 );
