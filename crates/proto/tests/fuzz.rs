@@ -74,6 +74,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             "header" => seeds.push(v[..v.len().min(12)].to_vec()),
             "lzo_decompress" => seeds.push(lzo::compress(&v)),
             "lzo_roundtrip" => seeds.push(v),
+            "coord" => seeds.push(v[..v.len().min(64)].to_vec()),
             _ => {}
         }
     }
@@ -173,4 +174,5 @@ targets!(
     lzo_decompress,
     lzo_roundtrip,
     state,
+    coord,
 );
