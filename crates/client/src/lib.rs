@@ -7,6 +7,7 @@
 mod backoff;
 pub mod compile;
 pub mod config;
+pub mod coord;
 pub mod cross;
 pub mod discover;
 pub mod error;

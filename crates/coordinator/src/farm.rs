@@ -131,8 +131,7 @@ impl Host {
         self.report.slots.min(MAX_SLOTS)
     }
     fn free(&self) -> u32 {
-        self.offered()
-            .saturating_sub(self.leased() + self.external)
+        self.offered().saturating_sub(self.leased() + self.external)
     }
 }
 
