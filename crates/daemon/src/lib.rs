@@ -9,6 +9,7 @@ pub mod access;
 pub mod argv;
 pub mod budget;
 pub mod compiler;
+pub mod coordinator;
 pub mod dotd;
 pub mod env;
 pub mod jobdir;

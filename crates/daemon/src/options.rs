@@ -72,6 +72,8 @@ pub struct Options {
     pub memory_budget: u64,
     /// `--max-connections-per-peer`: connections one client address may hold open.
     pub max_per_peer: usize,
+    /// `--coordinator` and its companions: farm coordinators to register with.
+    pub coordinator: crate::coordinator::Settings,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -134,6 +136,7 @@ impl Default for Options {
             max_object: 512 << 20,
             memory_budget: 2048 << 20,
             max_per_peer: 128,
+            coordinator: crate::coordinator::Settings::default(),
         }
     }
 }
@@ -181,6 +184,34 @@ pub const OPTIONS: &[Opt] = &[
         Arg::dir("DIR"),
         "only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)",
         COMPILERS,
+    ),
+    opt(
+        "coordinator",
+        None,
+        Arg::text("HOST[:PORT]"),
+        "register with this farm coordinator (port 3634 by default) and report slots and load to it; repeat for more",
+        NET,
+    ),
+    opt(
+        "coordinator-max-load",
+        None,
+        Arg::text("LOAD"),
+        "offer the coordinator fewer slots while the load that is not distcc's is above LOAD",
+        NET,
+    ),
+    opt(
+        "coordinator-name",
+        None,
+        Arg::text("HOST"),
+        "the name or address clients reach this daemon by (default: the address it reaches the coordinator from)",
+        NET,
+    ),
+    opt(
+        "coordinator-withdraw-file",
+        None,
+        Arg::file("FILE"),
+        "offer the coordinator no slots while FILE exists",
+        NET,
     ),
     opt("daemon", None, None, "bind and listen on socket", MODE),
     opt(
@@ -449,6 +480,22 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "allow" => o.allow.push(Cidr::parse(&value).map_err(UsageError)?),
             "allow-private" => allow_private = true,
             "allowed-compilers" => o.compiler_dir = PathBuf::from(value),
+            "coordinator" => o.coordinator.coordinators.push(
+                crate::coordinator::parse_target(&value).ok_or_else(|| {
+                    UsageError(format!("--coordinator: {value:?} is not HOST[:PORT]"))
+                })?,
+            ),
+            "coordinator-max-load" => {
+                let l: f64 = number(name, &value)?;
+                if !(l.is_finite() && l >= 0.0) {
+                    return Err(UsageError(format!("--{name}: {value:?} is not a load")));
+                }
+                o.coordinator.max_load = Some(l);
+            }
+            "coordinator-name" => o.coordinator.name = Some(value),
+            "coordinator-withdraw-file" => {
+                o.coordinator.withdraw_file = Some(PathBuf::from(value))
+            }
             "daemon" => o.mode = Mode::Daemon,
             "enable-tcp-insecure" => o.enable_tcp_insecure = true,
             "help" => return Ok(Parsed::Help),
