@@ -348,7 +348,9 @@ impl Client<'_> {
             .as_deref()
             .map(crate::coord::parse_list)
             .filter(|l| !l.is_empty());
-        let mut avoid: Vec<String> = Vec::new();
+        // Hosts leased in this compile so far (at most `coord::MAX_LEASES`, then the client
+        // schedules by itself): one that left the candidates failed, and is not asked for again.
+        let mut leased_specs: Vec<String> = Vec::new();
         let all_remote = (coordinator.is_some() || !candidates.is_empty())
             && candidates.iter().all(|h| !h.is_local());
         // Every candidate in pump mode: ask the include server before taking a remote slot,
@@ -377,11 +379,22 @@ impl Client<'_> {
         );
         while !candidates.is_empty() || coordinator.is_some() {
             state.note(Phase::Blocked, "", 0);
+            if leased_specs.len() >= crate::coord::MAX_LEASES {
+                coordinator = None;
+            }
             let leased = match &coordinator {
                 Some(list) => {
+                    let avoid: Vec<String> = leased_specs
+                        .iter()
+                        .filter(|s| !candidates.iter().any(|h| &h.spec == *s))
+                        .cloned()
+                        .collect();
                     let got = self.lease(dirs, list, &job, &avoid, &mut candidates, || {
                         cpp.reap_in_background()
                     });
+                    if let Some(slot) = &got {
+                        leased_specs.push(candidates[slot.host].spec.clone());
+                    }
                     if got.is_none() {
                         coordinator = None;
                         continue;
@@ -579,6 +592,7 @@ impl Client<'_> {
                     };
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
+                        slot.ran(at.elapsed());
                     }
                     if exit == 0 && self.messages_need_local_compile(cpp.stderr(), &reply) {
                         drop(slot);
@@ -641,8 +655,6 @@ impl Client<'_> {
                 }
                 Attempt::Comm(f) => {
                     last_failure = self.host_failed(dirs, host, &input, f.code, f.why);
-                    slot.host_failed();
-                    avoid.push(host.spec.clone());
                     candidates.remove(slot.host);
                 }
             }

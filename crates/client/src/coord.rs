@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use proto::coord::{self, Frame, Kind};
 
@@ -24,6 +24,9 @@ pub const DEFAULT_PORT: u16 = 3634;
 const CONNECT: Duration = Duration::from_millis(500);
 /// How long a queued client waits without hearing anything before it gives up.
 const SILENCE: Duration = Duration::from_secs(2);
+/// Leases one compile takes at most (each failed host is avoided in the next request);
+/// then the client schedules by itself over the host list.
+pub const MAX_LEASES: usize = 3;
 /// How long a coordinator that failed is not asked again.
 pub const DOWN_FOR: Duration = Duration::from_secs(10);
 
@@ -47,14 +50,22 @@ pub struct Lease {
     pub spec: String,
     pub slot: u32,
     pub why: String,
-    granted: Instant,
+    /// Sending to reply, when the job ran there: reported on release as a speed sample. A
+    /// lease released without it (a failure, a local retry) teaches the coordinator nothing.
+    ran: Cell<Option<Duration>>,
+    /// Set by [`Lease::host_failed`]: the coordinator leaves the host out a while.
     failed: Cell<bool>,
 }
 
 impl Lease {
-    /// The host failed this job (not the user's code): the coordinator leaves it out a while.
+    /// The host failed this job (not the user's code).
     pub fn host_failed(&self) {
         self.failed.set(true);
+    }
+
+    /// The job ran there and took `took` from sending to the reply.
+    pub fn ran(&self, took: Duration) {
+        self.ran.set(Some(took));
     }
 }
 
@@ -63,8 +74,8 @@ impl Drop for Lease {
         let mut f = Frame::new(Kind::Free).with("lease", self.id);
         if self.failed.get() {
             f = f.with("failed", 1);
-        } else {
-            f = f.with("ms", self.granted.elapsed().as_millis());
+        } else if let Some(took) = self.ran.get() {
+            f = f.with("ms", took.as_millis());
         }
         let mut buf = Vec::new();
         coord::encode(&mut buf, &f);
@@ -248,7 +259,7 @@ pub fn ask(list: &[(String, u16)], state: &Path, job: &Job, on_wait: impl FnOnce
                             spec: spec.to_owned(),
                             slot: f.num("slot").unwrap_or(0).min(u32::MAX as u64) as u32,
                             why: f.get("why").unwrap_or("").to_owned(),
-                            granted: Instant::now(),
+                            ran: Cell::new(None),
                             failed: Cell::new(false),
                         }));
                     }
@@ -284,6 +295,7 @@ pub fn ask(list: &[(String, u16)], state: &Path, job: &Job, on_wait: impl FnOnce
 mod tests {
     use super::*;
     use std::net::TcpListener;
+    use std::time::Instant;
 
     #[test]
     fn lists_parse_the_distcc_way() {

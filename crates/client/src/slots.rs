@@ -75,10 +75,10 @@ impl Slot {
         }
     }
 
-    /// The host failed the job: tell the coordinator, if the slot is a lease.
-    pub fn host_failed(&self) {
+    /// The job ran there in `took` (sending to reply): the coordinator's speed sample.
+    pub fn ran(&self, took: Duration) {
         if let Some(l) = &self.lease {
-            l.host_failed();
+            l.ran(took);
         }
     }
 }

@@ -322,6 +322,12 @@ impl Farm {
         req: Request,
         now: Millis,
     ) -> (Outcome, Vec<(u64, Grant)>) {
+        // A host this client failed on is left out for everyone for a while.
+        for h in self.hosts.values_mut() {
+            if req.avoid.contains(&h.report.spec) {
+                h.suspect_until = h.suspect_until.max(now + SUSPECT.as_millis() as u64);
+            }
+        }
         if !self.hosts.values().any(|h| self.could_run(h, &req)) {
             self.refused += 1;
             let why = if self.hosts.is_empty() {
