@@ -26,22 +26,26 @@ fn granted(o: Outcome) -> Grant {
     }
 }
 
-/// Teaches the farm a speed for `spec` by leasing and releasing `n` jobs of 4 KB there,
-/// each taking `ms_per_kb * 4` ms.
+/// Gives `spec` a learned speed of `ms_per_kb` over `n` jobs.
 fn teach(farm: &mut Farm, spec: &str, ms_per_kb: u64, n: u32) {
-    for _ in 0..n {
-        let mut r = req("teacher");
-        // Avoid every other host so the lease lands on `spec`.
-        r.avoid = farm
-            .hosts
-            .values()
-            .map(|h| h.report.spec.clone())
-            .filter(|s| s != spec)
-            .collect();
-        let g = granted(farm.request(999, r, 0).0);
-        assert_eq!(g.spec, spec);
-        farm.release(g.lease, Some(ms_per_kb * 4), false, 0);
+    for h in farm.hosts.values_mut() {
+        if h.report.spec == spec {
+            h.learned = Learned {
+                ms_per_kb: ms_per_kb as f64,
+                jobs: n,
+            };
+        }
     }
+}
+
+#[test]
+fn speed_is_learned_from_released_jobs() {
+    let mut farm = Farm::new(Duration::from_secs(60));
+    farm.register(host("h:1/1", 1), 0);
+    let g = granted(farm.request(1, req("b"), 0).0);
+    // 4096 bytes is the 4 KB floor: 40 ms is 10 ms/KB.
+    farm.release(g.lease, Some(40), false, 1);
+    assert!(farm.json(2).contains("\"ms_per_kb\":10.000"), "{}", farm.json(2));
 }
 
 #[test]
