@@ -21,7 +21,7 @@
 //! - A host a client reported failing is left out for [`SUSPECT`]; a lease lives until its
 //!   client releases it, its connection closes, its host leaves, or [`Farm::lease_time`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -135,6 +135,49 @@ impl Host {
     }
 }
 
+/// The hosts, in a vector for fast scans (a request looks at every host), indexed by id.
+#[derive(Debug, Default)]
+struct Hosts {
+    list: Vec<(u64, Host)>,
+    index: HashMap<u64, usize>,
+}
+
+impl Hosts {
+    fn insert(&mut self, id: u64, h: Host) {
+        self.index.insert(id, self.list.len());
+        self.list.push((id, h));
+    }
+    fn get(&self, id: &u64) -> Option<&Host> {
+        self.index.get(id).map(|&i| &self.list[i].1)
+    }
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Host> {
+        self.index.get(id).map(|&i| &mut self.list[i].1)
+    }
+    fn remove(&mut self, id: &u64) -> Option<Host> {
+        let i = self.index.remove(id)?;
+        let (_, h) = self.list.swap_remove(i);
+        if let Some((moved, _)) = self.list.get(i) {
+            self.index.insert(*moved, i);
+        }
+        Some(h)
+    }
+    fn values(&self) -> impl Iterator<Item = &Host> {
+        self.list.iter().map(|(_, h)| h)
+    }
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Host> {
+        self.list.iter_mut().map(|(_, h)| h)
+    }
+    fn iter(&self) -> impl Iterator<Item = (&u64, &Host)> {
+        self.list.iter().map(|(id, h)| (id, h))
+    }
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Lease {
     host: u64,
@@ -167,7 +210,10 @@ struct Build {
 /// The whole farm as the coordinator sees it.
 #[derive(Debug)]
 pub struct Farm {
-    hosts: BTreeMap<u64, Host>,
+    hosts: Hosts,
+    /// The lowest learned ms/KB of any host (what an unknown host is assumed to be), kept
+    /// up to date as speeds are learned and hosts leave; 1.0 while none is known.
+    fastest_learned: f64,
     leases: HashMap<u64, Lease>,
     waiting: VecDeque<Waiter>,
     builds: HashMap<String, Build>,
@@ -197,7 +243,8 @@ fn est_of(h: &Host, fastest_known: f64) -> f64 {
 impl Farm {
     pub fn new(lease_time: Duration) -> Farm {
         Farm {
-            hosts: BTreeMap::new(),
+            hosts: Hosts::default(),
+            fastest_learned: 1.0,
             leases: HashMap::new(),
             waiting: VecDeque::new(),
             builds: HashMap::new(),
@@ -285,6 +332,9 @@ impl Farm {
         let Some(h) = self.hosts.remove(&id) else {
             return Vec::new();
         };
+        if h.learned.jobs > 0 && h.learned.ms_per_kb <= self.fastest_learned {
+            self.learn_fastest();
+        }
         let gone: Vec<u64> = self
             .leases
             .iter()
@@ -302,6 +352,16 @@ impl Farm {
             format!("host {} left; {} leases freed", h.report.spec, conns.len()),
         );
         conns
+    }
+
+    fn learn_fastest(&mut self) {
+        let f = self
+            .hosts
+            .values()
+            .filter(|h| h.learned.jobs > 0)
+            .map(|h| h.learned.ms_per_kb)
+            .fold(f64::INFINITY, f64::min);
+        self.fastest_learned = if f.is_finite() { f } else { 1.0 };
     }
 
     fn drop_lease(&mut self, id: u64) -> Option<Lease> {
@@ -323,7 +383,7 @@ impl Farm {
         now: Millis,
     ) -> (Outcome, Vec<(u64, Grant)>) {
         // A host this client failed on is left out for everyone for a while.
-        for h in self.hosts.values_mut() {
+        for h in self.hosts.values_mut().filter(|_| !req.avoid.is_empty()) {
             if req.avoid.contains(&h.report.spec) {
                 h.suspect_until = h.suspect_until.max(now + SUSPECT.as_millis() as u64);
             }
@@ -369,22 +429,12 @@ impl Farm {
     /// The host for `req` now, or `None` (nothing free, or only slow hosts that would become
     /// the tail). `queue` counts the waiting requests, this one included.
     fn place(&self, req: &Request, queue: usize, now: Millis) -> Option<(u64, String)> {
-        let fastest_known = self
-            .hosts
-            .values()
-            .filter(|h| h.learned.jobs > 0)
-            .map(|h| h.learned.ms_per_kb)
-            .fold(f64::INFINITY, f64::min);
-        let fastest_known = if fastest_known.is_finite() {
-            fastest_known
-        } else {
-            1.0
-        };
+        let fastest_known = self.fastest_learned;
         let usable = |h: &Host| h.offered() > 0 && h.suspect_until <= now && self.could_run(h, req);
         let mut best: Option<(u64, f64, u32)> = None;
         let mut next = f64::INFINITY;
         let mut fastest_any = f64::INFINITY;
-        for (id, h) in &self.hosts {
+        for (id, h) in self.hosts.iter() {
             if !usable(h) {
                 continue;
             }
@@ -417,7 +467,7 @@ impl Farm {
             }
         }
         let (id, est, _) = best?;
-        let h = &self.hosts[&id];
+        let h = self.hosts.get(&id)?;
         if h.learned.jobs >= MIN_JOBS && est >= SLOWER * fastest_any {
             // Slower than a busy host: worth it only if the queue is long.
             let rate: f64 = self
@@ -562,7 +612,14 @@ impl Farm {
                 } else {
                     0.1
                 };
+                let old = s.ms_per_kb;
                 s.ms_per_kb += w * (sample - s.ms_per_kb);
+                let new = s.ms_per_kb;
+                if new < self.fastest_learned {
+                    self.fastest_learned = new;
+                } else if old <= self.fastest_learned {
+                    self.learn_fastest();
+                }
             }
         }
         self.dispatch(now)
