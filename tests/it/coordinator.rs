@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::client::client_support::Sandbox;
 use super::support::{OurDaemon, TempDir, free_port, require};
+use crate::client::client_support::Sandbox;
 
 /// `distcc-coordinator` on a free loopback port below 32768, killed on drop.
 struct Coordinator {
