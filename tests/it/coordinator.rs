@@ -24,8 +24,11 @@ struct Coordinator {
 
 impl Coordinator {
     fn start() -> Coordinator {
+        Coordinator::start_on(free_port())
+    }
+
+    fn start_on(port: u16) -> Coordinator {
         let dir = TempDir::new("coordinator");
-        let port = free_port();
         let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_distcc-coordinator"))
             .args(["--listen", "127.0.0.1", "--port", &port.to_string(), "-v"])
@@ -359,4 +362,64 @@ fn a_client_killed_while_holding_a_lease_frees_its_slot_at_once() {
             break;
         }
     }
+}
+
+#[test]
+fn a_daemon_withdraws_while_its_file_exists_and_registers_again_after_a_restart() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let coord = Coordinator::start();
+    let switch = TempDir::new("coord-withdraw");
+    let file = switch.path().join("busy-desktop");
+    let f = file.to_str().unwrap();
+    let mut d = OurDaemon::start(&[
+        "--coordinator",
+        &coord.addr(),
+        "--jobs",
+        "3",
+        "--coordinator-withdraw-file",
+        f,
+    ]);
+    wait_hosts(&coord, 1);
+    assert_eq!(field(&coord.get("/json"), "slots"), 3);
+    std::fs::write(&file, b"").unwrap();
+    let j = coord.wait_json("the daemon withdrawn", |j| field(j, "slots") == 0);
+    assert!(j.contains("offers 0 of 3 slots: withdrawn while"), "{j}");
+    // A request now waits (the farm has a host, but no slot).
+    let mut s = TcpStream::connect(("127.0.0.1", coord.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"LEAS00000007size=1\n").unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).unwrap();
+    assert!(
+        buf[..n].starts_with(b"WAIT"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    std::fs::remove_file(&file).unwrap();
+    coord.wait_json("the slots offered again", |j| {
+        field(j, "slots") == 3 && field(j, "leased") == 1
+    });
+    drop(s);
+    // Restarted (SIGTERM, then a new daemon on another port): the old entry leaves, the new
+    // one registers by itself.
+    d.terminate();
+    coord.wait_json("the daemon gone", |j| j.matches("\"spec\":").count() == 0);
+    let d2 = daemon(&coord, 2, None);
+    let j = coord.wait_json("the new daemon", |j| j.matches("\"spec\":").count() == 1);
+    assert!(j.contains(&format!("127.0.0.1:{}/2,lzo", d2.port)), "{j}");
+}
+
+#[test]
+fn a_daemon_started_before_its_coordinator_registers_when_it_comes() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let _d = OurDaemon::start(&["--coordinator", &addr, "--jobs", "2"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let coord = Coordinator::start_on(port);
+    wait_hosts(&coord, 1);
 }
