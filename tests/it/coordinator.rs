@@ -243,6 +243,27 @@ fn a_build_through_the_coordinator_equals_a_local_build() {
     assert!(m.contains("distcc_coordinator_granted_total 3"), "{m}");
     assert!(m.contains("distcc_coordinator_hosts 2"), "{m}");
     assert!(coord.get("/dashboard").contains("distcc coordinator"));
+    // distcc-farm shows the coordinator's view, with no host list needed.
+    let farm = Command::new(env!("CARGO_BIN_EXE_distcc-farm"))
+        .env("DISTCC_COORDINATOR", coord.addr())
+        .env("DISTCC_HOSTS", "")
+        .env("DISTCC_DIR", &sb.distcc_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&farm.stdout);
+    assert!(farm.status.success(), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "coordinator {}: 2 hosts, 4 slots, 0 leased",
+            coord.addr()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("host 127.0.0.1:{}/2,lzo", a.port)),
+        "{text}"
+    );
+    assert!(text.contains("ms/KB"), "{text}");
 }
 
 #[test]

@@ -545,8 +545,10 @@ pub static DISTCC_FARM: Page = Page {
 distcc-farm reads the client's host list (as distcc(1) does), asks every TCP host's \
 statistics port for /json in parallel, reads this user's backoff files and statistics, and \
 prints one line per host: answering, down (and why) or backed off; busy and total slots; \
-job counts; running jobs. The hosts' distccd must run with --stats. With DELAY it \
-repeats every DELAY seconds.",
+job counts; running jobs. The hosts' distccd must run with --stats. With DISTCC_COORDINATOR \
+set, each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
+learned speed; every build's leases, fair share and wait; the last decision), and the host \
+list becomes optional. With DELAY it repeats every DELAY seconds.",
     options: tables::DISTCC_FARM,
     style: Style::Gnu,
     groups: &[],
@@ -556,6 +558,10 @@ repeats every DELAY seconds.",
             text: "",
             items: &[
                 item("DISTCC_HOSTS", "The host list, as for distcc(1)."),
+                item(
+                    "DISTCC_COORDINATOR",
+                    "Farm coordinators to show first, as for distcc(1).",
+                ),
                 item("DISTCC_DIR", "Where backoff files and statistics are read."),
             ],
         },
