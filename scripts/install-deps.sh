@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers,
+# Installs what building and testing distcc-rs needs on a Debian 12 machine: compilers (gcc-11
+# beside the default gcc-12, and clang: the compiler identity tests need a second compiler),
 # build tools, Debian's distcc 3.4 (the interop peer), sshd, iproute2 and chromium (the
 # dashboard test drives it headless), and for the packaging tests groff and man-db (man pages),
 # systemd (systemd-socket-activate, systemd-analyze), binutils (strip), zsh and fish
 # (completions), dnsmasq-base (the DNS SRV discovery test runs its own dnsmasq in a
 # network namespace; dnsmasq-base is the program without the system service), and
 # avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
-# services the packages enable are not needed). Idempotent.
+# services the packages enable are not needed), tcpdump and openssl (the TLS tests capture
+# loopback traffic; bench/tls.py makes its certificates with openssl). Idempotent.
 set -euo pipefail
-packages=(gcc g++ clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
-    groff man-db systemd binutils gzip zsh fish)
+packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
+    groff man-db systemd binutils gzip zsh fish tcpdump openssl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

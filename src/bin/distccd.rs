@@ -127,7 +127,44 @@ fn main() -> ProcessExit {
             }
         },
     };
-    let setup = Setup { env, cmdlist };
+    let tls = match &o.tls {
+        None => None,
+        Some(_) if inetd => {
+            return fail(
+                ExitCode::BadArguments,
+                "--tls-* options serve TLS on the daemon's own port, not under --inetd (ssh already encrypts)",
+            );
+        }
+        // Read before the privilege drop: the key may be readable by root only.
+        Some(settings) => match tls::server::Server::new(settings) {
+            Ok(server) => {
+                log_at!(
+                    Level::Notice,
+                    "TLS on: certificate {} (DISTCC_TLS_PIN={}); clients by {}{}",
+                    settings.cert.display(),
+                    server.pin(),
+                    match (&settings.client_ca, &settings.tokens) {
+                        (Some(_), Some(_)) => "certificate or token",
+                        (Some(_), None) => "certificate",
+                        (None, Some(_)) => "token",
+                        (None, None) => "nothing (any client may compile)",
+                    },
+                    if o.tls_only {
+                        "; plain connections refused"
+                    } else {
+                        ""
+                    }
+                );
+                Some(std::sync::Arc::new(daemon::secure::Secure {
+                    server,
+                    allow: o.tls_allow.clone(),
+                    only: o.tls_only,
+                }))
+            }
+            Err(e) => return fail(ExitCode::BadArguments, &e.to_string()),
+        },
+    };
+    let setup = Setup { env, cmdlist, tls };
     if o.nice != 0
         && let Err(e) = os::daemonize::nice(o.nice)
     {
@@ -193,6 +230,7 @@ fn announce(o: &Options, listener: &std::net::TcpListener) -> Result<zeroconf::A
 struct Setup {
     env: Env,
     cmdlist: Option<CmdList>,
+    tls: Option<std::sync::Arc<daemon::secure::Secure>>,
 }
 
 /// Whether log lines already go to stderr (then a warning is not printed twice).
@@ -288,6 +326,7 @@ fn serve_config(
     setup: &Setup,
     shutdown_fd: Option<i32>,
     sandbox: (Option<os::sandbox::Prepared>, String),
+    inetd: bool,
 ) -> ServeConfig {
     let jobs = o.jobs.map(|j| j as usize).unwrap_or_else(|| {
         std::thread::available_parallelism()
@@ -311,12 +350,15 @@ fn serve_config(
         max_object: o.max_object,
         budget: Some(budget.clone()),
     });
+    let policy = CompilerPolicy::new(o.compiler_dir.clone()).with_cmdlist(setup.cmdlist.clone());
+    let identities = identity_index(&policy, inetd);
     ServeConfig {
+        identities,
         sandbox: sandbox.0,
         budget,
         max_object: o.max_object,
         stats,
-        policy: CompilerPolicy::new(o.compiler_dir.clone()).with_cmdlist(setup.cmdlist.clone()),
+        policy,
         save_temps: setup.env.save_temps,
         limits: o.limits,
         read_timeout: o.read_timeout,
@@ -325,6 +367,44 @@ fn serve_config(
         slots: Slots::new(jobs),
         shutdown_fd,
     }
+}
+
+/// The allow-listed compilers by identity, one log line each (at debug level under inetd,
+/// where a daemon lives for one job). Nothing is probed here (see `identity::Index`). A
+/// daemon that lives for one job (`--inetd`, ssh) caches identities on disk, under
+/// `$DISTCC_DIR/identity` or `~/.distcc/identity`, as the client does; a listening daemon
+/// keeps them in memory.
+fn identity_index(policy: &CompilerPolicy, inetd: bool) -> identity::Index {
+    let index = identity::Index::build(policy.candidates());
+    let level = if inetd { Level::Debug } else { Level::Info };
+    for (path, names) in index.compilers() {
+        log_at!(
+            level,
+            "compiler {} (allow-listed as {}): indexed for protocol 4, identified when first asked for",
+            path.display(),
+            names.join(", ")
+        );
+    }
+    if index.is_empty() {
+        log_at!(
+            level,
+            "no allow-listed compiler found: protocol 4 jobs will be refused"
+        );
+    }
+    let cache = inetd
+        .then(|| {
+            std::env::var_os("DISTCC_DIR")
+                .filter(|d| !d.is_empty())
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME")
+                        .filter(|h| !h.is_empty())
+                        .map(|h| std::path::PathBuf::from(h).join(".distcc"))
+                })
+        })
+        .flatten()
+        .map(|d| d.join("identity"));
+    index.with_cache(cache)
 }
 
 fn drop_root(o: &Options) -> Result<(), ProcessExit> {
@@ -360,7 +440,7 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
         Ok(sb) => sb,
         Err(code) => return code,
     };
-    let cfg = serve_config(o, setup, None, sb);
+    let cfg = serve_config(o, setup, None, sb, true);
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
     let dup = |fd: std::os::fd::BorrowedFd<'_>| fd.try_clone_to_owned().map(std::fs::File::from);
@@ -491,7 +571,7 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
     if let Some(a) = stats_listener.as_ref().and_then(|l| l.local_addr().ok()) {
         shown.stats_port = a.port();
     }
-    let cfg = Arc::new(serve_config(&shown, setup, Some(sfd), sb));
+    let cfg = Arc::new(serve_config(&shown, setup, Some(sfd), sb, false));
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -545,6 +625,7 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         max_connections: o.max_connections,
         max_per_peer: o.max_per_peer,
         lifetime: o.lifetime,
+        tls: setup.tls.clone(),
     };
     notify(&format!(
         "READY=1\nMAINPID={}\nSTATUS=listening on {local}",

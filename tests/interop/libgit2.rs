@@ -233,8 +233,19 @@ pub(crate) fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// Builds `tree` through `client` against `daemon` and compares every output with the
 /// reference. Returns the number of objects compared.
 fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo: bool) -> usize {
+    distributed_build_with(tree, via, client, daemon, &daemon.host(lzo, 4), &[])
+}
+
+/// As `distributed_build`, with the host list spelt out and `extra` variables for the client.
+fn distributed_build_with(
+    tree: &Tree,
+    via: Via,
+    client: &Path,
+    daemon: &Daemon,
+    hosts: &str,
+    extra: &[(&str, &str)],
+) -> usize {
     let state = TempDir::new("distcc-dir");
-    let hosts = daemon.host(lzo, 4);
     let client_str = client.display().to_string();
     let masq = state.path().join("masq");
     std::fs::create_dir(&masq).unwrap();
@@ -244,8 +255,8 @@ fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo:
         Via::Launcher => (client_str.as_str(), ""),
         Via::Masquerade => ("", masq_str.as_str()),
     };
-    let env = [
-        ("DISTCC_HOSTS", hosts.as_str()),
+    let mut env = vec![
+        ("DISTCC_HOSTS", hosts),
         ("DISTCC_FALLBACK", "0"),
         ("DISTCC_SKIP_LOCAL_RETRY", "1"),
         ("DISTCC_DIR", state.path().to_str().unwrap()),
@@ -253,6 +264,7 @@ fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo:
         ("LAUNCH", launch),
         ("MASQ", masq_env),
     ];
+    env.extend_from_slice(extra);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(tree, &env, 4)));
     if let Err(panic) = result {
         eprintln!("daemon log:\n{}", daemon.log_text());
@@ -389,4 +401,81 @@ fn our_client_to_our_daemon_protocol_1() {
 #[test]
 fn our_client_masquerading_as_cc_to_our_daemon_protocol_2() {
     check("Release", Via::Masquerade, our_client(), Impl::Ours, true);
+}
+
+/// Our client and our daemon over TLS (`,tls`, the server pinned, the client known by a token,
+/// `--tls-only` so that no job can go in plain text), certificates made by the openssl CLI.
+#[test]
+fn our_client_to_our_daemon_over_tls() {
+    let Some((source, _lock)) = setup() else {
+        return;
+    };
+    if !require(&["openssl"]) {
+        return;
+    }
+    let pki = TempDir::new("tls-pki");
+    let p = |n: &str| pki.path().join(n).display().to_string();
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    run(Command::new("openssl")
+        .args(["req", "-x509"])
+        .args(ec)
+        .args([
+            "-keyout",
+            &p("server.key"),
+            "-out",
+            &p("server.pem"),
+            "-days",
+            "2",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ]));
+    std::fs::write(pki.path().join("tokens"), "libgit2-builder t0ken-libgit2\n").unwrap();
+    let fingerprint = run(Command::new("openssl").args([
+        "x509",
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+        "-in",
+        &p("server.pem"),
+    ]));
+    let pin = fingerprint.trim().rsplit('=').next().unwrap().to_owned();
+    let tree = tree(&source, "Release");
+    let daemon = Daemon::start_with(
+        Impl::Ours,
+        4,
+        &[
+            "--tls-cert",
+            &p("server.pem"),
+            "--tls-key",
+            &p("server.key"),
+            "--tls-tokens",
+            &p("tokens"),
+            "--tls-only",
+        ],
+    );
+    let hosts = format!("{},tls", daemon.host(true, 4));
+    let n = distributed_build_with(
+        tree,
+        Via::Launcher,
+        &our_client(),
+        &daemon,
+        &hosts,
+        &[
+            ("DISTCC_TLS_PIN", &pin),
+            ("DISTCC_TLS_TOKEN", "t0ken-libgit2"),
+        ],
+    );
+    assert_log_shows_every_job(&daemon, tree);
+    assert!(daemon.log_text().contains("(libgit2-builder)"));
+    eprintln!("libgit2 Release, our client -> our daemon over TLS: {n} objects identical");
 }

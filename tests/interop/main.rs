@@ -7,6 +7,7 @@ mod corpus;
 mod debug_info;
 mod distcc34_client;
 mod distccd34;
+mod identity;
 mod libgit2;
 mod monitor;
 mod pump34;

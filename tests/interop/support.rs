@@ -109,6 +109,16 @@ impl Daemon {
 
     /// As `start`, with `extra` arguments for the daemon (for example `--stats`).
     pub fn start_with(which: Impl, jobs: u32, extra: &[&str]) -> Daemon {
+        Daemon::start_env(which, jobs, extra, &[])
+    }
+
+    /// As `start_with`, with `env` added to the daemon's environment.
+    pub fn start_env(
+        which: Impl,
+        jobs: u32,
+        extra: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Daemon {
         let dir = TempDir::new("daemon");
         let log = dir.path().join("distccd.log");
         let port = free_port();
@@ -128,6 +138,7 @@ impl Daemon {
             .args(["--port", &port.to_string(), "--listen", "127.0.0.1"])
             .args(["--allow", "127.0.0.1/32", "--jobs", &jobs.to_string()])
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)

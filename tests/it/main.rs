@@ -24,3 +24,4 @@ mod security;
 mod ssh;
 mod stats;
 mod support;
+mod tls;

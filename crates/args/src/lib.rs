@@ -16,6 +16,6 @@ mod reason;
 mod scan;
 pub mod table;
 
-pub use lang::Language;
+pub use lang::{Language, Preprocessed};
 pub use reason::LocalReason;
 pub use scan::{Classified, Deps, Job, Stop, classify};

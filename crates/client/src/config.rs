@@ -66,6 +66,12 @@ pub struct Config {
     /// `CPATH`, `C_INCLUDE_PATH` or `CPLUS_INCLUDE_PATH` is set (the name of the first):
     /// include directories the include server does not see, so no pump mode.
     pub include_path_env: Option<&'static str>,
+    /// `DISTCC_TLS_CA`, `DISTCC_TLS_PIN`, `DISTCC_TLS_CERT`, `DISTCC_TLS_KEY`,
+    /// `DISTCC_TLS_TOKEN`, `DISTCC_TLS_TOKEN_FILE`: how `,tls` hosts are reached.
+    pub tls: tls::client::ClientSettings,
+    /// `DISTCC_PROTOCOL`: the highest protocol spoken (4 unless set lower). Below 4, never
+    /// protocol 4; the host entry's `,lzo`/`,cpp` choose among 1–3 as in 3.4.
+    pub max_protocol: u32,
 }
 
 /// 3.4's `dcc_getenv_bool`: unset gives the default; otherwise anything but `0` and empty
@@ -157,6 +163,14 @@ impl Config {
             include_path_env: ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"]
                 .into_iter()
                 .find(|n| get(n).is_some()),
+            tls: tls::client::ClientSettings::from_lookup(|k| {
+                get(k).map(|v| v.to_string_lossy().into_owned())
+            }),
+            // Unset, empty, or not a number from 1 up: the highest this client speaks.
+            max_protocol: match get("DISTCC_PROTOCOL").map(|v| atoi(&v.to_string_lossy())) {
+                Some(n @ 1..=3) => n as u32,
+                _ => 4,
+            },
         }
     }
 

@@ -150,7 +150,12 @@ fn entry(srv: &Host, t: Target) -> Host {
     // Slots the records give (DNS-SD TXT) win over the entry's /N.
     let slots = t.slots.unwrap_or(srv.slots);
     let mut spec = format!("{shown}:{}/{slots}", t.port);
-    for (on, opt) in [(srv.lzo, ",lzo"), (srv.cpp, ",cpp"), (srv.down, ",down")] {
+    for (on, opt) in [
+        (srv.lzo, ",lzo"),
+        (srv.cpp, ",cpp"),
+        (srv.down, ",down"),
+        (srv.tls, ",tls"),
+    ] {
         if on {
             spec.push_str(opt);
         }

@@ -7,7 +7,7 @@
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
 //!         | _service._proto.domain[/N][,opt…]              (DNS SRV, expanded by `discover`)
 //!         | "+zeroconf"                                     (mDNS, expanded by `discover`)
-//! opt     = "lzo" | "cpp" | "down"
+//! opt     = "lzo" | "cpp" | "down" | "tls"                  (tls: ours, tcp and SRV only)
 //! ```
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
 //! Sources, first found wins: `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` (or `~/.distcc/hosts`),
@@ -64,6 +64,8 @@ pub struct Host {
     pub cpp: bool,
     /// `,down`: listed but not to be used (`lsdistcc -x` marks hosts it found down so).
     pub down: bool,
+    /// `,tls` (ours): only over TLS (`DISTCC_TLS_*`), never in plain text.
+    pub tls: bool,
 }
 
 impl Host {
@@ -172,6 +174,7 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostSpecError> {
                 lzo: false,
                 cpp: false,
                 down: false,
+                tls: false,
             });
         } else if word.starts_with("--") {
             return Err(bad("unknown option"));
@@ -203,11 +206,11 @@ fn take_limit(s: &str) -> Result<(Option<u32>, &str), &'static str> {
     Ok((Some(n), &after[digits..]))
 }
 
-/// The `,opt…` tail: lzo, cpp, down.
-fn take_options(s: &str) -> Result<(bool, bool, bool), &'static str> {
-    let (mut lzo, mut cpp, mut down) = (false, false, false);
+/// The `,opt…` tail: lzo, cpp, down, tls.
+fn take_options(s: &str) -> Result<(bool, bool, bool, bool), &'static str> {
+    let (mut lzo, mut cpp, mut down, mut tls) = (false, false, false, false);
     if s.is_empty() {
-        return Ok((lzo, cpp, down));
+        return Ok((lzo, cpp, down, tls));
     }
     let Some(opts) = s.strip_prefix(',') else {
         return Err("unexpected text after the host");
@@ -217,14 +220,19 @@ fn take_options(s: &str) -> Result<(bool, bool, bool), &'static str> {
             "lzo" => lzo = true,
             "cpp" => cpp = true,
             "down" => down = true,
-            "auth" => return Err("gss-api authentication (,auth) is not supported"),
-            _ => return Err("unknown option (expected lzo, cpp or down)"),
+            "tls" => tls = true,
+            "auth" => {
+                return Err(
+                    "gss-api authentication (,auth) is not supported: use ,tls with a client certificate or token (DISTCC_TLS_*)",
+                );
+            }
+            _ => return Err("unknown option (expected lzo, cpp, down or tls)"),
         }
     }
     if cpp && !lzo {
         return Err("pump mode (,cpp) requires compression (,lzo)");
     }
-    Ok((lzo, cpp, down))
+    Ok((lzo, cpp, down, tls))
 }
 
 fn parse_host(word: &str) -> Result<Host, &'static str> {
@@ -243,6 +251,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             lzo: false,
             cpp: false,
             down: false,
+            tls: false,
         });
     }
     if let Some(at) = word.find('@') {
@@ -263,7 +272,10 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             command = Some(c[..cend].to_owned());
             tail = &c[cend..];
         }
-        let (lzo, cpp, down) = take_options(tail)?;
+        let (lzo, cpp, down, tls) = take_options(tail)?;
+        if tls {
+            return Err("ssh already encrypts: ,tls is for tcp hosts");
+        }
         return Ok(Host {
             spec,
             transport: Transport::Ssh {
@@ -275,6 +287,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             lzo,
             cpp,
             down,
+            tls,
         });
     }
     let (host, rest) = if let Some(v6) = word.strip_prefix('[') {
@@ -306,7 +319,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
     if limit1.is_some() && limit2.is_some() {
         return Err("two job limits");
     }
-    let (lzo, cpp, down) = take_options(rest)?;
+    let (lzo, cpp, down, tls) = take_options(rest)?;
     if host.starts_with('_') {
         if word[host.len()..].contains(':') {
             return Err("an SRV name takes its ports from DNS: no ':PORT'");
@@ -320,6 +333,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             lzo,
             cpp,
             down,
+            tls,
         });
     }
     Ok(Host {
@@ -332,6 +346,7 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
         lzo,
         cpp,
         down,
+        tls,
     })
 }
 

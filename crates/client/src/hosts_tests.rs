@@ -118,3 +118,14 @@ fn down_marks_a_host_unusable_as_lsdistcc_x_prints_it() {
     assert_eq!(l.hosts[0].protocol(), proto::Version::V2);
     assert_eq!(l.total_slots(), 2, "down hosts are not counted by -j");
 }
+
+#[test]
+fn tls_is_an_option_of_tcp_and_srv_entries_only() {
+    let h = one("build1:4000/2,lzo,tls");
+    assert!(h.tls && h.lzo);
+    assert_eq!(tcp(&h), ("build1", 4000));
+    assert!(!one("build1").tls);
+    assert!(one("_distcc._tcp.farm.test,tls").tls);
+    assert!(err("me@build1,tls").why.contains("ssh already encrypts"));
+    assert!(err("build1,auth").why.contains("use ,tls"));
+}

@@ -5,6 +5,7 @@
 //! spawning and locking (`os`). It never links async runtimes, HTTP or daemon code.
 
 mod backoff;
+pub mod ccid;
 pub mod compile;
 pub mod config;
 pub mod coord;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod fuzz;
 pub mod hosts;
 pub mod invoke;
+pub mod learned;
 pub mod log;
 pub mod output;
 pub mod pump;

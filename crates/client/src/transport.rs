@@ -1,10 +1,11 @@
-//! The byte stream one exchange runs over: a TCP connection to a daemon, or the socket pair
-//! on an ssh child's standard input and output. `remote` speaks the protocol over a
+//! The byte stream one exchange runs over: a TCP connection to a daemon, a TLS session over
+//! one (`,tls` hosts, [`Tls`]), or the socket pair on an ssh child's standard input and output. `remote` speaks the protocol over a
 //! [`Stream`] without knowing which; opening and closing belong to `remote` (TCP) and `ssh`.
 //!
 //! Both kinds carry `DISTCC_IO_TIMEOUT` as socket read and write timeouts, so a stalled peer
 //! (a daemon, or an ssh whose far side went quiet) ends the exchange the same way.
 
+use std::cell::{OnceCell, RefCell};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::fd::AsRawFd;
@@ -17,6 +18,45 @@ pub enum Stream {
     Tcp(TcpStream),
     /// Our end of the socket pair whose other end is ssh's stdin and stdout.
     Ssh(UnixStream),
+    /// A TLS session, its handshake done, to the named host. One exchange uses it from one
+    /// thread, a read or a write at a time, hence the `RefCell` behind `&Stream`.
+    Tls(Box<RefCell<tls::client::Stream<TcpStream>>>, String),
+}
+
+/// The TLS client side of this process: built from `DISTCC_TLS_*` when the first `,tls` host
+/// is tried, then shared by every later attempt (an error, too, is kept).
+pub struct Tls {
+    settings: tls::client::ClientSettings,
+    client: OnceCell<Result<tls::client::Client, String>>,
+}
+
+impl Tls {
+    pub fn new(settings: tls::client::ClientSettings) -> Tls {
+        Tls {
+            settings,
+            client: OnceCell::new(),
+        }
+    }
+
+    /// Runs the handshake with `host` over `tcp`. The error is a sentence for the user:
+    /// `Ok` when the client must fix something (settings, certificates: a
+    /// `tls::explain::Refused`), `Err` for the link's failures.
+    pub fn connect(
+        &self,
+        host: &str,
+        tcp: TcpStream,
+    ) -> Result<Stream, Result<tls::explain::Refused, String>> {
+        let client = self
+            .client
+            .get_or_init(|| tls::client::Client::new(&self.settings).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| Ok(tls::explain::Refused(e.clone())))?;
+        let session = client.connect_classed(host, tcp)?;
+        Ok(Stream::Tls(
+            Box::new(RefCell::new(session)),
+            host.to_owned(),
+        ))
+    }
 }
 
 impl Stream {
@@ -27,15 +67,35 @@ impl Stream {
         let _ = match self {
             Stream::Tcp(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
             Stream::Ssh(s) => s.set_read_timeout(t).and(s.set_write_timeout(t)),
+            Stream::Tls(s, _) => {
+                let s = &s.borrow().sock;
+                s.set_read_timeout(t).and(s.set_write_timeout(t))
+            }
         };
+    }
+
+    /// Reads what has already arrived, without waiting: `None` when nothing has (or on any
+    /// error). The stream is blocking again afterwards.
+    pub fn read_ready(&self, buf: &mut [u8]) -> Option<usize> {
+        let set = |on: bool| match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Ssh(s) => s.set_nonblocking(on),
+            // rustls hands out what it already decrypted, else reads what the socket holds.
+            Stream::Tls(s, _) => s.borrow().sock.set_nonblocking(on),
+        };
+        set(true).ok()?;
+        let got = (&*self).read(buf);
+        let _ = set(false);
+        got.ok().filter(|n| *n > 0)
     }
 
     /// `TCP_CORK` on or off; nothing for ssh, whose own buffering decides the packets.
     pub fn cork(&self, on: bool) {
-        let Stream::Tcp(stream) = self else {
-            return;
-        };
-        os::tcp::set_cork(stream.as_raw_fd(), on);
+        match self {
+            Stream::Tcp(stream) => os::tcp::set_cork(stream.as_raw_fd(), on),
+            Stream::Tls(s, _) => os::tcp::set_cork(s.borrow().sock.as_raw_fd(), on),
+            Stream::Ssh(_) => {}
+        }
     }
 }
 
@@ -44,6 +104,10 @@ impl Read for &Stream {
         match *self {
             Stream::Tcp(s) => (&*s).read(buf),
             Stream::Ssh(s) => (&*s).read(buf),
+            Stream::Tls(s, host) => s
+                .borrow_mut()
+                .read(buf)
+                .map_err(|e| tls::explain::after_handshake(e, host)),
         }
     }
 }
@@ -53,6 +117,13 @@ impl Write for &Stream {
         match *self {
             Stream::Tcp(s) => (&*s).write(buf),
             Stream::Ssh(s) => (&*s).write(buf),
+            Stream::Tls(s, host) => {
+                let mut s = s.borrow_mut();
+                s.write(buf).map_err(|e| {
+                    let e = tls::client::reason_behind(&mut s).unwrap_or(e);
+                    tls::explain::after_handshake(e, host)
+                })
+            }
         }
     }
 

@@ -122,6 +122,13 @@ impl CmdList {
     }
 }
 
+impl CmdList {
+    /// The lines, in order.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        self.lines.iter().map(Vec::as_slice)
+    }
+}
+
 /// The last `n` `/`-separated components of `s` (all of `s` when it has fewer).
 fn last_words(s: &[u8], n: usize) -> &[u8] {
     let mut seen = 0;
@@ -227,6 +234,40 @@ impl CompilerPolicy {
             }
         }
         Err(CompilerRefusal::NotFound(shown))
+    }
+}
+
+impl CompilerPolicy {
+    /// Every compiler a request may run, for the identity index (`identity::Index`): each
+    /// name in the allow-list directory (sorted) and, with `DISTCC_CMDLIST`, each of its
+    /// lines, resolved as a request naming it would be; those that do not resolve (not
+    /// installed, not in the list, distcc itself) are left out. A name is the file name
+    /// the request would use; one program may appear under several names.
+    pub fn candidates(&self) -> Vec<identity::Candidate> {
+        let mut names: Vec<Vec<u8>> = std::fs::read_dir(&self.allow_dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.file_name().as_bytes().to_vec())
+                    .filter(|n| !n.starts_with(b"."))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        if let Some(list) = &self.cmdlist {
+            names.extend(list.lines().map(<[u8]>::to_vec));
+        }
+        let mut out: Vec<identity::Candidate> = Vec::new();
+        for n in names {
+            let Ok(path) = self.resolve(&n) else {
+                continue;
+            };
+            let base = n.rsplit(|b| *b == b'/').next().unwrap_or(&n);
+            let name = String::from_utf8_lossy(base).into_owned();
+            if !out.iter().any(|c| c.name == name && c.path == path) {
+                out.push(identity::Candidate { name, path });
+            }
+        }
+        out
     }
 }
 
@@ -531,6 +572,28 @@ mod tests {
         std::os::unix::fs::symlink(&wrapper, &link).unwrap();
         assert!(!reads_its_input_once(&link));
         assert!(!reads_its_input_once(&t.path().join("missing-gcc")));
+    }
+
+    #[test]
+    fn candidates_are_the_allow_listed_compilers_that_resolve() {
+        let (t, p) = policy(&["gcc", "cc", "not-installed-cc", "distcc"]);
+        let got = p.candidates();
+        let names: Vec<&str> = got.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["cc", "gcc"]);
+        assert!(got.iter().all(|c| c.path.is_absolute()), "{got:?}");
+        // With DISTCC_CMDLIST, only what the list names, under its path.
+        let odd = t.path().join("tools/bin");
+        std::fs::create_dir_all(&odd).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/gcc", odd.join("gcc")).unwrap();
+        let text = format!("{}\n", odd.join("gcc").display());
+        let p = p.with_cmdlist(Some(CmdList::parse(text.as_bytes(), 1)));
+        assert_eq!(
+            p.candidates(),
+            [identity::Candidate {
+                name: "gcc".into(),
+                path: odd.join("gcc")
+            }]
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! in the right order, and maps errors to exit codes.
 
 pub mod access;
+pub mod advertise;
 pub mod argv;
 pub mod budget;
 pub mod compiler;
@@ -16,6 +17,7 @@ pub mod jobdir;
 pub mod log;
 pub mod options;
 pub mod optlist;
+pub mod secure;
 pub mod serve;
 pub mod server;
 pub mod stats;

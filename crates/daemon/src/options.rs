@@ -74,6 +74,14 @@ pub struct Options {
     pub max_per_peer: usize,
     /// `--coordinator` and its companions: farm coordinators to register with.
     pub coordinator: crate::coordinator::Settings,
+    /// `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-tokens`: TLS on the daemon's
+    /// port, beside plain connections (`secure`). `None` without `--tls-cert`.
+    pub tls: Option<tls::server::ServerSettings>,
+    /// `--tls-allow`: the client names (certificate CN or DNS name, token name) that may
+    /// compile; empty: every client that proved itself.
+    pub tls_allow: Vec<String>,
+    /// `--tls-only`: plain connections get a failure reply saying TLS is required.
+    pub tls_only: bool,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -137,6 +145,9 @@ impl Default for Options {
             memory_budget: 2048 << 20,
             max_per_peer: 128,
             coordinator: crate::coordinator::Settings::default(),
+            tls: None,
+            tls_allow: Vec::new(),
+            tls_only: false,
         }
     }
 }
@@ -160,6 +171,7 @@ const NET: &str = "Networking";
 const COMPILERS: &str = "Compilers";
 const DEBUG: &str = "Debug and trace";
 const MODE: &str = "Mode of operation";
+const TLS: &str = "TLS and client authentication";
 
 /// Every option distccd accepts: the parser, `--help`, the man page and the completions all
 /// read this one table. Sorted by long name; a test checks the order.
@@ -184,6 +196,13 @@ pub const OPTIONS: &[Opt] = &[
         Arg::dir("DIR"),
         "only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)",
         COMPILERS,
+    ),
+    opt(
+        "auth",
+        None,
+        None,
+        "3.4's GSS-API authentication: not implemented, refused at start; authenticate clients with TLS (--tls-client-ca, --tls-tokens)",
+        TLS,
     ),
     opt(
         "coordinator",
@@ -410,6 +429,48 @@ pub const OPTIONS: &[Opt] = &[
         NET,
     ),
     opt(
+        "tls-allow",
+        None,
+        Arg::text("NAME"),
+        "only these clients may compile: a client certificate's subject CN or DNS name, or a token's name; repeat or separate with commas (needs --tls-client-ca or --tls-tokens)",
+        TLS,
+    ),
+    opt(
+        "tls-cert",
+        None,
+        Arg::file("FILE"),
+        "serve TLS on the same port as plain connections, with this certificate chain (PEM); its SHA-256 is logged for DISTCC_TLS_PIN",
+        TLS,
+    ),
+    opt(
+        "tls-client-ca",
+        None,
+        Arg::file("FILE"),
+        "accept client certificates issued by these CAs (PEM); without --tls-tokens, TLS clients must present one",
+        TLS,
+    ),
+    opt(
+        "tls-key",
+        None,
+        Arg::file("FILE"),
+        "the private key of --tls-cert (PEM)",
+        TLS,
+    ),
+    opt(
+        "tls-only",
+        None,
+        None,
+        "refuse plain connections with a reply saying TLS is required",
+        TLS,
+    ),
+    opt(
+        "tls-tokens",
+        None,
+        Arg::file("FILE"),
+        "accept clients by token: \"name token\" lines (DISTCC_TLS_TOKEN on the client)",
+        TLS,
+    ),
+    opt(
         "user",
         None,
         Arg::text("USER"),
@@ -442,6 +503,7 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
         o.compiler_dir = PathBuf::from(d);
     }
     let mut allow_private = false;
+    let (mut tls_cert, mut tls_key, mut tls_client_ca, mut tls_tokens) = (None, None, None, None);
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -480,6 +542,11 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "allow" => o.allow.push(Cidr::parse(&value).map_err(UsageError)?),
             "allow-private" => allow_private = true,
             "allowed-compilers" => o.compiler_dir = PathBuf::from(value),
+            "auth" => {
+                return Err(UsageError(
+                    "--auth: 3.4's GSS-API authentication is not implemented; authenticate clients with TLS instead (--tls-cert, --tls-key and --tls-client-ca or --tls-tokens)".into(),
+                ));
+            }
             "coordinator" => o.coordinator.coordinators.push(
                 crate::coordinator::parse_target(&value).ok_or_else(|| {
                     UsageError(format!("--coordinator: {value:?} is not HOST[:PORT]"))
@@ -573,6 +640,18 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "request-timeout" => o.request_timeout = Duration::from_secs(number(name, &value)?),
             "stats" => o.stats = true,
             "stats-port" => o.stats_port = number(name, &value)?,
+            "tls-allow" => o.tls_allow.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned),
+            ),
+            "tls-cert" => tls_cert = Some(PathBuf::from(value)),
+            "tls-client-ca" => tls_client_ca = Some(PathBuf::from(value)),
+            "tls-key" => tls_key = Some(PathBuf::from(value)),
+            "tls-only" => o.tls_only = true,
+            "tls-tokens" => tls_tokens = Some(PathBuf::from(value)),
             "user" => o.user = Some(value),
             "verbose" => o.log_level = Level::Debug,
             "version" => return Ok(Parsed::Version),
@@ -589,6 +668,41 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             "zeroconf" => o.zeroconf = true,
             other => return Err(UsageError(format!("--{other}: unknown option"))),
         }
+    }
+    o.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server::ServerSettings {
+            cert,
+            key,
+            client_ca: tls_client_ca,
+            tokens: tls_tokens,
+        }),
+        (None, None) => {
+            if tls_client_ca.is_some()
+                || tls_tokens.is_some()
+                || o.tls_only
+                || !o.tls_allow.is_empty()
+            {
+                return Err(UsageError(
+                    "--tls-client-ca, --tls-tokens, --tls-allow and --tls-only need --tls-cert and --tls-key".into(),
+                ));
+            }
+            None
+        }
+        _ => {
+            return Err(UsageError(
+                "--tls-cert and --tls-key go together: give both".into(),
+            ));
+        }
+    };
+    if let Some(t) = &o.tls
+        && !o.tls_allow.is_empty()
+        && t.client_ca.is_none()
+        && t.tokens.is_none()
+    {
+        return Err(UsageError(
+            "--tls-allow names clients, which needs --tls-client-ca or --tls-tokens to know them"
+                .into(),
+        ));
     }
     if allow_private {
         for n in PRIVATE_NETWORKS {
@@ -643,7 +757,7 @@ pub fn usage() -> String {
 }
 
 /// The order of the option groups in `--help` and on the page.
-pub const GROUPS: &[&str] = &[GENERAL, SANDBOX, NET, COMPILERS, DEBUG, MODE];
+pub const GROUPS: &[&str] = &[GENERAL, SANDBOX, NET, TLS, COMPILERS, DEBUG, MODE];
 
 #[cfg(test)]
 mod tests {
@@ -676,6 +790,18 @@ mod tests {
                     .to_owned(),
                 );
             }
+            if o.long == "auth" {
+                // 3.4's GSS-API: refused with a pointer to TLS, never silently ignored.
+                let e = parse(&args, None).unwrap_err();
+                assert!(e.0.contains("--tls-client-ca"), "{e}");
+                continue;
+            }
+            if o.long.starts_with("tls-") {
+                // The TLS options need a certificate, and --tls-allow a way to name clients.
+                for a in ["--tls-cert", "/x", "--tls-key", "/x", "--tls-tokens", "/x"] {
+                    args.push(a.to_owned());
+                }
+            }
             let parsed = parse(&args, None);
             assert!(parsed.is_ok(), "{args:?}: {parsed:?}");
             if let Some(c) = o.short {
@@ -683,6 +809,41 @@ mod tests {
                 assert!(parse(&args, None).is_ok(), "{args:?}");
             }
         }
+    }
+
+    #[test]
+    fn tls_options_need_a_certificate_and_a_way_to_name_clients() {
+        let p = |a: &[&str]| parse(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>(), None);
+        let e = p(&["--tls-only"]).unwrap_err();
+        assert!(e.0.contains("need --tls-cert"), "{e}");
+        let e = p(&["--tls-cert", "/c"]).unwrap_err();
+        assert!(e.0.contains("go together"), "{e}");
+        let e = p(&["--tls-cert", "/c", "--tls-key", "/k", "--tls-allow", "a"]).unwrap_err();
+        assert!(e.0.contains("--tls-client-ca or --tls-tokens"), "{e}");
+        let Ok(Parsed::Run(o)) = p(&[
+            "--tls-cert",
+            "/c",
+            "--tls-key",
+            "/k",
+            "--tls-client-ca",
+            "/ca",
+            "--tls-allow",
+            "alice,bob",
+            "--tls-allow=carol",
+            "--tls-only",
+        ]) else {
+            panic!("a full TLS command line parses");
+        };
+        assert_eq!(o.tls_allow, ["alice", "bob", "carol"]);
+        assert!(o.tls_only);
+        let t = o.tls.unwrap();
+        assert_eq!(
+            (
+                t.cert.to_str(),
+                t.client_ca.as_deref().and_then(|p| p.to_str())
+            ),
+            (Some("/c"), Some("/ca"))
+        );
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub struct ServerConfig {
     pub max_per_peer: usize,
     /// Stop after this long (`--lifetime`).
     pub lifetime: Option<Duration>,
+    /// `--tls-cert` and the rest: TLS beside plain connections on the same port.
+    pub tls: Option<Arc<crate::secure::Secure>>,
 }
 
 /// Accepts until `shutdown_fd` becomes readable (or the lifetime ends), then waits for every
@@ -179,6 +181,7 @@ fn accept_one(
     cfg.stats.accepted();
     let guard = ActiveGuard(active.clone(), canonical(peer.ip()));
     let cfg = cfg.clone();
+    let tls = server.tls.clone();
     let spawned = std::thread::Builder::new()
         .name(format!("conn {peer}"))
         .stack_size(CONNECTION_STACK)
@@ -191,6 +194,10 @@ fn accept_one(
             }
             let peer_s = peer.to_string();
             log_at!(Level::Debug, "connection from {peer_s}");
+            if let Some(tls) = tls {
+                crate::secure::serve_conn(stream, peer_s, &tls, &cfg);
+                return;
+            }
             let (mut r, mut w) = (&stream, &stream);
             serve(
                 Conn {

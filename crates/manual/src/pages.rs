@@ -148,8 +148,12 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "Pump mode: the host preprocesses (protocol 3, with ,lzo); needs pump(1).",
                 ),
                 item(
+                    ",tls",
+                    "Ours: only over TLS to our distccd (--tls-cert), never in plain text: a failed handshake or a refused client is that attempt's failure (another host, or a local compile), never a plain retry. The server is checked with DISTCC_TLS_CA or DISTCC_TLS_PIN; the client proves itself with DISTCC_TLS_CERT/DISTCC_TLS_KEY or DISTCC_TLS_TOKEN. Not for ssh entries, which are encrypted already.",
+                ),
+                item(
                     ",auth",
-                    "GSS-API authentication: not supported, refused with a message.",
+                    "distcc 3.4's GSS-API authentication: not implemented, refused with a message; ,tls with a client certificate or a token covers it (the server knows who compiles, and --tls-allow says who may).",
                 ),
                 item("--randomize", "Shuffle the hosts before use."),
                 item(
@@ -221,12 +225,32 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "The ssh command for @HOST entries (default ssh), split on spaces.",
                 ),
                 item(
+                    "DISTCC_PROTOCOL",
+                    "The highest protocol spoken: 1, 2 or 3 never speak protocol 4 (the host entry's ,lzo and ,cpp choose among 1-3 as in distcc 3.4); unset or anything else, 4 to hosts that advertised it (see PROTOCOL 4).",
+                ),
+                item(
                     "DISTCC_SSH_HOARD",
                     "0: open a new ssh connection per job instead of sharing one (default 1).",
                 ),
                 item(
                     "DISTCC_SSH_PERSIST",
                     "Seconds a shared ssh connection stays open when idle (default 300; 0 turns sharing off).",
+                ),
+                item(
+                    "DISTCC_TLS_CA",
+                    "For ,tls hosts: a PEM file of the CA certificates that issue the daemons' certificates; the certificate must name the host as the host list spells it (DNS name or IP address).",
+                ),
+                item(
+                    "DISTCC_TLS_PIN",
+                    "For ,tls hosts, instead of DISTCC_TLS_CA: the SHA-256 of the daemon's certificate (64 hex digits, colons allowed), as distccd logs it at start; names and dates are then not checked, the handshake signature is.",
+                ),
+                item(
+                    "DISTCC_TLS_CERT, DISTCC_TLS_KEY",
+                    "This client's certificate chain and private key (PEM), for daemons with --tls-client-ca.",
+                ),
+                item(
+                    "DISTCC_TLS_TOKEN, DISTCC_TLS_TOKEN_FILE",
+                    "A token (or a file whose first line is one) for daemons with --tls-tokens; sent inside TLS only. DISTCC_PRINCIPAL (3.4's GSS-API) is not read.",
                 ),
                 item(
                     "DISTCC_NO_REWRITE_CROSS",
@@ -257,6 +281,26 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "Set by distcc for its children; a distcc that finds it set exits 111 (recursion) unless it can skip itself as a masquerade link.",
                 ),
             ],
+        },
+        Section {
+            title: "Protocol 4",
+            text: "\
+Between this distcc and a distcc-rs distccd, jobs go over protocol 4: zstd-compressed \
+bodies (about two thirds of LZO's bytes), the client's compiler identity, and refusals \
+that say why. There is no handshake: after every protocol 1-3 reply, distccd appends a \
+short advertisement that distcc 3.4's client never reads; this client reads what already \
+arrived behind the reply (without waiting), remembers it for 24 hours in \
+$DISTCC_DIR/adverts/, and speaks protocol 4 to that host from the next job on. A host \
+that stops answering protocol 4 (say a distcc 3.4 distccd now at its address) is forgotten \
+and the same job is sent again at once in protocol 1-3, without backoff. Against distcc \
+3.4's distccd nothing changes: it gets exactly 3.4's bytes.
+
+A protocol 4 refusal is shown as a warning with the server's reason, and its class \
+decides: the host's fault (1xx) backs the host off and tries another; the request's \
+(2xx) compiles here without backoff; a compiler the host lacks (3xx) skips that host for \
+this compiler only, for a day, and tries another; the client's credentials (4xx) try \
+another host without backoff. DISTCC_PROTOCOL=3 turns protocol 4 off.",
+            items: &[],
         },
         Section {
             title: "Exit status",
@@ -291,6 +335,17 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "$DISTCC_DIR/srv/srv_NAME",
                     "The last answer for SRV name NAME (addresses, ports, expiry).",
                 ),
+                item(
+                    "$DISTCC_DIR/adverts/",
+                    "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
+                ),
+                item(
+                    "$DISTCC_DIR/identity/",
+                    "The identity of each compiler used (target, version, SHA-256 of the \
+programs it runs), sent with every protocol 4 job so the server runs the same compiler. \
+Kept with the file identity (device, inode, size, times) of each program and link, so a \
+compile costs a few stat calls; recomputed when any changed. Safe to delete.",
+                ),
             ],
         },
     ],
@@ -314,7 +369,7 @@ pub static DISTCCD: Page = Page {
     synopsis: &["--daemon --allow NETWORK [OPTIONS]", "--inetd [OPTIONS]"],
     description: "\
 distccd runs compile jobs for distcc(1) clients, distcc 3.4's or ours, over protocols 1, \
-2 and 3. It runs as a standalone daemon (--daemon), from inetd or over ssh \
+2 and 3, and protocol 4 with ours (see PROTOCOL 4). It runs as a standalone daemon (--daemon), from inetd or over ssh \
 (--inetd; without either, inetd mode if stdin is a socket), or under systemd, which \
 may pass it its listening socket.
 
@@ -325,6 +380,8 @@ afterwards; a client that hangs up kills its compiler.
 
 Only compilers named in the allow-list directory are run (see COMPILER ALLOW-LIST). A \
 refused request is answered with the reason, which the client prints.
+
+With --tls-cert and --tls-key the same port also serves TLS (see TLS).
 
 distccd should only run on trusted networks.",
     options: daemon::options::OPTIONS,
@@ -344,6 +401,52 @@ is a distcc binary; an absolute name is accepted only directly in /bin, /usr/bin
 distcc-allowlist(8) fills the directory from the compilers installed, as Debian's \
 update-distcc-symlinks does. distccd warns at start when the directory is missing or \
 empty, since every job would then be refused.",
+            items: &[],
+        },
+        Section {
+            title: "TLS",
+            text: "\
+With --tls-cert and --tls-key, distccd serves TLS 1.3 (rustls) on its port beside plain \
+connections: a connection whose first byte is a TLS handshake (0x16) is TLS, one that \
+starts with a distcc request is plain, and --tls-only answers plain ones with a failure \
+that says TLS is required (distcc 3.4 clients print it and compile locally). Clients use \
+the ,tls host option. At start distccd logs the SHA-256 of its certificate, the value of \
+clients' DISTCC_TLS_PIN. --allow still applies to every connection.
+
+Clients prove who they are with a certificate issued by --tls-client-ca (an unknown or \
+expired one fails the handshake) or with a token from --tls-tokens, a file of \
+\"name token\" lines (# comments), which the client sends inside TLS \
+(DISTCC_TLS_TOKEN). With both options either will do; with one, that one is required; \
+with neither, TLS only encrypts. --tls-allow NAME limits compiling to the clients known \
+by NAME: a certificate's subject common name or DNS name, or a token's name. A refused \
+client gets a reply saying why.
+
+distcc 3.4's GSS-API authentication (--auth, DISTCC_PRINCIPAL) is not implemented: TLS \
+client certificates or tokens cover it, and --auth stops distccd at start with a message \
+saying so. Certificates are best ECDSA P-256: each compile is a new client process, so \
+each makes a full handshake.",
+            items: &[],
+        },
+        Section {
+            title: "Compilers by identity",
+            text: "\
+A protocol 4 client (distcc-rs) sends the identity of the compiler it would run itself: \
+target (-dumpmachine), version, and a SHA-256 fingerprint of the programs that really run \
+(the driver and cc1, cc1plus… as the driver's -print-prog-name names them; for clang its \
+binary and its libclang/libLLVM libraries). distccd then ignores the name and runs the \
+allow-listed compiler whose fingerprint and target match, whatever it is called here: a \
+client's gcc may be x86_64-linux-gnu-gcc-12 on this host, and a cross compiler is found \
+without renaming. With no match the job is refused with a reason naming both the client's \
+compiler and this host's, and the client compiles elsewhere or locally: an object from a \
+different compiler is never returned. distcc 3.4 clients send no identity and are served \
+by name, as by 3.4.
+
+Every name in the allow-list directory (and every DISTCC_CMDLIST line) is indexed at \
+start, one log line per program; names of one program after links are merged. Nothing \
+is run then: a compiler is identified (three runs of its driver, one of ldd, its files \
+hashed) the first time a job needs it, and again whenever one of its files changes, which is \
+checked before every job. Under --inetd the identities are also kept in \
+$DISTCC_DIR/identity (else ~/.distcc/identity), as the client keeps its own.",
             items: &[],
         },
         Section {
@@ -369,6 +472,17 @@ address, to --allow'ed peers only:",
                     "A live page: running jobs, failures by type, jobs per 10 s over 15 minutes.",
                 ),
             ],
+        },
+        Section {
+            title: "Protocol 4",
+            text: "\
+After every protocol 1-3 reply, in the same write, distccd appends an advertisement: \
+ADVT and a few key=value lines (protocol=4). distcc 3.4's client reads exactly the reply \
+and never sees it; distcc-rs's client learns from it to speak protocol 4 to this server. \
+A protocol 4 request (DIST 4) carries the client's compiler identity and zstd bodies, \
+plain or pump; a refusal or a server failure is answered with a result code and the \
+reason (RSLT and TEXT; see docs/protocol-4.md), which the client shows and acts on.",
+            items: &[],
         },
         Section {
             title: "systemd",
