@@ -14,7 +14,7 @@ use os::exit::ExitCode;
 /// The coordinator's default port (distccd is 3632, its stats 3633).
 const DEFAULT_PORT: u16 = 3634;
 
-const USAGE: &str = "usage: distcc-coordinator [--listen ADDR] [--port PORT] [--lease-secs SECONDS] [--daemon-silence SECONDS] [--verbose]\n";
+const USAGE: &str = "usage: distcc-coordinator [--listen ADDR] [--port PORT] [--lease-secs SECONDS] [--daemon-silence SECONDS] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-tokens FILE] [--tls-allow NAME]... [--tls-only]] [--verbose]\n";
 
 fn parse(args: &[String]) -> Result<(SocketAddr, Config), String> {
     let mut ip: IpAddr = "0.0.0.0"
@@ -22,7 +22,12 @@ fn parse(args: &[String]) -> Result<(SocketAddr, Config), String> {
         .map_err(|_| "bad default address".to_owned())?;
     let mut port = DEFAULT_PORT;
     let mut cfg = Config::default();
+    let mut tls = tls::server::ServerSettings::default();
     let mut it = args.iter();
+    let path = |name: &str, v: Option<&String>| -> Result<std::path::PathBuf, String> {
+        v.map(std::path::PathBuf::from)
+            .ok_or_else(|| format!("{name}: missing argument"))
+    };
     let secs = |name: &str, v: Option<&String>| -> Result<Duration, String> {
         let v = v.ok_or_else(|| format!("{name}: missing argument"))?;
         v.parse::<u64>()
@@ -46,8 +51,30 @@ fn parse(args: &[String]) -> Result<(SocketAddr, Config), String> {
             "--lease-secs" => cfg.lease_time = secs(a, it.next())?,
             "--daemon-silence" => cfg.daemon_silence = secs(a, it.next())?,
             "--verbose" | "-v" => cfg.verbose = true,
+            "--tls-cert" => tls.cert = path(a, it.next())?,
+            "--tls-key" => tls.key = path(a, it.next())?,
+            "--tls-client-ca" => tls.client_ca = Some(path(a, it.next())?),
+            "--tls-tokens" => tls.tokens = Some(path(a, it.next())?),
+            "--tls-allow" => cfg
+                .tls_allow
+                .push(it.next().ok_or("--tls-allow: missing argument")?.clone()),
+            "--tls-only" => cfg.tls_only = true,
             other => return Err(format!("{other}: unknown option")),
         }
+    }
+    let wants_tls = !tls.cert.as_os_str().is_empty() || !tls.key.as_os_str().is_empty();
+    let tls_options_without_cert = tls.client_ca.is_some()
+        || tls.tokens.is_some()
+        || !cfg.tls_allow.is_empty()
+        || cfg.tls_only;
+    if wants_tls {
+        if tls.cert.as_os_str().is_empty() || tls.key.as_os_str().is_empty() {
+            return Err("--tls-cert and --tls-key go together".into());
+        }
+        let server = tls::server::Server::new(&tls).map_err(|e| e.to_string())?;
+        cfg.tls = Some(std::sync::Arc::new(server));
+    } else if tls_options_without_cert {
+        return Err("--tls-client-ca, --tls-tokens, --tls-allow and --tls-only need --tls-cert and --tls-key".into());
     }
     Ok((SocketAddr::new(ip, port), cfg))
 }

@@ -153,9 +153,13 @@ fn main() -> ProcessExit {
         .unwrap_or_default();
     loop {
         let mut text = String::new();
-        for (host, port) in &coordinators {
-            let got = farm::fetch(host, *port, args.timeout);
-            text.push_str(&farm::coordinator::render(&format!("{host}:{port}"), &got));
+        for c in &coordinators {
+            // The pages are served in plain HTTP even by a TLS coordinator.
+            let got = farm::fetch(&c.host, c.port, args.timeout);
+            text.push_str(&farm::coordinator::render(
+                &format!("{}:{}", c.host, c.port),
+                &got,
+            ));
         }
         match targets(&config, &args) {
             Ok(t) => {

@@ -28,10 +28,15 @@ impl Coordinator {
     }
 
     fn start_on(port: u16) -> Coordinator {
+        Coordinator::start_with(port, &[])
+    }
+
+    fn start_with(port: u16, extra: &[&str]) -> Coordinator {
         let dir = TempDir::new("coordinator");
         let log = std::fs::File::create(dir.path().join("stderr")).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_distcc-coordinator"))
             .args(["--listen", "127.0.0.1", "--port", &port.to_string(), "-v"])
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -166,6 +171,19 @@ fn jobs_done(log: &str) -> usize {
         .count()
 }
 
+/// Waits until `daemons` logged `n` successful jobs in all (a daemon logs a job after sending
+/// its reply, so the client may be done first); returns their logs.
+fn wait_jobs(daemons: &[&OurDaemon], n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs: String = daemons.iter().map(|d| d.log_text()).collect();
+        if jobs_done(&logs) >= n || Instant::now() > deadline {
+            return logs;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn local_object(sb: &Sandbox) -> Vec<u8> {
     let st = Command::new("gcc")
         .args(["-c", "-Iinclude", "src/util.c", "-o", "out/local.o"])
@@ -234,7 +252,7 @@ fn a_build_through_the_coordinator_equals_a_local_build() {
     }
     let log = sb.log_text();
     assert_eq!(log.matches("from the coordinator").count(), 3, "{log}");
-    let daemon_logs = a.log_text() + &b.log_text();
+    let daemon_logs = wait_jobs(&[&a, &b], 3);
     assert_eq!(jobs_done(&daemon_logs), 3, "{daemon_logs}");
     let j = coord.wait_json("every lease released", |j| field(j, "released") == 3);
     assert_eq!((field(&j, "granted"), field(&j, "leased")), (3, 0), "{j}");
@@ -343,7 +361,8 @@ fn a_daemon_killed_mid_build_frees_its_leases_and_its_jobs_go_elsewhere() {
         )),
         "{log}"
     );
-    assert_eq!(jobs_done(&b.log_text()), 4, "{}", b.log_text());
+    let logs = wait_jobs(&[&b], 4);
+    assert_eq!(jobs_done(&logs), 4, "{logs}");
     let j = coord.wait_json("every lease released", |j| field(j, "leased") == 0);
     assert!(!j.contains(&a_spec), "{j}");
 }
@@ -443,4 +462,106 @@ fn a_daemon_started_before_its_coordinator_registers_when_it_comes() {
     std::thread::sleep(Duration::from_millis(300));
     let coord = Coordinator::start_on(port);
     wait_hosts(&coord, 1);
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, under `dir`: (ca, cert, key).
+fn tls_files(dir: &Path) -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, "coordinator test ca");
+    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(p, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    let w = |name: &str, text: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    (
+        w("ca.pem", ca_pem),
+        w("coord.pem", cert.pem()),
+        w("coord.key", key.serialize_pem()),
+    )
+}
+
+#[test]
+fn over_tls_with_tokens_daemons_register_and_clients_lease_and_strangers_are_refused() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let pki = TempDir::new("coord-tls");
+    let (ca, cert, key) = tls_files(pki.path());
+    let tokens = pki.path().join("tokens");
+    std::fs::write(&tokens, "farm tok-farm-0123\nbuilder tok-builder-4567\n").unwrap();
+    let coord = Coordinator::start_with(
+        free_port(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-tokens",
+            tokens.to_str().unwrap(),
+            "--tls-only",
+        ],
+    );
+    let target = format!("{},tls", coord.addr());
+    let ca_os = std::ffi::OsString::from(&ca);
+    let farm_token = std::ffi::OsString::from("tok-farm-0123");
+    let d = OurDaemon::start_env(
+        None,
+        "127.0.0.1",
+        &["127.0.0.1/32"],
+        None,
+        &["--coordinator", &target, "--jobs", "2"],
+        &[
+            ("DISTCC_TLS_CA", ca_os.as_os_str()),
+            ("DISTCC_TLS_TOKEN", farm_token.as_os_str()),
+        ],
+    );
+    wait_hosts(&coord, 1);
+    assert!(d.log_text().contains("over TLS"), "{}", d.log_text());
+    let sb = Sandbox::new("coord-tls");
+    let env = [
+        ("DISTCC_COORDINATOR", target.as_str()),
+        ("DISTCC_TLS_CA", ca.as_str()),
+        ("DISTCC_TLS_TOKEN", "tok-builder-4567"),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    let cmd = ["gcc", "-c", "-Iinclude", "src/util.c", "-o", "out/util.o"];
+    sb.same_as_local("", &env, &cmd, &["out/util.o"]);
+    assert!(
+        sb.log_text().contains("from the coordinator"),
+        "{}",
+        sb.log_text()
+    );
+    // A wrong token, and a plain connection: refused with a reason; the compile uses the
+    // host list instead.
+    let hosts = format!("127.0.0.1:{}/2", d.port);
+    let bad = [
+        ("DISTCC_COORDINATOR", target.as_str()),
+        ("DISTCC_TLS_CA", ca.as_str()),
+        ("DISTCC_TLS_TOKEN", "tok-wrong"),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    sb.same_as_local(&hosts, &bad, &cmd, &["out/util.o"]);
+    let log = sb.log_text();
+    assert!(log.contains("token is not accepted"), "{log}");
+    let addr = coord.addr();
+    let plain = [
+        ("DISTCC_COORDINATOR", addr.as_str()),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    sb.same_as_local(&hosts, &plain, &cmd, &["out/util.o"]);
+    let log = sb.log_text();
+    assert!(log.contains("takes TLS connections only"), "{log}");
+    let j = coord.get("/json");
+    assert_eq!(field(&j, "granted"), 1, "{j}");
 }

@@ -725,7 +725,7 @@ impl Client<'_> {
     fn lease(
         &self,
         dirs: &Dirs,
-        list: &[(String, u16)],
+        list: &[crate::coord::Target],
         job: &Job,
         avoid: &[String],
         candidates: &mut Vec<&Host>,

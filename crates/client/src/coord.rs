@@ -8,7 +8,9 @@
 //! [`CONNECT`], or goes silent for [`SILENCE`] (it sends `WAIT` every 0.5 s while we queue), or
 //! closes, makes this compile use the client's own scheduling over the host list, and is
 //! remembered as down for [`DOWN_FOR`] under `$DISTCC_DIR/coord/` so the next compiles do not
-//! pay the timeout again. Plain std: one blocking socket, no thread.
+//! pay the timeout again. Plain std: one blocking socket, no thread. An entry ending in `,tls`
+//! is reached over TLS with the client's `DISTCC_TLS_*` settings (`distcc-tls`, as for a
+//! `,tls` host), a token sent as `AUTH` before the first frame.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -41,10 +43,22 @@ pub struct Job {
     pub avoid: Vec<String>,
 }
 
+/// One coordinator of `DISTCC_COORDINATOR`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub host: String,
+    pub port: u16,
+    /// `,tls`: reached over TLS.
+    pub tls: bool,
+}
+
+/// A byte stream to a coordinator: a plain socket or TLS over one.
+trait Link: Read + Write + Send {}
+impl<T: Read + Write + Send> Link for T {}
+
 /// A lease: held while the value lives. Dropping it releases the slot.
-#[derive(Debug)]
 pub struct Lease {
-    stream: TcpStream,
+    stream: Box<dyn Link>,
     pub id: u64,
     /// The daemon, in host-list syntax (`addr:port/slots,options`).
     pub spec: String,
@@ -55,6 +69,16 @@ pub struct Lease {
     ran: Cell<Option<Duration>>,
     /// Set by [`Lease::host_failed`]: the coordinator leaves the host out a while.
     failed: Cell<bool>,
+}
+
+impl std::fmt::Debug for Lease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("id", &self.id)
+            .field("spec", &self.spec)
+            .field("slot", &self.slot)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Lease {
@@ -81,6 +105,7 @@ impl Drop for Lease {
         coord::encode(&mut buf, &f);
         // A dead coordinator frees nothing, and needs nothing freed.
         let _ = self.stream.write_all(&buf);
+        let _ = self.stream.flush();
     }
 }
 
@@ -94,27 +119,46 @@ pub enum Answer {
     Unavailable(String),
 }
 
-/// Parses `DISTCC_COORDINATOR`: comma- or space-separated `host[:port]` (`[v6]:port`).
-pub fn parse_list(text: &str) -> Vec<(String, u16)> {
-    text.split([',', ' '])
+/// Parses `DISTCC_COORDINATOR`: comma- or space-separated `host[:port]` (`[v6]:port`), each
+/// optionally followed by `,tls`.
+pub fn parse_list(text: &str) -> Vec<Target> {
+    let words: Vec<&str> = text
+        .split([',', ' '])
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|e| {
-            if let Some(rest) = e.strip_prefix('[')
-                && let Some((host, port)) = rest.split_once(']')
-            {
-                let port = port.strip_prefix(':').and_then(|p| p.parse().ok());
-                return (host.to_owned(), port.unwrap_or(DEFAULT_PORT));
+        .collect();
+    let mut out: Vec<Target> = Vec::new();
+    for w in words {
+        if w == "tls" {
+            if let Some(last) = out.last_mut() {
+                last.tls = true;
             }
-            match e.rsplit_once(':') {
-                Some((h, p)) if !h.contains(':') => match p.parse() {
-                    Ok(port) => (h.to_owned(), port),
-                    Err(_) => (e.to_owned(), DEFAULT_PORT),
-                },
-                _ => (e.to_owned(), DEFAULT_PORT),
-            }
-        })
-        .collect()
+            continue;
+        }
+        let (host, port) = parse_entry(w);
+        out.push(Target {
+            host,
+            port,
+            tls: false,
+        });
+    }
+    out
+}
+
+fn parse_entry(e: &str) -> (String, u16) {
+    if let Some(rest) = e.strip_prefix('[')
+        && let Some((host, port)) = rest.split_once(']')
+    {
+        let port = port.strip_prefix(':').and_then(|p| p.parse().ok());
+        return (host.to_owned(), port.unwrap_or(DEFAULT_PORT));
+    }
+    match e.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => match p.parse() {
+            Ok(port) => (h.to_owned(), port),
+            Err(_) => (e.to_owned(), DEFAULT_PORT),
+        },
+        _ => (e.to_owned(), DEFAULT_PORT),
+    }
 }
 
 fn down_file(dir: &Path, host: &str, port: u16) -> PathBuf {
@@ -160,7 +204,7 @@ fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     Err(last)
 }
 
-fn read_frame(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<Frame> {
+fn read_frame(stream: &mut dyn Read, buf: &mut Vec<u8>) -> io::Result<Frame> {
     loop {
         match coord::decode(buf) {
             Ok(Some((f, used))) => {
@@ -200,7 +244,7 @@ fn identity() -> (String, String, String) {
 
 /// Asks the coordinators in `list` in order, skipping those remembered as down (`state`,
 /// `$DISTCC_DIR/coord`). Blocks while the request is queued; `on_wait` runs once when it is.
-pub fn ask(list: &[(String, u16)], state: &Path, job: &Job, on_wait: impl FnOnce()) -> Answer {
+pub fn ask(list: &[Target], state: &Path, job: &Job, on_wait: impl FnOnce()) -> Answer {
     let (machine, user, build) = identity();
     let mut req = Frame::new(Kind::Lease)
         .with("size", job.size)
@@ -223,7 +267,7 @@ pub fn ask(list: &[(String, u16)], state: &Path, job: &Job, on_wait: impl FnOnce
     coord::encode(&mut bytes, &req);
     let mut on_wait = Some(on_wait);
     let mut why = String::from("every coordinator is marked down");
-    for (host, port) in list {
+    for Target { host, port, tls } in list {
         if is_down(state, host, *port) {
             why = format!(
                 "coordinator {host}:{port} failed less than {}s ago",
@@ -232,11 +276,20 @@ pub fn ask(list: &[(String, u16)], state: &Path, job: &Job, on_wait: impl FnOnce
             continue;
         }
         let attempt = (|| -> io::Result<Answer> {
-            let mut s = connect(host, *port)?;
-            let _ = s.set_nodelay(true);
-            s.set_read_timeout(Some(SILENCE))?;
-            s.set_write_timeout(Some(SILENCE))?;
+            let tcp = connect(host, *port)?;
+            let _ = tcp.set_nodelay(true);
+            tcp.set_read_timeout(Some(SILENCE))?;
+            tcp.set_write_timeout(Some(SILENCE))?;
+            let mut s: Box<dyn Link> = if *tls {
+                let settings = tls::client::ClientSettings::from_lookup(|k| std::env::var(k).ok());
+                let client = tls::client::Client::new(&settings)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
+                Box::new(client.connect(host, tcp).map_err(io::Error::other)?)
+            } else {
+                Box::new(tcp)
+            };
             s.write_all(&bytes)?;
+            s.flush()?;
             let mut buf = Vec::new();
             loop {
                 let f = read_frame(&mut s, &mut buf)?;
@@ -299,13 +352,18 @@ mod tests {
 
     #[test]
     fn lists_parse_the_distcc_way() {
+        let t = |h: &str, port, tls| Target {
+            host: h.to_owned(),
+            port,
+            tls,
+        };
         assert_eq!(
-            parse_list("a, b:1 [::1]:7,[fe80::1]"),
+            parse_list("a, b:1,tls [::1]:7,[fe80::1]"),
             vec![
-                ("a".to_owned(), DEFAULT_PORT),
-                ("b".to_owned(), 1),
-                ("::1".to_owned(), 7),
-                ("fe80::1".to_owned(), DEFAULT_PORT),
+                t("a", DEFAULT_PORT, false),
+                t("b", 1, true),
+                t("::1", 7, false),
+                t("fe80::1", DEFAULT_PORT, false),
             ]
         );
         assert!(parse_list(" ,").is_empty());
@@ -320,7 +378,11 @@ mod tests {
             .local_addr()
             .unwrap()
             .port();
-        let list = vec![("127.0.0.1".to_owned(), port)];
+        let list = vec![Target {
+            host: "127.0.0.1".to_owned(),
+            port,
+            tls: false,
+        }];
         let t = Instant::now();
         assert!(matches!(
             ask(&list, &dir, &Job::default(), || {}),
@@ -364,9 +426,12 @@ mod tests {
             ..Job::default()
         };
         let waited = Cell::new(false);
-        let lease = match ask(&[("127.0.0.1".to_owned(), port)], &dir, &job, || {
-            waited.set(true)
-        }) {
+        let target = Target {
+            host: "127.0.0.1".to_owned(),
+            port,
+            tls: false,
+        };
+        let lease = match ask(&[target], &dir, &job, || waited.set(true)) {
             Answer::Granted(l) => l,
             other => panic!("{other:?}"),
         };

@@ -7,8 +7,11 @@
 //! (so a client notices a dead coordinator within a second), to expire leases and to drop
 //! daemons that have been silent for [`Config::daemon_silence`].
 //!
-//! TLS and authentication (protocol 4's `distcc-tls`) plug in at [`Conn::stream`]: a first
-//! byte 0x16 would start a rustls `ServerConnection` that wraps the same frames. Not yet.
+//! TLS (protocol 4's `distcc-tls`, `--tls-cert` and the rest): a connection whose first byte
+//! is 0x16 (a ClientHello) gets a rustls `ServerConnection` that carries the same frames and
+//! pages; the client proves itself by certificate or by an `AUTH` token frame before its
+//! first frame (as with distccd), and `--tls-allow` names who may use the port. With
+//! `--tls-only`, plain connections get a `NOPE` saying TLS is required (the pages stay plain).
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -43,6 +46,12 @@ pub struct Config {
     /// A daemon not heard from for this long is dropped.
     pub daemon_silence: Duration,
     pub verbose: bool,
+    /// TLS beside plain connections (`--tls-cert` …).
+    pub tls: Option<std::sync::Arc<tls::server::Server>>,
+    /// `--tls-allow`: names that may use the port over TLS; empty: whoever proved itself.
+    pub tls_allow: Vec<String>,
+    /// `--tls-only`: plain frames are refused.
+    pub tls_only: bool,
 }
 
 impl Default for Config {
@@ -51,8 +60,23 @@ impl Default for Config {
             lease_time: Duration::from_secs(3600),
             daemon_silence: Duration::from_secs(15),
             verbose: false,
+            tls: None,
+            tls_allow: Vec::new(),
+            tls_only: false,
         }
     }
+}
+
+/// How a connection is carried.
+enum Carrier {
+    /// Nothing received yet.
+    Undecided,
+    Plain,
+    /// TLS; `authorized` once the client proved itself (or nobody needs it to).
+    Tls {
+        conn: Box<tls::rustls::ServerConnection>,
+        authorized: bool,
+    },
 }
 
 #[derive(Debug, PartialEq)]
@@ -67,6 +91,7 @@ struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
     role: Role,
+    carrier: Carrier,
     inbuf: Vec<u8>,
     out: Vec<u8>,
     writable: bool,
@@ -247,6 +272,7 @@ impl Server {
                             stream,
                             peer,
                             role: Role::Unknown,
+                            carrier: Carrier::Undecided,
                             inbuf: Vec::new(),
                             out: Vec::new(),
                             writable: false,
@@ -269,6 +295,7 @@ impl Server {
 
     fn readable(&mut self, t: Token) {
         let mut eof = false;
+        let mut raw = Vec::new();
         {
             let Some(c) = self.conns.get_mut(&t) else {
                 return;
@@ -281,8 +308,8 @@ impl Server {
                         break;
                     }
                     Ok(n) => {
-                        c.inbuf.extend_from_slice(&buf[..n]);
-                        if c.inbuf.len() > coord::MAX_LEN + 64 * 1024 {
+                        raw.extend_from_slice(&buf[..n]);
+                        if raw.len() + c.inbuf.len() > coord::MAX_LEN + 64 * 1024 {
                             eof = true;
                             break;
                         }
@@ -297,17 +324,152 @@ impl Server {
             }
             c.last_heard = Instant::now();
         }
+        if !self.received(t, raw) {
+            self.close(t);
+            return;
+        }
         if !self.process(t) || eof {
             self.close(t);
         }
     }
 
+    /// Routes raw bytes: plain ones to the frame buffer, TLS records through rustls (whose
+    /// handshake answers are flushed). False: close the connection.
+    fn received(&mut self, t: Token, raw: Vec<u8>) -> bool {
+        let tls_cfg = self.cfg.tls.clone();
+        let tls_only = self.cfg.tls_only;
+        let Some(c) = self.conns.get_mut(&t) else {
+            return false;
+        };
+        if raw.is_empty() {
+            return true;
+        }
+        if let Carrier::Undecided = c.carrier {
+            c.carrier = match (&tls_cfg, raw[0]) {
+                (Some(s), 0x16) => match tls::rustls::ServerConnection::new(s.config()) {
+                    Ok(conn) => Carrier::Tls {
+                        conn: Box::new(conn),
+                        authorized: false,
+                    },
+                    Err(_) => return false,
+                },
+                _ => Carrier::Plain,
+            };
+            if matches!(c.carrier, Carrier::Plain) && tls_only && !raw.starts_with(b"GET ") {
+                c.close_after_write = true;
+                let mut f = Vec::new();
+                coord::encode(
+                    &mut f,
+                    &Frame::new(Kind::Refuse)
+                        .with("why", "this coordinator takes TLS connections only"),
+                );
+                c.out.extend_from_slice(&f);
+                self.flush(t);
+                return true;
+            }
+        }
+        match &mut c.carrier {
+            Carrier::Undecided | Carrier::Plain => {
+                c.inbuf.extend_from_slice(&raw);
+                true
+            }
+            Carrier::Tls { conn, .. } => {
+                let mut rest = &raw[..];
+                while !rest.is_empty() {
+                    match conn.read_tls(&mut rest) {
+                        Ok(0) => break,
+                        Ok(_) => {}
+                        Err(_) => return false,
+                    }
+                    if conn.process_new_packets().is_err() {
+                        // rustls queued an alert saying why; send it, then close.
+                        let _ = conn.write_tls(&mut c.stream);
+                        return false;
+                    }
+                    let mut buf = [0u8; 8192];
+                    loop {
+                        match conn.reader().read(&mut buf) {
+                            Ok(0) => break,
+                            Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+                            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                            Err(_) => return false,
+                        }
+                    }
+                }
+                self.flush(t);
+                true
+            }
+        }
+    }
+
+    /// Over TLS, before the first frame: the client's `AUTH` token if it sends one, then
+    /// `tls::server::Server::authorize`. `Some(true)`: go on; `Some(false)`: refused (a
+    /// `NOPE` is on its way); `None`: more bytes needed.
+    fn authorize(&mut self, t: Token) -> Option<bool> {
+        let Some(tls_cfg) = self.cfg.tls.clone() else {
+            return Some(true);
+        };
+        let allow = self.cfg.tls_allow.clone();
+        let c = self.conns.get_mut(&t)?;
+        let Carrier::Tls { conn, authorized } = &mut c.carrier else {
+            return Some(true);
+        };
+        if *authorized {
+            return Some(true);
+        }
+        if conn.is_handshaking() || c.inbuf.len() < 4 {
+            return None;
+        }
+        let token = if c.inbuf.starts_with(b"AUTH") {
+            let h = match proto::parse_header(&c.inbuf) {
+                Ok(proto::Parsed::Header(h)) => h,
+                Ok(proto::Parsed::NeedMore) => return None,
+                Err(_) => return Some(false),
+            };
+            let len = h.value as usize;
+            if len > proto::auth::MAX_LEN {
+                return Some(false);
+            }
+            let end = proto::HEADER_LEN + len;
+            if c.inbuf.len() < end {
+                return None;
+            }
+            let tok = c.inbuf[proto::HEADER_LEN..end].to_vec();
+            c.inbuf.drain(..end);
+            Some(tok)
+        } else {
+            None
+        };
+        match tls_cfg.authorize(conn, token.as_deref(), &allow) {
+            Ok(_) => {
+                *authorized = true;
+                Some(true)
+            }
+            Err(denied) => {
+                let peer = c.peer;
+                c.inbuf.clear();
+                c.close_after_write = true;
+                self.log(format_args!("{peer}: refused: {denied}"));
+                self.send(t, &Frame::new(Kind::Refuse).with("why", denied.to_string()));
+                Some(false)
+            }
+        }
+    }
+
     /// Handles every whole frame received; false: close the connection.
     fn process(&mut self, t: Token) -> bool {
+        match self.authorize(t) {
+            None => return true,
+            Some(false) => return true, // closed once the refusal is sent
+            Some(true) => {}
+        }
         loop {
             let Some(c) = self.conns.get_mut(&t) else {
                 return false;
             };
+            if c.close_after_write {
+                return true;
+            }
             if c.role == Role::Unknown && c.inbuf.starts_with(b"GET ") {
                 c.role = Role::Http;
             }
@@ -431,10 +593,24 @@ impl Server {
     }
 
     fn send(&mut self, t: Token, f: &Frame) {
+        let mut bytes = Vec::new();
+        coord::encode(&mut bytes, f);
+        self.queue(t, &bytes);
+    }
+
+    /// Queues bytes for the peer (through TLS when the connection has it) and flushes.
+    fn queue(&mut self, t: Token, bytes: &[u8]) {
         let Some(c) = self.conns.get_mut(&t) else {
             return;
         };
-        coord::encode(&mut c.out, f);
+        match &mut c.carrier {
+            Carrier::Tls { conn, .. } => {
+                if conn.writer().write_all(bytes).is_err() {
+                    c.close_after_write = true;
+                }
+            }
+            _ => c.out.extend_from_slice(bytes),
+        }
         self.flush(t);
     }
 
@@ -443,6 +619,23 @@ impl Server {
             return;
         };
         let mut dead = false;
+        if let Carrier::Tls { conn, .. } = &mut c.carrier {
+            while conn.wants_write() {
+                match conn.write_tls(&mut c.stream) {
+                    Ok(0) => {
+                        dead = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        dead = true;
+                        break;
+                    }
+                }
+            }
+        }
         while !c.out.is_empty() {
             match c.stream.write(&c.out) {
                 Ok(0) => {
@@ -463,7 +656,11 @@ impl Server {
         if c.out.len() > MAX_OUT {
             dead = true;
         }
-        let want_write = !c.out.is_empty();
+        let tls_pending = match &c.carrier {
+            Carrier::Tls { conn, .. } => conn.wants_write(),
+            _ => false,
+        };
+        let want_write = !c.out.is_empty() || tls_pending;
         if want_write != c.writable && !dead {
             c.writable = want_write;
             let interest = if want_write {
@@ -473,7 +670,7 @@ impl Server {
             };
             let _ = self.poll.registry().reregister(&mut c.stream, t, interest);
         }
-        if dead || (c.out.is_empty() && c.close_after_write) {
+        if dead || (!want_write && c.close_after_write) {
             self.close(t);
         }
     }
@@ -553,13 +750,14 @@ impl Server {
             return false;
         };
         c.inbuf.clear();
+        c.close_after_write = true;
+        let mut resp = Vec::with_capacity(body.len() + 160);
         let _ = write!(
-            c.out,
+            resp,
             "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
-        c.close_after_write = true;
-        self.flush(t);
+        self.queue(t, &resp);
         true
     }
 }

@@ -12,6 +12,10 @@
 //! the excess when `other-load` is over `--coordinator-max-load`.
 //!
 //! It never changes how jobs are served: the daemon's own `--jobs` limit stays the enforcer.
+//!
+//! `--coordinator HOST:PORT,tls` registers over TLS, with the daemon's `DISTCC_TLS_*`
+//! variables as a client's (`DISTCC_TLS_CA` or `DISTCC_TLS_PIN` to check the coordinator,
+//! `DISTCC_TLS_CERT`/`KEY` or `DISTCC_TLS_TOKEN` to prove who it is).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -36,8 +40,8 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// What the command line says.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
-    /// `--coordinator`, each `host[:port]`.
-    pub coordinators: Vec<(String, u16)>,
+    /// `--coordinator`, each `host[:port][,tls]`: host, port, and whether over TLS.
+    pub coordinators: Vec<(String, u16, bool)>,
     /// `--coordinator-name`: the name or address clients reach this daemon by; default: the
     /// local address of the connection to the coordinator.
     pub name: Option<String>,
@@ -47,8 +51,18 @@ pub struct Settings {
     pub withdraw_file: Option<PathBuf>,
 }
 
-/// Parses one `--coordinator` value: `host`, `host:port`, `[v6]:port`.
-pub fn parse_target(v: &str) -> Option<(String, u16)> {
+/// Parses one `--coordinator` value: `host`, `host:port`, `[v6]:port`, each optionally
+/// followed by `,tls`.
+pub fn parse_target(v: &str) -> Option<(String, u16, bool)> {
+    let (v, tls) = match v.strip_suffix(",tls") {
+        Some(rest) => (rest, true),
+        None => (v, false),
+    };
+    let (h, p) = parse_address(v)?;
+    Some((h, p, tls))
+}
+
+fn parse_address(v: &str) -> Option<(String, u16)> {
     if let Some(rest) = v.strip_prefix('[') {
         let (h, p) = rest.split_once(']')?;
         let port = match p.strip_prefix(':') {
@@ -152,11 +166,11 @@ pub fn start(
     log: fn(&str),
 ) -> io::Result<()> {
     let settings = Arc::new(settings);
-    for (host, cport) in settings.coordinators.clone() {
+    for (host, cport, tls) in settings.coordinators.clone() {
         let (s, st) = (settings.clone(), stats.clone());
         std::thread::Builder::new()
             .name("coordinator".into())
-            .spawn(move || run(&host, cport, &s, port, &st, shutdown, log))?;
+            .spawn(move || run(&host, cport, tls, &s, port, &st, shutdown, log))?;
     }
     Ok(())
 }
@@ -181,9 +195,11 @@ fn spec_for(name: Option<&str>, local: SocketAddr, port: u16, jobs: u32) -> Stri
     format!("{host}:{port}/{jobs},lzo")
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     host: &str,
     cport: u16,
+    tls: bool,
     s: &Settings,
     port: u16,
     stats: &Stats,
@@ -192,7 +208,7 @@ fn run(
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let outcome = session(host, cport, s, port, stats, shutdown, log);
+        let outcome = session(host, cport, tls, s, port, stats, shutdown, log);
         match outcome {
             Ok(()) => return, // shutdown
             Err(e) => log(&format!(
@@ -207,20 +223,36 @@ fn run(
     }
 }
 
+/// A byte stream to a coordinator: a plain socket or TLS over one.
+trait Link: Read + Write {}
+impl<T: Read + Write> Link for T {}
+
 /// One connection: registers, then reports until it fails (`Err`) or shutdown (`Ok`).
+#[allow(clippy::too_many_arguments)]
 fn session(
     host: &str,
     cport: u16,
+    tls: bool,
     s: &Settings,
     port: u16,
     stats: &Stats,
     shutdown: RawFd,
     log: fn(&str),
 ) -> io::Result<()> {
-    let mut conn = connect(host, cport)?;
-    conn.set_nodelay(true)?;
-    conn.set_write_timeout(Some(Duration::from_secs(5)))?;
-    let local = conn.local_addr()?;
+    let tcp = connect(host, cport)?;
+    tcp.set_nodelay(true)?;
+    tcp.set_write_timeout(Some(Duration::from_secs(5)))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let local = tcp.local_addr()?;
+    let fd = tcp.as_raw_fd();
+    let mut conn: Box<dyn Link> = if tls {
+        let settings = tls::client::ClientSettings::from_lookup(|k| std::env::var(k).ok());
+        let client =
+            tls::client::Client::new(&settings).map_err(|e| io::Error::other(e.to_string()))?;
+        Box::new(client.connect(host, tcp).map_err(io::Error::other)?)
+    } else {
+        Box::new(tcp)
+    };
     let figures = read_figures(stats);
     let spec = spec_for(s.name.as_deref(), local, port, figures.jobs);
     let exists = |s: &Settings| s.withdraw_file.as_ref().is_some_and(|p| p.exists());
@@ -231,14 +263,16 @@ fn session(
         &frame(Kind::Hello, &spec, &figures, offered.clone()),
     );
     conn.write_all(&buf)?;
+    conn.flush()?;
     log(&format!(
-        "registered with coordinator {host}:{cport} as {spec}"
+        "registered with coordinator {host}:{cport}{} as {spec}",
+        if tls { " over TLS" } else { "" }
     ));
     let mut last = (figures, offered.clone());
     let mut sent_at = Instant::now();
     let mut inbuf = Vec::new();
     loop {
-        match os::listen::wait(conn.as_raw_fd(), shutdown, Some(TICK))? {
+        match os::listen::wait(fd, shutdown, Some(TICK))? {
             os::listen::Wake::Shutdown => return Ok(()),
             os::listen::Wake::Ready => {
                 // The coordinator says little (its hello); a close means it went away.
@@ -278,6 +312,7 @@ fn session(
                 &frame(Kind::Load, &spec, &figures, offered.clone()),
             );
             conn.write_all(&buf)?;
+            conn.flush()?;
             sent_at = Instant::now();
             last = (figures, offered.clone());
         }
@@ -290,10 +325,14 @@ mod tests {
 
     #[test]
     fn targets_parse() {
-        assert_eq!(parse_target("c"), Some(("c".into(), DEFAULT_PORT)));
-        assert_eq!(parse_target("c:7"), Some(("c".into(), 7)));
-        assert_eq!(parse_target("[::1]:7"), Some(("::1".into(), 7)));
-        assert_eq!(parse_target("[::1]"), Some(("::1".into(), DEFAULT_PORT)));
+        assert_eq!(parse_target("c"), Some(("c".into(), DEFAULT_PORT, false)));
+        assert_eq!(parse_target("c:7"), Some(("c".into(), 7, false)));
+        assert_eq!(parse_target("c:7,tls"), Some(("c".into(), 7, true)));
+        assert_eq!(parse_target("[::1]:7"), Some(("::1".into(), 7, false)));
+        assert_eq!(
+            parse_target("[::1]"),
+            Some(("::1".into(), DEFAULT_PORT, false))
+        );
         assert_eq!(parse_target("c:x"), None);
         assert_eq!(parse_target(""), None);
     }

@@ -207,8 +207,8 @@ pub const OPTIONS: &[Opt] = &[
     opt(
         "coordinator",
         None,
-        Arg::text("HOST[:PORT]"),
-        "register with this farm coordinator (port 3634 by default) and report slots and load to it; repeat for more",
+        Arg::text("HOST[:PORT][,tls]"),
+        "register with this farm coordinator (port 3634 by default; ,tls: over TLS with the DISTCC_TLS_* variables as a client's) and report slots and load to it; repeat for more",
         NET,
     ),
     opt(

@@ -11,8 +11,8 @@
 //! in the `daemon` and `client` crates; this crate only says whether bytes are well formed.
 
 pub mod advert;
-pub mod coord;
 pub mod auth;
+pub mod coord;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;
