@@ -173,7 +173,7 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                 item("DISTCC_HOSTS", "The host list (see HOST SPECIFICATIONS)."),
                 item(
                     "DISTCC_COORDINATOR",
-                    "HOST[:PORT][,HOST[:PORT]...]: farm coordinators (distcc-coordinator(1), port 3634 by default) to ask for a lease before each remote job, in order. The host list is then only for when none answers: a coordinator that cannot be reached within 0.5 s, goes silent for 2 s or refuses makes the job use the host list, and is not asked again for 10 s (files under $DISTCC_DIR/coord).",
+                    "HOST[:PORT][,tls][,HOST[:PORT][,tls]...]: farm coordinators (distcc-coordinator(1), port 3634 by default) to ask for a lease before each remote job, in order; ,tls: over TLS with the DISTCC_TLS_* settings. The host list is then only for when none answers: a coordinator that cannot be reached within 0.5 s, goes silent for 2 s or refuses makes the job use the host list, and is not asked again for 10 s (files under $DISTCC_DIR/coord).",
                 ),
                 item(
                     "DISTCC_ZEROCONF_INTERFACE",
