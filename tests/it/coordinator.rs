@@ -565,3 +565,44 @@ fn over_tls_with_tokens_daemons_register_and_clients_lease_and_strangers_are_ref
     let j = coord.get("/json");
     assert_eq!(field(&j, "granted"), 1, "{j}");
 }
+
+#[test]
+fn two_coordinators_for_one_farm_the_second_takes_over_when_the_first_dies() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let mut first = Coordinator::start();
+    let second = Coordinator::start();
+    // The daemon registers with both.
+    let d = OurDaemon::start(&[
+        "--coordinator",
+        &first.addr(),
+        "--coordinator",
+        &second.addr(),
+        "--jobs",
+        "2",
+    ]);
+    wait_hosts(&first, 1);
+    wait_hosts(&second, 1);
+    let sb = Sandbox::new("coord-two");
+    let list = format!("{},{}", first.addr(), second.addr());
+    let env = [
+        ("DISTCC_COORDINATOR", list.as_str()),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    let cmd = ["gcc", "-c", "-Iinclude", "src/util.c", "-o", "out/util.o"];
+    // Clients use the first while it answers.
+    sb.same_as_local("", &env, &cmd, &["out/util.o"]);
+    first.wait_json("a lease released by the first", |j| {
+        field(j, "released") == 1
+    });
+    assert_eq!(field(&second.get("/json"), "granted"), 0);
+    // The first dies: the next compile is leased by the second, with no host list at all.
+    first.kill9();
+    sb.same_as_local("", &env, &cmd, &["out/util.o"]);
+    let j = second.wait_json("a lease released by the second", |j| {
+        field(j, "released") == 1
+    });
+    assert_eq!(field(&j, "granted"), 1, "{j}");
+    assert_eq!(jobs_done(&wait_jobs(&[&d], 2)), 2);
+}

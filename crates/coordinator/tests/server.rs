@@ -28,11 +28,15 @@ impl Drop for Running {
 }
 
 fn start() -> Running {
+    start_with(Config::default())
+}
+
+fn start_with(cfg: Config) -> Running {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
     let (stop, theirs) = UnixStream::pair().unwrap();
     let thread = std::thread::spawn(move || {
-        let mut s = Server::new(l, Config::default()).unwrap();
+        let mut s = Server::new(l, cfg).unwrap();
         s.run(theirs.as_raw_fd()).unwrap();
     });
     Running {
@@ -170,4 +174,54 @@ fn hostile_input_closes_only_its_own_connection() {
         j.contains("\"leased\":0,") && j.contains("\"released\":2,"),
         "{j}"
     );
+}
+
+/// A TLS configuration with a throw-away self-signed certificate.
+fn tls_config(dir: &std::path::Path, only: bool) -> Config {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    std::fs::write(dir.join("c.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("c.key"), key.serialize_pem()).unwrap();
+    std::fs::write(dir.join("tokens"), "farm t0k3n\n").unwrap();
+    let settings = tls::server::ServerSettings {
+        cert: dir.join("c.pem"),
+        key: dir.join("c.key"),
+        client_ca: None,
+        tokens: Some(dir.join("tokens")),
+    };
+    Config {
+        tls: Some(std::sync::Arc::new(
+            tls::server::Server::new(&settings).unwrap(),
+        )),
+        tls_only: only,
+        ..Config::default()
+    }
+}
+
+#[test]
+fn broken_tls_and_plain_frames_under_tls_only_never_stop_the_port() {
+    let dir = std::env::temp_dir().join(format!("coord-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let r = start_with(tls_config(&dir, true));
+    // A record header and garbage: rustls refuses, the connection closes.
+    let mut s = conn(&r);
+    s.write_all(b"\x16\x03\x01\x00\x05hello-garbage-garbage")
+        .unwrap();
+    assert!(closed(&mut s));
+    // A half ClientHello, then silence and a hang-up: nothing left behind.
+    let mut s = conn(&r);
+    s.write_all(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+        .unwrap();
+    drop(s);
+    // Plain frames are refused with a reason; the pages stay plain.
+    let mut p = conn(&r);
+    p.write_all(&frame("LEAS", "size=1\n")).unwrap();
+    let (t, why) = read_frame(&mut p);
+    assert_eq!(t, "NOPE");
+    assert!(why.contains("TLS connections only"), "{why}");
+    assert!(get(&r, "/json").starts_with("HTTP/1.1 200 OK"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
