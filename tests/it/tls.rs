@@ -471,9 +471,12 @@ fn a_packet_capture_of_a_tls_build_holds_nothing_of_the_source() {
     )
     .unwrap();
     let cmd = ["gcc", "-g", "-c", "src/secret.c", "-o", "out/secret.o"];
+    // Protocol 1 for both builds: no compression, so whatever is not encrypted crosses the
+    // wire as written (protocol 4's zstd would hide the marker from the control too).
     let env = [
         ("DISTCC_FALLBACK", "0"),
         ("DISTCC_TLS_CA", s(&pki.server_ca)),
+        ("DISTCC_PROTOCOL", "1"),
     ];
 
     let cap = Capture::start(sb.path(), d.port, "tls");

@@ -285,8 +285,17 @@ impl Client<'_> {
             .collect();
         // The compiler identity protocol 4 sends (`CCID`), and the key under which a host that
         // lacks this compiler (`RSLT 3xx`) is skipped.
-        let identity = compiler_identity(compiler);
+        let identity = if cfg.max_protocol >= 4
+            && candidates
+                .iter()
+                .any(|h| h.tls || crate::learned::speaks_v4(&dirs.top, h, now))
+        {
+            self.compiler_identity(compiler, &job, &dirs.top)
+        } else {
+            Vec::new()
+        };
         let skip_key = skip_key(&identity, argv);
+        let mut lacking = false;
         candidates.retain(|h| {
             let lacks = crate::learned::skipped(&dirs.top, h, &skip_key, now);
             if lacks {
@@ -295,6 +304,7 @@ impl Client<'_> {
                     h.spec
                 ));
             }
+            lacking |= lacks;
             !lacks
         });
         let state = StateFile::new(&dirs.top, Path::new(&job.input));
@@ -391,6 +401,8 @@ impl Client<'_> {
             ExitCode::NoHosts,
             if list.hosts.iter().all(|h| h.down) {
                 "every host is marked down"
+            } else if lacking {
+                "every host is backing off, marked down or lacks this compiler"
             } else {
                 "every host is backing off or marked down"
             }
@@ -912,6 +924,22 @@ impl Client<'_> {
         Ok(exit)
     }
 
+    /// The compiler identity sent as `CCID` in protocol 4 (`ccid::for_job`, cached by file
+    /// identity under `$DISTCC_DIR/identity/`). Empty when it cannot be had: this job then
+    /// goes in protocol 1-3, which carries none (`remote::attempt`), and the log says why.
+    fn compiler_identity(&self, compiler: &LocalCompiler, job: &Job, top: &Path) -> Vec<u8> {
+        match crate::ccid::for_job(&compiler.program, job.language, top) {
+            Ok(id) => id.encode(),
+            Err(e) => {
+                self.log.info(format_args!(
+                    "cannot tell the identity of {} ({e}); not using protocol 4 for this job",
+                    compiler.program.display()
+                ));
+                Vec::new()
+            }
+        }
+    }
+
     /// A protocol 4 server refused the job or failed, and said why: its text is shown, and
     /// its class decides (docs/protocol-4.md): 1xx the host's fault (backed off, another host
     /// tried); 2xx the request's (compiled here, no backoff); 3xx this host lacks this
@@ -1215,12 +1243,6 @@ enum AfterRefusal {
     TryAnother((ExitCode, String)),
     /// No server will: compile here, with this code and reason if that is not allowed.
     Local(ExitCode, String),
-}
-
-/// The compiler identity sent as `CCID` in protocol 4: empty until the identity crate
-/// provides it (see docs/protocol-4.md, "Compiler identity").
-fn compiler_identity(_compiler: &LocalCompiler) -> Vec<u8> {
-    Vec::new()
 }
 
 /// The key under which a host lacking this compiler is remembered: the identity, or the

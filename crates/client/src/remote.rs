@@ -78,7 +78,7 @@ pub struct Link<'a> {
     pub top: &'a Path,
     /// `DISTCC_PROTOCOL`: protocol 4 only when this is 4.
     pub max_protocol: u32,
-    /// The compiler identity sent as `CCID` in protocol 4.
+    /// The compiler identity sent as `CCID` in protocol 4 (`ccid::for_job`); empty: 1-3 only.
     pub ccid: &'a [u8],
 }
 
@@ -105,8 +105,12 @@ pub fn attempt(
     body: &mut Body<'_>,
 ) -> Attempt {
     let now = SystemTime::now();
+    // No identity, no protocol 4: a protocol 4 daemon runs only the client's own compiler.
     // A `,tls` host is ours (docs/protocol-4.md): protocol 4 from the first job.
-    if link.max_protocol >= 4 && (host.tls || crate::learned::speaks_v4(link.top, host, now)) {
+    if link.max_protocol >= 4
+        && !link.ccid.is_empty()
+        && (host.tls || crate::learned::speaks_v4(link.top, host, now))
+    {
         match attempt_as(host, argv, link, progress, body, true) {
             Attempt::NoV4(f) => {
                 crate::learned::forget(link.top, host);
@@ -272,11 +276,18 @@ impl Exchange<'_, '_> {
             },
         );
         // A failed send in protocol 4 may be a 3.4 daemon that closed on `DIST 4`; a timeout
-        // is not that.
+        // is not that. Our daemon may have stopped reading to refuse (a spent memory budget):
+        // its answer, if one came, is read first.
         let send_failed = |what: &str, e: &std::io::Error| {
             if let Some(r) = tls::explain::refused(e) {
                 tls_refusal(r)
             } else if v4 && !timed_out(e) {
+                let mut r = BufReader::new(stream);
+                if let Ok((Answer::Refused(refusal), _)) =
+                    proto::read_answer(&mut r, version, &Limits::DEFAULT)
+                {
+                    return Attempt::Refused(refusal);
+                }
                 Attempt::NoV4(fail(ExitCode::IoError, format!("{what}: {e}")))
             } else {
                 Attempt::Comm(io_failure(what, e))

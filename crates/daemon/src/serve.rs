@@ -340,6 +340,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         result_lease: std::cell::RefCell::new(None),
         result_code: std::cell::Cell::new(None),
         ccid: Vec::new(),
+        forced_code: std::cell::Cell::new(None),
     };
     let result = ctx.receive_and_run(&mut rd, fd);
     let ticket = ctx.ticket.take();
@@ -502,6 +503,9 @@ struct Job<'a> {
     result_code: std::cell::Cell<Option<u32>>,
     /// Protocol 4: the client's compiler identity (`CCID`), as it sent it.
     ccid: Vec<u8>,
+    /// Protocol 4: the `RSLT` of the refusal to come when not its kind's (300: no compiler
+    /// with the client's identity).
+    forced_code: std::cell::Cell<Option<u32>>,
 }
 
 /// What to run, once the request checks out.
@@ -521,7 +525,8 @@ struct PumpPlan {
 
 impl Job<'_> {
     fn refuse(&self, status: ExitCode, kind: Refusal, why: String) -> Step {
-        self.result_code.set(Some(refusal_code(kind)));
+        let code = self.forced_code.take().unwrap_or(refusal_code(kind));
+        self.result_code.set(Some(code));
         let msg = format!("distccd: {why}\n").into_bytes();
         Step::Reply(
             Reply::failure(self.version, status.as_wait_status(), msg),
@@ -560,7 +565,17 @@ impl Job<'_> {
             String::from_utf8_lossy(&self.ccid)
         );
         self.compiler = String::from_utf8_lossy(&head.argv[0]).into_owned();
-        let program = self.cfg.policy.resolve(&head.argv[0]);
+        // Protocol 4 runs the allow-listed compiler whose identity is the client's, whatever
+        // its name, or none; 1-3 run the one the client names, as 3.4.
+        let program: Result<PathBuf, String> = if self.version == Version::V4 {
+            self.by_identity(&head.argv)
+                .inspect_err(|_| self.forced_code.set(Some(300)))
+        } else {
+            self.cfg
+                .policy
+                .resolve(&head.argv[0])
+                .map_err(|e| e.to_string())
+        };
         let scanned = argv::scan_as(&head.argv, pump);
         if let Ok(s) = &scanned {
             self.input = String::from_utf8_lossy(&head.argv[s.input_index]).into_owned();
@@ -573,8 +588,11 @@ impl Job<'_> {
         // The first refusal wins, but the request is always read to its end so that the
         // client, still writing, sees our explanation rather than a reset.
         let mut refusal: Option<(ExitCode, Refusal, String)> = match (&program, &scanned) {
-            (Err(e), _) => Some((ExitCode::BadArguments, Refusal::Compiler, e.to_string())),
-            (_, Err(e)) => Some((ExitCode::BadArguments, arg_refusal(e), e.to_string())),
+            (Err(e), _) => Some((ExitCode::BadArguments, Refusal::Compiler, e.clone())),
+            (_, Err(e)) => {
+                self.forced_code.set(None);
+                Some((ExitCode::BadArguments, arg_refusal(e), e.to_string()))
+            }
             _ => None,
         };
         let out = self.dir.join("output.o");
@@ -691,6 +709,18 @@ impl Job<'_> {
             }
         };
         Ok(self.run(plan, fd))
+    }
+
+    /// Protocol 4: the allow-listed compiler whose identity for this job's language is the
+    /// client's `CCID` (`identity::Index::find`, which re-checks its files first), or why
+    /// there is none, naming both sides' compilers.
+    fn by_identity(&self, argv: &[Vec<u8>]) -> Result<PathBuf, String> {
+        let wanted = identity::Identity::parse(&self.ccid)
+            .map_err(|e| format!("the request's compiler identity is unusable: {e}"))?;
+        self.cfg
+            .identities
+            .find(&wanted, language_of(argv))
+            .map_err(|m| m.to_string())
     }
 
     fn run(&self, plan: Plan, fd: BorrowedFd<'_>) -> Step {
@@ -927,6 +957,20 @@ impl Job<'_> {
             },
             Outcome::Status(0),
         )
+    }
+}
+
+/// The language a compile line compiles, as the client judged it (`-x`, else the input's
+/// extension); C when it cannot be told (the identity of a C compile is then asked for, and a
+/// compiler of another language would not match it).
+fn language_of(argv: &[Vec<u8>]) -> args::Language {
+    let os: Vec<std::ffi::OsString> = argv
+        .iter()
+        .map(|a| std::ffi::OsStr::from_bytes(a).to_owned())
+        .collect();
+    match args::classify(&os) {
+        args::Classified::Distribute(job) => job.language,
+        _ => args::Language::C,
     }
 }
 
