@@ -3,7 +3,7 @@
 #   bash scripts/build-deb.sh                  # release build, then target/debian/*.deb
 #   bash scripts/build-deb.sh --bin-dir DIR    # package binaries already built in DIR
 #   bash scripts/build-deb.sh --out DIR        # write the .deb into DIR
-# It holds the seven programs, the two helpers, man pages, bash/zsh/fish completions, the
+# It holds the programs, the two helpers, man pages, bash/zsh/fish completions, the
 # systemd units and the settings template. It replaces Debian's distcc and distcc-pump
 # (Conflicts/Replaces/Provides); to keep those, install with scripts/install.sh instead.
 set -euo pipefail
@@ -26,7 +26,7 @@ for tool in dpkg-deb gzip strip objdump; do
     command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool is missing (apt-get install dpkg-dev binutils gzip)" >&2; exit 1; }
 done
 
-programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-zeroconf pump include-server)
+programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-coordinator distcc-zeroconf pump include-server)
 if [ -z "$bin_dir" ]; then
     cargo build --release --locked --bins
     bin_dir=${CARGO_TARGET_DIR:-target}/release

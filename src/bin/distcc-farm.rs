@@ -145,16 +145,33 @@ fn main() -> ProcessExit {
     };
     let config = Config::from_env();
     let tty = std::io::stdout().is_terminal();
+    // DISTCC_COORDINATOR: each coordinator's view comes first; the host list is then optional.
+    let coordinators = config
+        .coordinator
+        .as_deref()
+        .map(client::coord::parse_list)
+        .unwrap_or_default();
     loop {
-        let t = match targets(&config, &args) {
-            Ok(t) => t,
+        let mut text = String::new();
+        for c in &coordinators {
+            // The pages are served in plain HTTP even by a TLS coordinator.
+            let got = farm::fetch(&c.host, c.port, args.timeout);
+            text.push_str(&farm::coordinator::render(
+                &format!("{}:{}", c.host, c.port),
+                &got,
+            ));
+        }
+        match targets(&config, &args) {
+            Ok(t) => {
+                let reaches = farm::poll(&t, args.timeout);
+                text.push_str(&farm::render(&t, &reaches));
+            }
+            Err(_) if !coordinators.is_empty() => {}
             Err(e) => {
                 eprintln!("distcc-farm: {e}");
                 return ProcessExit::from(ExitCode::BadHostspec.code() as u8);
             }
-        };
-        let reaches = farm::poll(&t, args.timeout);
-        let mut text = farm::render(&t, &reaches);
+        }
         if args.delay.is_some() {
             text = if tty {
                 format!("\x1b[H\x1b[2J{text}")

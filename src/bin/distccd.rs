@@ -728,6 +728,20 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
             }
         }
     }
+    if !o.coordinator.coordinators.is_empty() {
+        let port = listener.local_addr().map_or(o.port, |a| a.port());
+        fn note(msg: &str) {
+            log_at!(Level::Notice, "{msg}");
+        }
+        if let Err(e) =
+            daemon::coordinator::start(o.coordinator.clone(), port, cfg.stats.clone(), sfd, note)
+        {
+            return fail(
+                ExitCode::Distcc,
+                &format!("cannot start the coordinator thread: {e}"),
+            );
+        }
+    }
     let sc = ServerConfig {
         allow: o.allow.clone(),
         max_connections: o.max_connections,

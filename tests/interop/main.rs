@@ -1,6 +1,7 @@
 //! Interoperability with Debian's distcc 3.4: its client against our daemon, our client against
 //! its daemon. Under `CI=true` a missing 3.4 peer is a failure, never a skip.
 
+mod coordinator;
 #[path = "../common/corpus.rs"]
 mod corpus;
 mod debug_info;

@@ -130,13 +130,14 @@ fn compile_through(dir: &Path, hosts: &str) {
     assert!(obj.starts_with(b"\x7fELF"), "x.o is not an object");
 }
 
-fn programs() -> [&'static str; 8] {
+fn programs() -> [&'static str; 9] {
     [
         "distcc",
         "distccd",
         "lsdistcc",
         "distccmon-text",
         "distcc-farm",
+        "distcc-coordinator",
         "distcc-zeroconf",
         "pump",
         "include-server",

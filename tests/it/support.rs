@@ -36,11 +36,19 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
+/// A loopback port nobody listens on now, below 32768 (outside the kernel's ephemeral range,
+/// so no outgoing connection takes it meanwhile): tried from a spread start per process.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding an ephemeral loopback port")
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let base = 20000 + (std::process::id() * 7919) % 12000;
+    for _ in 0..12000 {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20000 + (base + n) % 12768;
+        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return port as u16;
+        }
+    }
+    panic!("no free loopback port below 32768")
 }
 
 /// A directory (mode 1777, so a daemon that dropped root can use it) removed on drop.

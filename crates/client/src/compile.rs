@@ -254,6 +254,10 @@ impl Client<'_> {
         };
         let list = match list {
             Ok(l) => l,
+            // With a coordinator the farm is its daemons; a list is only for falling back.
+            Err(_) if cfg.coordinator.is_some() => {
+                hosts::parse("", "DISTCC_COORDINATOR").map_err(ClientError::BadHostSpec)?
+            }
             Err((code, why)) => {
                 return self.fall_back(dirs, None, compiler, argv, &input, code, &why);
             }
@@ -366,7 +370,18 @@ impl Client<'_> {
             ccid: &identity,
         };
         let mut cpp = Cpp::NotStarted;
-        let all_remote = !candidates.is_empty() && candidates.iter().all(|h| !h.is_local());
+        // The farm coordinator, asked first for every try (`coord`); `None` once it failed
+        // or refused: then the client schedules over the host list by itself.
+        let mut coordinator = cfg
+            .coordinator
+            .as_deref()
+            .map(crate::coord::parse_list)
+            .filter(|l| !l.is_empty());
+        // Hosts leased in this compile so far (at most `coord::MAX_LEASES`, then the client
+        // schedules by itself): one that left the candidates failed, and is not asked for again.
+        let mut leased_specs: Vec<String> = Vec::new();
+        let all_remote = (coordinator.is_some() || !candidates.is_empty())
+            && candidates.iter().all(|h| !h.is_local());
         // Every candidate in pump mode: ask the include server before taking a remote slot,
         // for the reason below.
         if all_remote && candidates.iter().all(|h| h.cpp) {
@@ -393,14 +408,41 @@ impl Client<'_> {
             }
             .to_owned(),
         );
-        while !candidates.is_empty() {
+        while !candidates.is_empty() || coordinator.is_some() {
             state.note(Phase::Blocked, "", 0);
-            let slot = self
-                .slots(dirs)
-                // Waiting for a remote slot: let the preprocessor's local slot go the moment
-                // it exits, not when this client gets a host.
-                .acquire(&candidates, || cpp.reap_in_background())
-                .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?;
+            if leased_specs.len() >= crate::coord::MAX_LEASES {
+                coordinator = None;
+            }
+            let leased = match &coordinator {
+                Some(list) => {
+                    let avoid: Vec<String> = leased_specs
+                        .iter()
+                        .filter(|s| !candidates.iter().any(|h| &h.spec == *s))
+                        .cloned()
+                        .collect();
+                    let got = self.lease(dirs, list, &job, &avoid, &mut candidates, || {
+                        cpp.reap_in_background()
+                    });
+                    if let Some(slot) = &got {
+                        leased_specs.push(candidates[slot.host].spec.clone());
+                    }
+                    if got.is_none() {
+                        coordinator = None;
+                        continue;
+                    }
+                    got
+                }
+                None => None,
+            };
+            let slot = match leased {
+                Some(slot) => slot,
+                None => self
+                    .slots(dirs)
+                    // Waiting for a remote slot: let the preprocessor's local slot go the
+                    // moment it exits, not when this client gets a host.
+                    .acquire(&candidates, || cpp.reap_in_background())
+                    .map_err(|e| ClientError::Lock(dirs.lock.clone(), e))?,
+            };
             let host = candidates[slot.host];
             if host.is_local() {
                 self.log.info(format_args!(
@@ -600,6 +642,7 @@ impl Client<'_> {
                     };
                     if let Some((at, bytes)) = sent {
                         self.slots(dirs).record(host, at.elapsed(), bytes);
+                        slot.ran(at.elapsed());
                     }
                     if exit == 0 && self.messages_need_local_compile(cpp.stderr(), &reply) {
                         drop(slot);
@@ -686,6 +729,54 @@ impl Client<'_> {
         }
         let (code, why) = last_failure;
         self.fall_back(dirs, Some(&list), compiler, argv, &input, code, &why)
+    }
+
+    /// Asks the coordinators in `list` for a lease (`coord::ask`). Granted: the leased
+    /// daemon becomes the last candidate and the slot holds the lease. `None` when no
+    /// coordinator can help (logged): the caller then schedules over the host list.
+    fn lease(
+        &self,
+        dirs: &Dirs,
+        list: &[crate::coord::Target],
+        job: &Job,
+        avoid: &[String],
+        candidates: &mut Vec<&Host>,
+        on_wait: impl FnOnce(),
+    ) -> Option<slots::Slot> {
+        let size = std::fs::metadata(&job.input).map_or(0, |m| m.len());
+        let ask = crate::coord::Job {
+            size,
+            ccid: String::new(),
+            avoid: avoid.to_vec(),
+        };
+        let lease = match crate::coord::ask(list, &dirs.top.join("coord"), &ask, on_wait) {
+            crate::coord::Answer::Granted(l) => l,
+            crate::coord::Answer::Refused(why) | crate::coord::Answer::Unavailable(why) => {
+                self.log.info(format_args!(
+                    "not using the coordinator for {}: {why}; scheduling by the host list",
+                    job.input.to_string_lossy()
+                ));
+                return None;
+            }
+        };
+        let host = match hosts::parse(&lease.spec, "the coordinator") {
+            Ok(l) if l.hosts.len() == 1 && !l.hosts[0].is_local() => l.hosts,
+            _ => {
+                self.log.warning(format_args!(
+                    "the coordinator leased an unusable host {:?}; scheduling by the host list",
+                    lease.spec
+                ));
+                return None;
+            }
+        };
+        self.log.info(format_args!(
+            "lease {} from the coordinator: {} slot {} ({})",
+            lease.id, lease.spec, lease.slot, lease.why
+        ));
+        // One small host per lease for the rest of this process, which ends with the compile.
+        let host: &'static Host = &Box::leak(host.into_boxed_slice())[0];
+        candidates.push(host);
+        Some(slots::Slot::leased(candidates.len() - 1, lease))
     }
 
     /// A remote compile succeeded but it, or the local preprocessor, printed something (a
@@ -1045,6 +1136,10 @@ impl Drop for TempFile {
 /// The local preprocessor: not started, running (reaped by this thread, or by a helper
 /// thread while this one waits for a slot), or finished with its output file and messages (or
 /// its exit code and messages).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per compile, on the stack; boxing the running variant buys nothing"
+)]
 enum Cpp {
     NotStarted,
     Running {

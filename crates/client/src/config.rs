@@ -42,6 +42,8 @@ pub struct Config {
     pub backoff_period: Duration,
     /// `DISTCC_HOSTS`, verbatim.
     pub hosts: Option<String>,
+    /// `DISTCC_COORDINATOR`: the farm coordinators to ask for a lease first (`client::coord`).
+    pub coordinator: Option<String>,
     /// `TMPDIR` (else `/tmp`).
     pub tmpdir: PathBuf,
     /// `_DISTCC_SAFEGUARD`: how many distcc processes are above this one.
@@ -139,6 +141,9 @@ impl Config {
             identical_debug: env_bool(get("DISTCC_IDENTICAL_DEBUG"), false),
             backoff_period: secs("DISTCC_BACKOFF_PERIOD", 60),
             hosts: get("DISTCC_HOSTS").map(|v| v.to_string_lossy().into_owned()),
+            coordinator: get("DISTCC_COORDINATOR")
+                .map(|v| v.to_string_lossy().into_owned())
+                .filter(|v| !v.trim().is_empty()),
             tmpdir: nonempty_path(get("TMPDIR")).unwrap_or_else(|| PathBuf::from("/tmp")),
             safeguard: match get("_DISTCC_SAFEGUARD") {
                 None => 0,

@@ -8,6 +8,7 @@ mod backoff;
 pub mod ccid;
 pub mod compile;
 pub mod config;
+pub mod coord;
 pub mod cross;
 pub mod discover;
 pub mod error;

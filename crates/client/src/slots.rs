@@ -58,6 +58,29 @@ pub struct Slot {
     pub n: u32,
     lock: Option<FileLock>,
     wake: Vec<Queue>,
+    /// A coordinator's lease instead of a lock file: released when the slot is dropped.
+    lease: Option<Box<crate::coord::Lease>>,
+}
+
+impl Slot {
+    /// A slot a coordinator leased on candidate `host` (no lock file: the coordinator and the
+    /// daemon's own limit keep count).
+    pub fn leased(host: usize, lease: crate::coord::Lease) -> Slot {
+        Slot {
+            host,
+            n: lease.slot,
+            lock: None,
+            wake: Vec::new(),
+            lease: Some(Box::new(lease)),
+        }
+    }
+
+    /// The job ran there in `took` (sending to reply): the coordinator's speed sample.
+    pub fn ran(&self, took: Duration) {
+        if let Some(l) = &self.lease {
+            l.ran(took);
+        }
+    }
 }
 
 impl Drop for Slot {
@@ -249,6 +272,7 @@ impl Slots<'_> {
             n,
             lock: Some(lock),
             wake,
+            lease: None,
         })
     }
 
@@ -293,6 +317,7 @@ impl Slots<'_> {
             n,
             lock: Some(lock),
             wake,
+            lease: None,
         })
     }
 

@@ -10,6 +10,7 @@ pub mod advertise;
 pub mod argv;
 pub mod budget;
 pub mod compiler;
+pub mod coordinator;
 pub mod dotd;
 pub mod env;
 pub mod held;

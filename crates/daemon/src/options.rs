@@ -80,6 +80,8 @@ pub struct Options {
     pub ssh_hold: Option<Duration>,
     /// `--held-socket`: serve on this unix socket as the ssh user's held daemon.
     pub held_socket: Option<PathBuf>,
+    /// `--coordinator` and its companions: farm coordinators to register with.
+    pub coordinator: crate::coordinator::Settings,
     /// `--tls-cert`, `--tls-key`, `--tls-client-ca`, `--tls-tokens`: TLS on the daemon's
     /// port, beside plain connections (`secure`). `None` without `--tls-cert`.
     pub tls: Option<tls::server::ServerSettings>,
@@ -152,6 +154,7 @@ impl Default for Options {
             max_per_peer: 128,
             ssh_hold: Some(DEFAULT_SSH_HOLD),
             held_socket: None,
+            coordinator: crate::coordinator::Settings::default(),
             tls: None,
             tls_allow: Vec::new(),
             tls_only: false,
@@ -210,6 +213,34 @@ pub const OPTIONS: &[Opt] = &[
         None,
         "3.4's GSS-API authentication: not implemented, refused at start; authenticate clients with TLS (--tls-client-ca, --tls-tokens)",
         TLS,
+    ),
+    opt(
+        "coordinator",
+        None,
+        Arg::text("HOST[:PORT][,tls]"),
+        "register with this farm coordinator (port 3634 by default; ,tls: over TLS with the DISTCC_TLS_* variables as a client's) and report slots and load to it; repeat for more",
+        NET,
+    ),
+    opt(
+        "coordinator-max-load",
+        None,
+        Arg::text("LOAD"),
+        "offer the coordinator fewer slots while the load that is not distcc's is above LOAD",
+        NET,
+    ),
+    opt(
+        "coordinator-name",
+        None,
+        Arg::text("HOST"),
+        "the name or address clients reach this daemon by (default: the address it reaches the coordinator from)",
+        NET,
+    ),
+    opt(
+        "coordinator-withdraw-file",
+        None,
+        Arg::file("FILE"),
+        "offer the coordinator no slots while FILE exists",
+        NET,
     ),
     opt("daemon", None, None, "bind and listen on socket", MODE),
     opt(
@@ -539,6 +570,22 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 return Err(UsageError(
                     "--auth: 3.4's GSS-API authentication is not implemented; authenticate clients with TLS instead (--tls-cert, --tls-key and --tls-client-ca or --tls-tokens)".into(),
                 ));
+            }
+            "coordinator" => o.coordinator.coordinators.push(
+                crate::coordinator::parse_target(&value).ok_or_else(|| {
+                    UsageError(format!("--coordinator: {value:?} is not HOST[:PORT]"))
+                })?,
+            ),
+            "coordinator-max-load" => {
+                let l: f64 = number(name, &value)?;
+                if !(l.is_finite() && l >= 0.0) {
+                    return Err(UsageError(format!("--{name}: {value:?} is not a load")));
+                }
+                o.coordinator.max_load = Some(l);
+            }
+            "coordinator-name" => o.coordinator.name = Some(value),
+            "coordinator-withdraw-file" => {
+                o.coordinator.withdraw_file = Some(PathBuf::from(value))
             }
             "daemon" => o.mode = Mode::Daemon,
             "enable-tcp-insecure" => o.enable_tcp_insecure = true,

@@ -22,6 +22,7 @@ pub fn pages() -> Vec<&'static Page> {
         &pages::LSDISTCC,
         &pages::DISTCCMON_TEXT,
         &pages::DISTCC_FARM,
+        &pages::DISTCC_COORDINATOR,
         &pages::DISTCC_ZEROCONF,
         &pages::PUMP,
         &pages::INCLUDE_SERVER,

@@ -172,6 +172,10 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
             items: &[
                 item("DISTCC_HOSTS", "The host list (see HOST SPECIFICATIONS)."),
                 item(
+                    "DISTCC_COORDINATOR",
+                    "HOST[:PORT][,tls][,HOST[:PORT][,tls]...]: farm coordinators (distcc-coordinator(1), port 3634 by default) to ask for a lease before each remote job, in order; ,tls: over TLS with the DISTCC_TLS_* settings. The host list is then only for when none answers: a coordinator that cannot be reached within 0.5 s, goes silent for 2 s or refuses makes the job use the host list, and is not asked again for 10 s (files under $DISTCC_DIR/coord).",
+                ),
+                item(
                     "DISTCC_ZEROCONF_INTERFACE",
                     "The one network interface (by name; lo for loopback) on which the +zeroconf browser sends and listens; unset: every interface, as distcc 3.4. Read when the browser starts.",
                 ),
@@ -672,8 +676,10 @@ pub static DISTCC_FARM: Page = Page {
 distcc-farm reads the client's host list (as distcc(1) does), asks every TCP host's \
 statistics port for /json in parallel, reads this user's backoff files and statistics, and \
 prints one line per host: answering, down (and why) or backed off; busy and total slots; \
-job counts; running jobs. The hosts' distccd must run with --stats. With DELAY it \
-repeats every DELAY seconds.",
+job counts; running jobs. The hosts' distccd must run with --stats. With DISTCC_COORDINATOR \
+set, each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
+learned speed; every build's leases, fair share and wait; the last decision), and the host \
+list becomes optional. With DELAY it repeats every DELAY seconds.",
     options: tables::DISTCC_FARM,
     style: Style::Gnu,
     groups: &[],
@@ -683,6 +689,10 @@ repeats every DELAY seconds.",
             text: "",
             items: &[
                 item("DISTCC_HOSTS", "The host list, as for distcc(1)."),
+                item(
+                    "DISTCC_COORDINATOR",
+                    "Farm coordinators to show first, as for distcc(1).",
+                ),
                 item("DISTCC_DIR", "Where backoff files and statistics are read."),
             ],
         },
@@ -693,6 +703,51 @@ repeats every DELAY seconds.",
         },
     ],
     see_also: &["distcc(1)", "distccd(1)", "distccmon-text(1)"],
+};
+
+pub static DISTCC_COORDINATOR: Page = Page {
+    name: "distcc-coordinator",
+    section: 1,
+    summary: "hand out the fastest free slot of a distcc farm to clients on many machines",
+    synopsis: &["[--listen ADDRESS] [--port PORT] [--lease-secs SECONDS] [--verbose]"],
+    description: "\
+distcc-coordinator keeps one view of a farm for every client machine. Daemons started with \
+distccd --coordinator HOST[:PORT] register and report their slots, busy slots (jobs of any \
+client, distcc 3.4's too), load and memory, and offer fewer slots while their own users need \
+the machine. A client with DISTCC_COORDINATOR set asks for a slot for each job and gets a \
+lease (host and slot); it compiles directly with that daemon (sources never pass through \
+the coordinator) and releases the lease, or its connection closes, which frees it at once. \
+The fastest free slot is given first (speeds are learned from the clients' reports), slow \
+hosts are kept off the end of a build, and when several builds wait, a freed slot goes to \
+the build holding the fewest. Several coordinators can serve one farm: daemons register \
+with all of them, clients try them in order. When no coordinator answers, clients schedule \
+over their host list as without one. It runs in the foreground until SIGTERM or SIGINT.",
+    options: tables::DISTCC_COORDINATOR,
+    style: Style::Gnu,
+    groups: &[],
+    sections: &[
+        Section {
+            title: "Endpoints",
+            text: "On the same port as the daemons and clients:",
+            items: &[
+                item(
+                    "/json",
+                    "Hosts (slots, busy, leased, free, load, learned ms/KB, withdrawn and why), leases, the queue, every build's share and recent decisions.",
+                ),
+                item("/metrics", "The same counts in Prometheus' text format."),
+                item(
+                    "/dashboard",
+                    "A live page of all of it, polling /json every second.",
+                ),
+            ],
+        },
+        Section {
+            title: "Exit status",
+            text: "0 after SIGTERM or SIGINT; 101 on bad arguments; 102 when the port cannot be bound; 100 on other failures.",
+            items: &[],
+        },
+    ],
+    see_also: &["distcc(1)", "distccd(1)"],
 };
 
 pub static DISTCC_ZEROCONF: Page = Page {

@@ -178,6 +178,89 @@ pub const DISTCC_FARM: &[Opt] = &[
     opt("help", None, None, "Explain usage, and exit.", G),
 ];
 
+/// `distcc-coordinator`'s options.
+pub const DISTCC_COORDINATOR: &[Opt] = &[
+    opt(
+        "listen",
+        None,
+        Arg::text("ADDRESS"),
+        "IP address to listen on (default 0.0.0.0).",
+        G,
+    ),
+    opt(
+        "port",
+        None,
+        Arg::text("PORT"),
+        "The one port for daemons, clients and the pages (default 3634).",
+        G,
+    ),
+    opt(
+        "lease-secs",
+        None,
+        Arg::text("SECONDS"),
+        "Longest life of a lease (default 3600); a lease also ends when its client's connection closes.",
+        G,
+    ),
+    opt(
+        "daemon-silence",
+        None,
+        Arg::text("SECONDS"),
+        "A daemon not heard from for this long is dropped (default 15; daemons report at least every 5 s).",
+        G,
+    ),
+    opt(
+        "tls-cert",
+        None,
+        Arg::file("FILE"),
+        "This coordinator's certificate chain (PEM): TLS on the port, beside plain connections.",
+        G,
+    ),
+    opt(
+        "tls-key",
+        None,
+        Arg::file("FILE"),
+        "Its private key (PEM).",
+        G,
+    ),
+    opt(
+        "tls-client-ca",
+        None,
+        Arg::file("FILE"),
+        "Accept daemons and clients with a certificate from these CAs.",
+        G,
+    ),
+    opt(
+        "tls-tokens",
+        None,
+        Arg::file("FILE"),
+        "Accept daemons and clients by token: name token lines.",
+        G,
+    ),
+    opt(
+        "tls-allow",
+        None,
+        Arg::text("NAME"),
+        "Only these names (certificate CN or DNS name, token name) may use the port over TLS; repeatable.",
+        G,
+    ),
+    opt(
+        "tls-only",
+        None,
+        None,
+        "Refuse plain connections' frames (the pages stay readable without TLS).",
+        G,
+    ),
+    opt(
+        "verbose",
+        Some('v'),
+        None,
+        "Log connections and registrations to stderr.",
+        G,
+    ),
+    opt("help", Some('h'), None, "Explain usage, and exit.", G),
+    opt("version", None, None, "Print the version, and exit.", G),
+];
+
 /// `distcc-zeroconf` takes only its directory.
 pub const DISTCC_ZEROCONF: &[Opt] = &[opt("help", Some('h'), None, "Explain usage, and exit.", G)];
 

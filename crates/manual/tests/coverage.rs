@@ -92,6 +92,15 @@ fn distcc_options_are_documented() {
 }
 
 #[test]
+fn distcc_coordinator_options_are_documented() {
+    same(
+        "distcc-coordinator",
+        parsed(&["src/bin/distcc-coordinator.rs"]),
+        tables::DISTCC_COORDINATOR,
+    );
+}
+
+#[test]
 fn distcc_farm_options_are_documented() {
     same(
         "distcc-farm",

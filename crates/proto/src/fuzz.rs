@@ -133,6 +133,12 @@ pub const TARGETS: &[Target] = &[
         max_alloc: |_| 1024,
         fixed_len: Some(state::RECORD_LEN),
     },
+    Target {
+        name: "coord",
+        body: coord,
+        max_alloc: |_| 16 * 1024,
+        fixed_len: None,
+    },
 ];
 
 /// Bodies that decode whole messages hold at most one unpacked body (`max_unpacked`), its
@@ -756,6 +762,30 @@ pub fn auth(data: &[u8]) {
 /// A state file's contents (what `distccmon-text` reads from any client's directory): decodes
 /// exactly when the length, magic and size are right, strings are NUL-free and cut at 127
 /// bytes, and a decoded record re-encodes to bytes that decode to the same record.
+/// The coordinator's frames (`coord::decode`): whatever it accepts is within `MAX_LEN` and
+/// `MAX_FIELDS`, says how many bytes it used, and re-encodes to a frame that decodes the same
+/// and uses as many bytes; a frame is never reported from fewer bytes than it needs.
+pub fn coord(data: &[u8]) {
+    use crate::coord::{self, MAX_FIELDS, MAX_LEN};
+    match coord::decode(data) {
+        Ok(Some((frame, used))) => {
+            assert!(used <= data.len() && used <= HEADER_LEN + MAX_LEN);
+            assert!(frame.fields.len() <= MAX_FIELDS);
+            decoded();
+            let mut again = Vec::new();
+            coord::encode(&mut again, &frame);
+            assert_eq!(again.len(), used, "re-encoded length");
+            assert_eq!(coord::decode(&again).ok().flatten(), Some((frame, used)));
+            assert!(matches!(
+                coord::decode(&data[..used - 1]),
+                Ok(None) | Err(_)
+            ));
+        }
+        Ok(None) => assert!(data.len() < HEADER_LEN + MAX_LEN),
+        Err(_) => {}
+    }
+}
+
 pub fn state_record(data: &[u8]) {
     let result = StateRecord::decode(data);
     let word = std::mem::size_of::<usize>();

@@ -12,6 +12,7 @@
 
 pub mod advert;
 pub mod auth;
+pub mod coord;
 mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzz;

@@ -81,6 +81,7 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             }
             "lzo_decompress" => seeds.push(lzo::compress(&v)),
             "lzo_roundtrip" => seeds.push(v),
+            "coord" => seeds.push(v[..v.len().min(64)].to_vec()),
             _ => {}
         }
     }
@@ -183,5 +184,6 @@ targets!(
     lzo_decompress,
     lzo_roundtrip,
     state,
+    coord,
     auth,
 );

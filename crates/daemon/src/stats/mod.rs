@@ -394,6 +394,15 @@ impl Stats {
         g.counters.bytes_out += written;
     }
 
+    /// Jobs holding a slot (compiling) now, whoever sent them: what a farm coordinator is told.
+    pub fn compiling(&self) -> usize {
+        self.lock()
+            .running
+            .values()
+            .filter(|j| j.phase == Phase::Compiling)
+            .count()
+    }
+
     /// A request whose command line is known: it shows as running until its ticket ends.
     pub fn begin(self: &Arc<Self>, peer: &str, compiler: &str, file: &str) -> Ticket {
         let now = Instant::now();

@@ -8,6 +8,7 @@
 //! it). Hosts are queried in parallel std threads with a timeout each, so one dead host
 //! delays a refresh by at most that timeout.
 
+pub mod coordinator;
 pub mod json;
 
 use std::fmt::Write as _;
