@@ -353,6 +353,29 @@ impl Client<'_> {
             }
             cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
         }
+        // The result cache (issue 16, `cache`): a hit replays the whole result here; a miss
+        // is stored when the remote compile below succeeds.
+        let classic = matches!(route, source::Route::Classic);
+        let mut cached = None;
+        if let Some(plan) =
+            crate::cache::plan(cfg, self.log, &dirs.top, &job, classic, pump.may_pump())
+        {
+            if let Cpp::NotStarted = cpp {
+                cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
+            }
+            let source = cpp.wait(self.log);
+            match plan.look(
+                &compiler.program,
+                &job,
+                &server_argv,
+                source.as_deref(),
+                cpp.stderr(),
+            ) {
+                crate::cache::Look::Hit(code) => return Ok(code),
+                crate::cache::Look::Miss(pending) => cached = Some(pending),
+                crate::cache::Look::Skip => {}
+            }
+        }
         let mut last_failure = (
             ExitCode::NoHosts,
             if list.hosts.iter().all(|h| h.down) {
@@ -573,6 +596,9 @@ impl Client<'_> {
                     if exit == 0 {
                         output::write(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
+                        if let Some(pending) = &cached {
+                            pending.store(self.log, &reply, cpp.stderr());
+                        }
                         self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
                         state.note(Phase::Done, &host_name, slot.n);
                         self.log

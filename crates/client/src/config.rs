@@ -64,6 +64,9 @@ pub struct Config {
     /// `CPATH`, `C_INCLUDE_PATH` or `CPLUS_INCLUDE_PATH` is set (the name of the first):
     /// include directories the include server does not see, so no pump mode.
     pub include_path_env: Option<&'static str>,
+    /// The result cache's settings (ours; `cache`): `DISTCC_CACHE`, `DISTCC_CACHE_DIR`,
+    /// `DISTCC_CACHE_SIZE`.
+    pub cache: crate::cache::Settings,
 }
 
 /// 3.4's `dcc_getenv_bool`: unset gives the default; otherwise anything but `0` and empty
@@ -147,6 +150,11 @@ impl Config {
             ssh_hoard: env_bool(get("DISTCC_SSH_HOARD"), true),
             ssh_persist: secs("DISTCC_SSH_PERSIST", 300),
             include_server_port: nonempty_path(get("INCLUDE_SERVER_PORT")),
+            cache: crate::cache::Settings {
+                enabled: get("DISTCC_CACHE").map(|v| atoi(&v.to_string_lossy()) != 0),
+                dir: nonempty_path(get("DISTCC_CACHE_DIR")),
+                size: get("DISTCC_CACHE_SIZE").map(|v| v.to_string_lossy().into_owned()),
+            },
             max_discrepancy: get("DISTCC_MAX_DISCREPANCY")
                 .map(|v| v.to_string_lossy().into_owned()),
             include_path_env: ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"]

@@ -5,6 +5,7 @@
 //! spawning and locking (`os`). It never links async runtimes, HTTP or daemon code.
 
 mod backoff;
+pub mod cache;
 pub mod ccid;
 pub mod compile;
 pub mod config;

@@ -50,6 +50,13 @@ pub mod kind {
     pub const FALLBACK: &str = "fallback";
     pub const BACKOFF: &str = "backoff";
     pub const SKIPPED: &str = "skipped_backing_off";
+    /// Result cache (`cache`): hits by where (`local`, or the daemon's `host`), misses and
+    /// not-cacheable compiles by reason, entries stored, bytes of results replayed.
+    pub const CACHE_HIT: &str = "cache_hit";
+    pub const CACHE_MISS: &str = "cache_miss";
+    pub const UNCACHEABLE: &str = "cache_uncacheable";
+    pub const CACHE_STORED: &str = "cache_stored";
+    pub const CACHE_HIT_BYTES: &str = "cache_hit_bytes";
 }
 
 impl Tally {
@@ -166,6 +173,27 @@ pub fn fallback(code: ExitCode) {
     note(kind::FALLBACK, reason(code), 1);
 }
 
+/// A result came from a cache (`local`, or a daemon's spec) instead of a compile.
+pub fn cache_hit(from: &str, bytes: u64) {
+    note(kind::CACHE_HIT, from, 1);
+    note(kind::CACHE_HIT_BYTES, "", bytes);
+}
+
+/// A cacheable compile found nothing usable, for `reason`.
+pub fn cache_miss(reason: &str) {
+    note(kind::CACHE_MISS, reason, 1);
+}
+
+/// A compile the cache may not keep, for `reason`.
+pub fn uncacheable(reason: &str) {
+    note(kind::UNCACHEABLE, reason, 1);
+}
+
+/// A result was stored in the local cache.
+pub fn cache_stored() {
+    note(kind::CACHE_STORED, "", 1);
+}
+
 /// A short reason for a distcc failure code.
 pub fn reason(code: ExitCode) -> &'static str {
     match code {
@@ -246,7 +274,7 @@ fn ms(n: u64) -> String {
     format!("{:.1} s", n as f64 / 1000.0)
 }
 
-fn size(n: u64) -> String {
+pub fn size(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let (mut v, mut i) = (n as f64, 0);
     while v >= 1024.0 && i < units.len() - 1 {
@@ -287,6 +315,32 @@ pub fn show(t: &Tally, top: &Path) -> String {
     let _ = writeln!(o, "  remote, ok        {:>8}", sum(kind::REMOTE_OK));
     let _ = writeln!(o, "  remote, error     {:>8}", sum(kind::REMOTE_ERROR));
     let _ = writeln!(o, "  local             {:>8}", sum(kind::LOCAL));
+    let hits = sum(kind::CACHE_HIT);
+    let misses = sum(kind::CACHE_MISS);
+    if hits + misses + sum(kind::UNCACHEABLE) > 0 {
+        let _ = writeln!(
+            o,
+            "  from the cache    {hits:>8}   local {}, daemons {}",
+            t.get(kind::CACHE_HIT, "local"),
+            hits - t.get(kind::CACHE_HIT, "local")
+        );
+        let _ = writeln!(
+            o,
+            "cache misses        {misses:>8}   stored {}, hit rate {:.1} %",
+            t.get(kind::CACHE_STORED, ""),
+            if hits + misses == 0 {
+                0.0
+            } else {
+                100.0 * hits as f64 / (hits + misses) as f64
+            }
+        );
+        let _ = writeln!(o, "  not cacheable     {:>8}", sum(kind::UNCACHEABLE));
+        let _ = writeln!(
+            o,
+            "bytes of results from the cache {}",
+            size(t.get(kind::CACHE_HIT_BYTES, ""))
+        );
+    }
     let _ = writeln!(
         o,
         "bytes sent {}, received {}",
@@ -321,6 +375,9 @@ pub fn show(t: &Tally, top: &Path) -> String {
         ("fallbacks to local by reason", kind::FALLBACK),
         ("backoffs by host and reason", kind::BACKOFF),
         ("hosts skipped while backing off", kind::SKIPPED),
+        ("cache hits by source", kind::CACHE_HIT),
+        ("cache misses by reason", kind::CACHE_MISS),
+        ("not cacheable by reason", kind::UNCACHEABLE),
     ] {
         let rows = t.of(k);
         if rows.is_empty() {

@@ -1,0 +1,324 @@
+//! The client's side of the result cache (issue 16; the key, entry format and store are
+//! `distcc-cache`'s).
+//!
+//! `compile` calls [`plan`] once the job's route is known; when it gives a [`Plan`], the
+//! preprocessed source is made and [`Plan::look`] computes the key and looks in the local
+//! store: a hit replays the result here (object through `output::write`, messages through
+//! `output::relay`) and the compile ends without a slot or a connection; a miss gives a
+//! [`Pending`] that `compile` hands the successful remote reply to.
+//!
+//! **What is stored**: only a remote compile that succeeded (exit 0) and printed nothing
+//! (neither the local preprocessor nor the server): those are the results a remote compile
+//! returns as they are. A compile that printed anything is compiled again here for the
+//! compiler's own words (`compile::messages_need_local_compile`), and that run writes straight
+//! to the caller's stderr, so it is not stored; nor are local compiles, compile errors and
+//! fallbacks. In plain mode the local preprocessor writes the `.d` file, on a hit too, so
+//! entries carry no `.d`.
+//!
+//! **When it is used**: the cache is on when `DISTCC_CACHE` says so (non-zero on, `0` off,
+//! for one build), else when `$DISTCC_DIR/cache.setting` says `on` (`distcc --cache-on`,
+//! `--cache-off`: for good); off otherwise. Plain mode by the classic route only (not pump
+//! mode, not the identical-debug source route: counted as not cacheable).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cache::{Entry, Found, Key, Store};
+
+use crate::config::Config;
+use crate::log::Log;
+
+/// Where `--cache-on`/`--cache-off` keep the lasting setting, under `$DISTCC_DIR`.
+pub const SETTING_FILE: &str = "cache.setting";
+/// The store's directory under `$DISTCC_DIR` unless `DISTCC_CACHE_DIR` names one.
+pub const SUBDIR: &str = "cache";
+/// `DISTCC_CACHE_SIZE` when unset or unreadable: 2 GiB.
+pub const DEFAULT_SIZE: u64 = 2 << 30;
+
+/// The cache's environment, read once by `Config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `DISTCC_CACHE`: `Some(false)` for `0`, `Some(true)` for another number, `None` unset.
+    pub enabled: Option<bool>,
+    /// `DISTCC_CACHE_DIR`.
+    pub dir: Option<PathBuf>,
+    /// `DISTCC_CACHE_SIZE`, verbatim (`parse_size`).
+    pub size: Option<String>,
+}
+
+/// `123`, `64K`, `500M`, `2G`, `1T` (powers of 1024; a trailing `B`/`iB` is allowed).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let s = s
+        .strip_suffix("iB")
+        .or_else(|| s.strip_suffix('B'))
+        .unwrap_or(s);
+    let (num, shift) = match s.as_bytes().last()? {
+        b'k' | b'K' => (&s[..s.len() - 1], 10),
+        b'm' | b'M' => (&s[..s.len() - 1], 20),
+        b'g' | b'G' => (&s[..s.len() - 1], 30),
+        b't' | b'T' => (&s[..s.len() - 1], 40),
+        _ => (s, 0),
+    };
+    let n: f64 = num.trim().parse().ok()?;
+    (n.is_finite() && n >= 0.0).then(|| (n * (1u64 << shift) as f64) as u64)
+}
+
+/// The local store of this configuration (`top` is `$DISTCC_DIR`).
+pub fn store(config: &Config, top: &Path) -> Store {
+    let dir = config.cache.dir.clone().unwrap_or_else(|| top.join(SUBDIR));
+    let size = config
+        .cache
+        .size
+        .as_deref()
+        .and_then(parse_size)
+        .unwrap_or(DEFAULT_SIZE);
+    Store::new(dir, size)
+}
+
+/// Is the cache on: `DISTCC_CACHE`, else the lasting setting, else off.
+pub fn enabled(config: &Config, top: &Path) -> bool {
+    config.cache.enabled.unwrap_or_else(|| {
+        std::fs::read_to_string(top.join(SETTING_FILE)).is_ok_and(|s| s.trim() == "on")
+    })
+}
+
+/// `distcc --cache-on` / `--cache-off`: the lasting setting.
+pub fn set_enabled(top: &Path, on: bool) -> io::Result<()> {
+    std::fs::create_dir_all(top)?;
+    let tmp = top.join(format!(".{SETTING_FILE}.{}", std::process::id()));
+    std::fs::write(&tmp, if on { "on\n" } else { "off\n" })?;
+    std::fs::rename(&tmp, top.join(SETTING_FILE))
+}
+
+/// The lines `--show-stats` adds about the store.
+pub fn show(config: &Config, top: &Path) -> String {
+    let s = store(config, top);
+    let u = s.usage();
+    format!(
+        "\nresult cache {} in {}: {} entries, {} of {}\n",
+        if enabled(config, top) { "on" } else { "off" },
+        s.dir().display(),
+        u.entries,
+        crate::stats::size(u.bytes),
+        crate::stats::size(s.max_bytes()),
+    )
+}
+
+/// A compile that may use the cache, before its source is known.
+pub struct Plan<'a> {
+    store: Store,
+    top: &'a Path,
+    log: &'a Log,
+}
+
+/// What a lookup decided.
+pub enum Look {
+    /// Replayed: the compile is over with this exit code.
+    Hit(i32),
+    /// Not there: store the result under this.
+    Miss(Pending),
+    /// Not cacheable (counted) or not usable this time (logged).
+    Skip,
+}
+
+/// Decides whether `job` may use the cache at all; counts why not. `classic` is the plain
+/// route (fully preprocessed here), `pump` whether pump mode may still be used.
+pub fn plan<'a>(
+    config: &Config,
+    log: &'a Log,
+    top: &'a Path,
+    job: &args::Job,
+    classic: bool,
+    pump: bool,
+) -> Option<Plan<'a>> {
+    if !enabled(config, top) {
+        return None;
+    }
+    let why = if pump {
+        Some("pump mode")
+    } else if !classic {
+        Some("the identical debug information route")
+    } else {
+        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
+        cache::rules::argv(&argv).or_else(|| {
+            // The main file: in plain mode the expansion is in the key anyway (see
+            // `cache::rules`), so the headers need not be read.
+            match std::fs::read(&job.input) {
+                Ok(text) => cache::rules::text(&text),
+                Err(_) => Some("the source cannot be read"),
+            }
+        })
+    };
+    if let Some(why) = why {
+        log.info(format_args!("not using the result cache: {why}"));
+        crate::stats::uncacheable(why);
+        return None;
+    }
+    Some(Plan {
+        store: store(config, top),
+        top,
+        log,
+    })
+}
+
+impl Plan<'_> {
+    /// Computes the key of a plain compile by `program` (the local compiler) running
+    /// `server_argv` on `source` (the preprocessed text; `None`: the preprocessor failed)
+    /// and looks it up. A hit is replayed to `output` (the object's path) and the caller's
+    /// stdout/stderr.
+    pub fn look(
+        self,
+        program: &Path,
+        job: &args::Job,
+        server_argv: &[Vec<u8>],
+        source: Option<&[u8]>,
+        cpp_stderr: &[u8],
+    ) -> Look {
+        let Some(source) = source else {
+            return Look::Skip;
+        };
+        if !cpp_stderr.is_empty() {
+            crate::stats::uncacheable("the preprocessor printed messages");
+            return Look::Skip;
+        }
+        let id = match crate::ccid::for_job(program, job.language, self.top) {
+            Ok(id) => id,
+            Err(e) => {
+                self.log.info(format_args!(
+                    "not using the result cache: the compiler's identity is unknown ({e})"
+                ));
+                crate::stats::uncacheable("the compiler's identity is unknown");
+                return Look::Skip;
+            }
+        };
+        let key = cache::key::plain(&id.fingerprint, &id.target, server_argv, source);
+        let input = job.input.to_string_lossy();
+        match self.store.get(&key) {
+            Found::Hit(entry) => {
+                let output = PathBuf::from(&job.output);
+                match replay(&entry, &output) {
+                    Ok(code) => {
+                        self.log.info(format_args!(
+                            "result of {input} from the local cache ({key})"
+                        ));
+                        crate::stats::cache_hit("local", entry.body_len());
+                        Look::Hit(code)
+                    }
+                    Err(e) => {
+                        self.log.warning(format_args!(
+                            "cannot write the cached result of {input} to {}: {e}",
+                            output.display()
+                        ));
+                        Look::Skip
+                    }
+                }
+            }
+            found => {
+                let why = match found {
+                    Found::Corrupt(c) => {
+                        self.log
+                            .warning(format_args!("removed a damaged cache entry {key}: {c}"));
+                        "a damaged entry (removed)"
+                    }
+                    _ => "not in the cache",
+                };
+                crate::stats::cache_miss(why);
+                Look::Miss(Pending {
+                    store: self.store,
+                    key,
+                })
+            }
+        }
+    }
+}
+
+/// Writes a hit's object and relays its messages; returns its exit code.
+fn replay(entry: &Entry, output: &Path) -> io::Result<i32> {
+    use std::io::Write;
+    let code = crate::compile::exit_code_of(entry.status);
+    if code == 0 {
+        crate::output::write(output, &entry.object)?;
+    }
+    let _ = crate::output::relay(&mut std::io::stderr().lock(), &entry.stderr);
+    let mut out = std::io::stdout().lock();
+    let _ = crate::output::relay(&mut out, &entry.stdout);
+    let _ = out.flush();
+    Ok(code)
+}
+
+/// A miss, waiting for the result to store.
+pub struct Pending {
+    store: Store,
+    key: Key,
+}
+
+impl Pending {
+    /// Stores a remote compile's reply when it is one the cache keeps: exit 0, nothing
+    /// printed (see the module's rule). A failure to store is logged, never fatal.
+    pub fn store(&self, log: &Log, reply: &proto::Reply, cpp_stderr: &[u8]) {
+        if reply.status != 0
+            || !reply.stderr.is_empty()
+            || !reply.stdout.is_empty()
+            || !cpp_stderr.is_empty()
+        {
+            return;
+        }
+        let entry = Entry {
+            status: 0,
+            object: reply.object.clone(),
+            dotd: None,
+            stderr: Vec::new(),
+            stdout: Vec::new(),
+        };
+        match self.store.put(&self.key, &entry) {
+            Ok(true) => crate::stats::cache_stored(),
+            Ok(false) => log.info(format_args!(
+                "result {} too large for the cache ({} bytes)",
+                self.key,
+                entry.body_len()
+            )),
+            Err(e) => log.warning(format_args!(
+                "cannot store result {} in {}: {e}",
+                self.key,
+                self.store.dir().display()
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsString;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("123"), Some(123));
+        assert_eq!(parse_size("64K"), Some(64 << 10));
+        assert_eq!(parse_size("1.5G"), Some(3 << 29));
+        assert_eq!(parse_size("500MiB"), Some(500 << 20));
+        assert_eq!(parse_size("2t"), Some(2 << 40));
+        assert_eq!(parse_size("x"), None);
+        assert_eq!(parse_size("-1M"), None);
+        assert_eq!(parse_size(""), None);
+    }
+
+    #[test]
+    fn the_setting_lasts_and_the_environment_wins() {
+        let t = os::tempdir::TempDir::new("client-cache-").unwrap();
+        let mut c = Config::from_lookup(|_| None);
+        assert!(!enabled(&c, t.path()));
+        set_enabled(t.path(), true).unwrap();
+        assert!(enabled(&c, t.path()));
+        c.cache.enabled = Some(false);
+        assert!(!enabled(&c, t.path()));
+        set_enabled(t.path(), false).unwrap();
+        c.cache.enabled = None;
+        assert!(!enabled(&c, t.path()));
+        let c = Config::from_lookup(|k| (k == "DISTCC_CACHE").then(|| OsString::from("1")));
+        assert!(enabled(&c, t.path()));
+        assert_eq!(store(&c, t.path()).dir(), t.path().join(SUBDIR));
+        assert_eq!(store(&c, t.path()).max_bytes(), DEFAULT_SIZE);
+    }
+}
