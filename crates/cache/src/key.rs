@@ -81,9 +81,10 @@ impl Builder {
                 Mode::Pump => b"pump",
             },
         );
-        b.field(b'C', &(argv.len() as u64).to_le_bytes());
-        for a in argv {
-            b.field(b'A', a.as_ref());
+        let kept = without_output(argv);
+        b.field(b'C', &(kept.len() as u64).to_le_bytes());
+        for a in kept {
+            b.field(b'A', a);
         }
         b
     }
@@ -123,6 +124,26 @@ impl Builder {
     pub fn finish(self) -> Key {
         Key(self.0.finalize().into())
     }
+}
+
+/// `argv` without its output option (`-o NAME`, `-oNAME`): the server writes the object
+/// under a name of its own and the name never reaches the compiler, so two compiles that
+/// differ only there are the same compile. (Options whose extra outputs are named after
+/// it, such as `-gsplit-dwarf`, are not cacheable: `rules`.)
+fn without_output(argv: &[impl AsRef<[u8]>]) -> Vec<&[u8]> {
+    let mut out = Vec::with_capacity(argv.len());
+    let mut words = argv.iter().map(AsRef::as_ref);
+    if let Some(first) = words.next() {
+        out.push(first);
+    }
+    while let Some(w) = words.next() {
+        if w == b"-o" {
+            words.next();
+        } else if !w.starts_with(b"-o") || w.starts_with(b"-obj") {
+            out.push(w);
+        }
+    }
+    out
 }
 
 /// The key of a plain-mode compile: identity, argv, preprocessed source.
@@ -170,6 +191,25 @@ mod tests {
         for v in variants {
             assert_ne!(v, base);
         }
+        // The output's name is not part of the compile.
+        assert_eq!(
+            base,
+            plain(
+                FP,
+                "x86_64-linux-gnu",
+                &["gcc", "-O2", "-c", "a.c", "-oelsewhere.o"],
+                b"int x;\n"
+            )
+        );
+        assert_eq!(
+            base,
+            plain(
+                FP,
+                "x86_64-linux-gnu",
+                &["gcc", "-O2", "-c", "a.c"],
+                b"int x;\n"
+            )
+        );
         // Framing: moving bytes between fields is a different key.
         let a = Builder::new(FP, "t", Mode::Pump, &argv)
             .file(b"ab", b"c")

@@ -1,0 +1,377 @@
+//! The result cache (issue 16) with real gcc and a real daemon: hits replay exactly, a
+//! compiler changed under the same name misses, `__DATE__` is not cached, concurrent clients
+//! leave no damaged entry, a truncated entry is a miss and is removed, the size bound holds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use super::support::{OurDaemon, require};
+use crate::client::client_support::Sandbox;
+
+fn hosts(d: &OurDaemon) -> String {
+    format!("127.0.0.1:{}", d.port)
+}
+
+/// Jobs the daemon ran to completion. It logs a job after its reply, so the count is read
+/// again for a while until it is at least `at_least`.
+fn daemon_jobs_at_least(d: &OurDaemon, at_least: usize) -> usize {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = d.log_text().matches(" exit 0 ").count();
+        if n >= at_least || std::time::Instant::now() > deadline {
+            return n;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Asserts that the daemon ran exactly `n` jobs.
+#[track_caller]
+fn assert_jobs(d: &OurDaemon, n: usize) {
+    assert_eq!(daemon_jobs_at_least(d, n), n, "{}", d.log_text());
+}
+
+/// `distcc gcc ARGS` with the cache on (plus `env`), which must succeed.
+fn cached(s: &Sandbox, d: &OurDaemon, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = s.distcc(&hosts(d), args);
+    c.env("DISTCC_CACHE", "1")
+        .env("DISTCC_FALLBACK", "0")
+        .envs(env.iter().copied());
+    let out = c.output().expect("running distcc");
+    assert!(
+        out.status.success(),
+        "distcc {args:?} failed: {}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        s.log_text()
+    );
+    out
+}
+
+/// The stats file's value of `kind` and `label`.
+fn stat(s: &Sandbox, kind: &str, label: &str) -> u64 {
+    let text = std::fs::read_to_string(s.distcc_dir.join("stats")).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f.len() == 3 && f[0] == kind && f[1] == label).then(|| f[2].parse::<u64>().unwrap())
+        })
+        .sum()
+}
+
+/// Every entry file under `dir` (not temp files).
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for sub in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if sub.file_name().len() != 2 {
+            continue;
+        }
+        for f in std::fs::read_dir(sub.path()).unwrap().flatten() {
+            if !f.file_name().to_string_lossy().starts_with('.') {
+                out.push(f.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn local(s: &Sandbox, args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .current_dir(s.path())
+        .status()
+        .unwrap();
+    assert!(st.success(), "local {args:?}");
+}
+
+#[test]
+fn a_hit_replays_object_and_dependency_file_exactly() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-hit");
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-MD",
+        "-MF",
+        "util.d",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    cached(&s, &d, &[], &cmd);
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_stored", ""), 1);
+    for f in ["util.o", "util.d"] {
+        std::fs::remove_file(s.path().join(f)).unwrap();
+    }
+    let out = cached(&s, &d, &[], &cmd);
+    assert!(out.stderr.is_empty() && out.stdout.is_empty(), "{out:?}");
+    // Nothing went to the daemon.
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_hit", "local"), 1);
+    assert!(
+        s.log_text().contains("from the local cache"),
+        "{}",
+        s.log_text()
+    );
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    local(&s, &cmd);
+    assert_eq!(
+        o,
+        s.read("util.o"),
+        "cached object differs from a local build"
+    );
+    assert_eq!(
+        dd,
+        s.read("util.d"),
+        "dependency file differs from a local build"
+    );
+    // Off for one build: DISTCC_CACHE=0 compiles remotely again.
+    cached(&s, &d, &[("DISTCC_CACHE", "0")], &cmd);
+    assert_jobs(&d, 2);
+    // --show-stats reports the hit and the store; --clear-cache empties it.
+    let show = s.distcc("", &["--show-stats"]).output().unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        text.contains("from the cache           1   local 1"),
+        "{text}"
+    );
+    assert!(text.contains("1 entries"), "{text}");
+    let clear = s.distcc("", &["--clear-cache"]).output().unwrap();
+    assert!(clear.status.success());
+    assert!(String::from_utf8_lossy(&clear.stdout).contains("removed 1 entries"));
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+}
+
+#[test]
+fn the_lasting_switch_turns_it_on_and_off() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-switch");
+    let cmd = ["gcc", "-Iinclude", "-c", "src/util.c", "-o", "util.o"];
+    let run = |s: &Sandbox| {
+        let out = s.distcc(&hosts(&d), &cmd).output().unwrap();
+        assert!(out.status.success());
+    };
+    // Off by default.
+    run(&s);
+    run(&s);
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+    assert!(s.distcc("", &["--cache-on"]).status().unwrap().success());
+    run(&s);
+    run(&s);
+    assert_jobs(&d, 3);
+    assert!(s.distcc("", &["--cache-off"]).status().unwrap().success());
+    run(&s);
+    assert_jobs(&d, 4);
+}
+
+#[test]
+fn a_compiler_changed_under_the_same_name_misses() {
+    if !require(&["gcc", "gcc-11", "gcc-12"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-compiler");
+    // `gcc` first on PATH: gcc 12, then gcc 11 under the same name (as after an upgrade).
+    let bin = s.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/gcc-12", bin.join("gcc")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let env = [("PATH", path.as_str())];
+    let cmd = ["gcc", "-Iinclude", "-c", "src/util.c", "-o", "util.o"];
+    cached(&s, &d, &env, &cmd);
+    cached(&s, &d, &env, &cmd);
+    assert_eq!(stat(&s, "cache_hit", "local"), 1);
+    assert_jobs(&d, 1);
+    std::fs::remove_file(bin.join("gcc")).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/gcc-11", bin.join("gcc")).unwrap();
+    cached(&s, &d, &env, &cmd);
+    assert_eq!(stat(&s, "cache_hit", "local"), 1, "{}", s.log_text());
+    assert_eq!(stat(&s, "cache_miss", "not in the cache"), 2);
+    assert_jobs(&d, 2);
+    assert_eq!(entries(&s.distcc_dir.join("cache")).len(), 2);
+}
+
+#[test]
+fn date_and_time_are_not_cached() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-date");
+    std::fs::write(
+        s.path().join("when.c"),
+        "const char *when = __DATE__ \" \" __TIME__;\n",
+    )
+    .unwrap();
+    let cmd = ["gcc", "-c", "when.c", "-o", "when.o"];
+    cached(&s, &d, &[], &cmd);
+    cached(&s, &d, &[], &cmd);
+    assert_jobs(&d, 2);
+    assert_eq!(
+        stat(
+            &s,
+            "cache_uncacheable",
+            "__DATE__, __TIME__ or __TIMESTAMP__ in the source"
+        ),
+        2
+    );
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+    // So are outputs no reply carries back.
+    cached(
+        &s,
+        &d,
+        &[],
+        &[
+            "gcc",
+            "-Iinclude",
+            "-fprofile-generate",
+            "-c",
+            "src/util.c",
+            "-o",
+            "u.o",
+        ],
+    );
+    assert_eq!(
+        stat(&s, "cache_uncacheable", "profile options (-fprofile-*)"),
+        1
+    );
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+}
+
+#[test]
+fn a_truncated_entry_is_a_miss_and_is_removed() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-trunc");
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    cached(&s, &d, &[], &cmd);
+    let e = entries(&s.distcc_dir.join("cache"));
+    assert_eq!(e.len(), 1);
+    let len = std::fs::metadata(&e[0]).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&e[0]).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    std::fs::remove_file(s.path().join("util.o")).unwrap();
+    cached(&s, &d, &[], &cmd);
+    assert_jobs(&d, 2);
+    assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 1);
+    assert!(s.log_text().contains("removed a damaged cache entry"));
+    // Stored afresh, whole.
+    assert_eq!(std::fs::metadata(&e[0]).unwrap().len(), len);
+    let o = s.read("util.o");
+    local(&s, &cmd);
+    assert_eq!(o, s.read("util.o"));
+    // A garbled one (same size) too.
+    let mut bytes = std::fs::read(&e[0]).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&e[0], bytes).unwrap();
+    cached(&s, &d, &[], &cmd);
+    assert_jobs(&d, 3);
+    assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 2);
+}
+
+#[test]
+fn the_size_bound_holds() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-size");
+    let bound: u64 = 16 * 1024;
+    let limit = bound.to_string();
+    let dir = s.path().join("elsewhere");
+    let env = [
+        ("DISTCC_CACHE_SIZE", limit.as_str()),
+        ("DISTCC_CACHE_DIR", dir.to_str().unwrap()),
+    ];
+    for i in 0..24 {
+        let src = format!("f{i}.c");
+        let body: String = (0..20)
+            .map(|j| format!("int f{i}_{j}(int x) {{ return x * {j} + {i}; }}\n"))
+            .collect();
+        std::fs::write(s.path().join(&src), body).unwrap();
+        cached(&s, &d, &env, &["gcc", "-c", &src, "-o", "f.o"]);
+        let used: u64 = entries(&dir)
+            .iter()
+            .map(|p| std::fs::metadata(p).unwrap().len())
+            .sum();
+        assert!(used <= bound, "after {i}: {used} bytes of entries");
+    }
+    let n = entries(&dir).len();
+    assert!((3..24).contains(&n), "{n} entries left");
+    assert_eq!(stat(&s, "cache_stored", ""), 24);
+}
+
+#[test]
+fn eight_concurrent_clients_leave_no_damaged_entry() {
+    if !require(&["gcc", "g++"]) {
+        return;
+    }
+    let d = OurDaemon::start(&["--jobs", "8"]);
+    let s = Sandbox::new("cache-concurrent");
+    let jobs: [&[&str]; 3] = [
+        &["gcc", "-O2", "-Iinclude", "-c", "src/util.c"],
+        &["gcc", "-O2", "-Iinclude", "-c", "src/main.c"],
+        &["g++", "-O2", "-Iinclude", "-c", "src/shapes.cpp"],
+    ];
+    for round in 0..2 {
+        let children: Vec<_> = (0..8)
+            .map(|i| {
+                let dir = s.path().join(format!("out{i}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                let (job, name) = (jobs[i % 3], format!("out{i}/r{round}.o"));
+                let mut c = s.distcc(&hosts(&d), job);
+                c.args(["-o", &name])
+                    .env("DISTCC_CACHE", "1")
+                    .env("DISTCC_FALLBACK", "0");
+                c.spawn().unwrap()
+            })
+            .collect();
+        for c in children {
+            assert!(c.wait_with_output().unwrap().status.success());
+        }
+    }
+    let found = entries(&s.distcc_dir.join("cache"));
+    assert_eq!(found.len(), 3, "{found:?}");
+    for p in &found {
+        let bytes = std::fs::read(p).unwrap();
+        cache::Entry::decode(&bytes).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    // Every object equals a local build's.
+    for (i, job) in jobs.iter().enumerate() {
+        let mut local_cmd = job.to_vec();
+        local_cmd.extend(["-o", "local.o"]);
+        local(&s, &local_cmd);
+        let want = s.read("local.o");
+        for j in (i..8).step_by(3) {
+            for round in 0..2 {
+                assert_eq!(s.read(&format!("out{j}/r{round}.o")), want, "{job:?}");
+            }
+        }
+    }
+    // The second round came from the cache.
+    assert_eq!(stat(&s, "cache_hit", "local"), 8, "{}", s.log_text());
+}
