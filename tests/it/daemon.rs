@@ -86,6 +86,24 @@ pub(crate) fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
     }
     let mut reply = Vec::new();
     let _ = s.read_to_end(&mut reply);
+    strip_trailer(reply)
+}
+
+/// The advertisement our daemon appends after every protocol 1–3 reply (docs/protocol-4.md).
+pub(crate) const TRAILER: &[u8] = b"ADVT0000000bprotocol=4\n";
+
+/// A protocol 1–3 reply without the advertisement behind it, which must be there (3.4's
+/// client never reads it; ours learns protocol 4 from it).
+pub(crate) fn strip_trailer(mut reply: Vec<u8>) -> Vec<u8> {
+    let v123 = [&b"DONE00000001"[..], b"DONE00000002", b"DONE00000003"];
+    if v123.iter().any(|p| reply.starts_with(p)) {
+        assert!(
+            reply.ends_with(TRAILER),
+            "no advertisement after a 1-3 reply: {:?}",
+            String::from_utf8_lossy(&reply[reply.len().saturating_sub(40)..])
+        );
+        reply.truncate(reply.len() - TRAILER.len());
+    }
     reply
 }
 
@@ -267,9 +285,9 @@ fn malformed_requests_are_closed_logged_and_harmless() {
         ),
         ("4 GiB DOTI", huge_doti, "exceeds the limit"),
         (
-            "version 4",
-            tok("DIST", 4),
-            "unsupported protocol version 4",
+            "version 5",
+            tok("DIST", 5),
+            "unsupported protocol version 5",
         ),
         ("bad hex", b"DIST0000000zARGC".to_vec(), "not hexadecimal"),
         (
@@ -578,7 +596,7 @@ pub(crate) fn finish_request(mut s: TcpStream, rest: &[u8]) -> Vec<u8> {
     s.write_all(rest).unwrap();
     let mut reply = Vec::new();
     s.read_to_end(&mut reply).unwrap();
-    reply
+    strip_trailer(reply)
 }
 
 #[test]

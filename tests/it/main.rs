@@ -18,6 +18,7 @@ mod monitor;
 mod netns;
 mod outputs;
 mod package;
+mod protocol4;
 mod sandbox;
 mod sched;
 mod security;

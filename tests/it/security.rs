@@ -74,7 +74,7 @@ fn exchange_on(mut s: TcpStream, req: &[u8]) -> Vec<u8> {
     let _ = s.write_all(req);
     let mut reply = Vec::new();
     let _ = s.read_to_end(&mut reply);
-    reply
+    crate::daemon::strip_trailer(reply)
 }
 
 fn decode(version: u32, reply: &[u8]) -> proto::Reply {

@@ -279,6 +279,30 @@ impl Client<'_> {
                 off.then_some(()).is_none()
             })
             .collect();
+        // The compiler identity protocol 4 sends (`CCID`), and the key under which a host that
+        // lacks this compiler (`RSLT 3xx`) is skipped.
+        let identity = if cfg.max_protocol >= 4
+            && candidates
+                .iter()
+                .any(|h| crate::learned::speaks_v4(&dirs.top, h, now))
+        {
+            self.compiler_identity(compiler, &job, &dirs.top)
+        } else {
+            Vec::new()
+        };
+        let skip_key = skip_key(&identity, argv);
+        let mut lacking = false;
+        candidates.retain(|h| {
+            let lacks = crate::learned::skipped(&dirs.top, h, &skip_key, now);
+            if lacks {
+                self.log.info(format_args!(
+                    "{} lacks this compiler (it said so within the last day); not asking it",
+                    h.spec
+                ));
+            }
+            lacking |= lacks;
+            !lacks
+        });
         let state = StateFile::new(&dirs.top, Path::new(&job.input));
         let mut server_argv = job.server_argv();
         if !cfg.no_rewrite_cross {
@@ -335,6 +359,9 @@ impl Client<'_> {
             cork: cfg.tcp_cork,
             ssh: &ssh,
             log: self.log,
+            top: &dirs.top,
+            max_protocol: cfg.max_protocol,
+            ccid: &identity,
         };
         let mut cpp = Cpp::NotStarted;
         let all_remote = !candidates.is_empty() && candidates.iter().all(|h| !h.is_local());
@@ -380,6 +407,8 @@ impl Client<'_> {
             ExitCode::NoHosts,
             if list.hosts.iter().all(|h| h.down) {
                 "every host is marked down"
+            } else if lacking {
+                "every host is backing off, marked down or lacks this compiler"
             } else {
                 "every host is backing off or marked down"
             }
@@ -431,11 +460,30 @@ impl Client<'_> {
                     remote::attempt(host, &plan.server_argv, &link, &mut progress, &mut body);
                 let reply = match attempt {
                     Attempt::Reply(reply) => reply,
-                    Attempt::Comm(f) => {
+                    Attempt::Comm(f) | Attempt::NoV4(f) => {
                         last_failure = self.host_failed(dirs, host, &input, f.code, f.why);
                         candidates.remove(slot.host);
                         continue;
                     }
+                    Attempt::Refused(r) => match self.refused(dirs, host, &input, &r, &skip_key) {
+                        AfterRefusal::TryAnother(failure) => {
+                            last_failure = failure;
+                            candidates.remove(slot.host);
+                            continue;
+                        }
+                        AfterRefusal::Local(code, why) => {
+                            drop(slot);
+                            return self.fall_back(
+                                dirs,
+                                Some(&list),
+                                compiler,
+                                argv,
+                                &input,
+                                code,
+                                &why,
+                            );
+                        }
+                    },
                     // A pump request runs no preprocessor; should it ever say so, plain mode.
                     Attempt::CppFailed => {
                         pump.demote();
@@ -636,10 +684,28 @@ impl Client<'_> {
                     crate::stats::local("the local preprocessor failed");
                     return self.run_local_locked(dirs, Some(&list), compiler, argv);
                 }
-                Attempt::Comm(f) => {
+                Attempt::Comm(f) | Attempt::NoV4(f) => {
                     last_failure = self.host_failed(dirs, host, &input, f.code, f.why);
                     candidates.remove(slot.host);
                 }
+                Attempt::Refused(r) => match self.refused(dirs, host, &input, &r, &skip_key) {
+                    AfterRefusal::TryAnother(failure) => {
+                        last_failure = failure;
+                        candidates.remove(slot.host);
+                    }
+                    AfterRefusal::Local(code, why) => {
+                        drop(slot);
+                        return self.fall_back(
+                            dirs,
+                            Some(&list),
+                            compiler,
+                            argv,
+                            &input,
+                            code,
+                            &why,
+                        );
+                    }
+                },
             }
         }
         let (code, why) = last_failure;
@@ -789,6 +855,56 @@ impl Client<'_> {
         let received = reply.object.len() + reply.stderr.len() + reply.stdout.len();
         crate::stats::remote(&host.spec, exit == 0, sent, received as u64, at.elapsed());
         Ok(exit)
+    }
+
+    /// The compiler identity sent as `CCID` in protocol 4 (`ccid::for_job`, cached by file
+    /// identity under `$DISTCC_DIR/identity/`). Empty when it cannot be had: this job then
+    /// goes in protocol 1-3, which carries none (`remote::attempt`), and the log says why.
+    fn compiler_identity(&self, compiler: &LocalCompiler, job: &Job, top: &Path) -> Vec<u8> {
+        match crate::ccid::for_job(&compiler.program, job.language, top) {
+            Ok(id) => id.encode(),
+            Err(e) => {
+                self.log.info(format_args!(
+                    "cannot tell the identity of {} ({e}); not using protocol 4 for this job",
+                    compiler.program.display()
+                ));
+                Vec::new()
+            }
+        }
+    }
+
+    /// A protocol 4 server refused the job or failed, and said why: its text is shown, and
+    /// its class decides (docs/protocol-4.md): 1xx the host's fault (backed off, another host
+    /// tried); 2xx the request's (compiled here, no backoff); 3xx this host lacks this
+    /// compiler (skipped for this compiler identity only, another host tried, no backoff);
+    /// 4xx the client's credentials (another host tried, no backoff).
+    fn refused(
+        &self,
+        dirs: &Dirs,
+        host: &Host,
+        input: &str,
+        r: &proto::Refusal,
+        skip_key: &[u8],
+    ) -> AfterRefusal {
+        let text = r.text.trim_end();
+        let why = format!("{} answered {}: {text}", host.spec, r.code);
+        match r.code / 100 {
+            2 => AfterRefusal::Local(ExitCode::BadArguments, why),
+            3 => {
+                self.log.warning(format_args!(
+                    "{why}; not sending this compiler's jobs there for a day"
+                ));
+                crate::learned::skip(&dirs.top, host, skip_key);
+                AfterRefusal::TryAnother((ExitCode::CompilerMissing, why))
+            }
+            4 => {
+                self.log.warning(format_args!("{why}"));
+                AfterRefusal::TryAnother((ExitCode::AccessDenied, why))
+            }
+            _ => {
+                AfterRefusal::TryAnother(self.host_failed(dirs, host, input, ExitCode::Distcc, why))
+            }
+        }
     }
 
     /// The link or the server failed, not the user's code: counts and logs it, backs the host
@@ -1047,6 +1163,26 @@ impl Cpp {
             Cpp::Done(Err((code, e))) => (*code, e.clone()),
             _ => (ExitCode::LocalCpp.code(), Vec::new()),
         }
+    }
+}
+
+/// What follows a protocol 4 refusal ([`Client::refused`]).
+enum AfterRefusal {
+    /// This host will not do it; another may (the failure a fallback would report).
+    TryAnother((ExitCode, String)),
+    /// No server will: compile here, with this code and reason if that is not allowed.
+    Local(ExitCode, String),
+}
+
+/// The key under which a host lacking this compiler is remembered: the identity, or the
+/// compiler's name while there is none.
+fn skip_key(identity: &[u8], argv: &[OsString]) -> Vec<u8> {
+    if identity.is_empty() {
+        argv.first()
+            .map(|a| a.as_bytes().to_vec())
+            .unwrap_or_default()
+    } else {
+        identity.to_vec()
     }
 }
 

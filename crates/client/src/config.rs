@@ -67,6 +67,9 @@ pub struct Config {
     /// The result cache's settings (ours; `cache`): `DISTCC_CACHE`, `DISTCC_CACHE_DIR`,
     /// `DISTCC_CACHE_SIZE`.
     pub cache: crate::cache::Settings,
+    /// `DISTCC_PROTOCOL`: the highest protocol spoken (4 unless set lower). Below 4, never
+    /// protocol 4; the host entry's `,lzo`/`,cpp` choose among 1–3 as in 3.4.
+    pub max_protocol: u32,
 }
 
 /// 3.4's `dcc_getenv_bool`: unset gives the default; otherwise anything but `0` and empty
@@ -160,6 +163,11 @@ impl Config {
             include_path_env: ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"]
                 .into_iter()
                 .find(|n| get(n).is_some()),
+            // Unset, empty, or not a number from 1 up: the highest this client speaks.
+            max_protocol: match get("DISTCC_PROTOCOL").map(|v| atoi(&v.to_string_lossy())) {
+                Some(n @ 1..=3) => n as u32,
+                _ => 4,
+            },
         }
     }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod fuzz;
 pub mod hosts;
 pub mod invoke;
+pub mod learned;
 pub mod log;
 pub mod output;
 pub mod pump;

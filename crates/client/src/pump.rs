@@ -377,6 +377,35 @@ pub fn encode_files(buf: &mut Vec<u8>, closure: &Closure) -> io::Result<()> {
     Ok(())
 }
 
+/// Appends the file list as protocol 4 sends it: the include server's LZO copies unpacked
+/// and each `FILE` body sent as zstd (`ULEN`, `FILE`, frame).
+pub fn encode_files_v4(buf: &mut Vec<u8>, closure: &Closure) -> io::Result<()> {
+    proto::write_pump_file_count(buf, closure.entries.len() as u32);
+    for e in &closure.entries {
+        match e {
+            Entry::File { name, lzo } => {
+                let data = proto::lzo::decompress(lzo, proto::Limits::DEFAULT.max_unpacked)
+                    .map_err(|e| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "the include server's copy of {} is not LZO1X: {e}",
+                                String::from_utf8_lossy(name)
+                            ),
+                        )
+                    })?;
+                let entry = proto::PumpEntry {
+                    name: name.clone(),
+                    kind: proto::PumpEntryKind::File(data),
+                };
+                proto::write_pump_entry_as(buf, &entry, proto::Compression::Zstd)?;
+            }
+            Entry::Link { name, target } => proto::encode_pump_link(buf, name, target),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

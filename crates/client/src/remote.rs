@@ -4,13 +4,22 @@
 //! `DISTCC_IO_TIMEOUT` on every read and write. The protocol is spoken over a [`Stream`],
 //! whichever the transport. Every way this can fail is a
 //! [`CommFailure`]: the caller backs the host off and tries elsewhere.
+//!
+//! Protocol 4 (docs/protocol-4.md): a host that `learned` remembers as `protocol=4` gets it
+//! (unless `DISTCC_PROTOCOL` is below 4): `CCID`, `FLAG`, zstd bodies, and an answer that
+//! may be a refusal ([`Attempt::Refused`]). If such an attempt ends before any byte of a
+//! reply (a 3.4 daemon now at that address closes on `DIST 4`), the host is forgotten and the
+//! same job goes at once to the same host in 1–3: no backoff, no failed compile. After a
+//! 1–3 reply, the advertisement trailer that already arrived behind it is read without
+//! waiting and remembered.
 
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
 use os::exit::ExitCode;
-use proto::{Limits, Reply, RequestHead, Token};
+use proto::{Answer, Limits, Reply, RequestHead, Token, Version};
 
 use crate::hosts::{Host, Transport};
 use crate::log::Log;
@@ -40,6 +49,11 @@ pub enum Attempt {
     /// The local preprocessor failed; the connection was dropped. Not the host's fault.
     CppFailed,
     Comm(CommFailure),
+    /// Protocol 4: the server refused the job or failed, and said why (`RSLT`, `TEXT`).
+    Refused(proto::Refusal),
+    /// A protocol 4 attempt ended before any reply; [`attempt`] sends the job again in 1–3
+    /// and never returns this.
+    NoV4(CommFailure),
 }
 
 /// Things the exchange reports as it goes (monitor phases).
@@ -58,6 +72,12 @@ pub struct Link<'a> {
     pub cork: bool,
     pub ssh: &'a ssh::Settings,
     pub log: &'a Log,
+    /// `$DISTCC_DIR`, where what hosts advertised is remembered (`learned`).
+    pub top: &'a Path,
+    /// `DISTCC_PROTOCOL`: protocol 4 only when this is 4.
+    pub max_protocol: u32,
+    /// The compiler identity sent as `CCID` in protocol 4 (`ccid::for_job`); empty: 1-3 only.
+    pub ccid: &'a [u8],
 }
 
 /// What follows the command line in a request.
@@ -73,7 +93,8 @@ pub enum Body<'a> {
     },
 }
 
-/// Runs one job on `host`.
+/// Runs one job on `host`: in protocol 4 when the host is remembered as speaking it, and in
+/// 1–3 at once if that attempt ends before any reply (see the module's doc).
 pub fn attempt(
     host: &Host,
     argv: &[Vec<u8>],
@@ -81,15 +102,65 @@ pub fn attempt(
     progress: &mut dyn Progress,
     body: &mut Body<'_>,
 ) -> Attempt {
+    let now = SystemTime::now();
+    // No identity, no protocol 4: a protocol 4 daemon runs only the client's own compiler.
+    if link.max_protocol >= 4
+        && !link.ccid.is_empty()
+        && crate::learned::speaks_v4(link.top, host, now)
+    {
+        match attempt_as(host, argv, link, progress, body, true) {
+            Attempt::NoV4(f) => {
+                crate::learned::forget(link.top, host);
+                link.log.info(format_args!(
+                    "{} did not answer protocol 4 ({}); forgetting what it advertised and sending the job again in protocol {}",
+                    host.spec,
+                    f.why,
+                    host.protocol().number()
+                ));
+            }
+            other => {
+                if matches!(other, Attempt::Reply(_) | Attempt::Refused(_)) {
+                    crate::learned::renew(link.top, host, now);
+                }
+                return other;
+            }
+        }
+    }
+    attempt_as(host, argv, link, progress, body, false)
+}
+
+fn attempt_as(
+    host: &Host,
+    argv: &[Vec<u8>],
+    link: &Link<'_>,
+    progress: &mut dyn Progress,
+    body: &mut Body<'_>,
+    v4: bool,
+) -> Attempt {
+    if v4 {
+        link.log
+            .debug(format_args!("speaking protocol 4 to {}", host.spec));
+    }
+    let mut ex = Exchange {
+        host,
+        argv,
+        progress,
+        body,
+        v4,
+        top: link.top,
+        ccid: link.ccid,
+        cork: false,
+    };
     match &host.transport {
         Transport::Tcp { host: name, port } => {
-            progress.connecting();
+            ex.progress.connecting();
             let stream = match connect(name, *port) {
                 Ok(s) => Stream::Tcp(s),
                 Err(e) => return Attempt::Comm(e),
             };
             stream.set_io_timeout(link.io_timeout);
-            exchange(&stream, host, argv, link.cork, progress, body)
+            ex.cork = link.cork;
+            ex.run(&stream)
         }
         Transport::Ssh {
             user,
@@ -107,8 +178,8 @@ pub fn attempt(
                 link.io_timeout,
                 link.log,
                 &mut |stream| {
-                    progress.connecting();
-                    exchange(stream, host, argv, false, progress, body)
+                    ex.progress.connecting();
+                    ex.run(stream)
                 },
             )
         }
@@ -124,86 +195,169 @@ pub fn attempt(
     }
 }
 
-/// The protocol over a connected stream.
-fn exchange(
-    stream: &Stream,
-    host: &Host,
-    argv: &[Vec<u8>],
+/// One exchange's parts.
+struct Exchange<'e, 'b> {
+    host: &'e Host,
+    argv: &'e [Vec<u8>],
+    progress: &'e mut dyn Progress,
+    body: &'e mut Body<'b>,
+    /// Speak protocol 4.
+    v4: bool,
+    top: &'e Path,
+    ccid: &'e [u8],
     cork: bool,
-    progress: &mut dyn Progress,
-    body: &mut Body<'_>,
-) -> Attempt {
-    let (version, cwd) = match body {
-        Body::Pump { cwd, .. } => (proto::Version::V3, Some(cwd.to_vec())),
-        // A `,cpp` host whose compile is preprocessed here gets protocol 2, as from 3.4.
-        Body::Preprocessed(_) => match host.protocol() {
-            proto::Version::V3 => (proto::Version::V2, None),
-            v => (v, None),
-        },
-    };
-    let mut head = Vec::new();
-    proto::write_request_head(
-        &mut head,
-        &RequestHead {
-            version,
-            cwd,
-            argv: argv.to_vec(),
-        },
-    );
-    match body {
-        Body::Pump { closure, .. } => {
-            progress.sending();
-            if cork {
-                stream.cork(true);
+}
+
+/// Counts the bytes read, to tell "no reply at all" from a reply cut short.
+struct Counting<R> {
+    inner: R,
+    count: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+impl Exchange<'_, '_> {
+    /// The protocol over a connected stream.
+    fn run(&mut self, stream: &Stream) -> Attempt {
+        let (host, cork, v4) = (self.host, self.cork, self.v4);
+        let (version, cwd) = match &self.body {
+            Body::Pump { cwd, .. } if v4 => (Version::V4, Some(cwd.to_vec())),
+            Body::Preprocessed(_) if v4 => (Version::V4, None),
+            Body::Pump { cwd, .. } => (Version::V3, Some(cwd.to_vec())),
+            // A `,cpp` host whose compile is preprocessed here gets protocol 2, as from 3.4.
+            Body::Preprocessed(_) => match host.protocol() {
+                Version::V3 => (Version::V2, None),
+                v => (v, None),
+            },
+        };
+        let mut head = Vec::new();
+        proto::write_request_head(
+            &mut head,
+            &RequestHead {
+                version,
+                cwd,
+                argv: self.argv.to_vec(),
+                ccid: v4.then(|| self.ccid.to_vec()),
+            },
+        );
+        // A failed send in protocol 4 may be a 3.4 daemon that closed on `DIST 4`; a timeout
+        // is not that.
+        let send_failed = |what: &str, e: &std::io::Error| {
+            if v4 && !timed_out(e) {
+                Attempt::NoV4(fail(ExitCode::IoError, format!("{what}: {e}")))
+            } else {
+                Attempt::Comm(io_failure(what, e))
             }
-            let encoded = crate::pump::encode_files(&mut head, closure);
-            if let Err(e) = encoded.and_then(|()| (&*stream).write_all(&head)) {
-                return Attempt::Comm(io_failure("sending the request and its files", &e));
+        };
+        match &mut self.body {
+            Body::Pump { closure, .. } => {
+                self.progress.sending();
+                if cork {
+                    stream.cork(true);
+                }
+                let encoded = if v4 {
+                    crate::pump::encode_files_v4(&mut head, closure)
+                } else {
+                    crate::pump::encode_files(&mut head, closure)
+                };
+                if let Err(e) = encoded.and_then(|()| (&*stream).write_all(&head)) {
+                    return send_failed("sending the request and its files", &e);
+                }
+            }
+            Body::Preprocessed(wait_cpp) => {
+                // The command line leaves now, ahead of the source, uncorked: our daemon starts
+                // the compiler on it while the preprocessor still runs here.
+                if let Err(e) = (&*stream).write_all(&head) {
+                    return send_failed("sending the request", &e);
+                }
+                self.progress.preprocessing();
+                let Some(source) = wait_cpp() else {
+                    return Attempt::CppFailed;
+                };
+                self.progress.sending();
+                if cork {
+                    stream.cork(true);
+                }
+                let mut w = BufWriter::with_capacity(64 * 1024, stream);
+                let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
+                    .and_then(|()| w.flush());
+                drop(w);
+                if let Err(e) = sent {
+                    return send_failed("sending the source", &e);
+                }
             }
         }
-        Body::Preprocessed(wait_cpp) => {
-            // The command line leaves now, ahead of the source, uncorked: our daemon starts
-            // the compiler on it while the preprocessor still runs here.
-            if let Err(e) = (&*stream).write_all(&head) {
-                return Attempt::Comm(io_failure("sending the request", &e));
+        if cork {
+            stream.cork(false);
+        }
+        self.progress.compiling();
+        let mut r = BufReader::with_capacity(
+            64 * 1024,
+            Counting {
+                inner: stream,
+                count: 0,
+            },
+        );
+        let answer = proto::read_answer(&mut r, version, &Limits::DEFAULT);
+        match answer {
+            Ok((Answer::Ran(reply), trailer)) => {
+                self.progress.receiving();
+                if !v4 {
+                    self.learn(stream, &mut r, trailer);
+                }
+                Attempt::Reply(reply)
             }
-            progress.preprocessing();
-            let Some(source) = wait_cpp() else {
-                return Attempt::CppFailed;
-            };
-            progress.sending();
-            if cork {
-                stream.cork(true);
+            Ok((Answer::Refused(refusal), _)) => Attempt::Refused(refusal),
+            Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
+                Attempt::Comm(io_failure("waiting for the reply", &e))
             }
-            let mut w = BufWriter::with_capacity(64 * 1024, stream);
-            let sent = proto::write_body(&mut w, Token::DOTI, version.compression(), &source)
-                .and_then(|()| w.flush());
-            drop(w);
-            if let Err(e) = sent {
-                return Attempt::Comm(io_failure("sending the source", &e));
+            // Nothing came back from a protocol 4 request: perhaps a 3.4 daemon, which
+            // closes without a word on `DIST 4`.
+            Err(e) if v4 && r.get_ref().count == 0 && e.is_disconnect() => {
+                Attempt::NoV4(fail(ExitCode::IoError, format!("no reply ({e})")))
             }
+            Err(e) if e.is_disconnect() => Attempt::Comm(fail(
+                ExitCode::IoError,
+                format!(
+                    "server provided no answer or a truncated one ({e}); it may refuse this client, this compiler or these options"
+                ),
+            )),
+            Err(e) => Attempt::Comm(fail(ExitCode::ProtocolError, format!("bad reply: {e}"))),
         }
     }
-    if cork {
-        stream.cork(false);
-    }
-    progress.compiling();
-    let mut r = BufReader::with_capacity(64 * 1024, stream);
-    match proto::read_reply(&mut r, version, &Limits::DEFAULT) {
-        Ok(reply) => {
-            progress.receiving();
-            Attempt::Reply(reply)
+
+    /// Remembers the advertisement that already arrived behind a 1–3 reply (`trailer`: its
+    /// header was read in place of a missing `DOTD`). Never waits: what has not arrived is
+    /// learned next time.
+    fn learn(&self, stream: &Stream, r: &mut BufReader<Counting<&Stream>>, trailer: Option<u32>) {
+        let mut bytes = Vec::new();
+        if let Some(len) = trailer {
+            proto::encode_header(&mut bytes, proto::advert::ADVT, len);
         }
-        Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
-            Attempt::Comm(io_failure("waiting for the reply", &e))
+        bytes.extend_from_slice(r.buffer());
+        let whole = proto::HEADER_LEN + proto::advert::MAX_LEN;
+        if bytes.len() < whole
+            && matches!(
+                proto::advert::parse(&bytes),
+                Err(proto::ProtoError::Truncated { .. })
+            )
+        {
+            let mut more = vec![0u8; whole - bytes.len()];
+            if let Some(n) = stream.read_ready(&mut more) {
+                bytes.extend_from_slice(&more[..n]);
+            }
         }
-        Err(e) if e.is_disconnect() => Attempt::Comm(fail(
-            ExitCode::IoError,
-            format!(
-                "server provided no answer or a truncated one ({e}); it may refuse this client, this compiler or these options"
-            ),
-        )),
-        Err(e) => Attempt::Comm(fail(ExitCode::ProtocolError, format!("bad reply: {e}"))),
+        let consumed = r.buffer().len();
+        r.consume(consumed);
+        if let Ok(Some(advert)) = proto::advert::parse(&bytes) {
+            crate::learned::store(self.top, self.host, &advert, SystemTime::now());
+        }
     }
 }
 

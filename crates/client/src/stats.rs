@@ -205,6 +205,8 @@ pub fn reason(code: ExitCode) -> &'static str {
         ExitCode::NoHosts => "no host available",
         ExitCode::Busy => "busy",
         ExitCode::AccessDenied => "access denied",
+        ExitCode::CompilerMissing => "the host lacks this compiler",
+        ExitCode::BadArguments => "the server refused the request",
         _ => "other failure",
     }
 }

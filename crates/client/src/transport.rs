@@ -30,6 +30,19 @@ impl Stream {
         };
     }
 
+    /// Reads what has already arrived, without waiting: `None` when nothing has (or on any
+    /// error). The stream is blocking again afterwards.
+    pub fn read_ready(&self, buf: &mut [u8]) -> Option<usize> {
+        let set = |on: bool| match self {
+            Stream::Tcp(s) => s.set_nonblocking(on),
+            Stream::Ssh(s) => s.set_nonblocking(on),
+        };
+        set(true).ok()?;
+        let got = (&*self).read(buf);
+        let _ = set(false);
+        got.ok().filter(|n| *n > 0)
+    }
+
     /// `TCP_CORK` on or off; nothing for ssh, whose own buffering decides the packets.
     pub fn cork(&self, on: bool) {
         let Stream::Tcp(stream) = self else {

@@ -6,6 +6,7 @@
 //! in the right order, and maps errors to exit codes.
 
 pub mod access;
+pub mod advertise;
 pub mod argv;
 pub mod budget;
 pub mod compiler;

@@ -16,7 +16,13 @@
 //!   a gcc or clang driver known to read its input exactly once; otherwise, and whenever the
 //!   source is already waiting, the source is stored first as in 3.4;
 //! - a compiler that runs past `--job-lifetime` is killed and reported as exit 118 (3.4's
-//!   `EXIT_TIMEOUT`); a client that hangs up while it runs gets its process group killed.
+//!   `EXIT_TIMEOUT`); a client that hangs up while it runs gets its process group killed;
+//! - every protocol 1–3 reply is followed, in the same write, by the advertisement trailer
+//!   (`advertise`), which 3.4's client never reads;
+//! - a protocol 4 request (plain or pump by its `FLAG`, zstd bodies) gets the same treatment,
+//!   but every refusal and server failure is answered `RSLT <code>` + `TEXT` by the classes
+//!   of docs/protocol-4.md ([`result_code`]), and so are a spent memory budget (101) and a
+//!   shutdown (103) while the request is read.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -33,7 +39,7 @@ use os::process::{Child, Command, Ended, Input, Output};
 use os::tempdir::TempDir;
 use proto::{
     Limits, ProtoError, PumpEntryKind, Reply, Token, Version, read_body, read_body_granted,
-    read_pump_entry_granted, read_pump_file_count, read_request_head, read_version_greeting,
+    read_pump_entry_as, read_pump_file_count, read_request_head, read_version_greeting,
     write_reply,
 };
 
@@ -167,7 +173,7 @@ impl Read for DeadlineReader<'_> {
         let wait = left.min(self.per_read).max(Duration::from_millis(1));
         // A negative shutdown descriptor is ignored by poll.
         match listen::wait(self.fd, self.shutdown.unwrap_or(-1), Some(wait))? {
-            Wake::Shutdown => return Err(io::Error::other("daemon shutting down")),
+            Wake::Shutdown => return Err(io::Error::other(ShuttingDown)),
             Wake::TimedOut => {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"));
             }
@@ -176,6 +182,60 @@ impl Read for DeadlineReader<'_> {
         let n = self.inner.read(buf)?;
         self.count += n as u64;
         Ok(n)
+    }
+}
+
+/// The error a request read fails with when the daemon is shutting down.
+#[derive(Debug)]
+struct ShuttingDown;
+
+impl std::fmt::Display for ShuttingDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("daemon shutting down")
+    }
+}
+
+impl std::error::Error for ShuttingDown {}
+
+/// A writer whose `flush` waits for [`NoFlush::finish`]: the reply and the trailer behind it
+/// leave in one write.
+struct NoFlush<W: Write>(W);
+
+impl<W: Write> Write for NoFlush<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<W: Write> NoFlush<W> {
+    fn finish(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The `RSLT` class of a refusal (docs/protocol-4.md): 2xx the request's fault, 3xx the
+/// compiler's.
+fn refusal_code(kind: Refusal) -> u32 {
+    match kind {
+        Refusal::Compiler => 301,
+        Refusal::Link => 201,
+        Refusal::Plugin => 202,
+        Refusal::LocalOnly | Refusal::Argv => 200,
+        Refusal::PumpEscape => 203,
+    }
+}
+
+/// The `RSLT` class of a server failure reported with 3.4's exit `code`: 1xx the host's fault
+/// (101 busy, 102 out of disk or memory), 300 when the compiler cannot be run here.
+pub fn result_code(code: ExitCode) -> u32 {
+    match code {
+        ExitCode::Busy => 101,
+        ExitCode::IoError | ExitCode::OutOfMemory => 102,
+        ExitCode::CompilerMissing => 300,
+        _ => 100,
     }
 }
 
@@ -278,6 +338,9 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         ticket: None,
         compiled: std::cell::Cell::new(None),
         result_lease: std::cell::RefCell::new(None),
+        result_code: std::cell::Cell::new(None),
+        ccid: Vec::new(),
+        forced_code: std::cell::Cell::new(None),
     };
     let result = ctx.receive_and_run(&mut rd, fd);
     let ticket = ctx.ticket.take();
@@ -287,10 +350,30 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             cfg.stats.end(t, end, ctx.compiled.get());
         }
     };
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
     let outcome = match result {
         Err(e) => {
             drop(end_job);
-            cfg.stats.bytes(rd.get_ref().count, 0);
+            // Protocol 4 says why it stops reading when the stream itself is fine.
+            let in_band = match &e {
+                ProtoError::OverBudget { .. } => Some((101, format!("distccd: {e}"))),
+                ProtoError::Io(io) if io.get_ref().is_some_and(|i| i.is::<ShuttingDown>()) => {
+                    Some((103, "distccd: the server is shutting down".to_owned()))
+                }
+                _ => None,
+            };
+            let mut written = 0;
+            if version == Version::V4
+                && let Some((code, text)) = in_band
+            {
+                let mut counted = Counted {
+                    inner: &mut *writer,
+                    count: 0,
+                };
+                let _ = proto::write_refusal(&mut counted, code, &text);
+                written = counted.count;
+            }
+            cfg.stats.bytes(rd.get_ref().count, written);
             log_bad_request(&peer, &e, start, &cfg.stats);
             return;
         }
@@ -308,13 +391,31 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         Ok(Step::Reply(reply, outcome)) => {
             // Corked, the reply's small headers and its object leave as full segments,
             // never held back by Nagle waiting for the client's delayed ACK (3.4 corks too).
-            let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
             os::tcp::set_cork(raw, true);
             let mut counted = Counted {
-                inner: &mut io::BufWriter::with_capacity(16 * 1024, &mut *writer),
+                inner: &mut *writer,
                 count: 0,
             };
-            let sent = write_reply(&mut counted, &reply);
+            let mut w = NoFlush(io::BufWriter::with_capacity(16 * 1024, &mut counted));
+            let sent = match (&outcome, ctx.result_code.get()) {
+                (Outcome::Status(_), _) | (_, None) => write_reply(&mut w, &reply),
+                (_, Some(_)) if version != Version::V4 => write_reply(&mut w, &reply),
+                (_, Some(code)) => {
+                    let text = String::from_utf8_lossy(&reply.stderr);
+                    proto::write_refusal(&mut w, code, text.trim_end())
+                }
+            };
+            let sent = sent
+                .and_then(|()| {
+                    // After every protocol 1–3 reply, in the same write: the advertisement.
+                    if version == Version::V4 {
+                        Ok(())
+                    } else {
+                        w.write_all(&crate::advertise::trailer(cfg))
+                    }
+                })
+                .and_then(|()| w.finish());
+            drop(w);
             os::tcp::set_cork(raw, false);
             if let Err(e) = sent {
                 log_at!(
@@ -398,6 +499,13 @@ struct Job<'a> {
     compiled: std::cell::Cell<Option<Duration>>,
     /// The memory budget the result holds until the reply has been sent.
     result_lease: std::cell::RefCell<Option<Lease>>,
+    /// Protocol 4: the `RSLT` of a refusal or failure (`None`: the compiler ran).
+    result_code: std::cell::Cell<Option<u32>>,
+    /// Protocol 4: the client's compiler identity (`CCID`), as it sent it.
+    ccid: Vec<u8>,
+    /// Protocol 4: the `RSLT` of the refusal to come when not its kind's (300: no compiler
+    /// with the client's identity).
+    forced_code: std::cell::Cell<Option<u32>>,
 }
 
 /// What to run, once the request checks out.
@@ -417,6 +525,8 @@ struct PumpPlan {
 
 impl Job<'_> {
     fn refuse(&self, status: ExitCode, kind: Refusal, why: String) -> Step {
+        let code = self.forced_code.take().unwrap_or(refusal_code(kind));
+        self.result_code.set(Some(code));
         let msg = format!("distccd: {why}\n").into_bytes();
         Step::Reply(
             Reply::failure(self.version, status.as_wait_status(), msg),
@@ -427,6 +537,7 @@ impl Job<'_> {
     /// A failure of this daemon (not of the compile or the request), reported as 3.4 does
     /// with a distcc exit status, and explained in `SERR`.
     fn fail(&self, status: ExitCode, why: String) -> Step {
+        self.result_code.set(Some(result_code(status)));
         let msg = format!("distccd: {why}\n").into_bytes();
         Step::Reply(
             Reply::failure(self.version, status.as_wait_status(), msg),
@@ -441,9 +552,31 @@ impl Job<'_> {
     ) -> Result<Step, ProtoError> {
         let limits = self.cfg.limits;
         let head = read_request_head(rd, self.version, &limits)?;
+        let pump = head.is_pump();
+        if let Some(ccid) = &head.ccid {
+            self.ccid.clone_from(ccid);
+        }
+        log_at!(
+            Level::Debug,
+            "{}: protocol {}{} request, compiler identity {:?}",
+            self.peer,
+            self.version.number(),
+            if pump { " pump" } else { "" },
+            String::from_utf8_lossy(&self.ccid)
+        );
         self.compiler = String::from_utf8_lossy(&head.argv[0]).into_owned();
-        let program = self.cfg.policy.resolve(&head.argv[0]);
-        let scanned = argv::scan_as(&head.argv, self.version.is_pump());
+        // Protocol 4 runs the allow-listed compiler whose identity is the client's, whatever
+        // its name, or none; 1-3 run the one the client names, as 3.4.
+        let program: Result<PathBuf, String> = if self.version == Version::V4 {
+            self.by_identity(&head.argv)
+                .inspect_err(|_| self.forced_code.set(Some(300)))
+        } else {
+            self.cfg
+                .policy
+                .resolve(&head.argv[0])
+                .map_err(|e| e.to_string())
+        };
+        let scanned = argv::scan_as(&head.argv, pump);
         if let Ok(s) = &scanned {
             self.input = String::from_utf8_lossy(&head.argv[s.input_index]).into_owned();
         }
@@ -455,12 +588,15 @@ impl Job<'_> {
         // The first refusal wins, but the request is always read to its end so that the
         // client, still writing, sees our explanation rather than a reset.
         let mut refusal: Option<(ExitCode, Refusal, String)> = match (&program, &scanned) {
-            (Err(e), _) => Some((ExitCode::BadArguments, Refusal::Compiler, e.to_string())),
-            (_, Err(e)) => Some((ExitCode::BadArguments, arg_refusal(e), e.to_string())),
+            (Err(e), _) => Some((ExitCode::BadArguments, Refusal::Compiler, e.clone())),
+            (_, Err(e)) => {
+                self.forced_code.set(None);
+                Some((ExitCode::BadArguments, arg_refusal(e), e.to_string()))
+            }
             _ => None,
         };
         let out = self.dir.join("output.o");
-        let plan = if self.version.is_pump() {
+        let plan = if pump {
             let root_path = self.dir.join("root");
             let root = JobRoot::create(&root_path).map_err(ProtoError::Io)?;
             let cwd = match root.make_dir(head.cwd.as_deref().unwrap_or(b"/")) {
@@ -477,7 +613,10 @@ impl Job<'_> {
             let n = read_pump_file_count(rd, &limits)?;
             let mut lease = self.cfg.budget.lease();
             for _ in 0..n {
-                let entry = read_pump_entry_granted(rd, &limits, &mut |t| lease.cover(t))?;
+                let entry =
+                    read_pump_entry_as(rd, self.version.compression(), &limits, &mut |t| {
+                        lease.cover(t)
+                    })?;
                 lease.release();
                 if refusal.is_some() {
                     continue;
@@ -570,6 +709,18 @@ impl Job<'_> {
             }
         };
         Ok(self.run(plan, fd))
+    }
+
+    /// Protocol 4: the allow-listed compiler whose identity for this job's language is the
+    /// client's `CCID` (`identity::Index::find`, which re-checks its files first), or why
+    /// there is none, naming both sides' compilers.
+    fn by_identity(&self, argv: &[Vec<u8>]) -> Result<PathBuf, String> {
+        let wanted = identity::Identity::parse(&self.ccid)
+            .map_err(|e| format!("the request's compiler identity is unusable: {e}"))?;
+        self.cfg
+            .identities
+            .find(&wanted, language_of(argv))
+            .map_err(|m| m.to_string())
     }
 
     fn run(&self, plan: Plan, fd: BorrowedFd<'_>) -> Step {
@@ -752,6 +903,7 @@ impl Job<'_> {
                 let why = format!("compile exceeded the job lifetime of {secs}s and was killed");
                 let mut stderr = done.stderr;
                 stderr.extend_from_slice(format!("distccd: {why}\n").as_bytes());
+                self.result_code.set(Some(100));
                 return Step::Reply(
                     Reply::failure(self.version, ExitCode::Timeout.as_wait_status(), stderr),
                     Outcome::TimedOut(why),
@@ -805,6 +957,20 @@ impl Job<'_> {
             },
             Outcome::Status(0),
         )
+    }
+}
+
+/// The language a compile line compiles, as the client judged it (`-x`, else the input's
+/// extension); C when it cannot be told (the identity of a C compile is then asked for, and a
+/// compiler of another language would not match it).
+fn language_of(argv: &[Vec<u8>]) -> args::Language {
+    let os: Vec<std::ffi::OsString> = argv
+        .iter()
+        .map(|a| std::ffi::OsStr::from_bytes(a).to_owned())
+        .collect();
+    match args::classify(&os) {
+        args::Classified::Distribute(job) => job.language,
+        _ => args::Language::C,
     }
 }
 

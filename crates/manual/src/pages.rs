@@ -230,6 +230,10 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "The ssh command for @HOST entries (default ssh), split on spaces.",
                 ),
                 item(
+                    "DISTCC_PROTOCOL",
+                    "The highest protocol spoken: 1, 2 or 3 never speak protocol 4 (the host entry's ,lzo and ,cpp choose among 1-3 as in distcc 3.4); unset or anything else, 4 to hosts that advertised it (see PROTOCOL 4).",
+                ),
+                item(
                     "DISTCC_SSH_HOARD",
                     "0: open a new ssh connection per job instead of sharing one (default 1).",
                 ),
@@ -266,6 +270,26 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "Set by distcc for its children; a distcc that finds it set exits 111 (recursion) unless it can skip itself as a masquerade link.",
                 ),
             ],
+        },
+        Section {
+            title: "Protocol 4",
+            text: "\
+Between this distcc and a distcc-rs distccd, jobs go over protocol 4: zstd-compressed \
+bodies (about two thirds of LZO's bytes), the client's compiler identity, and refusals \
+that say why. There is no handshake: after every protocol 1-3 reply, distccd appends a \
+short advertisement that distcc 3.4's client never reads; this client reads what already \
+arrived behind the reply (without waiting), remembers it for 24 hours in \
+$DISTCC_DIR/adverts/, and speaks protocol 4 to that host from the next job on. A host \
+that stops answering protocol 4 (say a distcc 3.4 distccd now at its address) is forgotten \
+and the same job is sent again at once in protocol 1-3, without backoff. Against distcc \
+3.4's distccd nothing changes: it gets exactly 3.4's bytes.
+
+A protocol 4 refusal is shown as a warning with the server's reason, and its class \
+decides: the host's fault (1xx) backs the host off and tries another; the request's \
+(2xx) compiles here without backoff; a compiler the host lacks (3xx) skips that host for \
+this compiler only, for a day, and tries another; the client's credentials (4xx) try \
+another host without backoff. DISTCC_PROTOCOL=3 turns protocol 4 off.",
+            items: &[],
         },
         Section {
             title: "Exit status",
@@ -309,6 +333,10 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "The last answer for SRV name NAME (addresses, ports, expiry).",
                 ),
                 item(
+                    "$DISTCC_DIR/adverts/",
+                    "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
+                ),
+                item(
                     "$DISTCC_DIR/identity/",
                     "The identity of each compiler used (target, version, SHA-256 of the \
 programs it runs), sent with every protocol 4 job so the server runs the same compiler. \
@@ -338,7 +366,7 @@ pub static DISTCCD: Page = Page {
     synopsis: &["--daemon --allow NETWORK [OPTIONS]", "--inetd [OPTIONS]"],
     description: "\
 distccd runs compile jobs for distcc(1) clients, distcc 3.4's or ours, over protocols 1, \
-2 and 3. It runs as a standalone daemon (--daemon), from inetd or over ssh \
+2 and 3, and protocol 4 with ours (see PROTOCOL 4). It runs as a standalone daemon (--daemon), from inetd or over ssh \
 (--inetd; without either, inetd mode if stdin is a socket), or under systemd, which \
 may pass it its listening socket.
 
@@ -415,6 +443,17 @@ address, to --allow'ed peers only:",
                     "A live page: running jobs, failures by type, jobs per 10 s over 15 minutes.",
                 ),
             ],
+        },
+        Section {
+            title: "Protocol 4",
+            text: "\
+After every protocol 1-3 reply, in the same write, distccd appends an advertisement: \
+ADVT and a few key=value lines (protocol=4). distcc 3.4's client reads exactly the reply \
+and never sees it; distcc-rs's client learns from it to speak protocol 4 to this server. \
+A protocol 4 request (DIST 4) carries the client's compiler identity and zstd bodies, \
+plain or pump; a refusal or a server failure is answered with a result code and the \
+reason (RSLT and TEXT; see docs/protocol-4.md), which the client shows and acts on.",
+            items: &[],
         },
         Section {
             title: "systemd",

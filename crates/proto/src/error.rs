@@ -30,6 +30,10 @@ pub enum ProtoError {
     Malformed { token: Token, why: &'static str },
     /// Holding the body would pass the reader's memory budget.
     OverBudget { token: Token },
+    /// A protocol 4 body was not one valid zstd frame.
+    Zstd { token: Token, why: String },
+    /// A protocol 4 server refused the job or failed (`RSLT` not 0), with its `TEXT`.
+    Refused { code: u32, text: String },
 }
 
 impl fmt::Display for ProtoError {
@@ -63,6 +67,8 @@ impl fmt::Display for ProtoError {
             ProtoError::OverBudget { token } => {
                 write!(f, "{token} body refused: the memory budget is spent")
             }
+            ProtoError::Zstd { token, why } => write!(f, "bad zstd body in {token}: {why}"),
+            ProtoError::Refused { code, text } => write!(f, "server refused ({code}): {text}"),
         }
     }
 }

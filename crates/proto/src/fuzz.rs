@@ -19,9 +19,10 @@ use std::cell::Cell;
 
 use crate::lzo::{self as codec, LzoError};
 use crate::message::{
-    PumpEntry, Reply, RequestHead, Version, read_body, read_pump_entry, read_pump_file_count,
-    read_reply, read_request_head, read_version_greeting, write_body, write_pump_entry,
-    write_pump_file_count, write_reply, write_request_head,
+    Answer, Compression, PumpEntry, Reply, RequestHead, Version, read_answer, read_body,
+    read_pump_entry, read_pump_entry_as, read_pump_file_count, read_reply, read_request_head,
+    read_version_greeting, write_body, write_pump_entry, write_pump_entry_as,
+    write_pump_file_count, write_refusal, write_reply, write_request_head,
 };
 use crate::state::{self, StateError, StateRecord};
 use crate::token::{HEADER_LEN, Parsed, Token, encode_header, parse_header, read_header};
@@ -81,6 +82,24 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "reply",
         body: reply,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
+        name: "request_v4",
+        body: request_v4,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
+        name: "reply_v4",
+        body: reply_v4,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
+        name: "zstd_body",
+        body: zstd_body,
         max_alloc: codec_alloc,
         fixed_len: None,
     },
@@ -281,6 +300,9 @@ fn check_error(e: &ProtoError) {
         ProtoError::TooLarge { token, len, max } => {
             assert!(len > max, "{token}: {len} does not exceed {max}");
             let caps = [
+                LIMITS.max_unpacked,
+                u64::from(crate::MAX_TEXT),
+                u64::from(crate::MAX_RESULT),
                 u64::from(LIMITS.max_argc),
                 u64::from(LIMITS.max_arg_len),
                 LIMITS.max_argv_total,
@@ -293,12 +315,17 @@ fn check_error(e: &ProtoError) {
                 "{token}: cap {max} is not a configured limit"
             );
         }
-        ProtoError::UnsupportedVersion(v) => assert!(*v > 3, "version {v} is supported"),
+        ProtoError::UnsupportedVersion(v) => assert!(*v > 4, "version {v} is supported"),
         ProtoError::VersionMismatch { sent, got } => assert_ne!(sent, got),
         ProtoError::Lzo(LzoError::TooLarge { max }) => assert_eq!(*max, LIMITS.max_unpacked),
         ProtoError::Lzo(LzoError::Corrupt(_)) | ProtoError::Malformed { .. } => {}
         ProtoError::Lzo(LzoError::OverBudget { .. }) | ProtoError::OverBudget { .. } => {
             panic!("{e}: no budget was set")
+        }
+        ProtoError::Zstd { .. } => {}
+        ProtoError::Refused { code, text } => {
+            assert!(*code != 0 && *code <= crate::MAX_RESULT, "RSLT {code}");
+            assert!(text.len() <= 3 * crate::MAX_TEXT as usize);
         }
     }
 }
@@ -312,7 +339,7 @@ fn check_string(s: &[u8]) {
 fn check_body(b: &[u8], version: Version) {
     let cap = match version {
         Version::V1 => u64::from(LIMITS.max_body),
-        Version::V2 | Version::V3 => LIMITS.max_unpacked,
+        Version::V2 | Version::V3 | Version::V4 => LIMITS.max_unpacked,
     };
     assert!(
         b.len() as u64 <= cap,
@@ -335,11 +362,16 @@ fn decode_request(
 ) -> Result<(RequestHead, RequestBody), ProtoError> {
     let version = read_version_greeting(r)?;
     let head = read_request_head(r, version, limits)?;
-    let body = if version.is_pump() {
+    let body = if head.is_pump() {
         let n = read_pump_file_count(r, limits)?;
         let mut files = Vec::new();
         for _ in 0..n {
-            files.push(read_pump_entry(r, limits)?);
+            files.push(read_pump_entry_as(
+                r,
+                version.compression(),
+                limits,
+                &mut |_| true,
+            )?);
         }
         RequestBody::Files(files)
     } else {
@@ -360,8 +392,12 @@ fn encode_request(head: &RequestHead, body: &RequestBody) -> Vec<u8> {
         }
         RequestBody::Files(files) => {
             write_pump_file_count(&mut out, files.len() as u32);
+            let c = match head.version {
+                Version::V4 => Compression::Zstd,
+                _ => Compression::Lzo,
+            };
             for f in files {
-                write_pump_entry(&mut out, f).expect("writing to a Vec cannot fail");
+                write_pump_entry_as(&mut out, f, c).expect("writing to a Vec cannot fail");
             }
         }
     }
@@ -391,7 +427,13 @@ pub fn request(data: &[u8]) {
         .iter()
         .chain(&head.cwd)
         .for_each(|a| check_string(a));
-    assert_eq!(head.cwd.is_some(), head.version.is_pump());
+    if head.version == Version::V4 {
+        let ccid = head.ccid.as_ref().expect("a protocol 4 request has a CCID");
+        assert!(ccid.len() <= crate::MAX_TEXT as usize);
+    } else {
+        assert_eq!(head.cwd.is_some(), head.version.is_pump());
+        assert!(head.ccid.is_none());
+    }
     match &body {
         RequestBody::Source(src) => check_body(src, head.version),
         RequestBody::Files(files) => {
@@ -420,15 +462,19 @@ fn check_reply(rep: &Reply, version: Version) {
     {
         check_body(b, version);
     }
-    assert!(rep.dotd.is_none() || version.is_pump());
+    assert!(rep.dotd.is_none() || version.is_pump() || version == Version::V4);
 }
 
 /// A reply (what a client reads from a daemon), tried as each protocol version: decoded under
 /// small limits, re-encoded, decoded again to the same reply and re-encoded to the same bytes.
 pub fn reply(data: &[u8]) {
-    for version in [Version::V1, Version::V2, Version::V3] {
+    for version in [Version::V1, Version::V2, Version::V3, Version::V4] {
         let rep = match read_reply(&mut &data[..], version, &LIMITS) {
             Ok(rep) => rep,
+            Err(ProtoError::Refused { code, text }) => {
+                check_refusal(data, code, &text);
+                continue;
+            }
             // A reply in another version than the request's is reported with that version.
             Err(ProtoError::VersionMismatch { sent, got }) => {
                 assert_eq!(sent, version.number());
@@ -455,6 +501,96 @@ pub fn reply(data: &[u8]) {
         let mut twice = Vec::new();
         write_reply(&mut twice, &again).expect("writing to a Vec cannot fail");
         assert_eq!(twice, bytes);
+    }
+}
+
+/// A protocol 4 refusal that decoded: a code of the allowed range, a text within its cap, and
+/// re-encoding it decodes to the same refusal.
+fn check_refusal(data: &[u8], code: u32, text: &str) {
+    assert!(code != 0 && code <= crate::MAX_RESULT, "RSLT {code}");
+    assert!(
+        data.len() >= 36,
+        "a refusal needs DONE, RSLT and TEXT headers"
+    );
+    assert!(
+        !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    );
+    decoded();
+    let mut bytes = Vec::new();
+    write_refusal(&mut bytes, code, text).expect("writing to a Vec cannot fail");
+    match read_answer(&mut &bytes[..], Version::V4, &LIMITS) {
+        Ok((Answer::Refused(r), None)) if r.code == code => {
+            // Cut at a character boundary when the cleaned text grew past the cap.
+            assert!(text.starts_with(&r.text));
+        }
+        other => panic!("a re-encoded refusal gave {other:?}"),
+    }
+}
+
+/// Protocol 4 requests: the input after a fixed `DIST 4` greeting, so every mutation reaches
+/// `CCID`, `FLAG` and the zstd bodies; the properties are [`request`]'s.
+pub fn request_v4(data: &[u8]) {
+    let mut bytes = b"DIST00000004".to_vec();
+    bytes.extend_from_slice(data);
+    request(&bytes);
+}
+
+/// Protocol 4 replies after a fixed `DONE 4`: `RSLT`, `TEXT` and the five zstd bodies; the
+/// properties are [`reply`]'s.
+pub fn reply_v4(data: &[u8]) {
+    let mut bytes = b"DONE00000004".to_vec();
+    bytes.extend_from_slice(data);
+    reply(&bytes);
+}
+
+/// One protocol 4 body (`ULEN`, `DOTI`, zstd frame): accepted only when it decodes to exactly
+/// `ULEN` bytes within the caps; what decodes re-encodes to a body that decodes to the same
+/// bytes and re-encodes to the same bytes; a cap one byte below the body refuses it.
+pub fn zstd_body(data: &[u8]) {
+    let mut out = Vec::new();
+    let got = read_body(
+        &mut &data[..],
+        Token::DOTI,
+        Compression::Zstd,
+        &LIMITS,
+        &mut out,
+    );
+    let n = match got {
+        Ok(n) => n,
+        Err(e) => return check_error(&e),
+    };
+    assert_eq!(n, out.len() as u64);
+    assert!(n <= LIMITS.max_unpacked);
+    assert_eq!(&data[..4], b"ULEN");
+    decoded();
+    let mut bytes = Vec::new();
+    write_body(&mut bytes, Token::DOTI, Compression::Zstd, &out).expect("writing to a Vec");
+    let mut again = Vec::new();
+    read_body(
+        &mut &bytes[..],
+        Token::DOTI,
+        Compression::Zstd,
+        &REENCODED,
+        &mut again,
+    )
+    .expect("a re-encoded body decodes");
+    assert_eq!(again, out);
+    if let Some(short) = n.checked_sub(1) {
+        let tight = Limits {
+            max_unpacked: short,
+            ..LIMITS
+        };
+        let e = read_body(
+            &mut &bytes[..],
+            Token::DOTI,
+            Compression::Zstd,
+            &tight,
+            &mut Vec::new(),
+        )
+        .expect_err("a body one byte over the cap");
+        assert!(matches!(e, ProtoError::TooLarge { .. }), "{e}");
     }
 }
 

@@ -1,4 +1,8 @@
-//! Requests and replies of protocol versions 1, 2 and 3, element by element.
+//! Requests and replies of protocol versions 1, 2, 3 and 4, element by element.
+//!
+//! Protocol 4 (ours only, docs/protocol-4.md) adds `CCID` and `FLAG` to the request, `RSLT`
+//! and `TEXT` to the reply, and sends every body as `ULEN <n>` + `<TOKEN> <clen>` + one zstd
+//! frame ([`crate::zstd`]).
 //!
 //! The request is split in two: [`RequestHead`] (greeting, working directory, argv) is small
 //! and is read whole; the body that follows (`DOTI` in 1/2, the `NFIL` file list in 3) may be
@@ -20,6 +24,8 @@ pub enum Version {
     V2,
     /// LZO bodies, sources and headers sent for preprocessing on the server ("pump").
     V3,
+    /// Ours only: zstd bodies, compiler identity, in-band errors; plain or pump by `FLAG`.
+    V4,
 }
 
 /// How bulk bodies are encoded on the wire.
@@ -27,6 +33,8 @@ pub enum Version {
 pub enum Compression {
     None,
     Lzo,
+    /// `ULEN` + one zstd frame (protocol 4).
+    Zstd,
 }
 
 impl Version {
@@ -36,6 +44,7 @@ impl Version {
             0 | 1 => Ok(Version::V1),
             2 => Ok(Version::V2),
             3 => Ok(Version::V3),
+            4 => Ok(Version::V4),
             other => Err(ProtoError::UnsupportedVersion(other)),
         }
     }
@@ -45,6 +54,7 @@ impl Version {
             Version::V1 => 1,
             Version::V2 => 2,
             Version::V3 => 3,
+            Version::V4 => 4,
         }
     }
 
@@ -52,10 +62,12 @@ impl Version {
         match self {
             Version::V1 => Compression::None,
             Version::V2 | Version::V3 => Compression::Lzo,
+            Version::V4 => Compression::Zstd,
         }
     }
 
-    /// True for the pump protocol, where the server preprocesses.
+    /// True for the pump protocol 3, where the server preprocesses. A protocol 4 request
+    /// says so in its `FLAG` ([`RequestHead::is_pump`]).
     pub fn is_pump(self) -> bool {
         self == Version::V3
     }
@@ -65,11 +77,26 @@ impl Version {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     pub version: Version,
-    /// The client's working directory (`CDIR`); protocol 3 only.
+    /// The client's working directory (`CDIR`); protocol 3, and protocol 4 in pump mode.
     pub cwd: Option<Vec<u8>>,
     /// The compiler command line, compiler name first.
     pub argv: Vec<Vec<u8>>,
+    /// The client's compiler identity (`CCID`, opaque here); protocol 4 only.
+    pub ccid: Option<Vec<u8>>,
 }
+
+impl RequestHead {
+    /// True when the server preprocesses: protocol 3, or protocol 4 with the pump flag.
+    pub fn is_pump(&self) -> bool {
+        self.cwd.is_some()
+    }
+}
+
+/// The longest `CCID` and `TEXT` (protocol 4).
+pub const MAX_TEXT: u32 = 4096;
+
+/// `FLAG` bit 0: the server preprocesses (pump).
+pub const FLAG_PUMP: u32 = 1;
 
 /// Reads the `DIST` greeting alone, so a server can decide what to do before reading more.
 pub fn read_version_greeting<R: Read + ?Sized>(r: &mut R) -> Result<Version, ProtoError> {
@@ -83,7 +110,22 @@ pub fn read_request_head<R: Read + ?Sized>(
     limits: &Limits,
 ) -> Result<RequestHead, ProtoError> {
     let mut total: u64 = 0;
-    let cwd = if version.is_pump() {
+    let mut ccid = None;
+    let mut pump = version.is_pump();
+    if version == Version::V4 {
+        let len = read_expected(r, Token::CCID)?;
+        check_len(Token::CCID, len.into(), MAX_TEXT.into())?;
+        ccid = Some(read_exact_vec(r, Token::CCID, len)?);
+        let flags = read_expected(r, Token::FLAG)?;
+        if flags & !FLAG_PUMP != 0 {
+            return Err(ProtoError::Malformed {
+                token: Token::FLAG,
+                why: "unknown flag bits",
+            });
+        }
+        pump = flags & FLAG_PUMP != 0;
+    }
+    let cwd = if pump {
         Some(read_string(r, Token::CDIR, limits, &mut total)?)
     } else {
         None
@@ -100,13 +142,24 @@ pub fn read_request_head<R: Read + ?Sized>(
     for _ in 0..argc {
         argv.push(read_string(r, Token::ARGV, limits, &mut total)?);
     }
-    Ok(RequestHead { version, cwd, argv })
+    Ok(RequestHead {
+        version,
+        cwd,
+        argv,
+        ccid,
+    })
 }
 
-/// Encodes a request head: `DIST`, then `CDIR` for protocol 3, `ARGC`, `ARGV`….
+/// Encodes a request head: `DIST`, then for protocol 4 `CCID` and `FLAG`, then `CDIR` for
+/// pump, `ARGC`, `ARGV`….
 pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
     encode_header(buf, Token::DIST, head.version.number());
-    if head.version.is_pump() {
+    if head.version == Version::V4 {
+        put_string(buf, Token::CCID, head.ccid.as_deref().unwrap_or_default());
+        let flags = if head.cwd.is_some() { FLAG_PUMP } else { 0 };
+        encode_header(buf, Token::FLAG, flags);
+    }
+    if head.version.is_pump() || (head.version == Version::V4 && head.cwd.is_some()) {
         put_string(buf, Token::CDIR, head.cwd.as_deref().unwrap_or_default());
     }
     encode_header(buf, Token::ARGC, len_u32(head.argv.len()));
@@ -139,6 +192,10 @@ pub fn read_body_granted<R: Read + ?Sized, W: Write + ?Sized>(
     out: &mut W,
     grant: &mut dyn FnMut(u64) -> bool,
 ) -> Result<u64, ProtoError> {
+    if compression == Compression::Zstd {
+        let ulen = read_expected(r, Token::ULEN)?;
+        return crate::zstd::read_frame(r, token, ulen, limits, out, grant);
+    }
     let len = read_expected(r, token)?;
     read_body_after_header(r, token, len, compression, limits, out, grant)
 }
@@ -176,6 +233,7 @@ fn read_body_after_header<R: Read + ?Sized, W: Write + ?Sized>(
             out.write_all(&plain)?;
             Ok(plain.len() as u64)
         }
+        Compression::Zstd => unreachable!("zstd bodies start with ULEN (read_body_granted)"),
     }
 }
 
@@ -189,6 +247,7 @@ pub fn write_body<W: Write + ?Sized>(
 ) -> io::Result<()> {
     let packed;
     let wire = match compression {
+        Compression::Zstd => return crate::zstd::write_frame(w, token, data),
         Compression::None => data,
         Compression::Lzo => {
             packed = lzo::compress(data);
@@ -237,12 +296,21 @@ pub fn read_pump_file_count<R: Read + ?Sized>(
 
 /// Writes one `NAME` followed by `FILE` (LZO) or `LINK`.
 pub fn write_pump_entry<W: Write + ?Sized>(w: &mut W, entry: &PumpEntry) -> io::Result<()> {
+    write_pump_entry_as(w, entry, Compression::Lzo)
+}
+
+/// [`write_pump_entry`] with the `FILE` body in `compression` (zstd in protocol 4).
+pub fn write_pump_entry_as<W: Write + ?Sized>(
+    w: &mut W,
+    entry: &PumpEntry,
+    compression: Compression,
+) -> io::Result<()> {
     let mut buf = Vec::new();
     match &entry.kind {
         PumpEntryKind::File(data) => {
             put_string(&mut buf, Token::NAME, &entry.name);
             w.write_all(&buf)?;
-            write_body(w, Token::FILE, Compression::Lzo, data)
+            write_body(w, Token::FILE, compression, data)
         }
         PumpEntryKind::Link(target) => {
             encode_pump_link(&mut buf, &entry.name, target);
@@ -282,6 +350,17 @@ pub fn read_pump_entry_granted<R: Read + ?Sized>(
     limits: &Limits,
     grant: &mut dyn FnMut(u64) -> bool,
 ) -> Result<PumpEntry, ProtoError> {
+    read_pump_entry_as(r, Compression::Lzo, limits, grant)
+}
+
+/// [`read_pump_entry_granted`] for `FILE` bodies in `compression` (zstd in protocol 4, where
+/// a file is `NAME`, `ULEN`, `FILE`).
+pub fn read_pump_entry_as<R: Read + ?Sized>(
+    r: &mut R,
+    compression: Compression,
+    limits: &Limits,
+    grant: &mut dyn FnMut(u64) -> bool,
+) -> Result<PumpEntry, ProtoError> {
     let mut total = 0;
     let name = read_string(r, Token::NAME, limits, &mut total)?;
     let Some(h) = read_header(r)? else {
@@ -290,13 +369,18 @@ pub fn read_pump_entry_granted<R: Read + ?Sized>(
         });
     };
     let kind = match h.token {
-        Token::FILE => {
+        Token::ULEN if compression == Compression::Zstd => {
+            let mut data = Vec::new();
+            crate::zstd::read_frame(r, Token::FILE, h.value, limits, &mut data, grant)?;
+            PumpEntryKind::File(data)
+        }
+        Token::FILE if compression != Compression::Zstd => {
             let mut data = Vec::new();
             read_body_after_header(
                 r,
                 Token::FILE,
                 h.value,
-                Compression::Lzo,
+                compression,
                 limits,
                 &mut data,
                 grant,
@@ -310,10 +394,12 @@ pub fn read_pump_entry_granted<R: Read + ?Sized>(
             PumpEntryKind::Link(target)
         }
         got => {
-            return Err(ProtoError::UnexpectedToken {
-                expected: Token::FILE,
-                got,
-            });
+            let expected = if compression == Compression::Zstd {
+                Token::ULEN
+            } else {
+                Token::FILE
+            };
+            return Err(ProtoError::UnexpectedToken { expected, got });
         }
     };
     Ok(PumpEntry { name, kind })
@@ -347,17 +433,23 @@ impl Reply {
     }
 }
 
-/// Writes `DONE STAT SERR SOUT DOTO` and, for protocol 3, `DOTD` when present.
+/// Writes `DONE STAT SERR SOUT DOTO` and, for protocol 3, `DOTD` when present. In protocol 4:
+/// `DONE 4`, `RSLT 0`, `STAT`, and all five bodies (`DOTD` empty when absent).
 pub fn write_reply<W: Write + ?Sized>(w: &mut W, reply: &Reply) -> io::Result<()> {
     let c = reply.version.compression();
-    let mut head = Vec::with_capacity(24);
+    let mut head = Vec::with_capacity(36);
     encode_header(&mut head, Token::DONE, reply.version.number());
+    if reply.version == Version::V4 {
+        encode_header(&mut head, Token::RSLT, 0);
+    }
     encode_header(&mut head, Token::STAT, reply.status);
     w.write_all(&head)?;
     write_body(w, Token::SERR, c, &reply.stderr)?;
     write_body(w, Token::SOUT, c, &reply.stdout)?;
     write_body(w, Token::DOTO, c, &reply.object)?;
-    if reply.version.is_pump()
+    if reply.version == Version::V4 {
+        write_body(w, Token::DOTD, c, reply.dotd.as_deref().unwrap_or_default())?;
+    } else if reply.version.is_pump()
         && let Some(dotd) = &reply.dotd
     {
         write_body(w, Token::DOTD, c, dotd)?;
@@ -365,12 +457,67 @@ pub fn write_reply<W: Write + ?Sized>(w: &mut W, reply: &Reply) -> io::Result<()
     w.flush()
 }
 
+/// A protocol 4 refusal or server failure: `RSLT <code>` (not 0) and its `TEXT`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// By class (docs/protocol-4.md): 1xx the host's fault, 2xx the request's, 3xx the
+    /// compiler's, 4xx the client's credentials.
+    pub code: u32,
+    /// For the user; at most [`MAX_TEXT`] bytes, control characters other than newline and
+    /// tab replaced.
+    pub text: String,
+}
+
+/// What a server answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The compiler ran (protocol 1–3 always; protocol 4 `RSLT 0`).
+    Ran(Reply),
+    /// Protocol 4 only: the job was refused or the server failed.
+    Refused(Refusal),
+}
+
+/// The highest `RSLT` code accepted.
+pub const MAX_RESULT: u32 = 999;
+
+/// Writes a protocol 4 refusal: `DONE 4`, `RSLT code`, `TEXT` (cut to [`MAX_TEXT`] bytes at a
+/// character boundary).
+pub fn write_refusal<W: Write + ?Sized>(w: &mut W, code: u32, text: &str) -> io::Result<()> {
+    debug_assert!(code != 0 && code <= MAX_RESULT, "bad RSLT code {code}");
+    let mut end = text.len().min(MAX_TEXT as usize);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut buf = Vec::with_capacity(36 + end);
+    encode_header(&mut buf, Token::DONE, Version::V4.number());
+    encode_header(&mut buf, Token::RSLT, code);
+    put_string(&mut buf, Token::TEXT, &text.as_bytes()[..end]);
+    w.write_all(&buf)?;
+    w.flush()
+}
+
 /// Reads a reply to a request made in `version`. The server must answer in the same version.
+/// A protocol 4 refusal is [`ProtoError::Refused`]; [`read_answer`] returns it as a value.
 pub fn read_reply<R: Read + ?Sized>(
     r: &mut R,
     version: Version,
     limits: &Limits,
 ) -> Result<Reply, ProtoError> {
+    match read_answer(r, version, limits)?.0 {
+        Answer::Ran(reply) => Ok(reply),
+        Answer::Refused(Refusal { code, text }) => Err(ProtoError::Refused { code, text }),
+    }
+}
+
+/// Reads a reply, as [`read_reply`], and says whether the header of our daemon's
+/// advertisement trailer ([`crate::advert`]) was read in its place: after a failed protocol 3
+/// compile a `DOTD` may be missing, so the next header there is either `DOTD` or the trailer
+/// (`Some(len)`: its body of `len` bytes is next). Otherwise the trailer, if any, is unread.
+pub fn read_answer<R: Read + ?Sized>(
+    r: &mut R,
+    version: Version,
+    limits: &Limits,
+) -> Result<(Answer, Option<u32>), ProtoError> {
     let done = read_expected(r, Token::DONE)?;
     // 3.4 compares the raw number, so a DONE of 0 never answers a request of 1.
     if done != version.number() {
@@ -378,6 +525,22 @@ pub fn read_reply<R: Read + ?Sized>(
             sent: version.number(),
             got: done,
         });
+    }
+    if version == Version::V4 {
+        let code = read_expected(r, Token::RSLT)?;
+        check_len(Token::RSLT, code.into(), MAX_RESULT.into())?;
+        if code != 0 {
+            let len = read_expected(r, Token::TEXT)?;
+            check_len(Token::TEXT, len.into(), MAX_TEXT.into())?;
+            let raw = read_exact_vec(r, Token::TEXT, len)?;
+            return Ok((
+                Answer::Refused(Refusal {
+                    code,
+                    text: clean_text(&raw),
+                }),
+                None,
+            ));
+        }
     }
     let status = read_expected(r, Token::STAT)?;
     let c = version.compression();
@@ -387,14 +550,24 @@ pub fn read_reply<R: Read + ?Sized>(
     read_body(r, Token::SOUT, c, limits, &mut stdout)?;
     let mut object = Vec::new();
     read_body(r, Token::DOTO, c, limits, &mut object)?;
-    let dotd = if version.is_pump() {
-        // Old servers omit DOTD after a failed compile; a clean close is fine there.
+    let mut trailer = None;
+    let dotd = if version == Version::V4 {
+        let mut d = Vec::new();
+        read_body(r, Token::DOTD, c, limits, &mut d)?;
+        (!d.is_empty()).then_some(d)
+    } else if version.is_pump() {
+        // Old servers omit DOTD after a failed compile; a clean close is fine there, and so
+        // is our daemon's trailer.
         match read_header(r)? {
             None => None,
             Some(h) if h.token == Token::DOTD => {
                 let mut d = Vec::new();
                 read_body_after_header(r, Token::DOTD, h.value, c, limits, &mut d, &mut |_| true)?;
                 Some(d)
+            }
+            Some(h) if h.token == crate::advert::ADVT => {
+                trailer = Some(h.value);
+                None
             }
             Some(h) => {
                 return Err(ProtoError::UnexpectedToken {
@@ -406,14 +579,32 @@ pub fn read_reply<R: Read + ?Sized>(
     } else {
         None
     };
-    Ok(Reply {
-        version,
-        status,
-        stderr,
-        stdout,
-        object,
-        dotd,
-    })
+    Ok((
+        Answer::Ran(Reply {
+            version,
+            status,
+            stderr,
+            stdout,
+            object,
+            dotd,
+        }),
+        trailer,
+    ))
+}
+
+/// A `TEXT` as the user may see it: UTF-8 (lossy), control characters other than newline and
+/// tab shown as `?`.
+fn clean_text(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw)
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn check_len(token: Token, len: u64, max: u64) -> Result<(), ProtoError> {

@@ -29,6 +29,16 @@ impl Token {
     pub const NAME: Token = Token(*b"NAME");
     pub const FILE: Token = Token(*b"FILE");
     pub const LINK: Token = Token(*b"LINK");
+    /// Protocol 4: the client's compiler identity.
+    pub const CCID: Token = Token(*b"CCID");
+    /// Protocol 4: request flags (bit 0: pump).
+    pub const FLAG: Token = Token(*b"FLAG");
+    /// Protocol 4: the result class of a reply (0: the compiler ran).
+    pub const RSLT: Token = Token(*b"RSLT");
+    /// Protocol 4: a message for the user after a non-zero `RSLT`.
+    pub const TEXT: Token = Token(*b"TEXT");
+    /// Protocol 4: the uncompressed length of the body that follows.
+    pub const ULEN: Token = Token(*b"ULEN");
 }
 
 impl fmt::Display for Token {

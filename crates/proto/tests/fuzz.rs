@@ -72,6 +72,12 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 }
             }
             "header" => seeds.push(v[..v.len().min(12)].to_vec()),
+            "zstd_body" => {
+                let mut b = Vec::new();
+                distcc_proto::zstd::write_frame(&mut b, distcc_proto::Token::DOTI, &v)
+                    .expect("writing to a Vec");
+                seeds.push(b);
+            }
             "lzo_decompress" => seeds.push(lzo::compress(&v)),
             "lzo_roundtrip" => seeds.push(v),
             _ => {}
@@ -169,6 +175,9 @@ targets!(
     header,
     request,
     reply,
+    request_v4,
+    reply_v4,
+    zstd_body,
     pump_entries,
     lzo_decompress,
     lzo_roundtrip,

@@ -249,7 +249,8 @@ impl Options {
         match self.protocol {
             Version::V1 => "",
             Version::V2 => ",lzo",
-            Version::V3 => ",lzo,cpp",
+            // lsdistcc never probes with protocol 4 (its options stop at 3).
+            Version::V3 | Version::V4 => ",lzo,cpp",
         }
     }
 }

@@ -41,6 +41,7 @@ pub fn test_request(compiler: &str, protocol: Version) -> Vec<u8> {
     let head = RequestHead {
         version: protocol,
         cwd: protocol.is_pump().then(|| b"/".to_vec()),
+        ccid: None,
         argv: [compiler, "-c", "hello.c", "-o", "hello.o"]
             .iter()
             .map(|a| a.as_bytes().to_vec())

@@ -1,0 +1,27 @@
+//! What this daemon says about itself after every protocol 1–3 reply (`proto::advert`,
+//! docs/protocol-4.md): built here and only here, so every key it may carry is in one place.
+//!
+//! distcc 3.4's client never reads past the reply, so the trailer changes nothing for it; our
+//! client reads it without waiting and speaks protocol 4 to this host from its next job on.
+
+use proto::advert::{self, Advert};
+
+use crate::serve::ServeConfig;
+
+/// The highest protocol this daemon speaks.
+pub const PROTOCOL: u32 = 4;
+
+/// The advertisement for a reply sent under `cfg`. A key added here (the ssh engineer's
+/// `ssh-socket=`, say) must be one docs/protocol-4.md lists.
+pub fn advertisement(_cfg: &ServeConfig) -> Advert {
+    Advert {
+        entries: vec![("protocol".to_owned(), PROTOCOL.to_string())],
+    }
+}
+
+/// The trailer's bytes: `ADVT <len>` and the `key=value` lines.
+pub fn trailer(cfg: &ServeConfig) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(64);
+    advert::encode(&mut buf, &advertisement(cfg));
+    buf
+}

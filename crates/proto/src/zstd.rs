@@ -1,0 +1,217 @@
+//! Protocol 4 bodies: `ULEN <uncompressed length>`, then `<TOKEN> <compressed length>` and one
+//! zstd frame (level [`LEVEL`]). An empty body is `ULEN 0`, `<TOKEN> 0`.
+//!
+//! The receiver refuses a `ULEN` above `Limits::max_unpacked` and a compressed length above
+//! `Limits::max_body` before reading anything more, decodes as the bytes arrive (so a daemon
+//! can feed the compiler while the source is still coming), never lets the frame ask for a
+//! window over [`WINDOW_LOG_MAX`], and refuses a frame that decodes to any other length than
+//! its `ULEN` or that leaves bytes unused. The `zstd` crate (libzstd) does the coding.
+
+use std::io::{self, BufRead, Read, Write};
+
+use crate::error::ProtoError;
+use crate::limits::Limits;
+use crate::token::{Token, encode_header, read_expected};
+
+/// The compression level of every body: zstd's fastest standard level, which packs
+/// preprocessed C about as small as gzip does at a fraction of its CPU.
+pub const LEVEL: i32 = 1;
+
+/// The largest window a frame may ask the decoder for (16 MiB): level 1 uses at most 512 KiB,
+/// so this bounds what a hostile frame can make either side hold while decoding.
+pub const WINDOW_LOG_MAX: u32 = 24;
+
+/// Writes `ULEN`, the body's header and its zstd frame.
+pub fn write_frame<W: Write + ?Sized>(w: &mut W, token: Token, data: &[u8]) -> io::Result<()> {
+    let ulen = u32::try_from(data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    let packed = if data.is_empty() {
+        Vec::new()
+    } else {
+        zstd::bulk::compress(data, LEVEL)?
+    };
+    let clen = u32::try_from(packed.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    let mut head = Vec::with_capacity(24);
+    encode_header(&mut head, Token::ULEN, ulen);
+    encode_header(&mut head, token, clen);
+    w.write_all(&head)?;
+    w.write_all(&packed)
+}
+
+/// Reads `<token> <clen>` and the frame after a `ULEN` of `ulen` already read, writing the
+/// decoded bytes to `out` as they come. `grant` is asked once, for the most the decoder may
+/// hold at once (its window, at most the body). Returns the bytes written (`ulen`).
+pub fn read_frame<R: Read + ?Sized, W: Write + ?Sized>(
+    r: &mut R,
+    token: Token,
+    ulen: u32,
+    limits: &Limits,
+    out: &mut W,
+    grant: &mut dyn FnMut(u64) -> bool,
+) -> Result<u64, ProtoError> {
+    if u64::from(ulen) > limits.max_unpacked {
+        return Err(ProtoError::TooLarge {
+            token: Token::ULEN,
+            len: ulen.into(),
+            max: limits.max_unpacked,
+        });
+    }
+    let clen = read_expected(r, token)?;
+    if clen > limits.max_body {
+        return Err(ProtoError::TooLarge {
+            token,
+            len: clen.into(),
+            max: limits.max_body.into(),
+        });
+    }
+    let bad = |why: &'static str| ProtoError::Malformed { token, why };
+    if clen == 0 {
+        return if ulen == 0 {
+            Ok(0)
+        } else {
+            Err(bad("an empty frame for a non-empty body"))
+        };
+    }
+    if !grant(u64::from(ulen).min(1 << WINDOW_LOG_MAX)) {
+        return Err(ProtoError::OverBudget { token });
+    }
+    let mut limited = r.take(clen.into());
+    let buffered = io::BufReader::with_capacity(16 * 1024, &mut limited);
+    let mut dec = zstd::stream::read::Decoder::with_buffer(buffered)
+        .map_err(|e| zstd_error(token, e))?
+        .single_frame();
+    dec.window_log_max(WINDOW_LOG_MAX)
+        .map_err(|e| zstd_error(token, e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = match dec.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(zstd_error(token, e)),
+        };
+        total += n as u64;
+        if total > u64::from(ulen) {
+            return Err(bad("the frame decodes to more than its ULEN"));
+        }
+        out.write_all(&buf[..n])?;
+    }
+    if total != u64::from(ulen) {
+        return Err(bad("the frame decodes to less than its ULEN"));
+    }
+    let mut rest = dec.finish();
+    if !rest.fill_buf()?.is_empty() {
+        return Err(bad("bytes after the zstd frame"));
+    }
+    drop(rest);
+    if limited.limit() != 0 {
+        return Err(bad("bytes after the zstd frame"));
+    }
+    Ok(total)
+}
+
+/// A decoder error: the link's own failures stay I/O errors (a timeout, a reset, a stream that
+/// ended early), anything else is a bad frame.
+fn zstd_error(token: Token, e: io::Error) -> ProtoError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => ProtoError::Truncated { token },
+        io::ErrorKind::TimedOut
+        | io::ErrorKind::WouldBlock
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => ProtoError::Io(e),
+        _ => ProtoError::Zstd {
+            token,
+            why: e.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Compression, read_body, write_body};
+
+    fn frame(token: Token, data: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        write_frame(&mut v, token, data).unwrap();
+        v
+    }
+
+    fn read(bytes: &[u8], limits: &Limits) -> Result<Vec<u8>, ProtoError> {
+        let mut out = Vec::new();
+        read_body(
+            &mut &bytes[..],
+            Token::DOTI,
+            Compression::Zstd,
+            limits,
+            &mut out,
+        )?;
+        Ok(out)
+    }
+
+    #[test]
+    fn round_trip_and_empty() {
+        let text = b"int main(void) { return 0; }\n".repeat(1000);
+        let bytes = frame(Token::DOTI, &text);
+        assert_eq!(&bytes[..12], format!("ULEN{:08x}", text.len()).as_bytes());
+        assert_eq!(&bytes[12..16], b"DOTI");
+        assert!(bytes.len() < text.len() / 10, "compressed: {}", bytes.len());
+        assert_eq!(read(&bytes, &Limits::DEFAULT).unwrap(), text);
+        let empty = frame(Token::DOTI, b"");
+        assert_eq!(empty, b"ULEN00000000DOTI00000000");
+        assert_eq!(read(&empty, &Limits::DEFAULT).unwrap(), b"");
+        let mut w = Vec::new();
+        write_body(&mut w, Token::DOTI, Compression::Zstd, &text).unwrap();
+        assert_eq!(w, bytes);
+    }
+
+    #[test]
+    fn oversized_ulen_is_refused_before_reading() {
+        let limits = Limits {
+            max_unpacked: 100,
+            ..Limits::DEFAULT
+        };
+        // Nothing after ULEN: the refusal cannot have read on.
+        let e = read(b"ULEN00000065", &limits).unwrap_err();
+        assert!(
+            matches!(e, ProtoError::TooLarge { token, len: 101, max: 100 } if token == Token::ULEN),
+            "{e}"
+        );
+        let e = read(b"ULEN00000001DOTIffffffff", &Limits::DEFAULT).unwrap_err();
+        assert!(matches!(e, ProtoError::TooLarge { .. }), "{e}");
+    }
+
+    #[test]
+    fn wrong_lengths_truncation_and_garbage_are_errors() {
+        let text = b"hello hello hello hello\n".repeat(50);
+        let good = frame(Token::DOTI, &text);
+        // ULEN one more, one less than the frame holds.
+        for ulen in [text.len() + 1, text.len() - 1] {
+            let mut b = good.clone();
+            b[4..12].copy_from_slice(format!("{ulen:08x}").as_bytes());
+            let e = read(&b, &Limits::DEFAULT).unwrap_err();
+            assert!(matches!(e, ProtoError::Malformed { .. }), "{e}");
+        }
+        // Truncated anywhere inside the frame.
+        for cut in [25, good.len() - 1] {
+            let e = read(&good[..cut], &Limits::DEFAULT).unwrap_err();
+            assert!(e.is_disconnect(), "{e}");
+        }
+        // A byte after the frame, inside its length.
+        let mut extra = good.clone();
+        extra.push(0);
+        let clen = good.len() - 24 + 1;
+        extra[16..24].copy_from_slice(format!("{clen:08x}").as_bytes());
+        assert!(read(&extra, &Limits::DEFAULT).is_err());
+        // Garbage in place of the frame.
+        let mut junk = b"ULEN00000010DOTI00000010".to_vec();
+        junk.extend_from_slice(&[0x55; 16]);
+        let e = read(&junk, &Limits::DEFAULT).unwrap_err();
+        assert!(matches!(e, ProtoError::Zstd { .. }), "{e}");
+        // An empty frame for a body that is not empty.
+        assert!(read(b"ULEN00000005DOTI00000000", &Limits::DEFAULT).is_err());
+    }
+}
