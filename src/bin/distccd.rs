@@ -328,6 +328,10 @@ fn serve_config(
         job_lifetime: o.job_lifetime,
         slots: Slots::new(jobs),
         shutdown_fd,
+        cache: o
+            .cache_dir
+            .as_ref()
+            .map(|d| cache::Store::new(d, o.cache_size)),
     }
 }
 
@@ -369,6 +373,28 @@ fn identity_index(policy: &CompilerPolicy, inetd: bool) -> identity::Index {
     index.with_cache(cache)
 }
 
+/// `--cache-dir` must be a directory this (unprivileged) daemon can write: made if missing,
+/// then a file created and removed in it. Checked at start-up, so a daemon never runs
+/// without the cache it was asked for.
+fn check_cache_dir(o: &Options) -> Result<(), ProcessExit> {
+    let Some(dir) = &o.cache_dir else {
+        return Ok(());
+    };
+    let probe = dir.join(format!(".probe.{}", std::process::id()));
+    let checked = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe));
+    checked.map_err(|e| {
+        fail(
+            ExitCode::IoError,
+            &format!(
+                "--cache-dir {}: this daemon's user (after dropping root) cannot write there: {e}",
+                dir.display()
+            ),
+        )
+    })
+}
+
 fn drop_root(o: &Options) -> Result<(), ProcessExit> {
     // Debian's package runs as `distccd`; upstream 3.4 prefers `distcc`; then `nobody`.
     let candidates: Vec<&str> = match &o.user {
@@ -402,6 +428,9 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
         Ok(sb) => sb,
         Err(code) => return code,
     };
+    if let Err(code) = check_cache_dir(o) {
+        return code;
+    }
     let cfg = serve_config(o, setup, None, sb, true);
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
@@ -513,6 +542,9 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         Ok(sb) => sb,
         Err(code) => return code,
     };
+    if let Err(code) = check_cache_dir(o) {
+        return code;
+    }
     // Threads start only after this point (the privilege drop must reach all of them).
     let shutdown = match os::signal::install_shutdown_handlers() {
         Ok(fd) => fd,

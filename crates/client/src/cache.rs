@@ -46,23 +46,7 @@ pub struct Settings {
     pub size: Option<String>,
 }
 
-/// `123`, `64K`, `500M`, `2G`, `1T` (powers of 1024; a trailing `B`/`iB` is allowed).
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim();
-    let s = s
-        .strip_suffix("iB")
-        .or_else(|| s.strip_suffix('B'))
-        .unwrap_or(s);
-    let (num, shift) = match s.as_bytes().last()? {
-        b'k' | b'K' => (&s[..s.len() - 1], 10),
-        b'm' | b'M' => (&s[..s.len() - 1], 20),
-        b'g' | b'G' => (&s[..s.len() - 1], 30),
-        b't' | b'T' => (&s[..s.len() - 1], 40),
-        _ => (s, 0),
-    };
-    let n: f64 = num.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| (n * (1u64 << shift) as f64) as u64)
-}
+pub use cache::parse_size;
 
 /// The local store of this configuration (`top` is `$DISTCC_DIR`).
 pub fn store(config: &Config, top: &Path) -> Store {
@@ -254,6 +238,11 @@ pub struct Pending {
 }
 
 impl Pending {
+    /// The key's bytes, for a daemon's shared cache (`CKEY`).
+    pub fn key(&self) -> [u8; 32] {
+        self.key.0
+    }
+
     /// Stores a remote compile's reply when it is one the cache keeps: exit 0, nothing
     /// printed (see the module's rule). A failure to store is logged, never fatal.
     pub fn store(&self, log: &Log, reply: &proto::Reply, cpp_stderr: &[u8]) {
@@ -291,18 +280,6 @@ impl Pending {
 mod tests {
     use super::*;
     use std::ffi::OsString;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("123"), Some(123));
-        assert_eq!(parse_size("64K"), Some(64 << 10));
-        assert_eq!(parse_size("1.5G"), Some(3 << 29));
-        assert_eq!(parse_size("500MiB"), Some(500 << 20));
-        assert_eq!(parse_size("2t"), Some(2 << 40));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("-1M"), None);
-        assert_eq!(parse_size(""), None);
-    }
 
     #[test]
     fn the_setting_lasts_and_the_environment_wins() {

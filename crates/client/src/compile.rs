@@ -354,7 +354,7 @@ impl Client<'_> {
         // A pump compile failed on a server (a discrepancy if it then succeeds in plain mode).
         let mut pump_failed = false;
         let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
-        let link = remote::Link {
+        let mut link = remote::Link {
             io_timeout: cfg.io_timeout,
             cork: cfg.tcp_cork,
             ssh: &ssh,
@@ -362,6 +362,7 @@ impl Client<'_> {
             top: &dirs.top,
             max_protocol: cfg.max_protocol,
             ccid: &identity,
+            cache_key: None,
         };
         let mut cpp = Cpp::NotStarted;
         let all_remote = !candidates.is_empty() && candidates.iter().all(|h| !h.is_local());
@@ -399,7 +400,10 @@ impl Client<'_> {
                 cpp.stderr(),
             ) {
                 crate::cache::Look::Hit(code) => return Ok(code),
-                crate::cache::Look::Miss(pending) => cached = Some(pending),
+                crate::cache::Look::Miss(pending) => {
+                    link.cache_key = Some(pending.key());
+                    cached = Some(pending);
+                }
                 crate::cache::Look::Skip => {}
             }
         }

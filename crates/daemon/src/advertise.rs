@@ -13,10 +13,13 @@ pub const PROTOCOL: u32 = 4;
 
 /// The advertisement for a reply sent under `cfg`. A key added here (the ssh engineer's
 /// `ssh-socket=`, say) must be one docs/protocol-4.md lists.
-pub fn advertisement(_cfg: &ServeConfig) -> Advert {
-    Advert {
-        entries: vec![("protocol".to_owned(), PROTOCOL.to_string())],
+pub fn advertisement(cfg: &ServeConfig) -> Advert {
+    let mut entries = vec![("protocol".to_owned(), PROTOCOL.to_string())];
+    // `--cache-dir`: protocol 4 requests may carry a cache key (`FLAG` bit 1).
+    if cfg.cache.is_some() {
+        entries.push(("cache".to_owned(), "1".to_owned()));
     }
+    Advert { entries }
 }
 
 /// The trailer's bytes: `ADVT <len>` and the `key=value` lines.

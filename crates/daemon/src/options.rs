@@ -72,6 +72,10 @@ pub struct Options {
     pub memory_budget: u64,
     /// `--max-connections-per-peer`: connections one client address may hold open.
     pub max_per_peer: usize,
+    /// `--cache-dir`: the shared result cache (`distcc-cache`), off when `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--cache-size`: its bound in bytes.
+    pub cache_size: u64,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -134,6 +138,8 @@ impl Default for Options {
             max_object: 512 << 20,
             memory_budget: 2048 << 20,
             max_per_peer: 128,
+            cache_dir: None,
+            cache_size: 10 << 30,
         }
     }
 }
@@ -181,6 +187,20 @@ pub const OPTIONS: &[Opt] = &[
         Arg::dir("DIR"),
         "only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)",
         COMPILERS,
+    ),
+    opt(
+        "cache-dir",
+        None,
+        Arg::dir("DIR"),
+        "keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain mode; off unless given)",
+        GENERAL,
+    ),
+    opt(
+        "cache-size",
+        None,
+        Arg::text("SIZE"),
+        "the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first",
+        GENERAL,
     ),
     opt("daemon", None, None, "bind and listen on socket", MODE),
     opt(
@@ -497,6 +517,16 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 }
             }
             "max-files" => o.limits.max_files = number(name, &value)?,
+            "cache-dir" => o.cache_dir = Some(PathBuf::from(&value)),
+            "cache-size" => {
+                o.cache_size = cache::parse_size(&value)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--cache-size: {value:?} is not a size"
+                        ))
+                    })?
+            }
             "max-connections-per-peer" => {
                 o.max_per_peer = number(name, &value)?;
                 if o.max_per_peer == 0 {

@@ -2,6 +2,8 @@
 complete -c distccd -s a -l allow -x -d 'client address access control; repeat for more networks (IPv4 or IPv6 CIDR)'
 complete -c distccd -l allow-private -d 'allow loopback and private networks (192.168.0.0/16, 10.0.0.0/8, 172.16.0.0/12, 127.0.0.0/8, fe80::/10, fc00::/7, ::1)'
 complete -c distccd -l allowed-compilers -r -a '(__fish_complete_directories)' -d 'only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)'
+complete -c distccd -l cache-dir -r -a '(__fish_complete_directories)' -d 'keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain mode; off unless given)'
+complete -c distccd -l cache-size -x -d 'the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first'
 complete -c distccd -l daemon -d 'bind and listen on socket'
 complete -c distccd -l enable-tcp-insecure -d 'accepted for compatibility; the allow-list stays on'
 complete -c distccd -l help -d 'explain usage and exit'
