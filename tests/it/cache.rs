@@ -178,7 +178,8 @@ fn a_compiler_changed_under_the_same_name_misses() {
     if !require(&["gcc", "gcc-11", "gcc-12"]) {
         return;
     }
-    let d = OurDaemon::start(&[]);
+    // The daemon has both compilers (protocol 4 runs the client's by identity).
+    let d = OurDaemon::start_with_compilers(&[], Path::new("/usr/bin"), &["gcc-11"]);
     let s = Sandbox::new("cache-compiler");
     // `gcc` first on PATH: gcc 12, then gcc 11 under the same name (as after an upgrade).
     let bin = s.path().join("bin");
@@ -374,4 +375,100 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
     }
     // The second round came from the cache.
     assert_eq!(stat(&s, "cache_hit", "local"), 8, "{}", s.log_text());
+}
+
+#[test]
+fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
+    if !require(&["gcc", "g++"]) {
+        return;
+    }
+    let store = super::support::TempDir::new("cache-daemon-store");
+    let dir = store.path().join("results");
+    let (d, sp) = super::stats::daemon_with_stats(4, &["--cache-dir", dir.to_str().unwrap()]);
+    let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
+    let jobs: [&[&str]; 3] = [
+        &[
+            "gcc",
+            "-O2",
+            "-Iinclude",
+            "-c",
+            "src/util.c",
+            "-o",
+            "util.o",
+        ],
+        &[
+            "gcc",
+            "-O2",
+            "-Iinclude",
+            "-c",
+            "src/main.c",
+            "-o",
+            "main.o",
+        ],
+        &[
+            "g++",
+            "-O2",
+            "-Iinclude",
+            "-c",
+            "src/shapes.cpp",
+            "-o",
+            "shapes.o",
+        ],
+    ];
+    let (a, b) = (
+        Sandbox::new("cache-client-a"),
+        Sandbox::new("cache-client-b"),
+    );
+    // Each client's first job learns that the daemon speaks protocol 4 and shares a cache.
+    for s in [&a, &b] {
+        cached(
+            s,
+            &d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(&d, 2);
+    for job in jobs {
+        cached(&a, &d, &[], job);
+    }
+    assert_jobs(&d, 5);
+    let stored = entries(&dir);
+    assert_eq!(stored.len(), 3, "{}", d.log_text());
+    let before = bytes_in();
+    for job in jobs {
+        cached(&b, &d, &[], job);
+    }
+    let sent = bytes_in() - before;
+    // No new compile on the daemon, three results from its cache, no source uploaded (the
+    // preprocessed shapes.cpp alone is hundreds of KB; three request heads are < 3 KB).
+    assert_jobs(&d, 5);
+    assert_eq!(d.log_text().matches(" from the cache ").count(), 3);
+    assert!(sent < 3000, "{sent} bytes reached the daemon");
+    assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 3, "{}", b.log_text());
+    assert_eq!(stat(&b, "cache_hit", "local"), 0);
+    // The hits are byte for byte what a local build gives, and were kept locally too.
+    for job in jobs {
+        let out = job[job.len() - 1];
+        let got = b.read(out);
+        local(&b, job);
+        assert_eq!(got, b.read(out), "{job:?}");
+    }
+    assert_eq!(entries(&b.distcc_dir.join("cache")).len(), 3);
+    // A third client with another compiler (gcc-11 under the name gcc) is never served gcc
+    // 12's results: its key differs, so it compiles (and its daemon finds no such compiler
+    // here, or compiles with gcc-11 by identity).
+    let c = Sandbox::new("cache-client-c");
+    let bin = c.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink("/usr/bin/gcc-11", bin.join("gcc")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = c.distcc(&hosts(&d), jobs[0]);
+    cmd.env("DISTCC_CACHE", "1").env("PATH", &path);
+    assert!(cmd.status().unwrap().success());
+    assert_eq!(d.log_text().matches(" from the cache ").count(), 3);
 }
