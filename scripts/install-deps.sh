@@ -9,7 +9,7 @@
 # avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
 # services the packages enable are not needed). Idempotent.
 set -euo pipefail
-packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
+packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump ccache openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
     groff man-db systemd binutils gzip zsh fish)
 missing=()
 for p in "${packages[@]}"; do
