@@ -436,6 +436,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     let stored = entries(&dir);
     assert_eq!(stored.len(), 3, "{}", d.log_text());
     let before = bytes_in();
+    let sent_before = stat(&b, "sent_bytes", &hosts(&d));
     for job in jobs {
         cached(&b, &d, &[], job);
     }
@@ -447,6 +448,9 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     assert!(sent < 3000, "{sent} bytes reached the daemon");
     assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 3, "{}", b.log_text());
     assert_eq!(stat(&b, "cache_hit", "local"), 0);
+    // Not misses: nothing was compiled for them, and no source was sent.
+    assert_eq!(stat(&b, "cache_miss", "not in the cache"), 0);
+    assert_eq!(stat(&b, "sent_bytes", &hosts(&d)), sent_before);
     // The hits are byte for byte what a local build gives, and were kept locally too.
     for job in jobs {
         let out = job[job.len() - 1];

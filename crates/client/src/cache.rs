@@ -205,7 +205,7 @@ impl Plan<'_> {
                             .warning(format_args!("removed a damaged cache entry {key}: {c}"));
                         "a damaged entry (removed)"
                     }
-                    _ => "not in the cache",
+                    _ => crate::stats::MISS_NOT_STORED,
                 };
                 crate::stats::cache_miss(why);
                 Look::Miss(Pending {

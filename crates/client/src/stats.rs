@@ -144,6 +144,13 @@ pub fn local(reason: &str) {
 
 /// A remote compile on `host` came back: `ok`, or the user's compile error.
 pub fn remote(host: &str, ok: bool, sent: u64, received: u64, time: Duration) {
+    // A result from the daemon's cache: the source never left (`cache_hit` came first).
+    let from_cache = TALLY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|t| t.get(kind::CACHE_HIT, host) > 0);
+    let sent = if from_cache { 0 } else { sent };
     note(
         if ok {
             kind::REMOTE_OK
@@ -173,11 +180,27 @@ pub fn fallback(code: ExitCode) {
     note(kind::FALLBACK, reason(code), 1);
 }
 
-/// A result came from a cache (`local`, or a daemon's spec) instead of a compile.
+/// A result came from a cache (`local`, or a daemon's spec) instead of a compile. A daemon's
+/// hit follows this compile's local miss, which it turns into a hit: misses are results that
+/// had to be compiled.
 pub fn cache_hit(from: &str, bytes: u64) {
-    note(kind::CACHE_HIT, from, 1);
-    note(kind::CACHE_HIT_BYTES, "", bytes);
+    let mut g = TALLY.lock().unwrap_or_else(|p| p.into_inner());
+    let t = g.get_or_insert_with(Tally::default);
+    if from != "local" {
+        let miss = (kind::CACHE_MISS.to_owned(), MISS_NOT_STORED.to_owned());
+        if let Some(n) = t.counts.get_mut(&miss) {
+            *n -= 1;
+            if *n == 0 {
+                t.counts.remove(&miss);
+            }
+        }
+    }
+    t.add(kind::CACHE_HIT, from, 1);
+    t.add(kind::CACHE_HIT_BYTES, "", bytes);
 }
+
+/// The miss reason of a key with no entry (`cache`).
+pub const MISS_NOT_STORED: &str = "not in the cache";
 
 /// A cacheable compile found nothing usable, for `reason`.
 pub fn cache_miss(reason: &str) {
