@@ -476,3 +476,64 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     assert!(cmd.status().unwrap().success());
     assert_eq!(d.log_text().matches(" from the cache ").count(), 3);
 }
+
+#[test]
+fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let s = Sandbox::new("cache-direct");
+    let env = [("DISTCC_CACHE_DIRECT", "1")];
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-MD",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    // Headers older than the compile (a header changed within 2 s gets no manifest).
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    let age = |p: &str| {
+        std::fs::File::options()
+            .write(true)
+            .open(s.path().join(p))
+            .unwrap()
+            .set_modified(old)
+            .unwrap()
+    };
+    age("include/util.h");
+    age("src/util.c");
+    cached(&s, &d, &env, &cmd);
+    assert_jobs(&d, 1);
+    let runs = |s: &Sandbox| s.log_text().matches("running the preprocessor").count();
+    let cpp_before = runs(&s);
+    for f in ["util.o", "util.d"] {
+        std::fs::remove_file(s.path().join(f)).unwrap();
+    }
+    cached(&s, &d, &env, &cmd);
+    assert!(s.log_text().contains("by its manifest"), "{}", s.log_text());
+    assert_eq!(runs(&s), cpp_before, "the preprocessor ran on a direct hit");
+    assert_jobs(&d, 1);
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    local(&s, &cmd);
+    assert_eq!(o, s.read("util.o"));
+    assert_eq!(dd, s.read("util.d"));
+    // The header changes: no manifest hit, a new compile with the new text.
+    std::fs::write(
+        s.path().join("include/util.h"),
+        "#pragma once\nint twice(int);\nint thrice(int);\n",
+    )
+    .unwrap();
+    age("include/util.h");
+    let hits = s.log_text().matches("by its manifest").count();
+    cached(&s, &d, &env, &cmd);
+    assert_eq!(s.log_text().matches("by its manifest").count(), hits);
+    assert_jobs(&d, 2);
+    let o = s.read("util.o");
+    local(&s, &cmd);
+    assert_eq!(o, s.read("util.o"));
+}

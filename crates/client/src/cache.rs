@@ -44,6 +44,8 @@ pub struct Settings {
     pub dir: Option<PathBuf>,
     /// `DISTCC_CACHE_SIZE`, verbatim (`parse_size`).
     pub size: Option<String>,
+    /// `DISTCC_CACHE_DIRECT`: look up by manifest before preprocessing (`cache_direct`).
+    pub direct: bool,
 }
 
 pub use cache::parse_size;
@@ -94,6 +96,10 @@ pub struct Plan<'a> {
     store: Store,
     top: &'a Path,
     log: &'a Log,
+    /// Direct mode: the manifest key, once `direct` computed it.
+    manifest: Option<Key>,
+    direct: bool,
+    started: std::time::SystemTime,
 }
 
 /// What a lookup decided.
@@ -139,14 +145,66 @@ pub fn plan<'a>(
         crate::stats::uncacheable(why);
         return None;
     }
+    // Direct mode only where the preprocessor's dependency output is the `.d` of `-MD`/`-MMD`.
+    let direct = config.cache.direct
+        && config.dependency_env.is_none()
+        && !job
+            .argv
+            .iter()
+            .any(|a| a.as_encoded_bytes().starts_with(b"-Wp,"));
     Some(Plan {
         store: store(config, top),
         top,
         log,
+        manifest: None,
+        direct,
+        started: std::time::SystemTime::now(),
     })
 }
 
 impl Plan<'_> {
+    /// Direct mode: replays the result a manifest leads to, without preprocessing; `Some`
+    /// exit code on a hit. Remembers the manifest key for `look` either way.
+    pub fn direct(&mut self, program: &Path, job: &args::Job) -> Option<i32> {
+        if !self.direct {
+            return None;
+        }
+        let id = crate::ccid::for_job(program, job.language, self.top).ok()?;
+        let cwd = std::env::current_dir().ok()?;
+        let key = crate::cache_direct::manifest_key(&id, job, &cwd)?;
+        self.manifest = Some(key);
+        let (entry, dotd) = crate::cache_direct::lookup(&self.store, &key)?;
+        if let Some(text) = &dotd {
+            if !job.deps.side_effect {
+                return None;
+            }
+            let path = crate::pump::deps_file(job);
+            if let Err(e) = crate::output::write(&path, text) {
+                self.log
+                    .warning(format_args!("cannot write {}: {e}", path.display()));
+                return None;
+            }
+        }
+        let output = PathBuf::from(&job.output);
+        match replay(&entry, &output) {
+            Ok(code) => {
+                self.log.info(format_args!(
+                    "result of {} from the local cache by its manifest ({key})",
+                    job.input.to_string_lossy()
+                ));
+                crate::stats::cache_hit("local", entry.body_len());
+                Some(code)
+            }
+            Err(e) => {
+                self.log.warning(format_args!(
+                    "cannot write the cached result to {}: {e}",
+                    output.display()
+                ));
+                None
+            }
+        }
+    }
+
     /// Computes the key of a plain compile by `program` (the local compiler) running
     /// `server_argv` on `source` (the preprocessed text; `None`: the preprocessor failed)
     /// and looks it up. A hit is replayed to `output` (the object's path) and the caller's
@@ -186,6 +244,15 @@ impl Plan<'_> {
                         self.log.info(format_args!(
                             "result of {input} from the local cache ({key})"
                         ));
+                        if let Some(m) = self.manifest {
+                            let p = Pending {
+                                store: self.store.clone(),
+                                key,
+                                manifest: Some((m, source.to_vec(), self.started)),
+                                dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
+                            };
+                            p.store_manifest(self.log);
+                        }
                         crate::stats::cache_hit("local", entry.body_len());
                         Look::Hit(code)
                     }
@@ -211,6 +278,8 @@ impl Plan<'_> {
                 Look::Miss(Pending {
                     store: self.store,
                     key,
+                    manifest: self.manifest.map(|m| (m, source.to_vec(), self.started)),
+                    dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
                 })
             }
         }
@@ -235,9 +304,31 @@ fn replay(entry: &Entry, output: &Path) -> io::Result<i32> {
 pub struct Pending {
     store: Store,
     key: Key,
+    /// Direct mode: the manifest key, the preprocessed text (its line markers name the
+    /// files read) and when the compile started.
+    manifest: Option<(Key, Vec<u8>, std::time::SystemTime)>,
+    /// The `.d` file the preprocessor writes, if any.
+    dotd: Option<PathBuf>,
 }
 
 impl Pending {
+    /// Direct mode: the manifest that leads to this result next time.
+    fn store_manifest(&self, log: &Log) {
+        let Some((m, text, started)) = &self.manifest else {
+            return;
+        };
+        if let Err(why) = crate::cache_direct::store_manifest(
+            &self.store,
+            m,
+            &self.key,
+            text,
+            self.dotd.as_deref(),
+            *started,
+        ) {
+            log.info(format_args!("no manifest for result {}: {why}", self.key));
+        }
+    }
+
     /// The key's bytes, for a daemon's shared cache (`CKEY`).
     pub fn key(&self) -> [u8; 32] {
         self.key.0
@@ -261,7 +352,10 @@ impl Pending {
             stdout: Vec::new(),
         };
         match self.store.put(&self.key, &entry) {
-            Ok(true) => crate::stats::cache_stored(),
+            Ok(true) => {
+                crate::stats::cache_stored();
+                self.store_manifest(log);
+            }
             Ok(false) => log.info(format_args!(
                 "result {} too large for the cache ({} bytes)",
                 self.key,

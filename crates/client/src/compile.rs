@@ -371,6 +371,17 @@ impl Client<'_> {
         if all_remote && candidates.iter().all(|h| h.cpp) {
             pump = self.resolve_pump(dirs, &list, pump, &input);
         }
+        // The result cache (issue 16, `cache`): a hit replays the whole result here, by its
+        // manifest before any preprocessing (direct mode) or by the preprocessed source below;
+        // a miss is stored when the remote compile succeeds.
+        let classic = matches!(route, source::Route::Classic);
+        let mut cache_plan =
+            crate::cache::plan(cfg, self.log, &dirs.top, &job, classic, pump.may_pump());
+        if let Some(plan) = &mut cache_plan
+            && let Some(code) = plan.direct(&compiler.program, &job)
+        {
+            return Ok(code);
+        }
         // When every candidate is remote, the job will need its preprocessed source whichever
         // host it gets: preprocess first, holding no remote slot (3.4 takes the remote slot
         // first and holds it while it waits for a local one and while cpp runs), so that
@@ -381,13 +392,9 @@ impl Client<'_> {
             }
             cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
         }
-        // The result cache (issue 16, `cache`): a hit replays the whole result here; a miss
-        // is stored when the remote compile below succeeds.
-        let classic = matches!(route, source::Route::Classic);
+        // The result cache, after the preprocessor (see above).
         let mut cached = None;
-        if let Some(plan) =
-            crate::cache::plan(cfg, self.log, &dirs.top, &job, classic, pump.may_pump())
-        {
+        if let Some(plan) = cache_plan {
             if let Cpp::NotStarted = cpp {
                 cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
             }

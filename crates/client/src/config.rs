@@ -157,6 +157,7 @@ impl Config {
                 enabled: get("DISTCC_CACHE").map(|v| atoi(&v.to_string_lossy()) != 0),
                 dir: nonempty_path(get("DISTCC_CACHE_DIR")),
                 size: get("DISTCC_CACHE_SIZE").map(|v| v.to_string_lossy().into_owned()),
+                direct: env_bool(get("DISTCC_CACHE_DIRECT"), false),
             },
             max_discrepancy: get("DISTCC_MAX_DISCREPANCY")
                 .map(|v| v.to_string_lossy().into_owned()),

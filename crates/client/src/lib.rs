@@ -6,6 +6,7 @@
 
 mod backoff;
 pub mod cache;
+mod cache_direct;
 pub mod ccid;
 pub mod compile;
 pub mod config;

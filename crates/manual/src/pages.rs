@@ -218,6 +218,10 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "1: use the result cache for this build; 0: do not (default: the setting of --cache-on/--cache-off, else off). A hit replays a plain-mode compile's object and messages without sending anything; only remote compiles that succeeded and printed nothing are stored. Not cached, each counted by --show-stats with its reason: pump mode, the DISTCC_IDENTICAL_DEBUG route, __DATE__/__TIME__/__TIMESTAMP__ in the source, options with outputs no reply carries (-fprofile-*, -save-temps, -fdump-*, -gsplit-dwarf, -fstack-usage, coverage), a compiler whose identity cannot be taken.",
                 ),
                 item(
+                    "DISTCC_CACHE_DIRECT",
+                    "1: with the result cache on, look a compile up by a manifest (the compiler, directory, command line and source, then the hashes of every file the preprocessor read) before preprocessing, as ccache's direct mode; a hit runs no preprocessor. Off by default: as in ccache, a header added later in an earlier include directory is not noticed.",
+                ),
+                item(
                     "DISTCC_CACHE_DIR",
                     "Where the result cache lives (default $DISTCC_DIR/cache).",
                 ),
