@@ -63,20 +63,44 @@ pub fn manifest_key(id: &identity::Identity, job: &args::Job, cwd: &Path) -> Opt
     )
 }
 
+/// A file's identity: device, inode, size, mtime and ctime (ns). Equal identity means equal
+/// contents (any write changes ctime), which spares hashing unchanged headers on every lookup,
+/// as ccache's inode cache does; a different identity means hashing the contents again.
+type Stamp = [u64; 5];
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |s: i64, n: i64| {
+        (s as u64)
+            .wrapping_mul(1_000_000_000)
+            .wrapping_add(n as u64)
+    };
+    [
+        meta.dev(),
+        meta.ino(),
+        meta.size(),
+        ns(meta.mtime(), meta.mtime_nsec()),
+        ns(meta.ctime(), meta.ctime_nsec()),
+    ]
+}
+
 /// What a manifest says.
 struct Manifest {
-    files: Vec<(PathBuf, [u8; 32])>,
+    files: Vec<(PathBuf, [u8; 32], Stamp)>,
     result: Key,
     dotd: Option<Vec<u8>>,
 }
 
 fn encode(m: &Manifest) -> Entry {
     let mut body = Vec::new();
-    for (p, h) in &m.files {
+    for (p, h, st) in &m.files {
         let b = p.as_os_str().as_encoded_bytes();
         body.extend_from_slice(&(b.len() as u32).to_le_bytes());
         body.extend_from_slice(b);
         body.extend_from_slice(h);
+        for v in st {
+            body.extend_from_slice(&v.to_le_bytes());
+        }
     }
     Entry {
         status: 0,
@@ -97,13 +121,18 @@ fn decode(e: Entry) -> Option<Manifest> {
         }
         let n = u32::from_le_bytes(rest[..4].try_into().ok()?) as usize;
         rest = &rest[4..];
-        if rest.len() < n.checked_add(32)? {
+        if rest.len() < n.checked_add(32 + 40)? {
             return None;
         }
         let path = PathBuf::from(std::ffi::OsStr::from_bytes(&rest[..n]));
         let hash: [u8; 32] = rest[n..n + 32].try_into().ok()?;
-        files.push((path, hash));
-        rest = &rest[n + 32..];
+        let mut st = [0u64; 5];
+        for (i, v) in st.iter_mut().enumerate() {
+            let at = n + 32 + 8 * i;
+            *v = u64::from_le_bytes(rest[at..at + 8].try_into().ok()?);
+        }
+        files.push((path, hash, st));
+        rest = &rest[n + 32 + 40..];
     }
     Some(Manifest {
         files,
@@ -124,8 +153,9 @@ pub fn lookup(store: &Store, key: &Key) -> Option<(Entry, Option<Vec<u8>>)> {
         return None;
     };
     let m = decode(e)?;
-    for (p, h) in &m.files {
-        if hash_file(p)? != *h {
+    for (p, h, st) in &m.files {
+        let meta = std::fs::metadata(p).ok()?;
+        if stamp(&meta) != *st && hash_file(p)? != *h {
             return None;
         }
     }
@@ -198,7 +228,9 @@ pub fn store_manifest(
         if changed > recent {
             return Err("an included file changed during the compile");
         }
-        files.push((p, Sha256::digest(&bytes).into()));
+        // Read after the contents: a write in between changes ctime, and the stamp then
+        // fails to match next time (a hash, not a wrong hit).
+        files.push((p, Sha256::digest(&bytes).into(), stamp(&meta)));
     }
     let dotd = match dotd_path {
         Some(p) => Some(std::fs::read(p).map_err(|_| "the dependency file cannot be read")?),
