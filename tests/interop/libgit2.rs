@@ -8,6 +8,11 @@
 //! a local `-g` build cannot be the reference for what 3.4's client sends; our client with
 //! our daemon matches the local build: debug_info.rs). Builds run one at a time: the machine has two cores, and
 //! the reference build of a build type is shared by every test of that type.
+//!
+//! Protocol 4 (ours with ours, docs/protocol-4.md): `our_client_to_our_daemon_protocol_4`
+//! here (plain), and `pump_client::libgit2_release_in_pump_mode` (pump, where it shares the
+//! include server's set-up); the ours-with-ours tests of protocols 1 and 2 pin
+//! `DISTCC_PROTOCOL=3`, or the client would learn protocol 4 from the first reply.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -232,8 +237,25 @@ pub(crate) fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 
 /// Builds `tree` through `client` against `daemon` and compares every output with the
 /// reference. Returns the number of objects compared.
-fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo: bool) -> usize {
+fn distributed_build(
+    tree: &Tree,
+    via: Via,
+    client: &Path,
+    daemon: &Daemon,
+    lzo: bool,
+    protocol: Protocol,
+) -> usize {
     let state = TempDir::new("distcc-dir");
+    if protocol == Protocol::Four {
+        // Remembered from an earlier reply's advertisement: every job in protocol 4.
+        let adverts = state.path().join("adverts");
+        std::fs::create_dir_all(&adverts).unwrap();
+        std::fs::write(
+            adverts.join(format!("tcp_127.0.0.1_{}", daemon.port)),
+            "protocol=4\n",
+        )
+        .unwrap();
+    }
     let hosts = daemon.host(lzo, 4);
     let client_str = client.display().to_string();
     let masq = state.path().join("masq");
@@ -252,6 +274,10 @@ fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo:
         ("DISTCC_LOG", ""),
         ("LAUNCH", launch),
         ("MASQ", masq_env),
+        (
+            "DISTCC_PROTOCOL",
+            if protocol == Protocol::Four { "4" } else { "3" },
+        ),
     ];
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(tree, &env, 4)));
     if let Err(panic) = result {
@@ -315,18 +341,50 @@ fn setup() -> Option<(PathBuf, MutexGuard<'static, ()>)> {
     Some((source, build_lock()))
 }
 
+/// What our client may speak (3.4's ignores `DISTCC_PROTOCOL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    /// 1-3 only (`DISTCC_PROTOCOL=3`), as the host entry says.
+    UpTo3,
+    /// 4, the host remembered as speaking it.
+    Four,
+}
+
 fn check(build_type: &'static str, via: Via, client: PathBuf, server: Impl, lzo: bool) {
+    check_in(build_type, via, client, server, lzo, Protocol::UpTo3);
+}
+
+fn check_in(
+    build_type: &'static str,
+    via: Via,
+    client: PathBuf,
+    server: Impl,
+    lzo: bool,
+    protocol: Protocol,
+) {
     let Some((source, _lock)) = setup() else {
         return;
     };
     let tree = tree(&source, build_type);
-    let daemon = Daemon::start(server, 4);
-    let n = distributed_build(tree, via, &client, &daemon, lzo);
+    // Ours logs each request's protocol at debug level.
+    let extra: &[&str] = if server == Impl::Ours {
+        &["--log-level", "debug"]
+    } else {
+        &[]
+    };
+    let daemon = Daemon::start_with(server, 4, extra);
+    let n = distributed_build(tree, via, &client, &daemon, lzo, protocol);
     if server == Impl::Ours {
         assert_log_shows_every_job(&daemon, tree);
+        let log = daemon.log_text();
+        let v4 = log.matches("protocol 4 request").count();
+        match protocol {
+            Protocol::Four => assert_eq!(v4, n, "every job in protocol 4"),
+            Protocol::UpTo3 => assert_eq!(v4, 0, "DISTCC_PROTOCOL=3 keeps 1-3"),
+        }
     }
     eprintln!(
-        "libgit2 {build_type} via {via:?}, {} against {server:?}, lzo={lzo}: {n} objects identical",
+        "libgit2 {build_type} via {via:?}, {} against {server:?}, lzo={lzo}, {protocol:?}: {n} objects identical",
         client.display()
     );
 }
@@ -377,6 +435,19 @@ fn our_client_to_distccd34_protocol_1() {
 #[test]
 fn our_client_to_distccd34_protocol_2() {
     check("Release", Via::Launcher, our_client(), Impl::Distcc34, true);
+}
+
+/// Ours with ours over protocol 4 (plain: zstd bodies, compiler identity).
+#[test]
+fn our_client_to_our_daemon_protocol_4() {
+    check_in(
+        "Release",
+        Via::Launcher,
+        our_client(),
+        Impl::Ours,
+        true,
+        Protocol::Four,
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod distccd34;
 mod identity;
 mod libgit2;
 mod monitor;
+mod protocol4;
 mod pump34;
 mod pump_client;
 mod sched;

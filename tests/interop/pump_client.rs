@@ -74,7 +74,7 @@ sys.modules['distcc_pump_c_extensions'] = _m
 
 /// Debian's include server, started by `distcc-pump --startup`; shut down with
 /// `distcc-pump --shutdown` (and killed if that fails) when dropped.
-struct IncludeServer {
+pub(crate) struct IncludeServer {
     pid: i32,
     dir: String,
     port: String,
@@ -82,7 +82,7 @@ struct IncludeServer {
 }
 
 impl IncludeServer {
-    fn start(hosts: &str) -> IncludeServer {
+    pub(crate) fn start(hosts: &str) -> IncludeServer {
         let shim = TempDir::new("pump-shim");
         std::fs::write(shim.path().join("sitecustomize.py"), SITECUSTOMIZE).unwrap();
         let out = Command::new("distcc-pump")
@@ -117,7 +117,7 @@ impl IncludeServer {
         }
     }
 
-    fn env(&self) -> [(&'static str, String); 3] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 3] {
         [
             ("INCLUDE_SERVER_PID", self.pid.to_string()),
             ("INCLUDE_SERVER_DIR", self.dir.clone()),
@@ -140,7 +140,7 @@ impl IncludeServer {
     }
 
     /// What the include server wrote (its stderr is kept in its directory until shutdown).
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(Path::new(&self.dir).join("stderr")).unwrap_or_default()
     }
 
@@ -163,7 +163,7 @@ impl Drop for IncludeServer {
 }
 
 /// The tools these tests need; panics under `CI=true` when one is missing.
-fn pump_ready() -> bool {
+pub(crate) fn pump_ready() -> bool {
     if !require(&["distcc-pump", "gcc", "distcc", "distccd"]) {
         return false;
     }
@@ -187,14 +187,14 @@ fn pump_ready() -> bool {
     true
 }
 
-fn our_client() -> PathBuf {
+pub(crate) fn our_client() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_distcc"))
 }
 
 /// A small project whose headers exercise the include server: several `-I` directories,
 /// `#include_next`, a computed include, an absolute `-I` directory (sent as `.lzo.abs` with a
 /// `#line`), system headers.
-fn small_project() -> TempDir {
+pub(crate) fn small_project() -> TempDir {
     let dir = TempDir::new("pump-project");
     let files: &[(&str, &str)] = &[
         (
@@ -234,7 +234,7 @@ fn small_project() -> TempDir {
 }
 
 /// The compile commands of the small project (after the compiler name).
-fn small_units(dir: &Path) -> Vec<Vec<String>> {
+pub(crate) fn small_units(dir: &Path) -> Vec<Vec<String>> {
     let abs = format!("-I{}", dir.join("abs").display());
     let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
     let mut b = words("-O2 -Iinc1 -Iinc2 -Isrc -MD -c src/b.c -o obj/b.o");
@@ -248,7 +248,7 @@ fn small_units(dir: &Path) -> Vec<Vec<String>> {
 
 /// The project's compile commands, each run by gcc here, and the outputs they made (taken
 /// away, so that a distributed build starts from none).
-fn local_build(dir: &Path) -> (Vec<Vec<String>>, BTreeMap<String, Vec<u8>>) {
+pub(crate) fn local_build(dir: &Path) -> (Vec<Vec<String>>, BTreeMap<String, Vec<u8>>) {
     let units = small_units(dir);
     for u in &units {
         let out = gcc_in(dir, u);
@@ -258,7 +258,7 @@ fn local_build(dir: &Path) -> (Vec<Vec<String>>, BTreeMap<String, Vec<u8>>) {
 }
 
 /// Every file under `dir/obj`, by name, and removes them.
-fn take_outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn take_outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     for e in std::fs::read_dir(dir.join("obj")).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -268,7 +268,12 @@ fn take_outputs(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     out
 }
 
-fn run_in(dir: &Path, program: &Path, args: &[String], env: &[(&str, String)]) -> Output {
+pub(crate) fn run_in(
+    dir: &Path,
+    program: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> Output {
     Command::new(program)
         .current_dir(dir)
         .arg("gcc")
@@ -278,7 +283,7 @@ fn run_in(dir: &Path, program: &Path, args: &[String], env: &[(&str, String)]) -
         .unwrap_or_else(|e| panic!("running {}: {e}", program.display()))
 }
 
-fn gcc_in(dir: &Path, args: &[String]) -> Output {
+pub(crate) fn gcc_in(dir: &Path, args: &[String]) -> Output {
     Command::new("gcc")
         .current_dir(dir)
         .args(args)
@@ -287,7 +292,7 @@ fn gcc_in(dir: &Path, args: &[String]) -> Output {
 }
 
 /// The client environment for pump mode through `hosts`.
-fn client_env(
+pub(crate) fn client_env(
     hosts: &str,
     state: &Path,
     server: Option<&IncludeServer>,
@@ -310,24 +315,24 @@ fn client_env(
 }
 
 /// Compiles our client reports as done in pump mode.
-fn pump_compiles(log: &str) -> usize {
+pub(crate) fn pump_compiles(log: &str) -> usize {
     text_lines(log, "info: compiled ", " in pump mode")
 }
 
-fn count(text: &str, pat: &str) -> usize {
+pub(crate) fn count(text: &str, pat: &str) -> usize {
     text.lines().filter(|l| l.contains(pat)).count()
 }
 
 /// Pump jobs in our daemon's debug log: the compiler runs inside the job's `root`.
-fn daemon_pump_jobs(log: &str) -> usize {
+pub(crate) fn daemon_pump_jobs(log: &str) -> usize {
     text_lines(log, "running [", "/root/")
 }
 
-fn daemon_plain_jobs(log: &str) -> usize {
+pub(crate) fn daemon_plain_jobs(log: &str) -> usize {
     text_lines(log, "running [", "input.i")
 }
 
-fn text_lines(log: &str, a: &str, b: &str) -> usize {
+pub(crate) fn text_lines(log: &str, a: &str, b: &str) -> usize {
     log.lines()
         .filter(|l| l.contains(a) && l.contains(b))
         .count()
@@ -574,8 +579,9 @@ fn include_server_down_or_killed_falls_back_to_plain_mode() {
     );
 }
 
-/// libgit2 Release in pump mode through our client and our daemon: every object and `.d`
-/// equal to a local build's, `DISTCC_FALLBACK=0`. Files the include server cannot cover go
+/// libgit2 Release in pump mode through our client and our daemon, over protocol 4 (the
+/// libgit2 matrix's ours-with-ours pump entry): every object and `.d` equal to a local
+/// build's, `DISTCC_FALLBACK=0`. Files the include server cannot cover go
 /// in plain mode; 3.4's own client, run the same way, is the reference for how many.
 #[test]
 fn libgit2_release_in_pump_mode() {
@@ -609,6 +615,14 @@ fn libgit2_release_in_pump_mode() {
     let ours = {
         let server = IncludeServer::start(&hosts);
         let state = TempDir::new("pump-state");
+        // Protocol 4 from the first job (as after any earlier reply of this daemon).
+        let adverts = state.path().join("adverts");
+        std::fs::create_dir_all(&adverts).unwrap();
+        std::fs::write(
+            adverts.join(format!("tcp_127.0.0.1_{}", daemon.port)),
+            "protocol=4\n",
+        )
+        .unwrap();
         let mut env = client_env(&hosts, state.path(), Some(&server), false);
         env.push(("LAUNCH", our_client().display().to_string()));
         let t = make(&env);
@@ -635,6 +649,12 @@ fn libgit2_release_in_pump_mode() {
     let d = daemon.log_text();
     let (our_pump, our_plain) = (daemon_pump_jobs(&d), daemon_plain_jobs(&d));
     assert_eq!(our_pump, ours.0, "client and daemon agree on pump jobs");
+    assert_eq!(
+        d.matches("protocol 4 pump request").count(),
+        our_pump,
+        "every pump job in protocol 4"
+    );
+    assert!(!d.contains("protocol 3 "), "no pump job in protocol 3");
     assert_eq!(
         our_pump + our_plain,
         objects,

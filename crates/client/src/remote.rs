@@ -262,9 +262,16 @@ impl Exchange<'_, '_> {
             },
         );
         // A failed send in protocol 4 may be a 3.4 daemon that closed on `DIST 4`; a timeout
-        // is not that.
+        // is not that. Our daemon may have stopped reading to refuse (a spent memory budget):
+        // its answer, if one came, is read first.
         let send_failed = |what: &str, e: &std::io::Error| {
             if v4 && !timed_out(e) {
+                let mut r = BufReader::new(stream);
+                if let Ok((Answer::Refused(refusal), _)) =
+                    proto::read_answer(&mut r, version, &Limits::DEFAULT)
+                {
+                    return Attempt::Refused(refusal);
+                }
                 Attempt::NoV4(fail(ExitCode::IoError, format!("{what}: {e}")))
             } else {
                 Attempt::Comm(io_failure(what, e))

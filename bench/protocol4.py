@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""Issue 14's protocol 4 benchmark: libgit2 Release (../shared/corpus/fetch.sh) built through
+our client against our daemon over protocol 2 (LZO, `DISTCC_PROTOCOL=3`, host `,lzo`) and over
+protocol 4 (zstd level 1, the host remembered as `protocol=4`), in one run on this machine,
+with protocol 1 (no compression) once as the anchor of what the preprocessed sources weigh.
+
+Measured, per build:
+- bytes on the wire, both directions: the daemon's own counters (`--stats`, /json
+  `bytes_in`, `bytes_out`), which count every byte read from and written to the client's
+  socket (request, reply, and the advertisement trailer after a 1-3 reply). A fresh daemon
+  per build, so the counters are that build's.
+- wall time of `make -j4`, after `make clean`, with the compiler launcher a shell script that
+  execs the client (the `wall` rounds; protocols 2 and 4 alternate their order each round).
+- the client's own CPU (the `cpu` round, one more build per protocol): the launcher is then
+  a wrapper that forks the client, waits for it with WNOWAIT and reads the zombie's
+  /proc/PID/stat utime+stime (the client's threads, not its children: cpp is excluded, the
+  compression and decompression of bodies and the rest of the client are in), then reaps it.
+After every build the objects are checked byte-identical to a local build.
+
+Targets (issue 14): protocol 4's bytes at most 2/3 of protocol 2's; the client's CPU no more
+than with LZO. Also printed: the libgit2 wall ratio protocol 4 / protocol 2.
+
+Usage: bench/protocol4.py [--rounds N] [--jobs N] [--ours DIR] [--out FILE]"""
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+
+# The launcher that measures the client's own CPU: python starts once per compile, but only
+# the client's own utime+stime (read from its zombie before it is reaped) is counted.
+MEASURE = r'''#!/usr/bin/env python3
+import os, sys
+client = os.environ["P4_CLIENT"]
+pid = os.fork()
+if pid == 0:
+    os.execv(client, [client] + sys.argv[1:])
+os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+with open(f"/proc/{pid}/stat") as f:
+    fields = f.read().rsplit(")", 1)[1].split()
+ticks = int(fields[11]) + int(fields[12])
+with open(os.environ["P4_CPU_LOG"], "a") as f:
+    f.write(f"{ticks}\n")
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+'''
+
+
+def objects(build):
+    out = {}
+    for dirpath, _, files in os.walk(build):
+        for f in files:
+            if f.endswith(".o"):
+                p = os.path.join(dirpath, f)
+                with open(p, "rb") as fh:
+                    out[os.path.relpath(p, build)] = hashlib.sha256(fh.read()).hexdigest()
+    return out
+
+
+def stats_json(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as r:
+        return json.loads(r.read().decode())
+
+
+def build_once(args, ours, work, build, reference, protocol, measure):
+    """One distributed build; returns (wall s, bytes in, bytes out, client cpu s or None)."""
+    subprocess.run(["make", "-C", build, "clean"], check=True, capture_output=True)
+    stats_port = common.free_port()
+    d = common.Daemon(os.path.join(ours, "distccd"), args.jobs,
+                      os.path.join(work, f"daemon-p{protocol}.log"),
+                      extra_args=("--stats", "--stats-port", str(stats_port),
+                                  "--log-level", "debug"))
+    ddir = tempfile.mkdtemp(dir=work)
+    lzo = ",lzo" if protocol >= 2 else ""
+    host = f"127.0.0.1:{d.port}/{args.jobs}{lzo}"
+    if protocol == 4:
+        os.makedirs(os.path.join(ddir, "adverts"))
+        with open(os.path.join(ddir, "adverts", f"tcp_127.0.0.1_{d.port}"), "w") as f:
+            f.write("protocol=4\n")
+    client = os.path.join(ours, "distcc")
+    cpu_log = os.path.join(work, "cpu.log")
+    if os.path.exists(cpu_log):
+        os.remove(cpu_log)
+    env = dict(os.environ, DISTCC_HOSTS=host, DISTCC_FALLBACK="0", DISTCC_DIR=ddir,
+               DISTCC_PROTOCOL="4" if protocol == 4 else "3",
+               LAUNCH=os.path.join(work, "measure.py") if measure else client,
+               P4_CLIENT=client, P4_CPU_LOG=cpu_log)
+    env.pop("DISTCC_LOG", None)
+    env.pop("DISTCC_VERBOSE", None)
+    try:
+        wall = common.run_sampling(["make", "-C", build, f"-j{args.jobs}"], [], env=env)
+        # Logs and counters are updated after each reply is sent; the last job's may lag.
+        time.sleep(0.3)
+        s = stats_json(stats_port)
+    finally:
+        d.stop()
+    if objects(build) != reference:
+        raise SystemExit(f"protocol {protocol}: objects differ from the local build")
+    if s.get("compile_ok") != len(reference):
+        raise SystemExit(f"protocol {protocol}: the daemon compiled {s.get('compile_ok')} "
+                         f"of {len(reference)} objects")
+    with open(os.path.join(work, f"daemon-p{protocol}.log")) as f:
+        log = f.read()
+    v4 = log.count("protocol 4 request")
+    if v4 != (len(reference) if protocol == 4 else 0):
+        raise SystemExit(f"protocol {protocol}: {v4} protocol 4 requests in the daemon's log")
+    cpu = None
+    if measure:
+        with open(cpu_log) as f:
+            ticks = [int(x) for x in f.read().split()]
+        cpu = sum(ticks) / common.TICK
+    return wall, s["bytes_in"], s["bytes_out"], cpu, log
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=2, help="wall rounds of protocols 2 and 4")
+    ap.add_argument("--jobs", type=int, default=4)
+    ap.add_argument("--ours", help="directory of our release binaries (default: build them)")
+    ap.add_argument("--out", default=os.path.join(common.ROOT, "bench", "results", "protocol4.txt"))
+    args = ap.parse_args()
+
+    ours = args.ours or common.build_ours()
+    src = common.corpus("libgit2")
+    work = tempfile.mkdtemp(prefix="bench-p4-")
+    os.chmod(work, 0o755)
+    build = os.path.join(work, "build")
+    launcher = os.path.join(work, "launch.sh")
+    with open(launcher, "w") as f:
+        f.write('#!/bin/sh\nexec $LAUNCH "$@"\n')
+    os.chmod(launcher, 0o755)
+    with open(os.path.join(work, "measure.py"), "w") as f:
+        f.write(MEASURE)
+    os.chmod(os.path.join(work, "measure.py"), 0o755)
+    subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+                    "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
+                    "-DCMAKE_C_COMPILER=/usr/bin/cc", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}"],
+                   check=True, capture_output=True)
+    subprocess.run(["make", "-C", build, f"-j{args.jobs}"], env=dict(os.environ, LAUNCH=""),
+                   check=True, capture_output=True)
+    reference = objects(build)
+
+    runs = {1: [], 2: [], 4: []}
+    lines = []
+
+    def note(kind, p, r):
+        wall, bin_, bout, cpu, _ = r
+        cpu_s = f", client cpu {cpu:6.2f} s" if cpu is not None else ""
+        line = (f"{kind:>4} protocol {p}: wall {wall:6.2f} s, bytes to daemon {bin_:>10}, "
+                f"from daemon {bout:>10}, total {bin_ + bout:>10}{cpu_s}")
+        print(line, flush=True)
+        lines.append(line)
+
+    r = build_once(args, ours, work, build, reference, 1, False)
+    runs[1].append(r)
+    note("wall", 1, r)
+    for rnd in range(args.rounds):
+        order = (2, 4) if rnd % 2 == 0 else (4, 2)
+        for p in order:
+            r = build_once(args, ours, work, build, reference, p, False)
+            runs[p].append(r)
+            note("wall", p, r)
+    cpu = {}
+    for p in (2, 4):
+        r = build_once(args, ours, work, build, reference, p, True)
+        cpu[p] = r
+        note("cpu", p, r)
+
+    def med(p, i):
+        return statistics.median(x[i] for x in runs[p])
+
+    total = {p: med(p, 1) + med(p, 2) for p in (1, 2, 4)}
+    wall = {p: med(p, 0) for p in (2, 4)}
+    byte_ratio = total[4] / total[2]
+    cpu_ratio = cpu[4][3] / max(cpu[2][3], 1e-9)
+    summary = [
+        "",
+        f"libgit2 Release, {len(reference)} objects, -j{args.jobs}, our client and daemon, "
+        f"{args.rounds} wall rounds (medians) + 1 cpu round:",
+        f"  bytes on the wire (to + from the daemon): protocol 1 {total[1]:.0f}, "
+        f"protocol 2 (lzo) {total[2]:.0f} ({total[2] / total[1]:.3f} of protocol 1), "
+        f"protocol 4 (zstd) {total[4]:.0f} ({total[4] / total[1]:.3f} of protocol 1)",
+        f"  to the daemon: p2 {med(2, 1):.0f}, p4 {med(4, 1):.0f} (ratio {med(4, 1) / med(2, 1):.3f}); "
+        f"from the daemon: p2 {med(2, 2):.0f}, p4 {med(4, 2):.0f} (ratio {med(4, 2) / med(2, 2):.3f})",
+        f"  bytes ratio p4/p2: {byte_ratio:.3f} (target <= 0.667: "
+        f"{'met' if byte_ratio <= 2 / 3 else 'NOT met'})",
+        f"  client cpu (own, cpp excluded): p2 {cpu[2][3]:.2f} s, p4 {cpu[4][3]:.2f} s, "
+        f"ratio {cpu_ratio:.3f} (target <= 1.00: {'met' if cpu_ratio <= 1.0 else 'NOT met'})",
+        f"  libgit2 wall: p2 {wall[2]:.2f} s, p4 {wall[4]:.2f} s, ratio p4/p2 {wall[4] / wall[2]:.3f}",
+    ]
+    for s in summary:
+        print(s)
+    with open(args.out, "w") as f:
+        f.write(f"# bench/protocol4.py, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+                f"{os.cpu_count()}-CPU machine shared with other work\n")
+        f.write("\n".join(lines + summary) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+main()
