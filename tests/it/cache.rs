@@ -352,7 +352,13 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
             })
             .collect();
         for c in children {
-            assert!(c.wait_with_output().unwrap().status.success());
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{}\nlog:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                s.log_text()
+            );
         }
     }
     let found = entries(&s.distcc_dir.join("cache"));
