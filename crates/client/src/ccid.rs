@@ -33,8 +33,16 @@ mod tests {
         let job = crate::test_job("gcc -c a.cc");
         let id = for_job(Path::new("/usr/bin/gcc"), job.language, t.path()).unwrap();
         assert_eq!(id.name, "gcc");
+        // One identity file (and the fcntl lock file beside it, `<name>.lock`).
         let cached = std::fs::read_dir(t.path().join(CACHE_SUBDIR))
             .unwrap()
+            .filter(|e| {
+                !e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".lock")
+            })
             .count();
         assert_eq!(cached, 1);
         assert_eq!(
