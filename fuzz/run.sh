@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
-targets=${*:-"header request reply request_v4 reply_v4 zstd_body pump_entries lzo_decompress lzo_roundtrip state argv host_list identity auth"}
+targets=${*:-"header request reply request_v4 reply_v4 cache_verdict zstd_body pump_entries lzo_decompress lzo_roundtrip state argv host_list identity auth"}
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -O
 mkdir -p fuzz/artifacts

@@ -10,7 +10,7 @@
 # services the packages enable are not needed), tcpdump and openssl (the TLS tests capture
 # loopback traffic; bench/tls.py makes its certificates with openssl). Idempotent.
 set -euo pipefail
-packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
+packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump ccache openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
     groff man-db systemd binutils gzip zsh fish tcpdump openssl)
 missing=()
 for p in "${packages[@]}"; do

@@ -15,6 +15,7 @@ const USAGE: &str = "\
 Usage:
    distcc [COMPILER] [compile options] -o OBJECT -c SOURCE
    distcc [--help|--version|--show-hosts|-j|--show-stats|--zero-stats]
+   distcc [--clear-cache|--cache-on|--cache-off]
    distcc --scan-includes [COMPILER] [compile options] -c SOURCE
 
 Options:
@@ -27,6 +28,9 @@ Options:
    --show-stats               Show this user's statistics (jobs per host, local
                               compiles, fallbacks and backoffs by reason), and exit.
    --zero-stats               Start the statistics afresh, and exit.
+   --clear-cache              Remove every entry of the result cache, and exit.
+   --cache-on, --cache-off    Switch the result cache on or off for good
+                              (DISTCC_CACHE=1 or 0 decides for one build).
    --scan-includes            Under pump: list the files the include server
                               would send for this compile, and exit.
 
@@ -112,6 +116,11 @@ fn main() {
     if argv.len() == 2 && (argv[1] == "--show-stats" || argv[1] == "--zero-stats") {
         std::process::exit(stats_command(&config, &log, argv[1] == "--zero-stats"));
     }
+    if argv.len() == 2
+        && (argv[1] == "--clear-cache" || argv[1] == "--cache-on" || argv[1] == "--cache-off")
+    {
+        std::process::exit(cache_command(&config, &log, &argv[1]));
+    }
     let code = match invoke::parse(&argv) {
         Request::Help => {
             let _ = std::io::stdout().write_all(format!("{}\n{USAGE}", version()).as_bytes());
@@ -180,7 +189,8 @@ fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
     let done = if zero {
         client::stats::zero(&top).map(|()| String::new())
     } else {
-        client::stats::read(&top).map(|t| client::stats::show(&t, &top))
+        client::stats::read(&top)
+            .map(|t| client::stats::show(&t, &top) + &client::cache::show(config, &top))
     };
     match done {
         Ok(text) => {
@@ -189,6 +199,44 @@ fn stats_command(config: &Config, log: &Log, zero: bool) -> i32 {
         }
         Err(e) => {
             log.fatal(format_args!("{}: {e}", client::stats::path(&top).display()));
+            ExitCode::IoError.code()
+        }
+    }
+}
+
+/// `--clear-cache`, `--cache-on`, `--cache-off`.
+fn cache_command(config: &Config, log: &Log, what: &OsString) -> i32 {
+    let Some(top) = config.top_dir() else {
+        log.fatal(format_args!("neither DISTCC_DIR nor HOME is set"));
+        return ExitCode::Distcc.code();
+    };
+    let done = if what == "--clear-cache" {
+        let store = client::cache::store(config, &top);
+        store.clear().map(|u| {
+            format!(
+                "removed {} entries ({}) from {}\n",
+                u.entries,
+                client::stats::size(u.bytes),
+                store.dir().display()
+            )
+        })
+    } else {
+        let on = what == "--cache-on";
+        client::cache::set_enabled(&top, on).map(|()| {
+            format!(
+                "result cache {} (in {})\n",
+                if on { "on" } else { "off" },
+                top.join(client::cache::SETTING_FILE).display()
+            )
+        })
+    };
+    match done {
+        Ok(text) => {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+            0
+        }
+        Err(e) => {
+            log.fatal(format_args!("{}: {e}", what.to_string_lossy()));
             ExitCode::IoError.code()
         }
     }

@@ -369,6 +369,10 @@ fn serve_config(
         slots: Slots::new(jobs),
         shutdown_fd,
         ssh_socket: None,
+        cache: o
+            .cache_dir
+            .as_ref()
+            .map(|d| cache::Store::new(d, o.cache_size)),
     }
 }
 
@@ -415,6 +419,28 @@ fn identity_index(policy: &CompilerPolicy, inetd: bool) -> identity::Index {
         .flatten()
         .map(|d| d.join("identity"));
     index.with_cache(cache)
+}
+
+/// `--cache-dir` must be a directory this (unprivileged) daemon can write: made if missing,
+/// then a file created and removed in it. Checked at start-up, so a daemon never runs
+/// without the cache it was asked for.
+fn check_cache_dir(o: &Options) -> Result<(), ProcessExit> {
+    let Some(dir) = &o.cache_dir else {
+        return Ok(());
+    };
+    let probe = dir.join(format!(".probe.{}", std::process::id()));
+    let checked = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe));
+    checked.map_err(|e| {
+        fail(
+            ExitCode::IoError,
+            &format!(
+                "--cache-dir {}: this daemon's user (after dropping root) cannot write there: {e}",
+                dir.display()
+            ),
+        )
+    })
 }
 
 fn drop_root(o: &Options) -> Result<(), ProcessExit> {
@@ -561,6 +587,9 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
         Ok(sb) => sb,
         Err(code) => return code,
     };
+    if let Err(code) = check_cache_dir(o) {
+        return code;
+    }
     let mut cfg = serve_config(o, setup, None, sb, true);
     cfg.ssh_socket = held;
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
@@ -673,6 +702,9 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         Ok(sb) => sb,
         Err(code) => return code,
     };
+    if let Err(code) = check_cache_dir(o) {
+        return code;
+    }
     // Threads start only after this point (the privilege drop must reach all of them).
     let shutdown = match os::signal::install_shutdown_handlers() {
         Ok(fd) => fd,

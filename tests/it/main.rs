@@ -1,6 +1,7 @@
 //! End-to-end tests of our binaries with real compilers and real daemons on loopback.
 //! One module per topic; each test starts what it needs and stops it.
 
+mod cache;
 mod client;
 mod coordinator;
 #[path = "../common/corpus.rs"]

@@ -230,8 +230,13 @@ fn daemon_closes_on_bad_v4_frames_and_keeps_serving() {
         ),
         (
             "unknown FLAG bits",
-            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 2)].concat(),
+            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 4)].concat(),
             "unknown flag bits",
+        ),
+        (
+            "a cache key with pump",
+            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 3)].concat(),
+            "a cache key in pump mode",
         ),
     ];
     for (what, req, logged) in cases {

@@ -359,7 +359,7 @@ impl Client<'_> {
         let mut pump_failed = false;
         let ssh = crate::ssh::Settings::new(cfg, &dirs.top);
         let tls = crate::transport::Tls::new(cfg.tls.clone());
-        let link = remote::Link {
+        let mut link = remote::Link {
             io_timeout: cfg.io_timeout,
             cork: cfg.tcp_cork,
             ssh: &ssh,
@@ -368,6 +368,7 @@ impl Client<'_> {
             top: &dirs.top,
             max_protocol: cfg.max_protocol,
             ccid: &identity,
+            cache_key: None,
         };
         let mut cpp = Cpp::NotStarted;
         // The farm coordinator, asked first for every try (`coord`); `None` once it failed
@@ -387,6 +388,17 @@ impl Client<'_> {
         if all_remote && candidates.iter().all(|h| h.cpp) {
             pump = self.resolve_pump(dirs, &list, pump, &input);
         }
+        // The result cache (issue 16, `cache`): a hit replays the whole result here, by its
+        // manifest before any preprocessing (direct mode) or by the preprocessed source below;
+        // a miss is stored when the remote compile succeeds.
+        let classic = matches!(route, source::Route::Classic);
+        let mut cache_plan =
+            crate::cache::plan(cfg, self.log, &dirs.top, &job, classic, pump.may_pump());
+        if let Some(plan) = &mut cache_plan
+            && let Some(code) = plan.direct(&compiler.program, &job)
+        {
+            return Ok(code);
+        }
         // When every candidate is remote, the job will need its preprocessed source whichever
         // host it gets: preprocess first, holding no remote slot (3.4 takes the remote slot
         // first and holds it while it waits for a local one and while cpp runs), so that
@@ -396,6 +408,28 @@ impl Client<'_> {
                 return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
             }
             cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
+        }
+        // The result cache, after the preprocessor (see above).
+        let mut cached = None;
+        if let Some(plan) = cache_plan {
+            if let Cpp::NotStarted = cpp {
+                cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
+            }
+            let source = cpp.wait(self.log);
+            match plan.look(
+                &compiler.program,
+                &job,
+                &server_argv,
+                source.as_deref(),
+                cpp.stderr(),
+            ) {
+                crate::cache::Look::Hit(code) => return Ok(code),
+                crate::cache::Look::Miss(pending) => {
+                    link.cache_key = Some(pending.key());
+                    cached = Some(pending);
+                }
+                crate::cache::Look::Skip => {}
+            }
         }
         let mut last_failure = (
             ExitCode::NoHosts,
@@ -666,6 +700,9 @@ impl Client<'_> {
                     if exit == 0 {
                         output::write(Path::new(&job.output), &reply.object)
                             .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
+                        if let Some(pending) = &cached {
+                            pending.store(self.log, &reply, cpp.stderr());
+                        }
                         self.relay(cpp.stderr(), &reply.stderr, &reply.stdout);
                         state.note(Phase::Done, &host_name, slot.n);
                         self.log

@@ -69,6 +69,9 @@ pub struct Config {
     /// `DISTCC_TLS_CA`, `DISTCC_TLS_PIN`, `DISTCC_TLS_CERT`, `DISTCC_TLS_KEY`,
     /// `DISTCC_TLS_TOKEN`, `DISTCC_TLS_TOKEN_FILE`: how `,tls` hosts are reached.
     pub tls: tls::client::ClientSettings,
+    /// The result cache's settings (ours; `cache`): `DISTCC_CACHE`, `DISTCC_CACHE_DIR`,
+    /// `DISTCC_CACHE_SIZE`.
+    pub cache: crate::cache::Settings,
     /// `DISTCC_PROTOCOL`: the highest protocol spoken (4 unless set lower). Below 4, never
     /// protocol 4; the host entry's `,lzo`/`,cpp` choose among 1–3 as in 3.4.
     pub max_protocol: u32,
@@ -158,6 +161,12 @@ impl Config {
             ssh_hoard: env_bool(get("DISTCC_SSH_HOARD"), true),
             ssh_persist: secs("DISTCC_SSH_PERSIST", 300),
             include_server_port: nonempty_path(get("INCLUDE_SERVER_PORT")),
+            cache: crate::cache::Settings {
+                enabled: get("DISTCC_CACHE").map(|v| atoi(&v.to_string_lossy()) != 0),
+                dir: nonempty_path(get("DISTCC_CACHE_DIR")),
+                size: get("DISTCC_CACHE_SIZE").map(|v| v.to_string_lossy().into_owned()),
+                direct: env_bool(get("DISTCC_CACHE_DIRECT"), false),
+            },
             max_discrepancy: get("DISTCC_MAX_DISCREPANCY")
                 .map(|v| v.to_string_lossy().into_owned()),
             include_path_env: ["CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH"]

@@ -5,6 +5,8 @@
 //! spawning and locking (`os`). It never links async runtimes, HTTP or daemon code.
 
 mod backoff;
+pub mod cache;
+mod cache_direct;
 pub mod ccid;
 pub mod compile;
 pub mod config;

@@ -173,7 +173,7 @@ fn is_cpp_deps_option(a: &[u8]) -> bool {
 /// Where gcc puts the dependency file of `-MD`/`-MMD`: `-MF`'s value, else the output's name
 /// with its suffix replaced by `.d`, else (no `-o`) the source's base name with `.d`.
 /// (3.4 derives the last case from the source's full path, a place gcc never writes.)
-fn deps_file(job: &Job) -> PathBuf {
+pub(crate) fn deps_file(job: &Job) -> PathBuf {
     let argv = &job.argv;
     let mut mf: Option<&[u8]> = None;
     let mut i = 1;

@@ -80,6 +80,9 @@ pub struct Link<'a> {
     pub max_protocol: u32,
     /// The compiler identity sent as `CCID` in protocol 4 (`ccid::for_job`); empty: 1-3 only.
     pub ccid: &'a [u8],
+    /// The job's result cache key (`cache`, a local miss): sent as `CKEY` in protocol 4 plain
+    /// mode to a host that advertised `cache=1`, which answers before the source is sent.
+    pub cache_key: Option<[u8; proto::CACHE_KEY_LEN]>,
 }
 
 /// What follows the command line in a request.
@@ -152,6 +155,11 @@ fn attempt_as(
         v4,
         top: link.top,
         ccid: link.ccid,
+        cache_key: if v4 && shares_its_cache(link.top, host) {
+            link.cache_key
+        } else {
+            None
+        },
         cork: false,
     };
     match &host.transport {
@@ -241,6 +249,9 @@ struct Exchange<'e, 'b> {
     v4: bool,
     top: &'e Path,
     ccid: &'e [u8],
+    /// Sent with the request (plain mode only): the daemon answers from its cache or asks
+    /// for the source.
+    cache_key: Option<[u8; proto::CACHE_KEY_LEN]>,
     cork: bool,
 }
 
@@ -280,6 +291,10 @@ impl Exchange<'_, '_> {
                 cwd,
                 argv: self.argv.to_vec(),
                 ccid: v4.then(|| self.ccid.to_vec()),
+                cache_key: match &self.body {
+                    Body::Preprocessed(_) if v4 => self.cache_key,
+                    _ => None,
+                },
             },
         );
         // A failed send in protocol 4 may be a 3.4 daemon that closed on `DIST 4`; a timeout
@@ -325,6 +340,42 @@ impl Exchange<'_, '_> {
                 let Some(source) = wait_cpp() else {
                     return Attempt::CppFailed;
                 };
+                // With a cache key the daemon speaks first: its cached result, a refusal,
+                // or `CMIS` (send the source).
+                if v4 && self.cache_key.is_some() {
+                    let mut r = BufReader::new(Counting {
+                        inner: stream,
+                        count: 0,
+                    });
+                    match proto::read_cache_verdict(&mut r, &Limits::DEFAULT) {
+                        Ok(proto::CacheVerdict::Miss) => {}
+                        Ok(proto::CacheVerdict::Answer(Answer::Ran(reply))) => {
+                            self.progress.receiving();
+                            let bytes =
+                                reply.object.len() + reply.stderr.len() + reply.stdout.len();
+                            crate::stats::cache_hit(&host.spec, bytes as u64);
+                            return Attempt::Reply(reply);
+                        }
+                        Ok(proto::CacheVerdict::Answer(Answer::Refused(r))) => {
+                            return Attempt::Refused(r);
+                        }
+                        Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
+                            return Attempt::Comm(io_failure("waiting for the cache verdict", &e));
+                        }
+                        Err(e) if r.get_ref().count == 0 && e.is_disconnect() => {
+                            return Attempt::NoV4(fail(
+                                ExitCode::IoError,
+                                format!("no answer to a cache key ({e})"),
+                            ));
+                        }
+                        Err(e) => {
+                            return Attempt::Comm(fail(
+                                ExitCode::ProtocolError,
+                                format!("bad cache verdict: {e}"),
+                            ));
+                        }
+                    }
+                }
                 self.progress.sending();
                 if cork {
                     stream.cork(true);
@@ -410,6 +461,11 @@ impl Exchange<'_, '_> {
 }
 
 /// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.
+/// True when `host` advertised a shared result cache (`cache=1`, `--cache-dir`).
+fn shares_its_cache(top: &Path, host: &Host) -> bool {
+    crate::learned::load(top, host, SystemTime::now()).is_some_and(|a| a.get("cache") == Some("1"))
+}
+
 fn timed_out(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),

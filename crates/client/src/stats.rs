@@ -50,6 +50,13 @@ pub mod kind {
     pub const FALLBACK: &str = "fallback";
     pub const BACKOFF: &str = "backoff";
     pub const SKIPPED: &str = "skipped_backing_off";
+    /// Result cache (`cache`): hits by where (`local`, or the daemon's `host`), misses and
+    /// not-cacheable compiles by reason, entries stored, bytes of results replayed.
+    pub const CACHE_HIT: &str = "cache_hit";
+    pub const CACHE_MISS: &str = "cache_miss";
+    pub const UNCACHEABLE: &str = "cache_uncacheable";
+    pub const CACHE_STORED: &str = "cache_stored";
+    pub const CACHE_HIT_BYTES: &str = "cache_hit_bytes";
 }
 
 impl Tally {
@@ -137,6 +144,13 @@ pub fn local(reason: &str) {
 
 /// A remote compile on `host` came back: `ok`, or the user's compile error.
 pub fn remote(host: &str, ok: bool, sent: u64, received: u64, time: Duration) {
+    // A result from the daemon's cache: the source never left (`cache_hit` came first).
+    let from_cache = TALLY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .is_some_and(|t| t.get(kind::CACHE_HIT, host) > 0);
+    let sent = if from_cache { 0 } else { sent };
     note(
         if ok {
             kind::REMOTE_OK
@@ -164,6 +178,43 @@ pub fn skipped(host: &str) {
 /// The job fell back to this machine after failing to distribute, for a reason of `code`.
 pub fn fallback(code: ExitCode) {
     note(kind::FALLBACK, reason(code), 1);
+}
+
+/// A result came from a cache (`local`, or a daemon's spec) instead of a compile. A daemon's
+/// hit follows this compile's local miss, which it turns into a hit: misses are results that
+/// had to be compiled.
+pub fn cache_hit(from: &str, bytes: u64) {
+    let mut g = TALLY.lock().unwrap_or_else(|p| p.into_inner());
+    let t = g.get_or_insert_with(Tally::default);
+    if from != "local" {
+        let miss = (kind::CACHE_MISS.to_owned(), MISS_NOT_STORED.to_owned());
+        if let Some(n) = t.counts.get_mut(&miss) {
+            *n -= 1;
+            if *n == 0 {
+                t.counts.remove(&miss);
+            }
+        }
+    }
+    t.add(kind::CACHE_HIT, from, 1);
+    t.add(kind::CACHE_HIT_BYTES, "", bytes);
+}
+
+/// The miss reason of a key with no entry (`cache`).
+pub const MISS_NOT_STORED: &str = "not in the cache";
+
+/// A cacheable compile found nothing usable, for `reason`.
+pub fn cache_miss(reason: &str) {
+    note(kind::CACHE_MISS, reason, 1);
+}
+
+/// A compile the cache may not keep, for `reason`.
+pub fn uncacheable(reason: &str) {
+    note(kind::UNCACHEABLE, reason, 1);
+}
+
+/// A result was stored in the local cache.
+pub fn cache_stored() {
+    note(kind::CACHE_STORED, "", 1);
 }
 
 /// A short reason for a distcc failure code.
@@ -248,7 +299,7 @@ fn ms(n: u64) -> String {
     format!("{:.1} s", n as f64 / 1000.0)
 }
 
-fn size(n: u64) -> String {
+pub fn size(n: u64) -> String {
     let units = ["B", "KiB", "MiB", "GiB", "TiB"];
     let (mut v, mut i) = (n as f64, 0);
     while v >= 1024.0 && i < units.len() - 1 {
@@ -289,6 +340,32 @@ pub fn show(t: &Tally, top: &Path) -> String {
     let _ = writeln!(o, "  remote, ok        {:>8}", sum(kind::REMOTE_OK));
     let _ = writeln!(o, "  remote, error     {:>8}", sum(kind::REMOTE_ERROR));
     let _ = writeln!(o, "  local             {:>8}", sum(kind::LOCAL));
+    let hits = sum(kind::CACHE_HIT);
+    let misses = sum(kind::CACHE_MISS);
+    if hits + misses + sum(kind::UNCACHEABLE) > 0 {
+        let _ = writeln!(
+            o,
+            "  from the cache    {hits:>8}   local {}, daemons {}",
+            t.get(kind::CACHE_HIT, "local"),
+            hits - t.get(kind::CACHE_HIT, "local")
+        );
+        let _ = writeln!(
+            o,
+            "cache misses        {misses:>8}   stored {}, hit rate {:.1} %",
+            t.get(kind::CACHE_STORED, ""),
+            if hits + misses == 0 {
+                0.0
+            } else {
+                100.0 * hits as f64 / (hits + misses) as f64
+            }
+        );
+        let _ = writeln!(o, "  not cacheable     {:>8}", sum(kind::UNCACHEABLE));
+        let _ = writeln!(
+            o,
+            "bytes of results from the cache {}",
+            size(t.get(kind::CACHE_HIT_BYTES, ""))
+        );
+    }
     let _ = writeln!(
         o,
         "bytes sent {}, received {}",
@@ -323,6 +400,9 @@ pub fn show(t: &Tally, top: &Path) -> String {
         ("fallbacks to local by reason", kind::FALLBACK),
         ("backoffs by host and reason", kind::BACKOFF),
         ("hosts skipped while backing off", kind::SKIPPED),
+        ("cache hits by source", kind::CACHE_HIT),
+        ("cache misses by reason", kind::CACHE_MISS),
+        ("not cacheable by reason", kind::UNCACHEABLE),
     ] {
         let rows = t.of(k);
         if rows.is_empty() {

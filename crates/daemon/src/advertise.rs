@@ -13,11 +13,15 @@ pub const PROTOCOL: u32 = 4;
 
 /// The advertisement for a reply sent under `cfg`. A key added here must be one
 /// docs/protocol-4.md lists. `ssh-socket=`: under `--inetd` through ssh, the ssh user's held
-/// daemon (`held`).
+/// daemon (`held`). `cache=1`: `--cache-dir`, so protocol 4 requests may carry a cache key
+/// (`FLAG` bit 1).
 pub fn advertisement(cfg: &ServeConfig) -> Advert {
     let mut entries = vec![("protocol".to_owned(), PROTOCOL.to_string())];
     if let Some(path) = cfg.ssh_socket.as_ref().and_then(|p| p.to_str()) {
         entries.push(("ssh-socket".to_owned(), path.to_owned()));
+    }
+    if cfg.cache.is_some() {
+        entries.push(("cache".to_owned(), "1".to_owned()));
     }
     Advert { entries }
 }

@@ -90,6 +90,10 @@ pub struct Options {
     pub tls_allow: Vec<String>,
     /// `--tls-only`: plain connections get a failure reply saying TLS is required.
     pub tls_only: bool,
+    /// `--cache-dir`: the shared result cache (`distcc-cache`), off when `None`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--cache-size`: its bound in bytes.
+    pub cache_size: u64,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -158,6 +162,8 @@ impl Default for Options {
             tls: None,
             tls_allow: Vec::new(),
             tls_only: false,
+            cache_dir: None,
+            cache_size: 10 << 30,
         }
     }
 }
@@ -213,6 +219,20 @@ pub const OPTIONS: &[Opt] = &[
         None,
         "3.4's GSS-API authentication: not implemented, refused at start; authenticate clients with TLS (--tls-client-ca, --tls-tokens)",
         TLS,
+    ),
+    opt(
+        "cache-dir",
+        None,
+        Arg::dir("DIR"),
+        "keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain mode; off unless given)",
+        GENERAL,
+    ),
+    opt(
+        "cache-size",
+        None,
+        Arg::text("SIZE"),
+        "the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first",
+        GENERAL,
     ),
     opt(
         "coordinator",
@@ -644,6 +664,16 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
                 }
             }
             "max-files" => o.limits.max_files = number(name, &value)?,
+            "cache-dir" => o.cache_dir = Some(PathBuf::from(&value)),
+            "cache-size" => {
+                o.cache_size = cache::parse_size(&value)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        UsageError(format!(
+                            "--cache-size: {value:?} is not a size"
+                        ))
+                    })?
+            }
             "max-connections-per-peer" => {
                 o.max_per_peer = number(name, &value)?;
                 if o.max_per_peer == 0 {

@@ -80,6 +80,9 @@ pub struct ServeConfig {
     /// Under `--inetd` through ssh: the held daemon's socket, advertised after the reply
     /// (`ssh-socket=`, see `held`).
     pub ssh_socket: Option<PathBuf>,
+    /// `--cache-dir`: results of the compiles run here, served to protocol 4 requests that
+    /// carry the same key (`distcc-cache`); `None`: no shared cache.
+    pub cache: Option<cache::Store>,
 }
 
 /// Most bytes of a compiler's standard output, and of its standard error, sent back.
@@ -271,6 +274,8 @@ pub struct Conn<'a> {
 /// How a job ended, for the log line.
 enum Outcome {
     Status(u32),
+    /// The result came from `--cache-dir`: nothing was compiled.
+    Cached,
     Refused(Refusal, String),
     Failed(String),
     TimedOut(String),
@@ -345,7 +350,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         ccid: Vec::new(),
         forced_code: std::cell::Cell::new(None),
     };
-    let result = ctx.receive_and_run(&mut rd, fd);
+    let result = ctx.receive_and_run(&mut rd, fd, &mut *writer);
     let ticket = ctx.ticket.take();
     let end_job = |end: End, written: u64| {
         cfg.stats.bytes(rd.get_ref().count, written);
@@ -401,7 +406,9 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             };
             let mut w = NoFlush(io::BufWriter::with_capacity(16 * 1024, &mut counted));
             let sent = match (&outcome, ctx.result_code.get()) {
-                (Outcome::Status(_), _) | (_, None) => write_reply(&mut w, &reply),
+                (Outcome::Status(_) | Outcome::Cached, _) | (_, None) => {
+                    write_reply(&mut w, &reply)
+                }
                 (_, Some(_)) if version != Version::V4 => write_reply(&mut w, &reply),
                 (_, Some(code)) => {
                     let text = String::from_utf8_lossy(&reply.stderr);
@@ -429,7 +436,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
                 );
             }
             let end = match &outcome {
-                Outcome::Status(0) => End::Ok,
+                Outcome::Status(0) | Outcome::Cached => End::Ok,
                 Outcome::Status(_) => End::CompileError,
                 Outcome::Refused(r, _) => End::Refused(*r),
                 Outcome::Failed(_) => End::Failed,
@@ -454,6 +461,12 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
                 ctx.input
             );
         }
+        Outcome::Cached => log_at!(
+            Level::Notice,
+            "job {peer} {} {} from the cache {ms}ms",
+            ctx.compiler,
+            ctx.input
+        ),
         Outcome::Refused(_, why) => log_at!(
             Level::Warning,
             "job {peer} {} {} refused: {why} {ms}ms",
@@ -552,6 +565,7 @@ impl Job<'_> {
         &mut self,
         rd: &mut Request<'_>,
         fd: BorrowedFd<'_>,
+        writer: &mut dyn Write,
     ) -> Result<Step, ProtoError> {
         let limits = self.cfg.limits;
         let head = read_request_head(rd, self.version, &limits)?;
@@ -667,8 +681,25 @@ impl Job<'_> {
             }
         } else {
             let c = self.version.compression();
+            // A cache key: the client waits for the verdict before it sends the source.
+            if head.cache_key.is_some()
+                && let Some((code, kind, why)) = refusal
+            {
+                return Ok(self.refuse(code, kind, why));
+            }
             match (program, scanned) {
                 (Ok(program), Ok(scan)) => {
+                    if let Some(key) = head.cache_key {
+                        if let Some(hit) = self.cached(&key) {
+                            return Ok(hit);
+                        }
+                        let mut miss = Vec::new();
+                        proto::write_cache_miss(&mut miss);
+                        writer
+                            .write_all(&miss)
+                            .and_then(|()| writer.flush())
+                            .map_err(ProtoError::Io)?;
+                    }
                     let input = self.dir.join(format!(
                         "input{}",
                         argv::preprocessed_extension(&head.argv[scan.input_index])
@@ -685,7 +716,8 @@ impl Job<'_> {
                         out,
                         pump: None,
                     };
-                    if self.may_start_early(rd, fd, &plan)
+                    if head.cache_key.is_none()
+                        && self.may_start_early(rd, fd, &plan)
                         && let Some(slot) = self.cfg.slots.try_acquire()
                     {
                         return self.run_fed(rd, fd, plan, &input, slot);
@@ -702,6 +734,11 @@ impl Job<'_> {
                         let why = format!("cannot store the source in the job directory: {e}");
                         return Ok(self.fail(ExitCode::IoError, why));
                     }
+                    if head.cache_key.is_some() {
+                        let step = self.run(plan, fd);
+                        self.store(&head.argv, &input, &step);
+                        return Ok(step);
+                    }
                     plan
                 }
                 _ => {
@@ -712,6 +749,73 @@ impl Job<'_> {
             }
         };
         Ok(self.run(plan, fd))
+    }
+
+    /// The result stored under the client's `key` in `--cache-dir`, as a reply (`None`: a
+    /// miss, or no cache). A damaged entry is removed by the store and is a miss.
+    fn cached(&self, key: &[u8; proto::CACHE_KEY_LEN]) -> Option<Step> {
+        let store = self.cfg.cache.as_ref()?;
+        match store.get(&cache::Key(*key)) {
+            cache::Found::Hit(e) => Some(Step::Reply(
+                Reply {
+                    version: self.version,
+                    status: e.status as u32,
+                    stderr: e.stderr,
+                    stdout: e.stdout,
+                    object: e.object,
+                    dotd: None,
+                },
+                Outcome::Cached,
+            )),
+            cache::Found::Corrupt(why) => {
+                log_at!(
+                    Level::Warning,
+                    "{}: removed a damaged cache entry {}: {why}",
+                    self.peer,
+                    cache::Key(*key)
+                );
+                None
+            }
+            cache::Found::Miss => None,
+        }
+    }
+
+    /// Stores a successful compile's result in `--cache-dir`, under the key computed here
+    /// from what was compiled (the client's identity, which the compiler that ran matches;
+    /// the command line as received; the source as received): never under the client's word.
+    fn store(&self, argv: &[Vec<u8>], input: &Path, step: &Step) {
+        let (Some(store), Step::Reply(reply, Outcome::Status(0))) = (&self.cfg.cache, step) else {
+            return;
+        };
+        let Ok(id) = identity::Identity::parse(&self.ccid) else {
+            return;
+        };
+        let source = match std::fs::read(input) {
+            Ok(s) => s,
+            Err(e) => {
+                log_at!(
+                    Level::Warning,
+                    "{}: cannot read the source to cache it: {e}",
+                    self.peer
+                );
+                return;
+            }
+        };
+        let key = cache::key::plain(&id.fingerprint, &id.target, argv, &source);
+        let entry = cache::Entry {
+            status: 0,
+            object: reply.object.clone(),
+            dotd: None,
+            stderr: reply.stderr.clone(),
+            stdout: reply.stdout.clone(),
+        };
+        if let Err(e) = store.put(&key, &entry) {
+            log_at!(
+                Level::Warning,
+                "cannot store result {key} in {}: {e}",
+                store.dir().display()
+            );
+        }
     }
 
     /// Protocol 4: the allow-listed compiler whose identity for this job's language is the

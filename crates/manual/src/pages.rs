@@ -57,6 +57,7 @@ pub static DISTCC: Page = Page {
     synopsis: &[
         "[COMPILER] [compile options] -o OBJECT -c SOURCE",
         "--help | --version | --show-hosts | -j | --show-stats | --zero-stats",
+        "--clear-cache | --cache-on | --cache-off",
         "COMPILE OPTIONS -o OBJECT -c SOURCE (as a masquerade link named after the compiler)",
     ],
     description: "\
@@ -221,6 +222,22 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "1: a job with debug information in plain mode goes by the source route (includes expanded, macros not: gcc -fdirectives-only, clang -frewrite-includes) as a protocol 3 request, so its object is byte-identical to a local build. Only for hosts running our distccd: 3.4's daemon leaves its temporary directory in such objects, which the client notices (a warning, then a local compile).",
                 ),
                 item(
+                    "DISTCC_CACHE",
+                    "1: use the result cache for this build; 0: do not (default: the setting of --cache-on/--cache-off, else off). A hit replays a plain-mode compile's object and messages without sending anything; only remote compiles that succeeded and printed nothing are stored. Not cached, each counted by --show-stats with its reason: pump mode, the DISTCC_IDENTICAL_DEBUG route, __DATE__/__TIME__/__TIMESTAMP__ in the source, options with outputs no reply carries (-fprofile-*, -save-temps, -fdump-*, -gsplit-dwarf, -fstack-usage, coverage), a compiler whose identity cannot be taken.",
+                ),
+                item(
+                    "DISTCC_CACHE_DIRECT",
+                    "1: with the result cache on, look a compile up by a manifest (the compiler, directory, command line and source, then the hashes of every file the preprocessor read) before preprocessing, as ccache's direct mode; a hit runs no preprocessor. Off by default: as in ccache, a header added later in an earlier include directory is not noticed.",
+                ),
+                item(
+                    "DISTCC_CACHE_DIR",
+                    "Where the result cache lives (default $DISTCC_DIR/cache).",
+                ),
+                item(
+                    "DISTCC_CACHE_SIZE",
+                    "The result cache's bound: bytes, or with K, M, G, T (powers of 1024; default 2G). Least recently used entries go first.",
+                ),
+                item(
                     "DISTCC_SSH",
                     "The ssh command for @HOST entries (default ssh), split on spaces.",
                 ),
@@ -323,6 +340,14 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                     "Phase of each running job, read by distccmon-text(1).",
                 ),
                 item("$DISTCC_DIR/stats", "Totals shown by --show-stats."),
+                item(
+                    "$DISTCC_DIR/cache",
+                    "The result cache: one checksummed file per result under a two-digit directory; size (the running total).",
+                ),
+                item(
+                    "$DISTCC_DIR/cache.setting",
+                    "on or off, written by --cache-on and --cache-off.",
+                ),
                 item(
                     "$DISTCC_DIR/sched/",
                     "The queue of waiting clients and the learnt host speeds.",

@@ -39,6 +39,27 @@ pub const DISTCC: &[Opt] = &[
         G,
     ),
     opt(
+        "clear-cache",
+        None,
+        None,
+        "Remove every entry of the result cache (DISTCC_CACHE_DIR, else $DISTCC_DIR/cache), and exit.",
+        G,
+    ),
+    opt(
+        "cache-on",
+        None,
+        None,
+        "Switch the result cache on for good (written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE overrides it for one build.",
+        G,
+    ),
+    opt(
+        "cache-off",
+        None,
+        None,
+        "Switch the result cache off for good, and exit.",
+        G,
+    ),
+    opt(
         "scan-includes",
         None,
         None,

@@ -98,6 +98,12 @@ pub const TARGETS: &[Target] = &[
         fixed_len: None,
     },
     Target {
+        name: "cache_verdict",
+        body: cache_verdict,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
         name: "zstd_body",
         body: zstd_body,
         max_alloc: codec_alloc,
@@ -555,6 +561,28 @@ pub fn reply_v4(data: &[u8]) {
     let mut bytes = b"DONE00000004".to_vec();
     bytes.extend_from_slice(data);
     reply(&bytes);
+}
+
+/// The daemon's answer to a request with a cache key (`read_cache_verdict`): `CMIS 0` is a
+/// miss and nothing else is read; an answer starting `DONE` is exactly what `read_answer`
+/// reads from the same bytes; anything else is an error of a kind the input explains.
+pub fn cache_verdict(data: &[u8]) {
+    use crate::message::{CacheVerdict, read_answer, read_cache_verdict};
+    let mut r = data;
+    match read_cache_verdict(&mut r, &LIMITS) {
+        Ok(CacheVerdict::Miss) => {
+            decoded();
+            assert_eq!(&data[..4], b"CMIS");
+            assert_eq!(data.len() - r.len(), 12, "a miss is one header");
+        }
+        Ok(CacheVerdict::Answer(a)) => {
+            decoded();
+            let (b, _) = read_answer(&mut &data[..], Version::V4, &LIMITS)
+                .expect("the same bytes read as an answer");
+            assert_eq!(a, b);
+        }
+        Err(e) => check_error(&e),
+    }
 }
 
 /// One protocol 4 body (`ULEN`, `DOTI`, zstd frame): accepted only when it decodes to exactly

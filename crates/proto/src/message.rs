@@ -83,6 +83,9 @@ pub struct RequestHead {
     pub argv: Vec<Vec<u8>>,
     /// The client's compiler identity (`CCID`, opaque here); protocol 4 only.
     pub ccid: Option<Vec<u8>>,
+    /// Protocol 4, plain mode: the result cache key (`FLAG` bit 1, `CKEY` after the
+    /// command line). The server answers before the source is sent ([`read_cache_verdict`]).
+    pub cache_key: Option<[u8; CACHE_KEY_LEN]>,
 }
 
 impl RequestHead {
@@ -97,6 +100,10 @@ pub const MAX_TEXT: u32 = 4096;
 
 /// `FLAG` bit 0: the server preprocesses (pump).
 pub const FLAG_PUMP: u32 = 1;
+/// `FLAG` bit 1: a `CKEY` follows the command line (plain mode only).
+pub const FLAG_CACHE: u32 = 2;
+/// The length of a `CKEY` (a SHA-256 digest).
+pub const CACHE_KEY_LEN: usize = 32;
 
 /// Reads the `DIST` greeting alone, so a server can decide what to do before reading more.
 pub fn read_version_greeting<R: Read + ?Sized>(r: &mut R) -> Result<Version, ProtoError> {
@@ -112,18 +119,26 @@ pub fn read_request_head<R: Read + ?Sized>(
     let mut total: u64 = 0;
     let mut ccid = None;
     let mut pump = version.is_pump();
+    let mut cached = false;
     if version == Version::V4 {
         let len = read_expected(r, Token::CCID)?;
         check_len(Token::CCID, len.into(), MAX_TEXT.into())?;
         ccid = Some(read_exact_vec(r, Token::CCID, len)?);
         let flags = read_expected(r, Token::FLAG)?;
-        if flags & !FLAG_PUMP != 0 {
+        if flags & !(FLAG_PUMP | FLAG_CACHE) != 0 {
             return Err(ProtoError::Malformed {
                 token: Token::FLAG,
                 why: "unknown flag bits",
             });
         }
+        if flags == FLAG_PUMP | FLAG_CACHE {
+            return Err(ProtoError::Malformed {
+                token: Token::FLAG,
+                why: "a cache key in pump mode",
+            });
+        }
         pump = flags & FLAG_PUMP != 0;
+        cached = flags & FLAG_CACHE != 0;
     }
     let cwd = if pump {
         Some(read_string(r, Token::CDIR, limits, &mut total)?)
@@ -142,11 +157,27 @@ pub fn read_request_head<R: Read + ?Sized>(
     for _ in 0..argc {
         argv.push(read_string(r, Token::ARGV, limits, &mut total)?);
     }
+    let cache_key = if cached {
+        let len = read_expected(r, Token::CKEY)?;
+        if len as usize != CACHE_KEY_LEN {
+            return Err(ProtoError::Malformed {
+                token: Token::CKEY,
+                why: "a cache key is 32 bytes",
+            });
+        }
+        let v = read_exact_vec(r, Token::CKEY, len)?;
+        let mut k = [0u8; CACHE_KEY_LEN];
+        k.copy_from_slice(&v);
+        Some(k)
+    } else {
+        None
+    };
     Ok(RequestHead {
         version,
         cwd,
         argv,
         ccid,
+        cache_key,
     })
 }
 
@@ -156,7 +187,13 @@ pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
     encode_header(buf, Token::DIST, head.version.number());
     if head.version == Version::V4 {
         put_string(buf, Token::CCID, head.ccid.as_deref().unwrap_or_default());
-        let flags = if head.cwd.is_some() { FLAG_PUMP } else { 0 };
+        let flags = if head.cwd.is_some() {
+            FLAG_PUMP
+        } else if head.cache_key.is_some() {
+            FLAG_CACHE
+        } else {
+            0
+        };
         encode_header(buf, Token::FLAG, flags);
     }
     if head.version.is_pump() || (head.version == Version::V4 && head.cwd.is_some()) {
@@ -165,6 +202,12 @@ pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
     encode_header(buf, Token::ARGC, len_u32(head.argv.len()));
     for arg in &head.argv {
         put_string(buf, Token::ARGV, arg);
+    }
+    if head.version == Version::V4
+        && head.cwd.is_none()
+        && let Some(k) = &head.cache_key
+    {
+        put_string(buf, Token::CKEY, k);
     }
 }
 
@@ -519,6 +562,53 @@ pub fn read_answer<R: Read + ?Sized>(
     limits: &Limits,
 ) -> Result<(Answer, Option<u32>), ProtoError> {
     let done = read_expected(r, Token::DONE)?;
+    read_answer_after_done(r, version, done, limits)
+}
+
+/// The daemon's first word after a request with a cache key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CacheVerdict {
+    /// `CMIS 0`: not in its cache; send the source (`DOTI`) and read the answer as usual.
+    Miss,
+    /// A whole protocol 4 answer: the cached result (`RSLT 0`), or a refusal.
+    Answer(Answer),
+}
+
+/// Reads the daemon's answer to a request with `FLAG` bit 1: `CMIS 0`, or `DONE 4` and the
+/// rest of a protocol 4 answer.
+pub fn read_cache_verdict<R: Read + ?Sized>(
+    r: &mut R,
+    limits: &Limits,
+) -> Result<CacheVerdict, ProtoError> {
+    let h = read_header(r)?.ok_or(ProtoError::Eof {
+        expected: Token::DONE,
+    })?;
+    match h.token {
+        Token::CMIS if h.value == 0 => Ok(CacheVerdict::Miss),
+        Token::CMIS => Err(ProtoError::Malformed {
+            token: Token::CMIS,
+            why: "CMIS carries 0",
+        }),
+        Token::DONE => read_answer_after_done(r, Version::V4, h.value, limits)
+            .map(|(a, _)| CacheVerdict::Answer(a)),
+        got => Err(ProtoError::UnexpectedToken {
+            expected: Token::DONE,
+            got,
+        }),
+    }
+}
+
+/// Writes `CMIS 0`.
+pub fn write_cache_miss(buf: &mut Vec<u8>) {
+    encode_header(buf, Token::CMIS, 0);
+}
+
+fn read_answer_after_done<R: Read + ?Sized>(
+    r: &mut R,
+    version: Version,
+    done: u32,
+    limits: &Limits,
+) -> Result<(Answer, Option<u32>), ProtoError> {
     // 3.4 compares the raw number, so a DONE of 0 never answers a request of 1.
     if done != version.number() {
         return Err(ProtoError::VersionMismatch {
@@ -662,4 +752,61 @@ fn put_string(buf: &mut Vec<u8>, token: Token, s: &[u8]) {
 fn len_u32(n: usize) -> u32 {
     // Callers build requests from argv and paths, which the OS caps far below 4 GiB.
     u32::try_from(n).expect("string longer than 4 GiB")
+}
+
+#[cfg(test)]
+mod cache_key_tests {
+    use super::*;
+
+    fn head(key: Option<[u8; CACHE_KEY_LEN]>) -> RequestHead {
+        RequestHead {
+            version: Version::V4,
+            cwd: None,
+            argv: vec![b"gcc".to_vec(), b"-c".to_vec(), b"a.c".to_vec()],
+            ccid: Some(b"target=t\n".to_vec()),
+            cache_key: key,
+        }
+    }
+
+    #[test]
+    fn a_cache_key_follows_the_command_line() {
+        let mut buf = Vec::new();
+        write_request_head(&mut buf, &head(Some([7; 32])));
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains("FLAG00000002"), "{text}");
+        assert!(buf.ends_with(&[&b"CKEY00000020"[..], &[7; 32]].concat()));
+        let mut r = &buf[12..];
+        let got = read_request_head(&mut r, Version::V4, &Limits::DEFAULT).unwrap();
+        assert_eq!(got, head(Some([7; 32])));
+        // Without a key: FLAG 0 and no CKEY.
+        let mut plain = Vec::new();
+        write_request_head(&mut plain, &head(None));
+        assert!(!String::from_utf8_lossy(&plain).contains("CKEY"));
+        // A key of another length, and a key with pump, are refused.
+        let short = [&buf[..buf.len() - 44], &b"CKEY00000010"[..], &[1; 16]].concat();
+        assert!(read_request_head(&mut &short[12..], Version::V4, &Limits::DEFAULT).is_err());
+        let both = String::from_utf8_lossy(&buf).replace("FLAG00000002", "FLAG00000003");
+        assert!(
+            read_request_head(&mut &both.as_bytes()[12..], Version::V4, &Limits::DEFAULT).is_err()
+        );
+    }
+
+    #[test]
+    fn verdicts() {
+        let mut miss = Vec::new();
+        write_cache_miss(&mut miss);
+        assert_eq!(miss, b"CMIS00000000");
+        assert_eq!(
+            read_cache_verdict(&mut &miss[..], &Limits::DEFAULT).unwrap(),
+            CacheVerdict::Miss
+        );
+        let mut refusal = Vec::new();
+        write_refusal(&mut refusal, 300, "no such compiler").unwrap();
+        assert!(matches!(
+            read_cache_verdict(&mut &refusal[..], &Limits::DEFAULT).unwrap(),
+            CacheVerdict::Answer(Answer::Refused(Refusal { code: 300, .. }))
+        ));
+        assert!(read_cache_verdict(&mut &b"CMIS00000001"[..], &Limits::DEFAULT).is_err());
+        assert!(read_cache_verdict(&mut &b"STAT00000000"[..], &Limits::DEFAULT).is_err());
+    }
 }

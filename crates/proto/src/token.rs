@@ -39,6 +39,10 @@ impl Token {
     pub const TEXT: Token = Token(*b"TEXT");
     /// Protocol 4: the uncompressed length of the body that follows.
     pub const ULEN: Token = Token(*b"ULEN");
+    /// Protocol 4 with `FLAG` bit 1: the result cache key (32 bytes) after the command line.
+    pub const CKEY: Token = Token(*b"CKEY");
+    /// Protocol 4: the daemon's cache has no result for `CKEY`; the client sends the source.
+    pub const CMIS: Token = Token(*b"CMIS");
 }
 
 impl fmt::Display for Token {

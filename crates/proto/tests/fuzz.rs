@@ -179,6 +179,7 @@ targets!(
     reply,
     request_v4,
     reply_v4,
+    cache_verdict,
     zstd_body,
     pump_entries,
     lzo_decompress,

@@ -42,6 +42,7 @@ pub fn test_request(compiler: &str, protocol: Version) -> Vec<u8> {
         version: protocol,
         cwd: protocol.is_pump().then(|| b"/".to_vec()),
         ccid: None,
+        cache_key: None,
         argv: [compiler, "-c", "hello.c", "-o", "hello.o"]
             .iter()
             .map(|a| a.as_bytes().to_vec())
