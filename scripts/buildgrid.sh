@@ -110,7 +110,7 @@ instances:
         storage: *cas
 thread-pool-size: 40
 EOF
-    setsid "$BGD" server start --pid-file "$dir/bgd.pid" "$dir/bgd.yml" \
+    setsid "$BGD" server start ${DISTCC_BUILDGRID_VERBOSE:+-v} --pid-file "$dir/bgd.pid" "$dir/bgd.yml" \
         >"$dir/bgd.log" 2>&1 </dev/null &
     echo $! >"$dir/bgd.pid.launch"
     if ! wait_port "$port" 60; then

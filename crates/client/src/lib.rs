@@ -17,6 +17,7 @@ pub mod invoke;
 pub mod log;
 pub mod output;
 pub mod pump;
+mod reapi;
 mod remote;
 pub mod scan_includes;
 mod sched;

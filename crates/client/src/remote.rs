@@ -112,6 +112,12 @@ pub fn attempt(
                 },
             )
         }
+        Transport::Reapi { url } => {
+            crate::reapi::attempt(url, link.io_timeout, link.log, &mut |s| {
+                progress.connecting();
+                exchange(s, host, argv, false, progress, body)
+            })
+        }
         Transport::Local => unreachable!("callers run localhost jobs locally"),
         // `discover::expand` replaced every SRV entry before slots were chosen.
         Transport::Srv { name } => Attempt::Comm(fail(

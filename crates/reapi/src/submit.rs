@@ -1,0 +1,369 @@
+//! `distcc-reapi submit URL`: one compile as an REAPI Action.
+//!
+//! The client runs this program for a `reapi://` host with a socket on standard input and
+//! output, and speaks distcc protocol 1 or 2 to it exactly as to a daemon. The request
+//! becomes:
+//! - the input root: one file, [`SOURCE_NAME`], the preprocessed source;
+//! - the Command: the request's argv as sent to a daemon, output path [`OBJECT_NAME`];
+//! - the platform: [`COMPILER_KEY`] = the compiler's identity, plus `DISTCC_REAPI_PROPERTIES`.
+//!
+//! Then: Action Cache first; `FindMissingBlobs` and uploads of only what is missing;
+//! `Execute`, waited for at most `DISTCC_REAPI_TIMEOUT` seconds (a job no worker takes ends
+//! there, and the operation is cancelled); the reply is built from the `ActionResult`. Any
+//! failure here is reported on standard error and the program exits without a reply, which
+//! the client takes as a failed host (it falls back as for any host). A compile that fails
+//! on the worker is a normal reply with the compiler's status and messages.
+//!
+//! Protocol 3 (pump) is not offered yet: such a request is refused at once.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::time::{Duration, Instant};
+
+use bazel_remote_apis::google::longrunning::CancelOperationRequest;
+use bazel_remote_apis::google::longrunning::operation;
+use bazel_remote_apis::google::longrunning::operations_client::OperationsClient;
+use prost::Message;
+use proto::{Limits, Reply, Token, Version};
+
+use crate::cas::{self, Cas};
+use crate::endpoint::Endpoint;
+use crate::re::action_cache_client::ActionCacheClient;
+use crate::re::execution_client::ExecutionClient;
+use crate::re::{
+    Action, ActionResult, Command, Digest, Directory, ExecuteRequest, ExecuteResponse, FileNode,
+    GetActionResultRequest, Platform, platform,
+};
+use crate::{COMPILER_KEY, OBJECT_NAME, SOURCE_NAME};
+
+/// The default wait for an Execute, in seconds (`DISTCC_REAPI_TIMEOUT`).
+pub const DEFAULT_TIMEOUT: u64 = 300;
+/// Largest object, stdout or stderr taken from an engine.
+const MAX_OUTPUT: u64 = 512 << 20;
+
+/// What a submission was asked to do.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub endpoint: Endpoint,
+    pub timeout: Duration,
+    /// Extra platform properties (`key=value,key=value`).
+    pub properties: Vec<(String, String)>,
+}
+
+impl Settings {
+    /// From the URL and `DISTCC_REAPI_TIMEOUT` / `DISTCC_REAPI_PROPERTIES`.
+    pub fn from_env(url: &str) -> Result<Settings, String> {
+        let timeout = match std::env::var("DISTCC_REAPI_TIMEOUT") {
+            Ok(v) if !v.is_empty() => v
+                .parse::<u64>()
+                .ok()
+                .filter(|&n| n > 0)
+                .ok_or_else(|| format!("DISTCC_REAPI_TIMEOUT={v}: not a positive number"))?,
+            _ => DEFAULT_TIMEOUT,
+        };
+        Ok(Settings {
+            endpoint: Endpoint::parse(url)?,
+            timeout: Duration::from_secs(timeout),
+            properties: parse_properties(
+                &std::env::var("DISTCC_REAPI_PROPERTIES").unwrap_or_default(),
+            )?,
+        })
+    }
+}
+
+/// `key=value,key=value` (empty: none).
+pub fn parse_properties(s: &str) -> Result<Vec<(String, String)>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| {
+            p.split_once('=')
+                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+                .filter(|(k, _)| !k.is_empty())
+                .ok_or_else(|| format!("platform property {p:?}: expected key=value"))
+        })
+        .collect()
+}
+
+/// One job: what the Action is made of.
+pub struct Job {
+    pub version: Version,
+    pub argv: Vec<String>,
+    pub source: Vec<u8>,
+}
+
+/// Reads a distcc request (protocol 1 or 2) from `r`.
+pub fn read_job(r: &mut dyn Read) -> Result<Job, String> {
+    let limits = Limits::DEFAULT;
+    let version =
+        proto::read_version_greeting(r).map_err(|e| format!("reading the request: {e}"))?;
+    if version.is_pump() {
+        return Err("pump (protocol 3) jobs are not offered to REAPI hosts yet".into());
+    }
+    let head = proto::read_request_head(r, version, &limits)
+        .map_err(|e| format!("reading the request: {e}"))?;
+    let argv = head
+        .argv
+        .into_iter()
+        .map(|a| String::from_utf8(a).map_err(|_| "a command-line word is not UTF-8".to_owned()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut source = Vec::new();
+    proto::read_body(r, Token::DOTI, version.compression(), &limits, &mut source)
+        .map_err(|e| format!("reading the source: {e}"))?;
+    Ok(Job {
+        version,
+        argv,
+        source,
+    })
+}
+
+/// The Action of `job` and every blob it needs, the Action's own first.
+pub fn action(job: &Job, identity: &str, settings: &Settings) -> (Digest, Vec<(Digest, Vec<u8>)>) {
+    let mut props = vec![platform::Property {
+        name: COMPILER_KEY.to_owned(),
+        value: identity.to_owned(),
+    }];
+    props.extend(settings.properties.iter().map(|(k, v)| platform::Property {
+        name: k.clone(),
+        value: v.clone(),
+    }));
+    // REAPI wants the properties sorted by name.
+    props.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
+    let platform = Platform { properties: props };
+    #[allow(deprecated)]
+    let command = Command {
+        arguments: job.argv.clone(),
+        output_files: vec![OBJECT_NAME.to_owned()],
+        output_paths: vec![OBJECT_NAME.to_owned()],
+        platform: Some(platform.clone()),
+        ..Default::default()
+    };
+    let source = cas::digest(&job.source);
+    let root = Directory {
+        files: vec![FileNode {
+            name: SOURCE_NAME.to_owned(),
+            digest: Some(source.clone()),
+            is_executable: false,
+            node_properties: None,
+        }],
+        ..Default::default()
+    };
+    let (cmd_d, cmd_b) = cas::message(&command);
+    let (root_d, root_b) = cas::message(&root);
+    let action = Action {
+        command_digest: Some(cmd_d.clone()),
+        input_root_digest: Some(root_d.clone()),
+        timeout: Some(bazel_remote_apis::google::protobuf::Duration {
+            seconds: settings.timeout.as_secs() as i64,
+            nanos: 0,
+        }),
+        platform: Some(platform),
+        ..Default::default()
+    };
+    let (act_d, act_b) = cas::message(&action);
+    (
+        act_d.clone(),
+        vec![
+            (act_d, act_b),
+            (cmd_d, cmd_b),
+            (root_d, root_b),
+            (source, job.source.clone()),
+        ],
+    )
+}
+
+/// Runs the program: `stream` carries the request in and the reply out.
+pub fn run(url: &str, input: &mut dyn Read, output: &mut dyn Write) -> Result<(), String> {
+    let settings = Settings::from_env(url)?;
+    let job = read_job(&mut BufReader::new(input))?;
+    let identity = crate::identity::of(&job.argv[0])?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let reply = rt.block_on(execute(&settings, &job, &identity))?;
+    let mut w = BufWriter::new(output);
+    proto::write_reply(&mut w, &reply).map_err(|e| format!("writing the reply: {e}"))?;
+    w.flush().map_err(|e| format!("writing the reply: {e}"))
+}
+
+async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply, String> {
+    let start = Instant::now();
+    let deadline = start + settings.timeout;
+    let channel = settings.endpoint.channel(Duration::from_secs(5))?;
+    let instance = settings.endpoint.instance.clone();
+    let mut cas = Cas::new(channel.clone(), &instance);
+    let (action_digest, blobs) = action(job, identity, settings);
+
+    let mut ac = ActionCacheClient::new(channel.clone()).max_decoding_message_size(64 << 20);
+    let cached = ac
+        .get_action_result(GetActionResultRequest {
+            instance_name: instance.clone(),
+            action_digest: Some(action_digest.clone()),
+            inline_stdout: true,
+            inline_stderr: true,
+            inline_output_files: vec![OBJECT_NAME.to_owned()],
+            digest_function: 0,
+        })
+        .await;
+    match cached {
+        Ok(r) => {
+            eprintln_debug("served from the action cache");
+            return reply_from(&mut cas, job.version, r.into_inner()).await;
+        }
+        Err(s) if s.code() == tonic::Code::NotFound => {}
+        Err(s) => return Err(format!("GetActionResult: {} {}", s.code(), s.message())),
+    }
+    cas.upload_missing(blobs).await?;
+
+    let mut exec = ExecutionClient::new(channel.clone());
+    let mut op_name = String::new();
+    let wait = async {
+        let mut stream = exec
+            .execute(ExecuteRequest {
+                instance_name: instance.clone(),
+                skip_cache_lookup: false,
+                action_digest: Some(action_digest.clone()),
+                execution_policy: None,
+                results_cache_policy: None,
+                digest_function: 0,
+                inline_stdout: true,
+                inline_stderr: true,
+                inline_output_files: vec![OBJECT_NAME.to_owned()],
+            })
+            .await
+            .map_err(|s| format!("Execute: {} {}", s.code(), s.message()))?
+            .into_inner();
+        loop {
+            let op = match stream.message().await {
+                Ok(Some(op)) => op,
+                Ok(None) => return Err("Execute: the stream ended early".to_owned()),
+                Err(s) => return Err(format!("Execute: {} {}", s.code(), s.message())),
+            };
+            op_name.clone_from(&op.name);
+            if !op.done {
+                continue;
+            }
+            return match op.result {
+                Some(operation::Result::Response(any)) => ExecuteResponse::decode(&any.value[..])
+                    .map_err(|e| format!("ExecuteResponse: {e}")),
+                Some(operation::Result::Error(s)) => {
+                    Err(format!("operation failed: code {} {}", s.code, s.message))
+                }
+                None => Err("operation done without a result".to_owned()),
+            };
+        }
+    };
+    let waited = tokio::time::timeout_at(deadline.into(), wait).await;
+    let response = match waited {
+        Ok(r) => r?,
+        Err(_) => {
+            cancel(channel, &op_name).await;
+            return Err(format!(
+                "no result within {}s (DISTCC_REAPI_TIMEOUT): no worker took the job in time",
+                settings.timeout.as_secs()
+            ));
+        }
+    };
+    if let Some(s) = response.status.as_ref().filter(|s| s.code != 0) {
+        return Err(format!(
+            "the engine failed the action: code {} {}",
+            s.code, s.message
+        ));
+    }
+    let result = response.result.ok_or("ExecuteResponse without a result")?;
+    reply_from(&mut cas, job.version, result).await
+}
+
+/// Best effort: cancels the operation a timed-out wait was for, so no worker runs it later.
+async fn cancel(channel: tonic::transport::Channel, name: &str) {
+    if name.is_empty() {
+        return;
+    }
+    let mut ops = OperationsClient::new(channel);
+    let call = ops.cancel_operation(CancelOperationRequest {
+        name: name.to_owned(),
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), call).await;
+}
+
+fn eprintln_debug(what: &str) {
+    if std::env::var_os("DISTCC_REAPI_DEBUG").is_some() {
+        eprintln!("distcc-reapi: {what}");
+    }
+}
+
+/// The distcc reply an `ActionResult` stands for.
+async fn reply_from(cas: &mut Cas, version: Version, r: ActionResult) -> Result<Reply, String> {
+    let stdout = blob_or_inline(cas, r.stdout_raw, r.stdout_digest.as_ref()).await?;
+    let stderr = blob_or_inline(cas, r.stderr_raw, r.stderr_digest.as_ref()).await?;
+    let code = r.exit_code;
+    if !(0..=255).contains(&code) {
+        return Err(format!("exit code {code} out of range"));
+    }
+    let mut object = Vec::new();
+    if code == 0 {
+        let f = r
+            .output_files
+            .iter()
+            .find(|f| f.path == OBJECT_NAME)
+            .ok_or("the action succeeded but left no object file")?;
+        object = if !f.contents.is_empty() {
+            f.contents.clone()
+        } else {
+            let d = f.digest.as_ref().ok_or("an output file without a digest")?;
+            cas.read(d, MAX_OUTPUT).await?
+        };
+    }
+    Ok(Reply {
+        version,
+        status: (code as u32) << 8,
+        stderr,
+        stdout,
+        object,
+        dotd: None,
+    })
+}
+
+async fn blob_or_inline(
+    cas: &mut Cas,
+    raw: Vec<u8>,
+    d: Option<&Digest>,
+) -> Result<Vec<u8>, String> {
+    match d {
+        Some(d) if raw.is_empty() && d.size_bytes > 0 => cas.read(d, MAX_OUTPUT).await,
+        _ => Ok(raw),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_parse_and_reject_garbage() {
+        assert_eq!(
+            parse_properties("a=b, c = d").unwrap(),
+            vec![("a".into(), "b".into()), ("c".into(), "d".into())]
+        );
+        assert!(parse_properties("").unwrap().is_empty());
+        assert!(parse_properties("novalue").is_err());
+        assert!(parse_properties("=v").is_err());
+    }
+
+    #[test]
+    fn the_same_job_makes_the_same_action() {
+        let job = Job {
+            version: Version::V1,
+            argv: vec!["gcc".into(), "-c".into(), "a.c".into()],
+            source: b"int x;\n".to_vec(),
+        };
+        let s = Settings {
+            endpoint: Endpoint::parse("reapi://127.0.0.1:1/main").unwrap(),
+            timeout: Duration::from_secs(5),
+            properties: vec![],
+        };
+        let (a, blobs) = action(&job, "gcc|x|y", &s);
+        assert_eq!(action(&job, "gcc|x|y", &s).0, a);
+        assert_ne!(action(&job, "gcc|x|z", &s).0, a);
+        assert_eq!(blobs.len(), 4);
+    }
+}
