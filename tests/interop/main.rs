@@ -10,6 +10,7 @@ mod libgit2;
 mod monitor;
 mod pump34;
 mod pump_client;
+mod reapi;
 mod sched;
 mod ssh;
 mod stats;
