@@ -118,3 +118,19 @@ fn down_marks_a_host_unusable_as_lsdistcc_x_prints_it() {
     assert_eq!(l.hosts[0].protocol(), proto::Version::V2);
     assert_eq!(l.total_slots(), 2, "down hosts are not counted by -j");
 }
+
+#[test]
+fn an_reapi_engine_is_one_entry_with_its_instance() {
+    let l = parse("reapi://127.0.0.1:8980/main,lzo a", "test").unwrap();
+    assert_eq!(
+        l.hosts[0].transport,
+        Transport::Reapi {
+            url: "reapi://127.0.0.1:8980/main".into()
+        }
+    );
+    assert!(l.hosts[0].lzo);
+    assert_eq!(l.hosts[0].slots, 16);
+    assert_eq!(l.hosts[0].lock_stem(), "reapi_127.0.0.1_8980_main");
+    assert!(parse("reapi://nohostport", "test").is_err());
+    assert!(parse("reapi://h:1/i,lzo,cpp", "test").is_err());
+}

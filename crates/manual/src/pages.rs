@@ -138,6 +138,18 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "@HOST:COMMAND",
                     "Over ssh, running COMMAND instead of distccd.",
                 ),
+                item(
+                    "reapi://HOST:PORT[/INSTANCE][,lzo]",
+                    "A Remote Execution API (REAPI v2) engine such as BuildGrid, instance \
+INSTANCE: each job becomes an Action (the preprocessed source as its input root, the \
+server's command line, a platform property distcc-compiler pinning the compiler's \
+family, version and target), looked up in the Action Cache first, then executed by a \
+worker of the engine (distcc-reapi worker beside a distccd). distcc runs distcc-reapi \
+submit (beside it, else on PATH) for these jobs, so a compile to a plain host links no \
+gRPC. Up to 16 jobs at once; a job no worker takes within DISTCC_REAPI_TIMEOUT, or an \
+engine that cannot be reached, falls back like any failed host. Plain gRPC only; pump \
+mode and DISTCC_IDENTICAL_DEBUG's source route are not offered to REAPI engines yet.",
+                ),
                 item(",lzo", "Compress with LZO (protocol 2)."),
                 item(
                     ",down",
@@ -219,6 +231,18 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                 item(
                     "DISTCC_SSH_HOARD",
                     "0: open a new ssh connection per job instead of sharing one (default 1).",
+                ),
+                item(
+                    "DISTCC_REAPI_TIMEOUT",
+                    "Seconds a reapi:// job may wait for its result before it is cancelled and falls back (default 300).",
+                ),
+                item(
+                    "DISTCC_REAPI_PROPERTIES",
+                    "KEY=VALUE,...: platform properties added to every reapi:// job's Action (the engine must accept the keys).",
+                ),
+                item(
+                    "DISTCC_REAPI_DEBUG",
+                    "Set: distcc-reapi says when a result came from the Action Cache (in distcc's debug log).",
                 ),
                 item(
                     "DISTCC_SSH_PERSIST",
