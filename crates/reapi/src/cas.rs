@@ -43,6 +43,9 @@ pub struct Cas {
     cas: ContentAddressableStorageClient<Channel>,
     bytestream: ByteStreamClient<Channel>,
     instance: String,
+    /// Blob bytes uploaded and read so far (for the benchmark's byte counts).
+    pub sent: u64,
+    pub received: u64,
 }
 
 fn status(what: &str, s: tonic::Status) -> String {
@@ -56,6 +59,8 @@ impl Cas {
                 .max_decoding_message_size(8 << 20),
             bytestream: ByteStreamClient::new(channel).max_decoding_message_size(8 << 20),
             instance: instance.to_owned(),
+            sent: 0,
+            received: 0,
         }
     }
 
@@ -105,6 +110,7 @@ impl Cas {
         if !batch.is_empty() {
             self.batch_update(batch).await?;
         }
+        self.sent += sent;
         Ok(sent)
     }
 
@@ -238,6 +244,7 @@ impl Cas {
         if digest(&data) != *d {
             return Err(format!("blob {} does not match its digest", d.hash));
         }
+        self.received += data.len() as u64;
         Ok(data)
     }
 

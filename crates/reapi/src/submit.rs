@@ -180,6 +180,11 @@ pub fn run(url: &str, input: &mut dyn Read, output: &mut dyn Write) -> Result<()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let reply = rt.block_on(execute(&settings, &job, &identity))?;
+    eprintln_debug(&format!(
+        "{} bytes of source, {} of object",
+        job.source.len(),
+        reply.object.len()
+    ));
     let mut w = BufWriter::new(output);
     proto::write_reply(&mut w, &reply).map_err(|e| format!("writing the reply: {e}"))?;
     w.flush().map_err(|e| format!("writing the reply: {e}"))
@@ -206,8 +211,12 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
         .await;
     match cached {
         Ok(r) => {
-            eprintln_debug("served from the action cache");
-            return reply_from(&mut cas, job.version, r.into_inner()).await;
+            let reply = reply_from(&mut cas, job.version, r.into_inner()).await;
+            eprintln_debug(&format!(
+                "served from the action cache; engine traffic: sent 0 bytes, received {}",
+                cas.received
+            ));
+            return reply;
         }
         Err(s) if s.code() == tonic::Code::NotFound => {}
         Err(s) => return Err(format!("GetActionResult: {} {}", s.code(), s.message())),
@@ -270,7 +279,12 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
         ));
     }
     let result = response.result.ok_or("ExecuteResponse without a result")?;
-    reply_from(&mut cas, job.version, result).await
+    let reply = reply_from(&mut cas, job.version, result).await;
+    eprintln_debug(&format!(
+        "executed; engine traffic: sent {} bytes of blobs, received {}",
+        cas.sent, cas.received
+    ));
+    reply
 }
 
 /// Best effort: cancels the operation a timed-out wait was for, so no worker runs it later.
@@ -307,6 +321,7 @@ async fn reply_from(cas: &mut Cas, version: Version, r: ActionResult) -> Result<
             .find(|f| f.path == OBJECT_NAME)
             .ok_or("the action succeeded but left no object file")?;
         object = if !f.contents.is_empty() {
+            cas.received += f.contents.len() as u64;
             f.contents.clone()
         } else {
             let d = f.digest.as_ref().ok_or("an output file without a digest")?;
