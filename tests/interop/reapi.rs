@@ -313,3 +313,78 @@ fn reapi_a_platform_no_worker_has_times_out_then_compiles_locally_and_a_stopped_
     assert!(std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap());
     drop(worker);
 }
+
+#[test]
+fn reapi_a_worker_killed_mid_build_costs_no_compile() {
+    let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    let daemon = Daemon::start(Impl::Ours, 2);
+    let work = TempDir::new("reapi-killed");
+    let srcdir = work.path().join("src");
+    std::fs::create_dir(&srcdir).unwrap();
+    let files: Vec<PathBuf> = (0..8)
+        .map(|i| {
+            let p = srcdir.join(format!("k{i}.c"));
+            // Each file a little different, so no Action repeats another.
+            let body: String = (0..200)
+                .map(|j| format!("int f{i}_{j}(int x) {{ return x * {j} + {i}; }}\n"))
+                .collect();
+            std::fs::write(&p, body).unwrap();
+            p
+        })
+        .collect();
+    let mut first = Worker::start(&engine, &daemon, work.path());
+    let state = work.path().join("state");
+    let url = engine.url();
+    // Two compiles at a time, in the background; the worker dies after the first result.
+    let mut children: Vec<(PathBuf, std::process::Child)> = Vec::new();
+    let spawn = |src: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_distcc"))
+            .args(["gcc", "-O2", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(src.with_extension("o"))
+            .current_dir(src.parent().unwrap())
+            .env("DISTCC_HOSTS", &url)
+            .env("DISTCC_DIR", &state)
+            .env("DISTCC_VERBOSE", "1")
+            .env("DISTCC_REAPI_TIMEOUT", "20")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut second = None;
+    let mut messages = String::new();
+    for (n, src) in files.iter().enumerate() {
+        children.push((src.clone(), spawn(src)));
+        if children.len() == 2 || n + 1 == files.len() {
+            let (src, child) = children.remove(0);
+            let out = child.wait_with_output().unwrap();
+            messages.push_str(&String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success(), "{}: {messages}", src.display());
+            if second.is_none() {
+                first.kill();
+                second = Some(Worker::start(&engine, &daemon, work.path()));
+            }
+        }
+    }
+    for (src, child) in children {
+        let out = child.wait_with_output().unwrap();
+        messages.push_str(&String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{}: {messages}", src.display());
+    }
+    for src in &files {
+        let theirs = src.with_extension("local.o");
+        local(src, &theirs);
+        assert!(
+            std::fs::read(src.with_extension("o")).unwrap() == std::fs::read(&theirs).unwrap(),
+            "{}: object differs from a local build: {messages}",
+            src.display()
+        );
+    }
+    // The later jobs went through the engine (to the second worker) or, where the engine
+    // still held them for the dead one past the deadline, were compiled here.
+    assert!(messages.contains(&format!("on {url}")), "{messages}");
+}

@@ -189,4 +189,53 @@ mod tests {
         assert_eq!(Lease::decode(&bytes[..]).unwrap(), lease);
         assert!(BotSession::decode(&[0xff, 0xff, 0xff][..]).is_err());
     }
+
+    /// What an engine sends a bot (and a bot reads from CAS) never panics the decoder:
+    /// mutations of valid encodings and random bytes are decoded or rejected.
+    #[test]
+    fn engine_bytes_never_panic_the_decoders() {
+        use crate::re::{Action, ActionResult, Command, Directory};
+        let session = BotSession {
+            name: "main/x".into(),
+            bot_id: "b".into(),
+            status: BotStatus::Ok as i32,
+            leases: vec![Lease {
+                id: "l".into(),
+                state: LeaseState::Pending as i32,
+                payload: Some(Any {
+                    type_url: "type.googleapis.com/build.bazel.remote.execution.v2.Digest".into(),
+                    value: vec![10, 2, b'a', b'b', 16, 5],
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+        .encode_to_vec();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for i in 0..5000 {
+            let mut bytes = session.clone();
+            if i % 2 == 0 {
+                let n = (next() % 4 + 1) as usize;
+                for _ in 0..n {
+                    let at = (next() as usize) % bytes.len();
+                    bytes[at] = next() as u8;
+                }
+                bytes.truncate((next() as usize) % (bytes.len() + 1));
+            } else {
+                bytes = (0..(next() % 64)).map(|_| next() as u8).collect();
+            }
+            let _ = BotSession::decode(&bytes[..]);
+            let _ = Lease::decode(&bytes[..]);
+            let _ = Action::decode(&bytes[..]);
+            let _ = Command::decode(&bytes[..]);
+            let _ = Directory::decode(&bytes[..]);
+            let _ = ActionResult::decode(&bytes[..]);
+        }
+    }
 }
