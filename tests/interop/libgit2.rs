@@ -233,8 +233,34 @@ pub(crate) fn outputs(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 /// Builds `tree` through `client` against `daemon` and compares every output with the
 /// reference. Returns the number of objects compared.
 fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo: bool) -> usize {
+    build_through(tree, via, client, &daemon.host(lzo, 4), &|| {
+        daemon.log_text()
+    })
+}
+
+/// libgit2 Release built by our client as a launcher through `hosts` (for example an REAPI
+/// engine), every output compared with the local build; the number of objects, or None
+/// where the corpus or tools are missing (a failure under `CI=true`).
+pub(crate) fn release_through(hosts: &str, log: &dyn Fn() -> String) -> Option<usize> {
+    let (source, _lock) = setup()?;
+    let tree = tree(&source, "Release");
+    Some(build_through(
+        tree,
+        Via::Launcher,
+        &our_client(),
+        hosts,
+        log,
+    ))
+}
+
+fn build_through(
+    tree: &Tree,
+    via: Via,
+    client: &Path,
+    hosts: &str,
+    log: &dyn Fn() -> String,
+) -> usize {
     let state = TempDir::new("distcc-dir");
-    let hosts = daemon.host(lzo, 4);
     let client_str = client.display().to_string();
     let masq = state.path().join("masq");
     std::fs::create_dir(&masq).unwrap();
@@ -245,7 +271,7 @@ fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo:
         Via::Masquerade => ("", masq_str.as_str()),
     };
     let env = [
-        ("DISTCC_HOSTS", hosts.as_str()),
+        ("DISTCC_HOSTS", hosts),
         ("DISTCC_FALLBACK", "0"),
         ("DISTCC_SKIP_LOCAL_RETRY", "1"),
         ("DISTCC_DIR", state.path().to_str().unwrap()),
@@ -255,7 +281,7 @@ fn distributed_build(tree: &Tree, via: Via, client: &Path, daemon: &Daemon, lzo:
     ];
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| make(tree, &env, 4)));
     if let Err(panic) = result {
-        eprintln!("daemon log:\n{}", daemon.log_text());
+        eprintln!("daemon log:\n{}", log());
         std::panic::resume_unwind(panic);
     }
     let built = outputs(&tree.build_dir());

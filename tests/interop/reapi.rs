@@ -388,3 +388,46 @@ fn reapi_a_worker_killed_mid_build_costs_no_compile() {
     // still held them for the dead one past the deadline, were compiled here.
     assert!(messages.contains(&format!("on {url}")), "{messages}");
 }
+
+/// Issue 18's "done when": libgit2 Release through the engine, every object and `.d`
+/// identical to a local build; then a clean rebuild that the Action Cache serves whole.
+#[test]
+fn reapi_libgit2_release_identical_then_a_clean_rebuild_from_the_action_cache() {
+    let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    if crate::corpus::libgit2_source().is_none() {
+        return;
+    }
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    let daemon = Daemon::start(Impl::Ours, 4);
+    let work = TempDir::new("reapi-libgit2");
+    let log = work.path().join("worker.log");
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
+        .args(["worker", "--engine", &engine.url()])
+        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
+        .args(["--bots", "4", "--compiler", "cc", "--compiler", "gcc"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let hosts = engine.url();
+    let text = || daemon.log_text();
+    let first = crate::libgit2::release_through(&hosts, &text);
+    let ran = served(&daemon);
+    let second = crate::libgit2::release_through(&hosts, &text);
+    let _ = worker.kill();
+    let _ = worker.wait();
+    let Some(n) = first else {
+        return;
+    };
+    assert_eq!(second, Some(n));
+    assert!(ran >= n, "the daemon ran {ran} jobs for {n} objects");
+    assert_eq!(
+        served(&daemon),
+        ran,
+        "the clean rebuild ran jobs the Action Cache should have served"
+    );
+    eprintln!("libgit2 Release through BuildGrid: {n} objects identical; rebuild all from the AC");
+}
