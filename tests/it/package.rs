@@ -130,7 +130,7 @@ fn compile_through(dir: &Path, hosts: &str) {
     assert!(obj.starts_with(b"\x7fELF"), "x.o is not an object");
 }
 
-fn programs() -> [&'static str; 8] {
+fn programs() -> [&'static str; 9] {
     [
         "distcc",
         "distccd",
@@ -138,6 +138,7 @@ fn programs() -> [&'static str; 8] {
         "distccmon-text",
         "distcc-farm",
         "distcc-zeroconf",
+        "distcc-reapi",
         "pump",
         "include-server",
     ]

@@ -23,6 +23,7 @@ pub fn pages() -> Vec<&'static Page> {
         &pages::DISTCCMON_TEXT,
         &pages::DISTCC_FARM,
         &pages::DISTCC_ZEROCONF,
+        &pages::DISTCC_REAPI,
         &pages::PUMP,
         &pages::INCLUDE_SERVER,
         &pages::DISTCC_ALLOWLIST,

@@ -644,6 +644,59 @@ can share one browser.",
     see_also: &["distcc(1)", "distccd(1)"],
 };
 
+pub static DISTCC_REAPI: Page = Page {
+    name: "distcc-reapi",
+    section: 1,
+    summary: "compile on a Remote Execution API engine, or serve one as its worker",
+    synopsis: &[
+        "submit reapi://HOST:PORT/INSTANCE",
+        "worker --engine reapi://HOST:PORT/INSTANCE [OPTIONS]",
+    ],
+    description: "\
+distcc-reapi submit is run by distcc(1) for a reapi:// host; it is not meant to be run by \
+hand. It reads one distcc request (protocol 1 or 2) on its standard input, makes it an REAPI \
+v2 Action (the preprocessed source as the input root, the command line, the platform \
+property distcc-compiler = FAMILY|VERSION|TARGET of the compiler), asks the engine's Action \
+Cache, uploads only the blobs the engine lacks, executes the Action (waiting at most \
+DISTCC_REAPI_TIMEOUT seconds, then cancelling it) and writes the distcc reply on its \
+standard output. When the engine cannot be used it says why on standard error and exits \
+without a reply, and distcc falls back as for any failed host. \
+distcc-reapi worker joins the engine as --bots bot sessions of the Remote Workers API \
+(as BuildGrid speaks it), advertising distcc-compiler for each --compiler, and hands each \
+job to the distccd at --daemon as a plain distcc request, so every check of that daemon \
+(allowed compilers, command-line policy, caps, sandbox, --jobs) applies; the outputs go \
+to the engine's CAS and the result back with the lease.",
+    options: tables::DISTCC_REAPI,
+    style: Style::Gnu,
+    groups: &[],
+    sections: &[
+        Section {
+            title: "Environment",
+            text: "",
+            items: &[
+                item(
+                    "DISTCC_REAPI_TIMEOUT",
+                    "submit: seconds to wait for a result (default 300).",
+                ),
+                item(
+                    "DISTCC_REAPI_PROPERTIES",
+                    "submit: KEY=VALUE,... platform properties added to the Action.",
+                ),
+                item(
+                    "DISTCC_REAPI_DEBUG",
+                    "submit: say on standard error whether the result came from the Action Cache, and the bytes sent and received.",
+                ),
+            ],
+        },
+        Section {
+            title: "Exit status",
+            text: "0 on success; 1 when the job could not be done through the engine (submit) or the worker cannot start; 2 on bad usage.",
+            items: &[],
+        },
+    ],
+    see_also: &["distcc(1)", "distccd(1)"],
+};
+
 pub static PUMP: Page = Page {
     name: "pump",
     section: 1,
