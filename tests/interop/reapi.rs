@@ -207,7 +207,7 @@ fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
 }
 
 #[test]
-fn reapi_builds_match_local_then_a_clean_rebuild_comes_from_the_action_cache() {
+fn reapi_builds_match_local_then_a_clean_rebuild_comes_from_the_action_cache_and_g_too() {
     let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let Some(engine) = Engine::start() else {
         return;
@@ -263,6 +263,52 @@ fn reapi_builds_match_local_then_a_clean_rebuild_comes_from_the_action_cache() {
             served(&daemon),
             expected,
             "round {round}: jobs the daemon ran (a rebuild must come from the action cache)"
+        );
+    }
+    // With debug information: the client's source route (protocol 3, its file list as the
+    // input root, its directory as the working directory) gives objects identical to a
+    // local -g build, and the dependency file gcc would write.
+    for src in &files {
+        let (ours, theirs) = (src.with_extension("g.o"), src.with_extension("local-g.o"));
+        let o = Command::new(env!("CARGO_BIN_EXE_distcc"))
+            .args(["gcc", "-g", "-O2", "-MD", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(&ours)
+            .current_dir(&srcdir)
+            .env("DISTCC_HOSTS", &hosts)
+            .env("DISTCC_DIR", &state)
+            .env("DISTCC_VERBOSE", "1")
+            .env("DISTCC_IDENTICAL_DEBUG", "1")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{said}");
+        assert!(!said.contains("running locally"), "fell back: {said}");
+        assert!(said.contains("for identical debug information"), "{said}");
+        let ours_d = std::fs::read(ours.with_extension("d")).unwrap();
+        let st = Command::new("gcc")
+            .args(["-g", "-O2", "-MD", "-c"])
+            .arg(src)
+            .arg("-o")
+            .arg(&theirs)
+            .current_dir(&srcdir)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(
+            std::fs::read(&ours).unwrap() == std::fs::read(&theirs).unwrap(),
+            "{}: -g object differs from a local build",
+            src.display()
+        );
+        let theirs_d = String::from_utf8(std::fs::read(theirs.with_extension("d")).unwrap())
+            .unwrap()
+            .replacen("local-g.o", "g.o", 1);
+        assert_eq!(
+            String::from_utf8(ours_d).unwrap(),
+            theirs_d,
+            "{}",
+            src.display()
         );
     }
 }

@@ -246,9 +246,6 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             return Err("an REAPI engine is reapi://HOST:PORT[/INSTANCE]");
         }
         let (lzo, cpp, down) = take_options(&word[end..])?;
-        if cpp {
-            return Err("pump mode (,cpp) is not offered to REAPI engines yet");
-        }
         return Ok(Host {
             spec,
             transport: Transport::Reapi {

@@ -132,5 +132,5 @@ fn an_reapi_engine_is_one_entry_with_its_instance() {
     assert_eq!(l.hosts[0].slots, 16);
     assert_eq!(l.hosts[0].lock_stem(), "reapi_127.0.0.1_8980_main");
     assert!(parse("reapi://nohostport", "test").is_err());
-    assert!(parse("reapi://h:1/i,lzo,cpp", "test").is_err());
+    assert!(parse("reapi://h:1/i,lzo,cpp", "test").unwrap().hosts[0].cpp);
 }

@@ -147,8 +147,10 @@ family, version and target), looked up in the Action Cache first, then executed 
 worker of the engine (distcc-reapi worker beside a distccd). distcc runs distcc-reapi \
 submit (beside it, else on PATH) for these jobs, so a compile to a plain host links no \
 gRPC. Up to 16 jobs at once; a job no worker takes within DISTCC_REAPI_TIMEOUT, or an \
-engine that cannot be reached, falls back like any failed host. Plain gRPC only; pump \
-mode and DISTCC_IDENTICAL_DEBUG's source route are not offered to REAPI engines yet.",
+engine that cannot be reached, falls back like any failed host. With ,cpp (pump mode) or \
+DISTCC_IDENTICAL_DEBUG's source route, the job's file list is the input root at the \
+client's paths and its directory the working directory, so -g objects are identical to a \
+local build. Plain gRPC only (no TLS or credentials yet).",
                 ),
                 item(",lzo", "Compress with LZO (protocol 2)."),
                 item(
@@ -654,8 +656,8 @@ pub static DISTCC_REAPI: Page = Page {
     ],
     description: "\
 distcc-reapi submit is run by distcc(1) for a reapi:// host; it is not meant to be run by \
-hand. It reads one distcc request (protocol 1 or 2) on its standard input, makes it an REAPI \
-v2 Action (the preprocessed source as the input root, the command line, the platform \
+hand. It reads one distcc request on its standard input, makes it an REAPI v2 Action (the \
+preprocessed source, or a protocol 3 request's files, as the input root, the command line, the platform \
 property distcc-compiler = FAMILY|VERSION|TARGET of the compiler), asks the engine's Action \
 Cache, uploads only the blobs the engine lacks, executes the Action (waiting at most \
 DISTCC_REAPI_TIMEOUT seconds, then cancelling it) and writes the distcc reply on its \

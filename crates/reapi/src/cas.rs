@@ -18,6 +18,9 @@ pub const BATCH_LIMIT: i64 = 2 << 20;
 /// ByteStream write chunk.
 const CHUNK: usize = 1 << 20;
 
+/// Blobs with their digests, as uploaded.
+pub type Blobs = Vec<(Digest, Vec<u8>)>;
+
 /// The SHA-256 digest of `data`.
 pub fn digest(data: &[u8]) -> Digest {
     let hash = Sha256::digest(data);

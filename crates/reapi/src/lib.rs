@@ -21,6 +21,7 @@ pub mod endpoint;
 pub mod identity;
 pub mod rwapi;
 pub mod submit;
+pub mod tree;
 pub mod worker;
 
 pub use bazel_remote_apis::build::bazel::remote::execution::v2 as re;
@@ -30,5 +31,10 @@ pub use bazel_remote_apis::google;
 pub const SOURCE_NAME: &str = "distcc.src";
 /// The output path of the object file.
 pub const OBJECT_NAME: &str = "distcc.o";
+/// The output path of a protocol 3 job's dependency file.
+pub const DOTD_NAME: &str = "distcc.d";
+/// The Command environment variable that marks a protocol 3 job (its input root is the
+/// client's file list, its working directory the client's).
+pub const PROTOCOL_VAR: &str = "DISTCC_PROTOCOL";
 /// The platform property that pins the compiler (`NAME|VERSION LINE|TARGET`).
 pub const COMPILER_KEY: &str = "distcc-compiler";

@@ -14,7 +14,10 @@
 //! the client takes as a failed host (it falls back as for any host). A compile that fails
 //! on the worker is a normal reply with the compiler's status and messages.
 //!
-//! Protocol 3 (pump) is not offered yet: such a request is refused at once.
+//! A protocol 3 request (pump mode, or the client's source route for identical debug
+//! information) becomes an Action whose input root is its file list at the client's paths
+//! and whose working directory is the client's (`crate::tree`); its Command carries
+//! `DISTCC_PROTOCOL=3` and also names the dependency file [`crate::DOTD_NAME`] as an output.
 
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::time::{Duration, Instant};
@@ -33,7 +36,8 @@ use crate::re::{
     Action, ActionResult, Command, Digest, Directory, ExecuteRequest, ExecuteResponse, FileNode,
     GetActionResultRequest, Platform, platform,
 };
-use crate::{COMPILER_KEY, OBJECT_NAME, SOURCE_NAME};
+use crate::tree::{self, Entry};
+use crate::{COMPILER_KEY, DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
 
 /// The default wait for an Execute, in seconds (`DISTCC_REAPI_TIMEOUT`).
 pub const DEFAULT_TIMEOUT: u64 = 300;
@@ -87,7 +91,10 @@ pub fn parse_properties(s: &str) -> Result<Vec<(String, String)>, String> {
 pub struct Job {
     pub version: Version,
     pub argv: Vec<String>,
+    /// Protocols 1 and 2: the preprocessed source.
     pub source: Vec<u8>,
+    /// Protocol 3: the client's working directory and file list.
+    pub pump: Option<(String, Vec<(String, Entry)>)>,
 }
 
 /// Reads a distcc request (protocol 1 or 2) from `r`.
@@ -95,16 +102,36 @@ pub fn read_job(r: &mut dyn Read) -> Result<Job, String> {
     let limits = Limits::DEFAULT;
     let version =
         proto::read_version_greeting(r).map_err(|e| format!("reading the request: {e}"))?;
-    if version.is_pump() {
-        return Err("pump (protocol 3) jobs are not offered to REAPI hosts yet".into());
-    }
     let head = proto::read_request_head(r, version, &limits)
         .map_err(|e| format!("reading the request: {e}"))?;
+    let utf8 =
+        |a: Vec<u8>| String::from_utf8(a).map_err(|_| "a name or word is not UTF-8".to_owned());
     let argv = head
         .argv
         .into_iter()
-        .map(|a| String::from_utf8(a).map_err(|_| "a command-line word is not UTF-8".to_owned()))
+        .map(utf8)
         .collect::<Result<Vec<_>, _>>()?;
+    if version.is_pump() {
+        let cwd = utf8(head.cwd.unwrap_or_default())?;
+        let n = proto::read_pump_file_count(r, &limits)
+            .map_err(|e| format!("reading the files: {e}"))?;
+        let mut entries = Vec::new();
+        for _ in 0..n {
+            let e = proto::read_pump_entry(r, &limits)
+                .map_err(|e| format!("reading the files: {e}"))?;
+            let kind = match e.kind {
+                proto::PumpEntryKind::File(data) => Entry::File(data),
+                proto::PumpEntryKind::Link(target) => Entry::Link(utf8(target)?),
+            };
+            entries.push((utf8(e.name)?, kind));
+        }
+        return Ok(Job {
+            version,
+            argv,
+            source: Vec::new(),
+            pump: Some((cwd, entries)),
+        });
+    }
     let mut source = Vec::new();
     proto::read_body(r, Token::DOTI, version.compression(), &limits, &mut source)
         .map_err(|e| format!("reading the source: {e}"))?;
@@ -112,11 +139,17 @@ pub fn read_job(r: &mut dyn Read) -> Result<Job, String> {
         version,
         argv,
         source,
+        pump: None,
     })
 }
 
 /// The Action of `job` and every blob it needs, the Action's own first.
-pub fn action(job: &Job, identity: &str, settings: &Settings) -> (Digest, Vec<(Digest, Vec<u8>)>) {
+#[allow(deprecated)] // Command.platform: REAPI before 2.2 reads it there
+pub fn action(
+    job: &Job,
+    identity: &str,
+    settings: &Settings,
+) -> Result<(Digest, cas::Blobs), String> {
     let mut props = vec![platform::Property {
         name: COMPILER_KEY.to_owned(),
         value: identity.to_owned(),
@@ -128,26 +161,48 @@ pub fn action(job: &Job, identity: &str, settings: &Settings) -> (Digest, Vec<(D
     // REAPI wants the properties sorted by name.
     props.sort_by(|a, b| (&a.name, &a.value).cmp(&(&b.name, &b.value)));
     let platform = Platform { properties: props };
-    #[allow(deprecated)]
-    let command = Command {
+    let mut outputs = vec![OBJECT_NAME.to_owned()];
+    let mut command = Command {
         arguments: job.argv.clone(),
-        output_files: vec![OBJECT_NAME.to_owned()],
-        output_paths: vec![OBJECT_NAME.to_owned()],
         platform: Some(platform.clone()),
         ..Default::default()
     };
-    let source = cas::digest(&job.source);
-    let root = Directory {
-        files: vec![FileNode {
-            name: SOURCE_NAME.to_owned(),
-            digest: Some(source.clone()),
-            is_executable: false,
-            node_properties: None,
-        }],
-        ..Default::default()
+    let (root_d, mut blobs) = match &job.pump {
+        None => {
+            let source = cas::digest(&job.source);
+            let root = Directory {
+                files: vec![FileNode {
+                    name: SOURCE_NAME.to_owned(),
+                    digest: Some(source.clone()),
+                    is_executable: false,
+                    node_properties: None,
+                }],
+                ..Default::default()
+            };
+            let (root_d, root_b) = cas::message(&root);
+            (
+                root_d.clone(),
+                vec![(root_d, root_b), (source, job.source.clone())],
+            )
+        }
+        Some((cwd, entries)) => {
+            outputs.push(DOTD_NAME.to_owned());
+            command.working_directory = cwd.trim_start_matches('/').to_owned();
+            command
+                .environment_variables
+                .push(crate::re::command::EnvironmentVariable {
+                    name: PROTOCOL_VAR.to_owned(),
+                    value: "3".to_owned(),
+                });
+            tree::input_root(cwd, entries)?
+        }
     };
+    #[allow(deprecated)]
+    {
+        command.output_files = outputs.clone();
+    }
+    command.output_paths = outputs;
     let (cmd_d, cmd_b) = cas::message(&command);
-    let (root_d, root_b) = cas::message(&root);
     let action = Action {
         command_digest: Some(cmd_d.clone()),
         input_root_digest: Some(root_d.clone()),
@@ -159,15 +214,9 @@ pub fn action(job: &Job, identity: &str, settings: &Settings) -> (Digest, Vec<(D
         ..Default::default()
     };
     let (act_d, act_b) = cas::message(&action);
-    (
-        act_d.clone(),
-        vec![
-            (act_d, act_b),
-            (cmd_d, cmd_b),
-            (root_d, root_b),
-            (source, job.source.clone()),
-        ],
-    )
+    blobs.push((act_d.clone(), act_b));
+    blobs.push((cmd_d, cmd_b));
+    Ok((act_d, blobs))
 }
 
 /// Runs the program: `stream` carries the request in and the reply out.
@@ -196,7 +245,7 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
     let channel = settings.endpoint.channel(Duration::from_secs(5))?;
     let instance = settings.endpoint.instance.clone();
     let mut cas = Cas::new(channel.clone(), &instance);
-    let (action_digest, blobs) = action(job, identity, settings);
+    let (action_digest, blobs) = action(job, identity, settings)?;
 
     let mut ac = ActionCacheClient::new(channel.clone()).max_decoding_message_size(64 << 20);
     let cached = ac
@@ -205,7 +254,7 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
             action_digest: Some(action_digest.clone()),
             inline_stdout: true,
             inline_stderr: true,
-            inline_output_files: vec![OBJECT_NAME.to_owned()],
+            inline_output_files: vec![OBJECT_NAME.to_owned(), DOTD_NAME.to_owned()],
             digest_function: 0,
         })
         .await;
@@ -328,13 +377,25 @@ async fn reply_from(cas: &mut Cas, version: Version, r: ActionResult) -> Result<
             cas.read(d, MAX_OUTPUT).await?
         };
     }
+    let mut dotd = None;
+    if code == 0
+        && version.is_pump()
+        && let Some(f) = r.output_files.iter().find(|f| f.path == DOTD_NAME)
+    {
+        dotd = Some(if !f.contents.is_empty() {
+            f.contents.clone()
+        } else {
+            let d = f.digest.as_ref().ok_or("an output file without a digest")?;
+            cas.read(d, MAX_OUTPUT).await?
+        });
+    }
     Ok(Reply {
         version,
         status: (code as u32) << 8,
         stderr,
         stdout,
         object,
-        dotd: None,
+        dotd,
     })
 }
 
@@ -370,15 +431,16 @@ mod tests {
             version: Version::V1,
             argv: vec!["gcc".into(), "-c".into(), "a.c".into()],
             source: b"int x;\n".to_vec(),
+            pump: None,
         };
         let s = Settings {
             endpoint: Endpoint::parse("reapi://127.0.0.1:1/main").unwrap(),
             timeout: Duration::from_secs(5),
             properties: vec![],
         };
-        let (a, blobs) = action(&job, "gcc|x|y", &s);
-        assert_eq!(action(&job, "gcc|x|y", &s).0, a);
-        assert_ne!(action(&job, "gcc|x|z", &s).0, a);
+        let (a, blobs) = action(&job, "gcc|x|y", &s).unwrap();
+        assert_eq!(action(&job, "gcc|x|y", &s).unwrap().0, a);
+        assert_ne!(action(&job, "gcc|x|z", &s).unwrap().0, a);
         assert_eq!(blobs.len(), 4);
     }
 }

@@ -29,7 +29,8 @@ use crate::rwapi::{
     BotSession, BotStatus, BotsClient, CreateBotSessionRequest, KeyValue, LeaseState,
     UpdateBotSessionRequest, Worker,
 };
-use crate::{COMPILER_KEY, OBJECT_NAME, SOURCE_NAME};
+use crate::tree::{self, Entry};
+use crate::{COMPILER_KEY, DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
 
 /// Largest Command, Action or Directory message read.
 const MAX_MESSAGE: u64 = 4 << 20;
@@ -216,41 +217,53 @@ async fn run_lease(
         .input_root_digest
         .as_ref()
         .ok_or("an action without an input root")?;
-    let root: Directory = cas.read_message(root_d, MAX_MESSAGE).await?;
-    let file = match (
-        &root.files[..],
-        root.directories.is_empty(),
-        root.symlinks.is_empty(),
-    ) {
-        ([f], true, true) if f.name == SOURCE_NAME => f,
-        _ => {
-            return Err(format!(
-                "the input root is not one file named {SOURCE_NAME}"
-            ));
-        }
-    };
     #[allow(deprecated)]
-    let outputs_ok = (command.output_paths == [OBJECT_NAME]
-        || command.output_files == [OBJECT_NAME])
+    let outputs_ok = (command.output_paths.first().map(String::as_str) == Some(OBJECT_NAME)
+        || command.output_files.first().map(String::as_str) == Some(OBJECT_NAME))
         && command.output_directories.is_empty();
     if !outputs_ok || command.arguments.is_empty() {
         return Err("not an action made by distcc (outputs or arguments)".into());
     }
-    let source = cas
-        .read(
-            file.digest.as_ref().ok_or("a file without a digest")?,
-            MAX_SOURCE,
-        )
-        .await?;
     let argv: Vec<Vec<u8>> = command
         .arguments
         .iter()
         .map(|a| a.clone().into_bytes())
         .collect();
     let daemon = cfg.daemon;
-    let reply = tokio::task::spawn_blocking(move || exchange(daemon, argv, &source))
-        .await
-        .map_err(|e| format!("the job's thread: {e}"))??;
+    let pump = command
+        .environment_variables
+        .iter()
+        .any(|e| e.name == PROTOCOL_VAR && e.value == "3");
+    let reply = if pump {
+        let entries = tree::entries(cas, root_d).await?;
+        let cwd = format!("/{}", command.working_directory);
+        tokio::task::spawn_blocking(move || exchange_pump(daemon, argv, &cwd, &entries))
+            .await
+            .map_err(|e| format!("the job's thread: {e}"))??
+    } else {
+        let root: Directory = cas.read_message(root_d, MAX_MESSAGE).await?;
+        let file = match (
+            &root.files[..],
+            root.directories.is_empty(),
+            root.symlinks.is_empty(),
+        ) {
+            ([f], true, true) if f.name == SOURCE_NAME => f,
+            _ => {
+                return Err(format!(
+                    "the input root is not one file named {SOURCE_NAME}"
+                ));
+            }
+        };
+        let source = cas
+            .read(
+                file.digest.as_ref().ok_or("a file without a digest")?,
+                MAX_SOURCE,
+            )
+            .await?;
+        tokio::task::spawn_blocking(move || exchange(daemon, argv, &source))
+            .await
+            .map_err(|e| format!("the job's thread: {e}"))??
+    };
     let signal = reply.status & 0x7f;
     let exit_code = if signal != 0 {
         128 + signal as i32
@@ -268,6 +281,15 @@ async fn run_lease(
             ..Default::default()
         });
         blobs.push((obj_d, reply.object));
+        if let Some(dotd) = reply.dotd {
+            let d = cas::digest(&dotd);
+            output_files.push(OutputFile {
+                path: DOTD_NAME.to_owned(),
+                digest: Some(d.clone()),
+                ..Default::default()
+            });
+            blobs.push((d, dotd));
+        }
     }
     cas.upload_missing(blobs).await?;
     Ok(ActionResult {
@@ -277,6 +299,49 @@ async fn run_lease(
         stderr_digest: Some(err_d),
         ..Default::default()
     })
+}
+
+/// One protocol 3 exchange with the daemon: the file list as the client sent it.
+fn exchange_pump(
+    daemon: SocketAddr,
+    argv: Vec<Vec<u8>>,
+    cwd: &str,
+    entries: &[(String, Entry)],
+) -> Result<Reply, String> {
+    use std::io::{BufReader, Write};
+    let stream = TcpStream::connect_timeout(&daemon, Duration::from_secs(5))
+        .map_err(|e| format!("cannot connect to distccd at {daemon}: {e}"))?;
+    let _ = stream.set_read_timeout(Some(JOB_WAIT));
+    let _ = stream.set_write_timeout(Some(JOB_WAIT));
+    let version = Version::V3;
+    let mut buf = Vec::new();
+    proto::write_request_head(
+        &mut buf,
+        &RequestHead {
+            version,
+            cwd: Some(cwd.as_bytes().to_vec()),
+            argv,
+        },
+    );
+    proto::write_pump_file_count(&mut buf, entries.len() as u32);
+    for (name, e) in entries {
+        match e {
+            Entry::File(data) => proto::encode_pump_packed_file(
+                &mut buf,
+                name.as_bytes(),
+                &proto::lzo::compress(data),
+            )
+            .map_err(|e| format!("encoding the files: {e}"))?,
+            Entry::Link(target) => {
+                proto::encode_pump_link(&mut buf, name.as_bytes(), target.as_bytes())
+            }
+        }
+    }
+    (&stream)
+        .write_all(&buf)
+        .map_err(|e| format!("sending the job to distccd: {e}"))?;
+    proto::read_reply(&mut BufReader::new(&stream), version, &Limits::DEFAULT)
+        .map_err(|e| format!("distccd's reply: {e}"))
 }
 
 /// One distcc exchange (protocol 1) with the daemon.
