@@ -688,6 +688,10 @@ to the engine's CAS and the result back with the lease.",
                     "DISTCC_REAPI_DEBUG",
                     "submit: say on standard error whether the result came from the Action Cache, and the bytes sent and received.",
                 ),
+                item(
+                    "DISTCC_PROTOCOL",
+                    "Not read from this program's environment: set to 3 in the Command (its environment_variables) of an Action made from a protocol 3 request, which tells the worker to send distccd the file list.",
+                ),
             ],
         },
         Section {
