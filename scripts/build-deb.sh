@@ -26,7 +26,7 @@ for tool in dpkg-deb gzip strip objdump; do
     command -v "$tool" >/dev/null || { echo "build-deb.sh: $tool is missing (apt-get install dpkg-dev binutils gzip)" >&2; exit 1; }
 done
 
-programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-coordinator distcc-zeroconf pump include-server)
+programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-coordinator distcc-zeroconf distcc-reapi pump include-server)
 if [ -z "$bin_dir" ]; then
     cargo build --release --locked --bins
     bin_dir=${CARGO_TARGET_DIR:-target}/release

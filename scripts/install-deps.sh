@@ -8,10 +8,13 @@
 # network namespace; dnsmasq-base is the program without the system service), and
 # avahi-daemon and dbus (the zeroconf interop tests run them in private namespaces; the
 # services the packages enable are not needed), tcpdump and openssl (the TLS tests capture
-# loopback traffic; bench/tls.py makes its certificates with openssl). Idempotent.
+# loopback traffic; bench/tls.py makes its certificates with openssl), and postgresql-15 (the
+# REAPI tests run BuildGrid over their own cluster; the packaged service is not used), then
+# BuildGrid 0.9.1 itself in a venv of Python 3.13 under ~/.cache (scripts/buildgrid.sh
+# install: once per machine, reused after). Idempotent.
 set -euo pipefail
 packages=(gcc g++ gcc-11 clang make cmake pkg-config python3 distcc distcc-pump ccache openssh-server openssh-client iproute2 procps chromium dnsmasq-base avahi-daemon dbus
-    groff man-db systemd binutils gzip zsh fish tcpdump openssl)
+    groff man-db systemd binutils gzip zsh fish tcpdump openssl postgresql-15)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -38,3 +41,5 @@ if ! command -v cargo >/dev/null; then
     echo "error: cargo is not installed; install a Rust toolchain (1.88 or newer) first" >&2
     exit 1
 fi
+# The REAPI engine for tests/interop/reapi.rs: a no-op when the venv is already there.
+bash "$(dirname "$0")/buildgrid.sh" install

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 case $prefix in /*) ;; *) echo "install.sh: --prefix must be absolute" >&2; exit 2 ;; esac
 
-programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-coordinator distcc-zeroconf pump include-server)
+programs=(distcc distccd lsdistcc distccmon-text distcc-farm distcc-coordinator distcc-zeroconf distcc-reapi pump include-server)
 root=$destdir$prefix
 if [ -z "$bin_dir" ]; then
     # The checkout's own target directory: a later `cargo build --release` reuses the work.

@@ -284,6 +284,24 @@ fn distributed_build_with(
     })
 }
 
+/// libgit2 Release built by our client as a launcher through `hosts` (for example an REAPI
+/// engine), every output compared with the local build; the number of objects, or None
+/// where the corpus or tools are missing (a failure under `CI=true`).
+pub(crate) fn release_through(hosts: &str, log: &dyn Fn() -> String) -> Option<usize> {
+    let (source, _lock) = setup()?;
+    let tree = tree(&source, "Release");
+    let state = TempDir::new("distcc-dir");
+    Some(build_through(
+        tree,
+        Via::Launcher,
+        &our_client(),
+        state.path(),
+        hosts,
+        &[],
+        log,
+    ))
+}
+
 /// As [`distributed_build`], to any host list, with more environment; `far_log` is shown when
 /// the build fails.
 fn build_through(

@@ -13,6 +13,7 @@ mod monitor;
 mod protocol4;
 mod pump34;
 mod pump_client;
+mod reapi;
 mod sched;
 mod ssh;
 mod stats;

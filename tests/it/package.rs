@@ -130,7 +130,7 @@ fn compile_through(dir: &Path, hosts: &str) {
     assert!(obj.starts_with(b"\x7fELF"), "x.o is not an object");
 }
 
-fn programs() -> [&'static str; 9] {
+fn programs() -> [&'static str; 10] {
     [
         "distcc",
         "distccd",
@@ -139,6 +139,7 @@ fn programs() -> [&'static str; 9] {
         "distcc-farm",
         "distcc-coordinator",
         "distcc-zeroconf",
+        "distcc-reapi",
         "pump",
         "include-server",
     ]

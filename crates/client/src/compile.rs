@@ -496,6 +496,7 @@ impl Client<'_> {
                 }
                 hosts::Transport::Srv { name } => name.clone(),
                 hosts::Transport::Zeroconf => "+zeroconf".to_owned(),
+                hosts::Transport::Reapi { url } => url.clone(),
                 hosts::Transport::Local => "localhost".to_owned(),
             };
             let mut progress = Notes {

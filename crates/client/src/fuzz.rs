@@ -45,6 +45,7 @@ pub fn host_list(data: &[u8]) {
             Transport::Ssh { host, .. } => assert!(!host.is_empty()),
             Transport::Srv { name } => assert!(name.starts_with('_')),
             Transport::Zeroconf => assert_eq!(h.spec, "+zeroconf"),
+            Transport::Reapi { url } => assert!(url.starts_with("reapi://")),
         }
         let alone = hosts::parse(&h.spec, "fuzz").expect("an entry's own spelling parses");
         assert_eq!(alone.hosts, std::slice::from_ref(h));

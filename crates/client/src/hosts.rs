@@ -48,6 +48,11 @@ pub enum Transport {
     /// `+zeroconf`: the daemons 3.4's zeroconf finds for this machine's `cc`, read from the
     /// host file a background browser keeps (`discover`).
     Zeroconf,
+    /// `reapi://HOST:PORT/INSTANCE`: a Remote Execution API engine, reached through the
+    /// `distcc-reapi` program (`crate::reapi`), so this client links no gRPC.
+    Reapi {
+        url: String,
+    },
 }
 
 /// One entry of the host list.
@@ -91,6 +96,10 @@ impl Host {
             Transport::Ssh { host, .. } => format!("ssh_{host}"),
             Transport::Srv { name } => format!("srv_{name}"),
             Transport::Zeroconf => "zeroconf".to_owned(),
+            Transport::Reapi { url } => {
+                let rest = url.strip_prefix("reapi://").unwrap_or(url);
+                format!("reapi_{}", rest.replace(['/', ':', '[', ']'], "_"))
+            }
         }
     }
 }
@@ -237,6 +246,30 @@ fn take_options(s: &str) -> Result<(bool, bool, bool, bool), &'static str> {
 
 fn parse_host(word: &str) -> Result<Host, &'static str> {
     let spec = word.to_owned();
+    if word.starts_with("reapi://") {
+        let end = word.find(',').unwrap_or(word.len());
+        let url = &word[..end];
+        let authority = url["reapi://".len()..].split('/').next().unwrap_or("");
+        if !authority.contains(':') || authority.contains(['@', '?', '#']) {
+            return Err("an REAPI engine is reapi://HOST:PORT[/INSTANCE]");
+        }
+        let (lzo, cpp, down, tls) = take_options(&word[end..])?;
+        if tls {
+            return Err("an REAPI engine takes no ,tls: its channel is distcc-reapi's");
+        }
+        return Ok(Host {
+            spec,
+            transport: Transport::Reapi {
+                url: url.to_owned(),
+            },
+            // The engine queues; this bounds what one machine has in flight to it.
+            slots: 16,
+            lzo,
+            cpp,
+            down,
+            tls: false,
+        });
+    }
     if let Some(rest) = word.strip_prefix("localhost")
         && (rest.is_empty() || rest.starts_with('/'))
     {

@@ -129,3 +129,19 @@ fn tls_is_an_option_of_tcp_and_srv_entries_only() {
     assert!(err("me@build1,tls").why.contains("ssh already encrypts"));
     assert!(err("build1,auth").why.contains("use ,tls"));
 }
+
+#[test]
+fn an_reapi_engine_is_one_entry_with_its_instance() {
+    let l = parse("reapi://127.0.0.1:8980/main,lzo a", "test").unwrap();
+    assert_eq!(
+        l.hosts[0].transport,
+        Transport::Reapi {
+            url: "reapi://127.0.0.1:8980/main".into()
+        }
+    );
+    assert!(l.hosts[0].lzo);
+    assert_eq!(l.hosts[0].slots, 16);
+    assert_eq!(l.hosts[0].lock_stem(), "reapi_127.0.0.1_8980_main");
+    assert!(parse("reapi://nohostport", "test").is_err());
+    assert!(parse("reapi://h:1/i,lzo,cpp", "test").unwrap().hosts[0].cpp);
+}

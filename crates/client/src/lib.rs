@@ -22,6 +22,7 @@ pub mod learned;
 pub mod log;
 pub mod output;
 pub mod pump;
+mod reapi;
 mod remote;
 pub mod scan_includes;
 mod sched;

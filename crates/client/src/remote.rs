@@ -205,6 +205,12 @@ fn attempt_as(
                 },
             )
         }
+        Transport::Reapi { url } => {
+            crate::reapi::attempt(url, link.io_timeout, link.log, &mut |s| {
+                ex.progress.connecting();
+                ex.run(s)
+            })
+        }
         Transport::Local => unreachable!("callers run localhost jobs locally"),
         // `discover::expand` replaced every SRV entry before slots were chosen.
         Transport::Srv { name } => Attempt::Comm(fail(

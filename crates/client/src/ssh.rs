@@ -580,13 +580,13 @@ fn stop_holder(settings: &Settings, target: &Target<'_>, control: &Control) {
 }
 
 /// ssh's messages, read by a thread so that ssh never blocks on a full pipe mid-exchange.
-struct Messages {
+pub(crate) struct Messages {
     buf: Arc<Mutex<Vec<u8>>>,
     done: mpsc::Receiver<()>,
 }
 
 impl Messages {
-    fn collect(mut pipe: std::fs::File) -> Messages {
+    pub(crate) fn collect(mut pipe: std::fs::File) -> Messages {
         let buf = Arc::new(Mutex::new(Vec::new()));
         let (tx, done) = mpsc::channel();
         let shared = Arc::clone(&buf);
@@ -607,7 +607,7 @@ impl Messages {
     }
 
     /// What was said, waiting briefly for the end of the pipe (ssh has exited by now).
-    fn take(self) -> String {
+    pub(crate) fn take(self) -> String {
         let _ = self.done.recv_timeout(Duration::from_millis(500));
         let bytes = self.buf.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
@@ -615,7 +615,7 @@ impl Messages {
 }
 
 /// Several lines of messages as one log line.
-fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     let mut s: String = text
         .lines()
         .map(str::trim)

@@ -24,6 +24,7 @@ pub fn pages() -> Vec<&'static Page> {
         &pages::DISTCC_FARM,
         &pages::DISTCC_COORDINATOR,
         &pages::DISTCC_ZEROCONF,
+        &pages::DISTCC_REAPI,
         &pages::PUMP,
         &pages::INCLUDE_SERVER,
         &pages::DISTCC_ALLOWLIST,

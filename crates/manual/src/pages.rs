@@ -139,6 +139,20 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "@HOST:COMMAND",
                     "Over ssh, running COMMAND instead of distccd.",
                 ),
+                item(
+                    "reapi://HOST:PORT[/INSTANCE][,lzo]",
+                    "A Remote Execution API (REAPI v2) engine such as BuildGrid, instance \
+INSTANCE: each job becomes an Action (the preprocessed source as its input root, the \
+server's command line, a platform property distcc-compiler pinning the compiler's \
+family, version and target), looked up in the Action Cache first, then executed by a \
+worker of the engine (distcc-reapi worker beside a distccd). distcc runs distcc-reapi \
+submit (beside it, else on PATH) for these jobs, so a compile to a plain host links no \
+gRPC. Up to 16 jobs at once; a job no worker takes within DISTCC_REAPI_TIMEOUT, or an \
+engine that cannot be reached, falls back like any failed host. With ,cpp (pump mode) or \
+DISTCC_IDENTICAL_DEBUG's source route, the job's file list is the input root at the \
+client's paths and its directory the working directory, so -g objects are identical to a \
+local build. Plain gRPC only (no TLS or credentials yet).",
+                ),
                 item(",lzo", "Compress with LZO (protocol 2)."),
                 item(
                     ",down",
@@ -248,6 +262,18 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                 item(
                     "DISTCC_SSH_HOARD",
                     "0: open a new ssh connection per job instead of sharing one (default 1).",
+                ),
+                item(
+                    "DISTCC_REAPI_TIMEOUT",
+                    "Seconds a reapi:// job may wait for its result before it is cancelled and falls back (default 300).",
+                ),
+                item(
+                    "DISTCC_REAPI_PROPERTIES",
+                    "KEY=VALUE,...: platform properties added to every reapi:// job's Action (the engine must accept the keys).",
+                ),
+                item(
+                    "DISTCC_REAPI_DEBUG",
+                    "Set: distcc-reapi says when a result came from the Action Cache (in distcc's debug log).",
                 ),
                 item(
                     "DISTCC_SSH_PERSIST",
@@ -825,6 +851,63 @@ can share one browser.",
         Section {
             title: "Exit status",
             text: "0 (also when another browser already runs); 101 on bad arguments; 100 when mDNS cannot start; 107 when DIR cannot be used.",
+            items: &[],
+        },
+    ],
+    see_also: &["distcc(1)", "distccd(1)"],
+};
+
+pub static DISTCC_REAPI: Page = Page {
+    name: "distcc-reapi",
+    section: 1,
+    summary: "compile on a Remote Execution API engine, or serve one as its worker",
+    synopsis: &[
+        "submit reapi://HOST:PORT/INSTANCE",
+        "worker --engine reapi://HOST:PORT/INSTANCE [OPTIONS]",
+    ],
+    description: "\
+distcc-reapi submit is run by distcc(1) for a reapi:// host; it is not meant to be run by \
+hand. It reads one distcc request on its standard input, makes it an REAPI v2 Action (the \
+preprocessed source, or a protocol 3 request's files, as the input root, the command line, the platform \
+property distcc-compiler = FAMILY|VERSION|TARGET of the compiler), asks the engine's Action \
+Cache, uploads only the blobs the engine lacks, executes the Action (waiting at most \
+DISTCC_REAPI_TIMEOUT seconds, then cancelling it) and writes the distcc reply on its \
+standard output. When the engine cannot be used it says why on standard error and exits \
+without a reply, and distcc falls back as for any failed host. \
+distcc-reapi worker joins the engine as --bots bot sessions of the Remote Workers API \
+(as BuildGrid speaks it), advertising distcc-compiler for each --compiler, and hands each \
+job to the distccd at --daemon as a plain distcc request, so every check of that daemon \
+(allowed compilers, command-line policy, caps, sandbox, --jobs) applies; the outputs go \
+to the engine's CAS and the result back with the lease.",
+    options: tables::DISTCC_REAPI,
+    style: Style::Gnu,
+    groups: &[],
+    sections: &[
+        Section {
+            title: "Environment",
+            text: "",
+            items: &[
+                item(
+                    "DISTCC_REAPI_TIMEOUT",
+                    "submit: seconds to wait for a result (default 300).",
+                ),
+                item(
+                    "DISTCC_REAPI_PROPERTIES",
+                    "submit: KEY=VALUE,... platform properties added to the Action.",
+                ),
+                item(
+                    "DISTCC_REAPI_DEBUG",
+                    "submit: say on standard error whether the result came from the Action Cache, and the bytes sent and received.",
+                ),
+                item(
+                    "DISTCC_PROTOCOL",
+                    "Not read from this program's environment: set to 3 in the Command (its environment_variables) of an Action made from a protocol 3 request, which tells the worker to send distccd the file list.",
+                ),
+            ],
+        },
+        Section {
+            title: "Exit status",
+            text: "0 on success; 1 when the job could not be done through the engine (submit) or the worker cannot start; 2 on bad usage.",
             items: &[],
         },
     ],

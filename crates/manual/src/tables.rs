@@ -285,6 +285,45 @@ pub const DISTCC_COORDINATOR: &[Opt] = &[
 /// `distcc-zeroconf` takes only its directory.
 pub const DISTCC_ZEROCONF: &[Opt] = &[opt("help", Some('h'), None, "Explain usage, and exit.", G)];
 
+/// `distcc-reapi worker`'s options (`submit` takes only the engine's address).
+pub const DISTCC_REAPI: &[Opt] = &[
+    opt(
+        "engine",
+        None,
+        Arg::text("reapi://HOST:PORT/INSTANCE"),
+        "The engine to join (required).",
+        G,
+    ),
+    opt(
+        "daemon",
+        None,
+        Arg::text("HOST:PORT"),
+        "The distccd that runs the jobs (default 127.0.0.1:3632).",
+        G,
+    ),
+    opt(
+        "bots",
+        None,
+        Arg::text("N"),
+        "Bot sessions, each running one job at a time (default: the number of CPUs).",
+        G,
+    ),
+    opt(
+        "compiler",
+        None,
+        Arg::text("NAME"),
+        "A compiler to offer, repeatable (default cc gcc c++ g++ clang clang++; those that do not run are left out).",
+        G,
+    ),
+    opt(
+        "property",
+        None,
+        Arg::text("KEY=VALUE,..."),
+        "Extra platform properties to advertise, repeatable.",
+        G,
+    ),
+];
+
 /// `pump`'s options; anything else is the command to run.
 pub const PUMP: &[Opt] = &[
     opt(

@@ -335,3 +335,12 @@ fn distcc_zeroconf_options_are_documented() {
         tables::DISTCC_ZEROCONF,
     );
 }
+
+#[test]
+fn distcc_reapi_options_are_documented() {
+    same(
+        "distcc-reapi",
+        parsed(&["src/bin/distcc-reapi.rs"]),
+        tables::DISTCC_REAPI,
+    );
+}
