@@ -332,14 +332,21 @@ fn serve_config(
 }
 
 /// The allow-listed compilers by identity, one log line each (at debug level under inetd,
-/// where a daemon lives for one job). Nothing is probed here (see `identity::Index`). A
+/// where a daemon lives for one job), listed again whenever the allow-list directory
+/// changes. Nothing is probed here (see `identity::Index`). A
 /// daemon that lives for one job (`--inetd`, ssh) caches identities on disk, under
 /// `$DISTCC_DIR/identity` or `~/.distcc/identity`, as the client does; a listening daemon
 /// keeps them in memory.
 fn identity_index(policy: &CompilerPolicy, inetd: bool) -> identity::Index {
-    let index = identity::Index::build(policy.candidates());
+    // Listed again when the allow-list directory changes (an entry added or removed), as a
+    // 1-3 request sees the directory as it is now.
+    let lister = policy.clone();
+    let index = identity::Index::listing(
+        Box::new(move || lister.candidates()),
+        vec![policy.allow_dir().to_path_buf()],
+    );
     let level = if inetd { Level::Debug } else { Level::Info };
-    for (path, names) in index.compilers() {
+    for (path, names) in &index.compilers() {
         log_at!(
             level,
             "compiler {} (allow-listed as {}): indexed for protocol 4, identified when first asked for",

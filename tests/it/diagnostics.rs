@@ -152,10 +152,11 @@ fn compile(sb: &Sandbox, hosts: Option<&str>, env: &[(String, String)], cmd: &[S
 }
 
 /// Our `pump --startup` environment, shut down on drop.
-struct Pump(Vec<(String, String)>);
+/// An include server for `hosts` (`pump --startup`), its variables in `.0`; shut down on drop.
+pub(crate) struct Pump(pub(crate) Vec<(String, String)>);
 
 impl Pump {
-    fn start(hosts: &str) -> Pump {
+    pub(crate) fn start(hosts: &str) -> Pump {
         let out = Command::new(env!("CARGO_BIN_EXE_pump"))
             .arg("--startup")
             .env("DISTCC_HOSTS", hosts)

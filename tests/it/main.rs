@@ -9,6 +9,7 @@ mod dashboard;
 mod diagnostics;
 mod discovery;
 mod faults;
+mod identity;
 mod include_server;
 mod load;
 mod lsdistcc;

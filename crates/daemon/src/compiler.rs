@@ -160,6 +160,11 @@ impl CompilerPolicy {
         }
     }
 
+    /// The allow-list directory.
+    pub fn allow_dir(&self) -> &Path {
+        &self.allow_dir
+    }
+
     /// Requests must also match `DISTCC_CMDLIST` (see the module doc).
     pub fn with_cmdlist(mut self, cmdlist: Option<CmdList>) -> CompilerPolicy {
         self.cmdlist = cmdlist;

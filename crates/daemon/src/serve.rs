@@ -720,7 +720,11 @@ impl Job<'_> {
         self.cfg
             .identities
             .find(&wanted, language_of(argv))
-            .map_err(|m| m.to_string())
+            .map_err(|m| match self.cfg.policy.resolve(&argv[0]) {
+                // And why the client's own name does not serve here, as 1-3 would say.
+                Err(e) => format!("{m}; {e}"),
+                Ok(_) => m.to_string(),
+            })
     }
 
     fn run(&self, plan: Plan, fd: BorrowedFd<'_>) -> Step {

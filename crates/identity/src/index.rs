@@ -2,7 +2,7 @@
 //!
 //! [`Index::build`] takes the allow-listed compilers (the daemon's `compiler` module lists
 //! them) and merges names that are the same program after links (`cc`, `gcc`, `gcc-12`,
-//! `x86_64-linux-gnu-gcc-12` on Debian). It runs nothing: identities are probed lazily, per
+//! `x86_64-linux-gnu-gcc-12` on Debian) and the same driver (not `clang` and `clang++`). It runs nothing: identities are probed lazily, per
 //! compiler and language, the first time a request needs them, and kept in memory (and on
 //! disk under a cache directory when one is given). Start-up stays instant, also in
 //! `--inetd` mode where a daemon lives for one job, and a language nobody asks for is never
@@ -14,12 +14,12 @@
 //! so an upgraded compiler is never run under its old identity.
 
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
 
 use crate::cache::lookup_or_probe;
-use crate::probe::Probed;
-use crate::stamp::Stamps;
+use crate::probe::{Probed, cxx_driver};
+use crate::stamp::{FileStamp, Stamps};
 use crate::{Identity, Language, proper_name};
 
 /// An allow-listed compiler: the name a request may use, and the program it runs.
@@ -48,11 +48,35 @@ enum Known {
     Failed(Stamps, String),
 }
 
+/// Lists the allow-listed compilers again (the daemon's `CompilerPolicy::candidates`).
+pub type Source = Box<dyn Fn() -> Vec<Candidate> + Send + Sync>;
+
 /// The allow-listed compilers of a daemon, by identity.
-#[derive(Debug, Default)]
 pub struct Index {
-    entries: Vec<Entry>,
+    entries: RwLock<Vec<Arc<Entry>>>,
+    /// Where the candidates come from, when they can change while the daemon runs.
+    source: Option<Source>,
+    /// Files and directories (the allow-list directory, `DISTCC_CMDLIST`) whose change
+    /// means the candidates must be listed again, and their identities when last listed.
+    watched: Vec<PathBuf>,
+    seen: Mutex<Vec<Option<FileStamp>>>,
     cache_dir: Option<PathBuf>,
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Index")
+            .field("entries", &self.snapshot().len())
+            .field("watched", &self.watched)
+            .field("cache_dir", &self.cache_dir)
+            .finish()
+    }
+}
+
+impl Default for Index {
+    fn default() -> Index {
+        Index::build([])
+    }
 }
 
 /// No allow-listed compiler here has the client's identity.
@@ -119,32 +143,30 @@ fn language_name(language: Language) -> &'static str {
 
 impl Index {
     /// The index of `candidates` (in the caller's order; the first name of a program is the
-    /// one it is shown and probed under). Candidates that are the same file after links
-    /// become one entry with several names. Runs no program.
+    /// one it is shown and probed under). Candidates that are the same file after links and
+    /// the same driver become one entry with several names. Runs no program.
     pub fn build(candidates: impl IntoIterator<Item = Candidate>) -> Index {
-        let mut entries: Vec<(Option<PathBuf>, Entry)> = Vec::new();
-        for c in candidates {
-            let real = std::fs::canonicalize(&c.path).ok();
-            if let Some(e) = entries
-                .iter_mut()
-                .find(|(r, e)| e.path == c.path || real.is_some() && *r == real)
-            {
-                if !e.1.names.contains(&c.name) {
-                    e.1.names.push(c.name);
-                }
-                continue;
-            }
-            entries.push((
-                real,
-                Entry {
-                    names: vec![c.name],
-                    path: c.path,
-                    known: Mutex::default(),
-                },
-            ));
-        }
         Index {
-            entries: entries.into_iter().map(|(_, e)| e).collect(),
+            entries: RwLock::new(group(candidates, &[])),
+            source: None,
+            watched: Vec::new(),
+            seen: Mutex::new(Vec::new()),
+            cache_dir: None,
+        }
+    }
+
+    /// As `build` with what `source` lists now; listed again whenever one of `watched`
+    /// changes (its file identity: an entry added to or removed from a directory changes
+    /// its mtime), which costs one `stat` each per `find`, and once more before a job is
+    /// refused (a compiler installed since). Probes already made are kept for the programs
+    /// that are still listed under the same names.
+    pub fn listing(source: Source, watched: Vec<PathBuf>) -> Index {
+        let seen = stamps_of(&watched);
+        Index {
+            entries: RwLock::new(group(source(), &[])),
+            source: Some(source),
+            watched,
+            seen: Mutex::new(seen),
             cache_dir: None,
         }
     }
@@ -157,41 +179,66 @@ impl Index {
     }
 
     /// Each program and its names, in order: for the daemon's start-up log.
-    pub fn compilers(&self) -> impl Iterator<Item = (&Path, &[String])> {
-        self.entries
+    pub fn compilers(&self) -> Vec<(PathBuf, Vec<String>)> {
+        self.snapshot()
             .iter()
-            .map(|e| (e.path.as_path(), e.names.as_slice()))
+            .map(|e| (e.path.clone(), e.names.clone()))
+            .collect()
     }
 
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.snapshot().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.snapshot().is_empty()
+    }
+
+    fn snapshot(&self) -> Vec<Arc<Entry>> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The entries, listed again first if a watched file changed (or `force`). Returns
+    /// whether they were listed again.
+    fn current(&self, force: bool) -> (Vec<Arc<Entry>>, bool) {
+        let Some(source) = &self.source else {
+            return (self.snapshot(), false);
+        };
+        let now = stamps_of(&self.watched);
+        {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            if !force && *seen == now {
+                drop(seen);
+                return (self.snapshot(), false);
+            }
+            *seen = now;
+        }
+        let listed = source();
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        *entries = group(listed, &entries);
+        (entries.clone(), true)
     }
 
     /// The program whose identity for `language` matches `wanted`: the entry named as the
     /// client names its compiler first, then the others in order. Its files' identities are
     /// checked just before it is returned. `Mismatch` lists what this host has.
     pub fn find(&self, wanted: &Identity, language: Language) -> Result<PathBuf, Box<Mismatch>> {
-        let named = self
-            .entries
-            .iter()
-            .filter(|e| e.names.contains(&wanted.name));
-        let others = self
-            .entries
-            .iter()
-            .filter(|e| !e.names.contains(&wanted.name));
-        for e in named.chain(others) {
-            if let Ok(p) = self.identity_of(e, language)
-                && p.identity.matches(wanted)
-            {
-                return Ok(e.path.clone());
+        let (mut entries, mut relisted) = self.current(false);
+        loop {
+            if let Some(path) = self.search(&entries, wanted, language) {
+                return Ok(path);
             }
+            if relisted || self.source.is_none() {
+                break;
+            }
+            // Before refusing: a compiler may have been installed or listed since.
+            (entries, relisted) = self.current(true);
         }
         let mut have: Vec<(Identity, Vec<String>)> = Vec::new();
-        for e in &self.entries {
+        for e in &entries {
             if let Ok(p) = self.identity_of(e, language) {
                 match have.iter_mut().find(|(id, _)| id.matches(&p.identity)) {
                     Some((_, names)) => names.extend(e.names.iter().cloned()),
@@ -206,10 +253,39 @@ impl Index {
         }))
     }
 
+    fn search(
+        &self,
+        entries: &[Arc<Entry>],
+        wanted: &Identity,
+        language: Language,
+    ) -> Option<PathBuf> {
+        let named = entries.iter().filter(|e| e.names.contains(&wanted.name));
+        let others = entries.iter().filter(|e| !e.names.contains(&wanted.name));
+        named
+            .chain(others)
+            .find(|e| {
+                self.identity_of(e, language)
+                    .is_ok_and(|p| p.identity.matches(wanted))
+            })
+            .map(|e| e.path.clone())
+    }
+
+    /// The identity for `language` of `program` (a path as the candidates name it, e.g. what
+    /// `CompilerPolicy::resolve` gave a 1-3 request), checked as `find` checks it; `None`
+    /// for a program not in the index or that cannot be identified. For a daemon that wants
+    /// to tell a client which compiler a 1-3 job ran (say, beside its advertisement), so the
+    /// client can refuse an object from another compiler than its own.
+    pub fn identify(&self, program: &std::path::Path, language: Language) -> Option<Identity> {
+        let (entries, _) = self.current(false);
+        let e = entries.iter().find(|e| e.path == program)?;
+        self.identity_of(e, language).ok().map(|p| p.identity)
+    }
+
     /// Every program's identity for `language`, probing those not yet known (for the
     /// daemon's log and stats; `find` probes only as far as it must).
     pub fn identities(&self, language: Language) -> Vec<(PathBuf, Result<Identity, String>)> {
-        self.entries
+        self.current(false)
+            .0
             .iter()
             .map(|e| {
                 (
@@ -246,4 +322,60 @@ impl Index {
             }
         }
     }
+}
+
+/// The file identity of each path (`None`: missing).
+fn stamps_of(paths: &[PathBuf]) -> Vec<Option<FileStamp>> {
+    paths
+        .iter()
+        .map(|p| std::fs::metadata(p).ok().map(|m| FileStamp::of(&m)))
+        .collect()
+}
+
+/// Groups `candidates` into entries (one per program and driver), reusing from `old` the
+/// entry of a program listed under the same names, with what was probed of it.
+fn group(candidates: impl IntoIterator<Item = Candidate>, old: &[Arc<Entry>]) -> Vec<Arc<Entry>> {
+    /// A program (its real path and whether run as a C++ driver) and its names.
+    struct Group {
+        real: Option<(PathBuf, bool)>,
+        names: Vec<String>,
+        path: PathBuf,
+    }
+    let mut groups: Vec<Group> = Vec::new();
+    for c in candidates {
+        // One program, run under a name that makes it the same driver (`clang` and
+        // `clang++` are one binary but two drivers: see `probe::cxx_driver`).
+        let real = std::fs::canonicalize(&c.path)
+            .ok()
+            .map(|r| (r, cxx_driver(&c.path)));
+        if let Some(g) = groups
+            .iter_mut()
+            .find(|g| g.path == c.path || real.is_some() && g.real == real)
+        {
+            if !g.names.contains(&c.name) {
+                g.names.push(c.name);
+            }
+            continue;
+        }
+        groups.push(Group {
+            real,
+            names: vec![c.name],
+            path: c.path,
+        });
+    }
+    groups
+        .into_iter()
+        .map(|Group { names, path, .. }| {
+            old.iter()
+                .find(|e| e.path == path && e.names == names)
+                .cloned()
+                .unwrap_or_else(|| {
+                    Arc::new(Entry {
+                        names,
+                        path,
+                        known: Mutex::default(),
+                    })
+                })
+        })
+        .collect()
 }

@@ -28,7 +28,7 @@ use std::fmt;
 use std::path::Path;
 
 pub use args::{Language, Preprocessed};
-pub use index::{Candidate, Index, Mismatch};
+pub use index::{Candidate, Index, Mismatch, Source};
 pub use probe::Probed;
 pub use stamp::Stamps;
 

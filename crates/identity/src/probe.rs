@@ -21,7 +21,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::stamp::Stamps;
-use crate::{Identity, Language, MAX_VALUE, proper_name};
+use crate::{Identity, Language, MAX_VALUE, Preprocessed, proper_name};
 
 /// An identity and the file identities it was computed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,9 +44,17 @@ pub fn probe(compiler: &Path, name: &str, language: Language) -> io::Result<Prob
         Ok(v) => v,
         Err(_) => ask(compiler, "-dumpversion")?,
     };
+    // A C++ driver compiles C (`.c`, `.i`) as C++ (gcc's manual: g++ treats .c and .i files
+    // as C++), so its compiler proper for them is cc1plus.
+    let runs_as = match language {
+        Language::C | Language::Preprocessed(Preprocessed::C) if cxx_driver(compiler) => {
+            Language::Cxx
+        }
+        other => other,
+    };
     let proper = ask(
         compiler,
-        &format!("-print-prog-name={}", proper_name(language)),
+        &format!("-print-prog-name={}", proper_name(runs_as)),
     )?;
     let mut programs = vec![driver];
     if proper.starts_with('/') {
@@ -58,7 +66,7 @@ pub fn probe(compiler: &Path, name: &str, language: Language) -> io::Result<Prob
             programs.push(real);
         }
     }
-    let fingerprint = fingerprint(&programs)?;
+    let fingerprint = fingerprint(&programs, cxx_driver(compiler))?;
     let mut name: String = name.chars().filter(|c| !c.is_control()).collect();
     if name.is_empty() {
         name.push('?');
@@ -149,8 +157,19 @@ fn ask(compiler: &Path, arg: &str) -> io::Result<String> {
     Ok(value.to_owned())
 }
 
-/// Hex SHA-256 over each program's length (8 bytes, little-endian) and contents.
-pub fn fingerprint(programs: &[PathBuf]) -> io::Result<String> {
+/// True when the driver runs as a C++ driver because of the name it is run under:
+/// `clang++` is a link to `clang`, one binary whose argv[0] decides whether `x.c` is C or
+/// C++ (pump mode sends sources under their own names). gcc's C++ driver is a binary of its
+/// own, but the rule is the same for all: a file name containing `++`.
+pub fn cxx_driver(compiler: &Path) -> bool {
+    compiler
+        .file_name()
+        .is_some_and(|n| n.as_encoded_bytes().windows(2).any(|w| w == b"++"))
+}
+
+/// Hex SHA-256 over each program's length (8 bytes, little-endian) and contents, then, for a
+/// driver run as a C++ driver ([`cxx_driver`]), the 10 bytes `driver=c++`.
+pub fn fingerprint(programs: &[PathBuf], cxx: bool) -> io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     for p in programs {
@@ -172,6 +191,9 @@ pub fn fingerprint(programs: &[PathBuf]) -> io::Result<String> {
                 p.display()
             )));
         }
+    }
+    if cxx {
+        h.update(b"driver=c++");
     }
     Ok(h.finalize()
         .iter()
@@ -204,6 +226,11 @@ mod tests {
             assert!(names[0].starts_with("clang"), "{names:?}");
             assert!(names.iter().any(|n| n.starts_with("libLLVM")), "{names:?}");
             assert!(!names.iter().any(|n| n.starts_with("libc.")), "{names:?}");
+        }
+        if have("/usr/bin/g++-12") {
+            // g++ compiles a .c file as C++: with cc1plus.
+            let p = probe(Path::new("/usr/bin/g++-12"), "g++-12", Language::C).unwrap();
+            assert!(p.programs[1].ends_with("cc1plus"), "{:?}", p.programs);
         }
         if have("/usr/bin/gcc-12") {
             let p = probe(Path::new("/usr/bin/gcc-12"), "gcc-12", Language::Cxx).unwrap();

@@ -60,9 +60,16 @@ fn different_compilers_have_different_fingerprints() {
     assert!(!g12.matches(&g11) && !g12.matches(&clang) && !g11.matches(&clang));
     // gcc runs another compiler proper for C++: another fingerprint; clang runs itself.
     let g12xx = client("/usr/bin/g++-12", Language::Cxx, t.path());
-    assert!(!g12xx.matches(&client("/usr/bin/g++-12", Language::C, t.path())));
+    assert!(!g12xx.matches(&client("/usr/bin/gcc-12", Language::Cxx, t.path())));
+    let gcc_cxx = client("/usr/bin/gcc-12", Language::Cxx, t.path());
+    assert!(!gcc_cxx.matches(&client("/usr/bin/gcc-12", Language::C, t.path())));
+    // g++ compiles C sources as C++: the same programs either way.
+    assert!(g12xx.matches(&client("/usr/bin/g++-12", Language::C, t.path())));
+    // clang++ is a link to clang, but another driver (argv[0] makes `x.c` C++): another
+    // identity; clang's C and C++ are one program.
     let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
-    assert!(clangxx.matches(&client("/usr/bin/clang", Language::C, t.path())));
+    assert!(!clangxx.matches(&client("/usr/bin/clang", Language::Cxx, t.path())));
+    assert!(clangxx.matches(&client("/usr/bin/clang++", Language::C, t.path())));
 }
 
 #[test]
@@ -251,9 +258,10 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
         cand("gcc-12", "/usr/bin/gcc-12"),
         cand("clang", "/usr/bin/clang"),
         cand("clang-14", "/usr/bin/clang-14"),
+        cand("clang++", "/usr/bin/clang++"),
     ]);
-    // Names of one program are merged.
-    assert_eq!(index.len(), 3);
+    // Names of one program and driver are merged; clang++ is another driver.
+    assert_eq!(index.len(), 4);
     let g12 = client("/usr/bin/gcc", Language::C, t.path());
     assert_eq!(
         index.find(&g12, Language::C).unwrap(),
@@ -266,6 +274,18 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
     );
     let g11 = client("/usr/bin/gcc-11", Language::C, t.path());
     assert_eq!(index.find(&g11, Language::C).unwrap(), gcc);
+    // What a program in the index is (what a 1-3 job by name would run).
+    let ran = index.identify(&gcc, Language::C).unwrap();
+    assert!(ran.matches(&g11) && !ran.matches(&g12));
+    assert_eq!(
+        index.identify(Path::new("/usr/bin/true"), Language::C),
+        None
+    );
+    let clangxx = client("/usr/bin/clang++", Language::Cxx, t.path());
+    assert_eq!(
+        index.find(&clangxx, Language::Cxx).unwrap(),
+        PathBuf::from("/usr/bin/clang++")
+    );
 
     // A host with only gcc-11: refused, naming both sides.
     let only11 = Index::build([cand("gcc", &gcc)]);
@@ -345,4 +365,45 @@ fn concurrent_misses_probe_once() {
         assert!(c.wait().unwrap().success());
     }
     assert_eq!(fake.runs(), 3, "one probe for four processes");
+}
+
+#[test]
+fn a_listing_index_sees_compilers_listed_after_it_was_built() {
+    let listed = tmp();
+    let a = Fake::new("1.0");
+    let b = Fake::new("2.0");
+    let dir = listed.path().to_path_buf();
+    // The candidates: every link in `dir`, as the daemon lists its allow-list directory.
+    let source = move || {
+        let mut c: Vec<Candidate> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                cand(&p.file_name().unwrap().to_string_lossy(), p.clone())
+            })
+            .collect();
+        c.sort_by(|x, y| x.name.cmp(&y.name));
+        c
+    };
+    symlink(a.driver(), listed.path().join("a")).unwrap();
+    let index = Index::listing(Box::new(source), vec![listed.path().to_path_buf()]);
+    assert_eq!(index.len(), 1);
+    let cache = tmp();
+    let want_b = Identity::for_client(&b.driver(), Language::C, cache.path()).unwrap();
+    let want_a = Identity::for_client(&a.driver(), Language::C, cache.path()).unwrap();
+    assert!(index.find(&want_b, Language::C).is_err());
+    // Listed now: the directory changed, so the next find lists again and finds it.
+    symlink(b.driver(), listed.path().join("b")).unwrap();
+    assert_eq!(
+        index.find(&want_b, Language::C).unwrap(),
+        listed.path().join("b")
+    );
+    assert_eq!(index.len(), 2);
+    // What was probed of `a` was kept: no new probe for it.
+    let runs = a.runs();
+    assert_eq!(
+        index.find(&want_a, Language::C).unwrap(),
+        listed.path().join("a")
+    );
+    assert_eq!(a.runs(), runs);
 }
