@@ -30,6 +30,16 @@ fn fail(code: ExitCode, msg: &str) -> ProcessExit {
     ProcessExit::from(code.code() as u8)
 }
 
+/// SIGTERM/SIGINT/SIGHUP handlers and the descriptor that becomes readable on shutdown.
+fn shutdown_handlers() -> Result<std::os::fd::BorrowedFd<'static>, ProcessExit> {
+    os::signal::install_shutdown_handlers().map_err(|e| {
+        fail(
+            ExitCode::Distcc,
+            &format!("cannot install signal handlers: {e}"),
+        )
+    })
+}
+
 fn main() -> ProcessExit {
     // Taken first, before any file is opened: systemd's sockets start at descriptor 3.
     let var = |n: &str| std::env::var(n).ok();
@@ -549,14 +559,9 @@ fn run_held(o: &Options, setup: &Setup, socket: &std::path::Path) -> ProcessExit
         Ok(sb) => sb,
         Err(code) => return code,
     };
-    let shutdown = match os::signal::install_shutdown_handlers() {
+    let shutdown = match shutdown_handlers() {
         Ok(fd) => fd,
-        Err(e) => {
-            return fail(
-                ExitCode::Distcc,
-                &format!("cannot install signal handlers: {e}"),
-            );
-        }
+        Err(exit) => return exit,
     };
     use std::os::fd::AsRawFd;
     let sfd = shutdown.as_raw_fd();
@@ -706,14 +711,9 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         return code;
     }
     // Threads start only after this point (the privilege drop must reach all of them).
-    let shutdown = match os::signal::install_shutdown_handlers() {
+    let shutdown = match shutdown_handlers() {
         Ok(fd) => fd,
-        Err(e) => {
-            return fail(
-                ExitCode::Distcc,
-                &format!("cannot install signal handlers: {e}"),
-            );
-        }
+        Err(exit) => return exit,
     };
     use std::os::fd::AsRawFd;
     let sfd = shutdown.as_raw_fd();
