@@ -698,6 +698,19 @@ fn a_coordinator_named_only_in_the_host_list_leases_the_farm() {
     assert_eq!(leased_ports(&log), vec![d.port; 2], "{log}");
     let j = coord.wait_json("both leases released", |j| field(j, "released") == 2);
     assert_eq!(field(&j, "granted"), 2, "{j}");
+    // distcc-farm finds it there too.
+    let farm = Command::new(env!("CARGO_BIN_EXE_distcc-farm"))
+        .env_remove("DISTCC_COORDINATOR")
+        .env("DISTCC_HOSTS", &hosts)
+        .env("DISTCC_DIR", &sb.distcc_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&farm.stdout);
+    assert!(farm.status.success(), "{text}");
+    assert!(
+        text.starts_with(&format!("coordinator {}: 1 hosts", coord.addr())),
+        "{text}"
+    );
     // And from a hosts file, beside a host entry (the fallback list).
     std::fs::write(
         sb.distcc_dir.join("hosts"),

@@ -736,7 +736,7 @@ distcc-farm reads the client's host list (as distcc(1) does), asks every TCP hos
 statistics port for /json in parallel, reads this user's backoff files and statistics, and \
 prints one line per host: answering, down (and why) or backed off; busy and total slots; \
 job counts; running jobs. The hosts' distccd must run with --stats. With DISTCC_COORDINATOR \
-set, each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
+set (else coord:// entries in the host list), each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
 learned speed; every build's leases, fair share and wait; the last decision), and the host \
 list becomes optional. With DELAY it repeats every DELAY seconds.",
     options: tables::DISTCC_FARM,
