@@ -69,6 +69,17 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
     Ok(a)
 }
 
+/// The host list's `coord://` entries (none when there is no list or it is malformed:
+/// [`targets`] then says why).
+fn listed_coordinators(config: &Config) -> Vec<client::coord::Target> {
+    match hosts::find(config) {
+        Ok(Source::Found { name, text }) => hosts::parse(&text, &name)
+            .map(|l| l.coordinators)
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 fn targets(config: &Config, args: &Args) -> Result<Vec<Target>, String> {
     let list = match hosts::find(config).map_err(|e| e.to_string())? {
         Source::Found { name, text } => {
@@ -145,12 +156,14 @@ fn main() -> ProcessExit {
     };
     let config = Config::from_env();
     let tty = std::io::stdout().is_terminal();
-    // DISTCC_COORDINATOR: each coordinator's view comes first; the host list is then optional.
+    // DISTCC_COORDINATOR, else the host list's coord:// entries (as for a compile): each
+    // coordinator's view comes first; the host list is then optional.
     let coordinators = config
         .coordinator
         .as_deref()
         .map(client::coord::parse_list)
-        .unwrap_or_default();
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| listed_coordinators(&config));
     loop {
         let mut text = String::new();
         for c in &coordinators {

@@ -765,9 +765,26 @@ fn run_daemon(o: &Options, setup: &Setup, passed: Option<Vec<os::systemd::Passed
         fn note(msg: &str) {
             log_at!(Level::Notice, "{msg}");
         }
-        if let Err(e) =
-            daemon::coordinator::start(o.coordinator.clone(), port, cfg.stats.clone(), sfd, note)
-        {
+        // The allow-listed compilers' identities, probed off the registration path: a
+        // daemon registers at once and lists its compilers when they are known.
+        let ccids = daemon::coordinator::Ccids::default();
+        let probe = cfg.clone();
+        let started = daemon::coordinator::start_identities(
+            move || daemon::coordinator::farm_keys(&probe.identities),
+            ccids.clone(),
+            sfd,
+        )
+        .and_then(|()| {
+            daemon::coordinator::start(
+                o.coordinator.clone(),
+                port,
+                cfg.stats.clone(),
+                ccids,
+                sfd,
+                note,
+            )
+        });
+        if let Err(e) = started {
             return fail(
                 ExitCode::Distcc,
                 &format!("cannot start the coordinator thread: {e}"),

@@ -606,3 +606,124 @@ fn two_coordinators_for_one_farm_the_second_takes_over_when_the_first_dies() {
     assert_eq!(field(&j, "granted"), 1, "{j}");
     assert_eq!(jobs_done(&wait_jobs(&[&d], 2)), 2);
 }
+
+/// The leases `log` (a client's) says it got, as the daemons' ports.
+fn leased_ports(log: &str) -> Vec<u16> {
+    log.lines()
+        .filter_map(|l| l.split(" from the coordinator: 127.0.0.1:").nth(1))
+        .filter_map(|rest| rest.split('/').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_daemon_whose_gcc_is_another_compiler_never_gets_the_job() {
+    if !require(&["gcc", "gcc-11", "gcc-12"]) {
+        return;
+    }
+    let coord = Coordinator::start();
+    // The first daemon's every compiler name is gcc-11 (the client's gcc is gcc-12), and it
+    // has the most free slots: without identities the coordinator would choose it.
+    let sb = Sandbox::new("coord-ccid");
+    let bin = sb.path().join("host-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for name in [
+        "gcc",
+        "g++",
+        "cc",
+        "c++",
+        "x86_64-linux-gnu-gcc",
+        "x86_64-linux-gnu-g++",
+    ] {
+        std::os::unix::fs::symlink("/usr/bin/gcc-11", bin.join(name)).unwrap();
+    }
+    let addr = coord.addr();
+    let old = OurDaemon::start_with_compilers(
+        &[
+            "--sandbox-path",
+            bin.to_str().unwrap(),
+            "--coordinator",
+            &addr,
+            "--jobs",
+            "4",
+        ],
+        &bin,
+        &[],
+    );
+    let new = daemon(&coord, 1, None);
+    // Both registered, and both listed their compilers (probed after registering).
+    let j = coord.wait_json("2 hosts with their compilers", |j| {
+        j.matches("\"spec\":").count() == 2 && !j.contains("\"ccids\":0,")
+    });
+    assert!(j.contains("\"ccids\":"), "{j}");
+    let env = [
+        ("DISTCC_COORDINATOR", addr.as_str()),
+        ("DISTCC_FALLBACK", "0"),
+    ];
+    for i in 0..4 {
+        let out = format!("out/u{i}.o");
+        sb.same_as_local(
+            "",
+            &env,
+            &["gcc", "-c", "-Iinclude", "src/util.c", "-o", &out],
+            &[&out],
+        );
+    }
+    let log = sb.log_text();
+    assert_eq!(leased_ports(&log), vec![new.port; 4], "{log}");
+    let logs = wait_jobs(&[&new], 4);
+    assert_eq!(jobs_done(&logs), 4, "{logs}");
+    assert_eq!(jobs_done(&old.log_text()), 0, "{}", old.log_text());
+}
+
+#[test]
+fn a_coordinator_named_only_in_the_host_list_leases_the_farm() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let coord = Coordinator::start();
+    let d = daemon(&coord, 2, None);
+    wait_hosts(&coord, 1);
+    let sb = Sandbox::new("coord-hostlist");
+    // No DISTCC_COORDINATOR (the sandbox sets none): only `coord://` in DISTCC_HOSTS.
+    let hosts = format!("coord://{} # the farm", coord.addr());
+    for out in ["out/a.o", "out/b.o"] {
+        sb.same_as_local(
+            &hosts,
+            &[("DISTCC_FALLBACK", "0")],
+            &["gcc", "-c", "-Iinclude", "src/util.c", "-o", out],
+            &[out],
+        );
+    }
+    let log = sb.log_text();
+    assert_eq!(leased_ports(&log), vec![d.port; 2], "{log}");
+    let j = coord.wait_json("both leases released", |j| field(j, "released") == 2);
+    assert_eq!(field(&j, "granted"), 2, "{j}");
+    // distcc-farm finds it there too.
+    let farm = Command::new(env!("CARGO_BIN_EXE_distcc-farm"))
+        .env_remove("DISTCC_COORDINATOR")
+        .env("DISTCC_HOSTS", &hosts)
+        .env("DISTCC_DIR", &sb.distcc_dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&farm.stdout);
+    assert!(farm.status.success(), "{text}");
+    assert!(
+        text.starts_with(&format!("coordinator {}: 1 hosts", coord.addr())),
+        "{text}"
+    );
+    // And from a hosts file, beside a host entry (the fallback list).
+    std::fs::write(
+        sb.distcc_dir.join("hosts"),
+        format!("127.0.0.1:1/1\ncoord://{}\n", coord.addr()),
+    )
+    .unwrap();
+    let mut c = sb.distcc(
+        "",
+        &["gcc", "-c", "-Iinclude", "src/util.c", "-o", "out/c.o"],
+    );
+    c.env_remove("DISTCC_HOSTS").env("DISTCC_FALLBACK", "0");
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(sb.read("out/c.o"), local_object(&sb));
+    coord.wait_json("the third lease released", |j| field(j, "released") == 3);
+}

@@ -238,8 +238,25 @@ impl Client<'_> {
         // As 3.4: a host list that is missing, empty or malformed is warned about, and the
         // compile runs here (unless DISTCC_FALLBACK=0).
         let no_list = |code: ExitCode, why: String| (code, format!("{why}; can't distribute work"));
-        let list = match self.hosts() {
+        let found = self.hosts();
+        // The farm coordinators: `DISTCC_COORDINATOR`, else the host list's `coord://`
+        // entries; asked first for every try (`coord`).
+        let coordinators: Vec<crate::coord::Target> = match cfg
+            .coordinator
+            .as_deref()
+            .map(crate::coord::parse_list)
+            .filter(|l| !l.is_empty())
+        {
+            Some(l) => l,
+            None => match &found {
+                Ok(Some(l)) => l.coordinators.clone(),
+                _ => Vec::new(),
+            },
+        };
+        let list = match found {
             Ok(Some(l)) if !l.hosts.is_empty() => Ok(l),
+            // A list of coordinators only: their daemons are the farm.
+            Ok(Some(l)) if !coordinators.is_empty() => Ok(l),
             Ok(Some(l)) => Err(no_list(
                 ExitCode::NoHosts,
                 format!("{} contained no hosts", l.source),
@@ -255,7 +272,7 @@ impl Client<'_> {
         let list = match list {
             Ok(l) => l,
             // With a coordinator the farm is its daemons; a list is only for falling back.
-            Err(_) if cfg.coordinator.is_some() => {
+            Err(_) if !coordinators.is_empty() => {
                 hosts::parse("", "DISTCC_COORDINATOR").map_err(ClientError::BadHostSpec)?
             }
             Err((code, why)) => {
@@ -373,11 +390,22 @@ impl Client<'_> {
         let mut cpp = Cpp::NotStarted;
         // The farm coordinator, asked first for every try (`coord`); `None` once it failed
         // or refused: then the client schedules over the host list by itself.
-        let mut coordinator = cfg
-            .coordinator
-            .as_deref()
-            .map(crate::coord::parse_list)
-            .filter(|l| !l.is_empty());
+        let mut coordinator = Some(coordinators).filter(|l| !l.is_empty());
+        // The job's compiler, as the coordinator matches it against its daemons' (`LEAS
+        // ccid=`): from the same cache as protocol 4's `CCID`; none when it cannot be had.
+        let coord_ccid = match &coordinator {
+            Some(_) => match crate::ccid::for_job(&compiler.program, job.language, &dirs.top) {
+                Ok(id) => id.farm_key(),
+                Err(e) => {
+                    self.log.info(format_args!(
+                        "cannot tell the identity of {} ({e}); any coordinated host may get this job",
+                        compiler.program.display()
+                    ));
+                    String::new()
+                }
+            },
+            None => String::new(),
+        };
         // Hosts leased in this compile so far (at most `coord::MAX_LEASES`, then the client
         // schedules by itself): one that left the candidates failed, and is not asked for again.
         let mut leased_specs: Vec<String> = Vec::new();
@@ -454,9 +482,15 @@ impl Client<'_> {
                         .filter(|s| !candidates.iter().any(|h| &h.spec == *s))
                         .cloned()
                         .collect();
-                    let got = self.lease(dirs, list, &job, &avoid, &mut candidates, || {
-                        cpp.reap_in_background()
-                    });
+                    let got = self.lease(
+                        dirs,
+                        list,
+                        &job,
+                        &coord_ccid,
+                        &avoid,
+                        &mut candidates,
+                        || cpp.reap_in_background(),
+                    );
                     if let Some(slot) = &got {
                         leased_specs.push(candidates[slot.host].spec.clone());
                     }
@@ -772,11 +806,13 @@ impl Client<'_> {
     /// Asks the coordinators in `list` for a lease (`coord::ask`). Granted: the leased
     /// daemon becomes the last candidate and the slot holds the lease. `None` when no
     /// coordinator can help (logged): the caller then schedules over the host list.
+    #[allow(clippy::too_many_arguments)]
     fn lease(
         &self,
         dirs: &Dirs,
         list: &[crate::coord::Target],
         job: &Job,
+        ccid: &str,
         avoid: &[String],
         candidates: &mut Vec<&Host>,
         on_wait: impl FnOnce(),
@@ -784,7 +820,7 @@ impl Client<'_> {
         let size = std::fs::metadata(&job.input).map_or(0, |m| m.len());
         let ask = crate::coord::Job {
             size,
-            ccid: String::new(),
+            ccid: ccid.to_owned(),
             avoid: avoid.to_vec(),
         };
         let lease = match crate::coord::ask(list, &dirs.top.join("coord"), &ask, on_wait) {

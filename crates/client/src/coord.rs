@@ -145,6 +145,38 @@ pub fn parse_list(text: &str) -> Vec<Target> {
     out
 }
 
+/// One host-list entry's coordinator, after `coord://`: `host[:port][,tls]` (`[v6][:port]`),
+/// strictly (a bad port or option is `None`, which makes the host list malformed).
+pub fn parse_target(text: &str) -> Option<Target> {
+    let (addr, tls) = match text.split_once(',') {
+        None => (text, false),
+        Some((a, "tls")) => (a, true),
+        Some(_) => return None,
+    };
+    let (host, port) = if let Some(rest) = addr.strip_prefix('[') {
+        let (h, p) = rest.split_once(']')?;
+        match p {
+            "" => (h, DEFAULT_PORT),
+            p => (h, p.strip_prefix(':')?.parse().ok()?),
+        }
+    } else {
+        match addr.split_once(':') {
+            Some((h, p)) => (h, p.parse().ok()?),
+            None => (addr, DEFAULT_PORT),
+        }
+    };
+    let ok = !host.is_empty()
+        && port != 0
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
+    ok.then(|| Target {
+        host: host.to_owned(),
+        port,
+        tls,
+    })
+}
+
 fn parse_entry(e: &str) -> (String, u16) {
     if let Some(rest) = e.strip_prefix('[')
         && let Some((host, port)) = rest.split_once(']')
@@ -367,6 +399,36 @@ mod tests {
             ]
         );
         assert!(parse_list(" ,").is_empty());
+    }
+
+    #[test]
+    fn host_list_targets_parse_strictly() {
+        let t = |h: &str, port, tls| {
+            Some(Target {
+                host: h.to_owned(),
+                port,
+                tls,
+            })
+        };
+        assert_eq!(parse_target("c"), t("c", DEFAULT_PORT, false));
+        assert_eq!(parse_target("c.example:7,tls"), t("c.example", 7, true));
+        assert_eq!(parse_target("[::1]:7"), t("::1", 7, false));
+        assert_eq!(parse_target("[::1]"), t("::1", DEFAULT_PORT, false));
+        for bad in [
+            "",
+            ":7",
+            "c:",
+            "c:x",
+            "c:0",
+            "c:7,lzo",
+            "c,tls,tls",
+            "c/4",
+            "[::1",
+            "[::1]7",
+            "u@c",
+        ] {
+            assert_eq!(parse_target(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -7,8 +7,13 @@
 //!         | host[:port][/N][,opt…] | host[/N][:port][,opt…] | [ipv6][:port][/N][,opt…]
 //!         | _service._proto.domain[/N][,opt…]              (DNS SRV, expanded by `discover`)
 //!         | "+zeroconf"                                     (mDNS, expanded by `discover`)
+//!         | "coord://" host[:port][",tls"]                  (ours: a farm coordinator)
 //! opt     = "lzo" | "cpp" | "down" | "tls"                  (tls: ours, tcp and SRV only)
 //! ```
+//! `coord://` entries are not hosts: they name farm coordinators (docs/coordinator.md), asked
+//! in their order, as `DISTCC_COORDINATOR` would list them (which, when set, wins over them).
+//! 3.4 rejects such an entry loudly ("bad multiplier", the list unusable), never mistaking
+//! it for a host it would try to connect to.
 //! Words are separated by blanks and newlines; `#` starts a comment to the end of the line.
 //! Sources, first found wins: `DISTCC_HOSTS`, `$DISTCC_DIR/hosts` (or `~/.distcc/hosts`),
 //! `/etc/distcc/hosts`. A malformed entry makes the whole list unusable, as in 3.4: the error
@@ -116,6 +121,8 @@ pub struct HostList {
     pub local_slots_cpp: u32,
     /// Where the list came from, for messages.
     pub source: String,
+    /// `coord://` entries: the farm coordinators to ask for a lease first (`client::coord`).
+    pub coordinators: Vec<crate::coord::Target>,
 }
 
 /// A malformed host list entry.
@@ -146,6 +153,7 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostSpecError> {
         local_slots: 4,
         local_slots_cpp: 8,
         source: source.to_owned(),
+        coordinators: Vec::new(),
     };
     let mut rest = text;
     loop {
@@ -185,6 +193,11 @@ pub fn parse(text: &str, source: &str) -> Result<HostList, HostSpecError> {
                 down: false,
                 tls: false,
             });
+        } else if let Some(target) = word.strip_prefix("coord://") {
+            list.coordinators.push(
+                crate::coord::parse_target(target)
+                    .ok_or_else(|| bad("a coordinator is coord://HOST[:PORT][,tls]"))?,
+            );
         } else if word.starts_with("--") {
             return Err(bad("unknown option"));
         } else {

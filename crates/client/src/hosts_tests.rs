@@ -145,3 +145,32 @@ fn an_reapi_engine_is_one_entry_with_its_instance() {
     assert!(parse("reapi://nohostport", "test").is_err());
     assert!(parse("reapi://h:1/i,lzo,cpp", "test").unwrap().hosts[0].cpp);
 }
+
+#[test]
+fn coordinator_entries_are_not_hosts() {
+    let l = parse(
+        "coord://farm.example # the farm\nb:4000/2 coord://[::1]:4001,tls",
+        "test",
+    )
+    .unwrap();
+    assert_eq!(l.hosts.len(), 1);
+    assert_eq!(tcp(&l.hosts[0]), ("b", 4000));
+    let t = |h: &str, port, tls| crate::coord::Target {
+        host: h.to_owned(),
+        port,
+        tls,
+    };
+    assert_eq!(
+        l.coordinators,
+        vec![
+            t("farm.example", crate::coord::DEFAULT_PORT, false),
+            t("::1", 4001, true)
+        ]
+    );
+    assert!(parse("a", "test").unwrap().coordinators.is_empty());
+    let e = err("a coord://c:x");
+    assert_eq!(e.spec, "coord://c:x");
+    assert!(e.why.contains("coord://HOST[:PORT][,tls]"), "{e}");
+    assert!(parse("coord://c,lzo", "test").is_err());
+    assert!(parse("coord://", "test").is_err());
+}

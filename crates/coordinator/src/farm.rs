@@ -726,7 +726,7 @@ impl Farm {
             let r = &h.report;
             let _ = write!(
                 s,
-                "{}{{\"id\":{id},\"spec\":{},\"slots\":{},\"jobs\":{},\"busy\":{},\"leased\":{},\"free\":{},\"load\":{:.2},\"other_load\":{:.2},\"mem_mb\":{},\"ms_per_kb\":{},\"jobs_learned\":{},\"granted\":{},\"suspect\":{},\"withdrawn\":{},\"since_ms\":{}}}",
+                "{}{{\"id\":{id},\"spec\":{},\"slots\":{},\"jobs\":{},\"busy\":{},\"leased\":{},\"free\":{},\"load\":{:.2},\"other_load\":{:.2},\"mem_mb\":{},\"ms_per_kb\":{},\"jobs_learned\":{},\"granted\":{},\"suspect\":{},\"withdrawn\":{},\"ccids\":{},\"since_ms\":{}}}",
                 if i > 0 { "," } else { "" },
                 json_str(&r.spec),
                 r.slots,
@@ -746,6 +746,7 @@ impl Farm {
                 h.granted,
                 h.suspect_until > now,
                 r.withdrawn.as_deref().map_or("null".to_owned(), json_str),
+                r.ccids.len(),
                 h.since
             );
         }

@@ -21,7 +21,7 @@ use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use proto::coord::{self, Frame, Kind};
@@ -36,6 +36,71 @@ pub const TICK: Duration = Duration::from_millis(250);
 pub const HEARTBEAT: Duration = Duration::from_secs(5);
 /// The longest wait between reconnects.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How often the allow-listed compilers' identities are looked at again (cheap while their
+/// files are unchanged: `identity::Index` keeps what it probed by file identity).
+pub const IDENTITIES_EVERY: Duration = Duration::from_secs(30);
+/// The most bytes of `ccids=` a report carries (a frame holds 4096).
+pub const MAX_CCIDS_LEN: usize = 3000;
+
+/// The identities (`Identity::farm_key`, space-separated) of the compilers this daemon
+/// allow-lists, once known: `None` until the first probe ends. Reports carry `ccids=` only
+/// when known, so the coordinator treats a daemon still probing as one that lists none.
+pub type Ccids = Arc<Mutex<Option<String>>>;
+
+/// The `ccids=` value for `index`: every allow-listed compiler's identity for each language
+/// it may compile (C, C++, Objective-C and -C++; a preprocessed source runs the same
+/// programs), each once, capped at [`MAX_CCIDS_LEN`]. Probes what is not known yet
+/// (~100 ms per compiler and language), so it runs off the registration path.
+pub fn farm_keys(index: &identity::Index) -> String {
+    use args::Language as L;
+    let mut keys: Vec<String> = Vec::new();
+    for lang in [L::C, L::Cxx, L::ObjC, L::ObjCxx] {
+        for (_, id) in index.identities(lang) {
+            if let Ok(id) = id {
+                let k = id.farm_key();
+                if coord::value_ok(&k) && !k.contains(' ') && !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for k in keys {
+        if out.len() + k.len() + 1 > MAX_CCIDS_LEN {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&k);
+    }
+    out
+}
+
+/// Starts the thread that fills `ccids` from `index` at once and every
+/// [`IDENTITIES_EVERY`] after (a compiler upgraded in place changes its identity), until
+/// shutdown. The registration threads send the new value with their next report.
+pub fn start_identities(
+    index: impl Fn() -> String + Send + 'static,
+    ccids: Ccids,
+    shutdown: RawFd,
+) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("coord-ccids".into())
+        .spawn(move || {
+            loop {
+                let keys = index();
+                *ccids.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys);
+                if let Ok(os::listen::Wake::Shutdown) =
+                    os::listen::wait(-1, shutdown, Some(IDENTITIES_EVERY))
+                {
+                    return;
+                }
+            }
+        })?;
+    Ok(())
+}
 
 /// What the command line says.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -134,7 +199,13 @@ fn read_figures(stats: &Stats) -> Figures {
     }
 }
 
-fn frame(kind: Kind, spec: &str, f: &Figures, offered: (u32, Option<String>)) -> Frame {
+fn frame(
+    kind: Kind,
+    spec: &str,
+    f: &Figures,
+    offered: (u32, Option<String>),
+    ccids: Option<&str>,
+) -> Frame {
     let mut fr = Frame::new(kind);
     if kind == Kind::Hello {
         fr = fr.with("role", "daemon");
@@ -153,24 +224,29 @@ fn frame(kind: Kind, spec: &str, f: &Figures, offered: (u32, Option<String>)) ->
     if let Some(why) = offered.1 {
         fr = fr.with("withdrawn", why);
     }
+    if let Some(c) = ccids {
+        fr = fr.with("ccids", c);
+    }
     fr
 }
 
 /// Starts one registration thread per coordinator. `port` is the port this daemon serves
 /// compiles on; `log` receives one line per connect, loss and withdrawal.
+/// `ccids` is filled by [`start_identities`].
 pub fn start(
     settings: Settings,
     port: u16,
     stats: Arc<Stats>,
+    ccids: Ccids,
     shutdown: RawFd,
     log: fn(&str),
 ) -> io::Result<()> {
     let settings = Arc::new(settings);
     for (host, cport, tls) in settings.coordinators.clone() {
-        let (s, st) = (settings.clone(), stats.clone());
+        let (s, st, c) = (settings.clone(), stats.clone(), ccids.clone());
         std::thread::Builder::new()
             .name("coordinator".into())
-            .spawn(move || run(&host, cport, tls, &s, port, &st, shutdown, log))?;
+            .spawn(move || run(&host, cport, tls, &s, port, &st, &c, shutdown, log))?;
     }
     Ok(())
 }
@@ -203,12 +279,13 @@ fn run(
     s: &Settings,
     port: u16,
     stats: &Stats,
+    ccids: &Ccids,
     shutdown: RawFd,
     log: fn(&str),
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let outcome = session(host, cport, tls, s, port, stats, shutdown, log);
+        let outcome = session(host, cport, tls, s, port, stats, ccids, shutdown, log);
         match outcome {
             Ok(()) => return, // shutdown
             Err(e) => log(&format!(
@@ -236,9 +313,11 @@ fn session(
     s: &Settings,
     port: u16,
     stats: &Stats,
+    ccids: &Ccids,
     shutdown: RawFd,
     log: fn(&str),
 ) -> io::Result<()> {
+    let known = || ccids.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let tcp = connect(host, cport)?;
     tcp.set_nodelay(true)?;
     tcp.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -257,10 +336,17 @@ fn session(
     let spec = spec_for(s.name.as_deref(), local, port, figures.jobs);
     let exists = |s: &Settings| s.withdraw_file.as_ref().is_some_and(|p| p.exists());
     let mut offered = offer(&figures, s, exists(s));
+    let mut sent_ccids = known();
     let mut buf = Vec::new();
     coord::encode(
         &mut buf,
-        &frame(Kind::Hello, &spec, &figures, offered.clone()),
+        &frame(
+            Kind::Hello,
+            &spec,
+            &figures,
+            offered.clone(),
+            sent_ccids.as_deref(),
+        ),
     );
     conn.write_all(&buf)?;
     conn.flush()?;
@@ -295,7 +381,9 @@ fn session(
         }
         let figures = read_figures(stats);
         offered = offer(&figures, s, exists(s));
-        let changed = figures.busy != last.0.busy
+        let now_ccids = known();
+        let changed = now_ccids != sent_ccids
+            || figures.busy != last.0.busy
             || figures.jobs != last.0.jobs
             || offered != last.1
             || (figures.load - last.0.load).abs() >= 0.5;
@@ -309,8 +397,15 @@ fn session(
             buf.clear();
             coord::encode(
                 &mut buf,
-                &frame(Kind::Load, &spec, &figures, offered.clone()),
+                &frame(
+                    Kind::Load,
+                    &spec,
+                    &figures,
+                    offered.clone(),
+                    now_ccids.as_deref(),
+                ),
             );
+            sent_ccids = now_ccids;
             conn.write_all(&buf)?;
             conn.flush()?;
             sent_at = Instant::now();

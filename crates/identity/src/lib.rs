@@ -147,6 +147,13 @@ impl Identity {
         self.fingerprint == other.fingerprint && self.target == other.target
     }
 
+    /// The farm coordinator's name for this compiler (`LEAS ccid=`, a daemon's `ccids=`,
+    /// docs/coordinator.md): `target/fingerprint`, what [`matches`](Identity::matches)
+    /// compares, with no space (neither value holds one).
+    pub fn farm_key(&self) -> String {
+        format!("{}/{}", self.target, self.fingerprint)
+    }
+
     /// For messages: `gcc 12.2.0 x86_64-linux-gnu sha256:1a2b3c4d`.
     pub fn describe(&self) -> String {
         format!(

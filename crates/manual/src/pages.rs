@@ -123,6 +123,14 @@ leave are dropped; one that stops without a word fails to connect and is backed 
 any host. Nothing is sent over mDNS unless the list holds +zeroconf.",
                 ),
                 item(
+                    "coord://HOST[:PORT][,tls]",
+                    "Not a host: a farm coordinator (distcc-coordinator(1), port 3634 by \
+default) to ask for a lease before each remote job, as DISTCC_COORDINATOR names them (which, \
+when set, is used instead); several are asked in their order. The list's hosts are then \
+for when none answers; a list of coordinators only is a whole farm. distcc 3.4 rejects \
+such an entry (bad multiplier) and compiles locally: give it a list of its own.",
+                ),
+                item(
                     "_distcc._tcp.DOMAIN[/LIMIT][,OPTIONS]",
                     "A DNS SRV name (any name whose first label starts with _): stands for every \
 host and port its SRV records name, in priority order, one entry per address of a target \
@@ -728,7 +736,7 @@ distcc-farm reads the client's host list (as distcc(1) does), asks every TCP hos
 statistics port for /json in parallel, reads this user's backoff files and statistics, and \
 prints one line per host: answering, down (and why) or backed off; busy and total slots; \
 job counts; running jobs. The hosts' distccd must run with --stats. With DISTCC_COORDINATOR \
-set, each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
+set (else coord:// entries in the host list), each coordinator's view comes first (hosts with offered, busy, leased and free slots and \
 learned speed; every build's leases, fair share and wait; the last decision), and the host \
 list becomes optional. With DELAY it repeats every DELAY seconds.",
     options: tables::DISTCC_FARM,
@@ -765,8 +773,8 @@ pub static DISTCC_COORDINATOR: Page = Page {
 distcc-coordinator keeps one view of a farm for every client machine. Daemons started with \
 distccd --coordinator HOST[:PORT] register and report their slots, busy slots (jobs of any \
 client, distcc 3.4's too), load and memory, and offer fewer slots while their own users need \
-the machine. A client with DISTCC_COORDINATOR set asks for a slot for each job and gets a \
-lease (host and slot); it compiles directly with that daemon (sources never pass through \
+the machine. A client with DISTCC_COORDINATOR set (or coord://HOST[:PORT] in its host list) asks for a slot for each job and gets a \
+lease (host and slot) on a daemon that has its compiler (same compiler identity); it compiles directly with that daemon (sources never pass through \
 the coordinator) and releases the lease, or its connection closes, which frees it at once. \
 The fastest free slot is given first (speeds are learned from the clients' reports), slow \
 hosts are kept off the end of a build, and when several builds wait, a freed slot goes to \
