@@ -91,10 +91,15 @@ fn distcc_3_4_client_silently_gets_the_hosts_other_gcc() {
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
     assert_eq!(read("remote.o"), read("local11.o"));
     assert_ne!(read("remote.o"), read("local12.o"));
-    let log = d.log_text();
-    assert!(
+    // The daemon logs the job once its reply is sent, perhaps after the client has exited.
+    let logged = |log: &str| {
         log.lines()
-            .any(|l| l.contains("job 127.0.0.1:") && l.contains("u.c exit 0")),
-        "{log}"
-    );
+            .any(|l| l.contains("job 127.0.0.1:") && l.contains("u.c exit 0"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !logged(&d.log_text()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let log = d.log_text();
+    assert!(logged(&log), "{log}");
 }

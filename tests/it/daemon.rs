@@ -89,20 +89,36 @@ pub(crate) fn exchange_then(d: &OurDaemon, req: &[u8], eof: bool) -> Vec<u8> {
     strip_trailer(reply)
 }
 
-/// The advertisement our daemon appends after every protocol 1–3 reply (docs/protocol-4.md).
-pub(crate) const TRAILER: &[u8] = b"ADVT0000000bprotocol=4\n";
-
 /// A protocol 1–3 reply without the advertisement behind it, which must be there (3.4's
-/// client never reads it; ours learns protocol 4 from it).
+/// client never reads it; ours learns protocol 4 from it). After a compile it also names the
+/// compiler that ran: `ran=` (64 hex digits), `ran-target=`, `ran-version=`.
 pub(crate) fn strip_trailer(mut reply: Vec<u8>) -> Vec<u8> {
     let v123 = [&b"DONE00000001"[..], b"DONE00000002", b"DONE00000003"];
     if v123.iter().any(|p| reply.starts_with(p)) {
-        assert!(
-            reply.ends_with(TRAILER),
-            "no advertisement after a 1-3 reply: {:?}",
-            String::from_utf8_lossy(&reply[reply.len().saturating_sub(40)..])
-        );
-        reply.truncate(reply.len() - TRAILER.len());
+        let tail = String::from_utf8_lossy(&reply[reply.len().saturating_sub(200)..]).into_owned();
+        let at = reply
+            .windows(4)
+            .rposition(|w| w == b"ADVT")
+            .unwrap_or_else(|| panic!("no advertisement after a 1-3 reply: {tail:?}"));
+        let len = std::str::from_utf8(&reply[at + 4..at + 12])
+            .ok()
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .unwrap_or_else(|| panic!("bad advertisement header: {tail:?}"));
+        assert_eq!(at + 12 + len, reply.len(), "{tail:?}");
+        let body = std::str::from_utf8(&reply[at + 12..]).expect("text");
+        assert!(body.starts_with("protocol=4\n"), "{tail:?}");
+        for line in body.lines().skip(1) {
+            let (k, v) = line.split_once('=').expect("key=value");
+            match k {
+                "ran" => assert!(
+                    v.len() == 64 && v.bytes().all(|b| b.is_ascii_hexdigit()),
+                    "{tail:?}"
+                ),
+                "ran-target" | "ran-version" => assert!(!v.is_empty(), "{tail:?}"),
+                _ => panic!("unexpected key {k} in {tail:?}"),
+            }
+        }
+        reply.truncate(at);
     }
     reply
 }

@@ -249,13 +249,25 @@ fn daemon_with_env(extra: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> OurDaemo
 
 /// Our client, no fallback and no cross rename, against `port`.
 fn compile_on(sb: &Sandbox, port: u16, compiler: &str, out: &str) -> Output {
+    compile_on_as(sb, port, compiler, out, &[])
+}
+
+/// [`compile_on`] with more environment.
+fn compile_on_as(
+    sb: &Sandbox,
+    port: u16,
+    compiler: &str,
+    out: &str,
+    env: &[(&str, &str)],
+) -> Output {
     run(sb
         .distcc(
             &format!("127.0.0.1:{port}"),
             &[compiler, "-Iinclude", "-c", "src/util.c", "-o", out],
         )
         .env("DISTCC_FALLBACK", "0")
-        .env("DISTCC_NO_REWRITE_CROSS", "1"))
+        .env("DISTCC_NO_REWRITE_CROSS", "1")
+        .envs(env.iter().copied()))
 }
 
 #[test]
@@ -309,11 +321,19 @@ fn distcc_cmdlist_narrows_and_maps_the_allow_list() {
     // The marker is written outside the job, which the job sandbox forbids (tests/it/sandbox.rs
     // covers that); this test is about which program runs, so its daemon runs unconfined.
     let d2 = daemon_with_env(&["--no-sandbox"], &[("DISTCC_CMDLIST", list2.as_os_str())]);
-    // Its basename, gcc, is allow-listed, so the listed path runs: the admin named it.
-    let out = compile_on(&sb, d2.port, "gcc", "out/u3.o");
+    // Its basename, gcc, is allow-listed, so the listed path runs: the admin named it. (For
+    // a 1-3 client, as 3.4's: ours sees from the advertisement that this wrapper is not its
+    // gcc, drops the object and asks again in protocol 4, which refuses it.)
+    let out = compile_on_as(&sb, d2.port, "gcc", "out/u3.o", &[("DISTCC_PROTOCOL", "3")]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(marker.exists(), "the listed compiler ran");
     std::fs::remove_file(&marker).unwrap();
+    let out = compile_on(&sb, d2.port, "gcc", "out/u3b.o");
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(110), "{err}");
+    assert!(err.contains("answered 300"), "{err}");
+    assert!(!sb.path().join("out/u3b.o").exists(), "{err}");
+    let _ = std::fs::remove_file(&marker);
     // cc1 is listed but not allow-listed: refused, nothing runs.
     let out = compile_on(&sb, d2.port, "cc1", "out/u4.o");
     assert_ne!(out.status.code(), Some(0));

@@ -316,18 +316,27 @@ fn serve_fake(mut sock: TcpStream, reply: Answerer) {
     let Ok(version) = proto::read_version_greeting(&mut r) else {
         return;
     };
-    assert_eq!(version, Version::V4, "the client spoke {version:?}");
     let head = proto::read_request_head(&mut r, version, &limits).unwrap();
     assert!(!head.is_pump());
     proto::read_body(
         &mut r,
         Token::DOTI,
-        Compression::Zstd,
+        version.compression(),
         &limits,
         &mut std::io::sink(),
     )
     .unwrap();
-    let _ = sock.write_all(&reply(&head));
+    let answer = reply(&head);
+    // After a 1-3 reply, its advertisement comes a little later: the client waits for it.
+    let at = match answer.windows(4).rposition(|w| w == b"ADVT") {
+        Some(at) if version != Version::V4 => at,
+        _ => answer.len(),
+    };
+    let _ = sock.write_all(&answer[..at]);
+    if at < answer.len() {
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = sock.write_all(&answer[at..]);
+    }
 }
 
 fn refusal(code: u32, text: &str) -> Vec<u8> {
@@ -354,6 +363,68 @@ fn backoff_file(sb: &Sandbox, host: &str) -> std::path::PathBuf {
 }
 
 const COMPILE: &[&str] = &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/util.o"];
+
+/// A 1-3 reply (an "object" no compiler made) whose advertisement says another gcc ran the job;
+/// protocol 4: no compiler matches.
+fn another_compiler_ran(head: &proto::RequestHead) -> Vec<u8> {
+    if head.version == Version::V4 {
+        return refusal(300, "distccd: no compiler on this host matches");
+    }
+    let reply = proto::Reply {
+        version: head.version,
+        status: 0,
+        stderr: Vec::new(),
+        stdout: Vec::new(),
+        object: b"an object from another compiler".to_vec(),
+        dotd: None,
+    };
+    let mut v = Vec::new();
+    proto::write_reply(&mut v, &reply).unwrap();
+    let fingerprint = "b".repeat(64);
+    let entries = [
+        ("protocol", "4"),
+        ("ran", &fingerprint),
+        ("ran-target", "x86_64-linux-gnu"),
+        ("ran-version", "11.3.0"),
+    ];
+    proto::advert::encode(
+        &mut v,
+        &proto::advert::Advert {
+            entries: entries
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        },
+    );
+    v
+}
+
+#[test]
+fn a_first_job_run_by_another_compiler_is_discarded_and_retried_in_protocol_4() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let fake = FakeDaemon::start(another_compiler_ran);
+    // Nothing remembered: the first job goes in 1-3.
+    let sb = Sandbox::new("p4-ran-other");
+    sb.same_as_local(&fake.host(), &[], COMPILE, &["out/util.o"]);
+    let log = sb.log_text();
+    assert!(
+        log.contains(&format!(
+            "{} ran another compiler than this client's: gcc 11.3.0 x86_64-linux-gnu sha256:bbbbbbbb, not gcc ",
+            fake.host()
+        )) && log.contains("discarding its result and sending the job again in protocol 4"),
+        "{log}"
+    );
+    assert!(log.contains("answered 300"), "{log}");
+    // One 1-3 job, one protocol 4 retry; what the host can do is remembered, not what ran.
+    assert_eq!(fake.connections(), 2);
+    let memory = sb
+        .distcc_dir
+        .join(format!("adverts/tcp_{}", fake.host().replace(':', "_")));
+    assert_eq!(std::fs::read_to_string(&memory).unwrap(), "protocol=4\n");
+    assert!(!backoff_file(&sb, &fake.host()).exists(), "{log}");
+}
 
 #[test]
 fn client_acts_on_each_result_class() {

@@ -267,6 +267,9 @@ fn a_job_cannot_see_another_job() {
 fn evil_compiler(bin: &Path, secret: &Path, jobs: &Path, out: &Path, port: u16) {
     let script = format!(
         r#"#!/bin/bash
+# The identity probe (fixed arguments, run outside the sandbox by design: ARCHITECTURE.md,
+# `identity`) that a 1-3 job's advertisement (`ran=`) asks for: not a job; no answer here.
+case "$1" in -dump*|-print-prog-name=*) exit 1;; esac
 o=""; prev=""
 for a in "$@"; do [ "$prev" = "-o" ] && o="$a"; prev="$a"; done
 {{

@@ -301,12 +301,16 @@ impl Client<'_> {
             })
             .collect();
         // The compiler identity protocol 4 sends (`CCID`), and the key under which a host that
-        // lacks this compiler (`RSLT 3xx`) is skipped.
+        // lacks this compiler (`RSLT 3xx`) is skipped. Also wanted by a 1-3 job to a host not
+        // known yet: if our daemon runs it, its advertisement names the compiler that ran
+        // (`ran=`), which `remote` compares with this (a cache hit: a few `stat`s).
         let identity = if cfg.max_protocol >= 4
-            && candidates
-                .iter()
-                .any(|h| h.tls || crate::learned::speaks_v4(&dirs.top, h, now))
-        {
+            && candidates.iter().any(|h| {
+                matches!(
+                    h.transport,
+                    hosts::Transport::Tcp { .. } | hosts::Transport::Ssh { .. }
+                )
+            }) {
             self.compiler_identity(compiler, &job, &dirs.top)
         } else {
             Vec::new()

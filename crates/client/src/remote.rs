@@ -10,8 +10,11 @@
 //! may be a refusal ([`Attempt::Refused`]). If such an attempt ends before any byte of a
 //! reply (a 3.4 daemon now at that address closes on `DIST 4`), the host is forgotten and the
 //! same job goes at once to the same host in 1–3: no backoff, no failed compile. After a
-//! 1–3 reply, the advertisement trailer that already arrived behind it is read without
-//! waiting and remembered.
+//! 1–3 reply, the advertisement trailer behind it is read (until it is whole or the server
+//! closes, within [`TRAILER_WAIT`]) and remembered. When it names the compiler that ran
+//! (`ran=`) and that is not the client's own (its `CCID`), the reply is discarded and the same
+//! job goes at once to the same host in protocol 4, which runs the client's compiler by
+//! identity or refuses with `RSLT 300`: an object from another compiler is never returned.
 
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -28,6 +31,11 @@ use crate::transport::Stream;
 
 /// 3.4's connect timeout.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// The longest wait, after a 1–3 reply, for the rest of the advertisement trailer or the end
+/// of the stream. Our daemon sends the trailer in the reply's write and closes, 3.4's closes
+/// after the reply: neither makes this wait in practice.
+pub const TRAILER_WAIT: Duration = Duration::from_secs(1);
 
 /// Why the host could not do the job. Never the user's code's fault.
 #[derive(Debug)]
@@ -114,7 +122,7 @@ pub fn attempt(
         && !link.ccid.is_empty()
         && (host.tls || crate::learned::speaks_v4(link.top, host, now))
     {
-        match attempt_as(host, argv, link, progress, body, true) {
+        match attempt_as(host, argv, link, progress, body, true, &mut None) {
             Attempt::NoV4(f) => {
                 crate::learned::forget(link.top, host);
                 link.log.info(format_args!(
@@ -132,7 +140,50 @@ pub fn attempt(
             }
         }
     }
-    attempt_as(host, argv, link, progress, body, false)
+    let mut ran_other = None;
+    let first = attempt_as(host, argv, link, progress, body, false, &mut ran_other);
+    let (Attempt::Reply(_), Some(ran)) = (&first, ran_other) else {
+        return first;
+    };
+    // Another compiler than the client's ran this job: its object is dropped here, unwritten.
+    drop(first);
+    link.log.warning(format_args!(
+        "{} ran {ran}; discarding its result and sending the job again in protocol 4",
+        host.spec
+    ));
+    match attempt_as(host, argv, link, progress, body, true, &mut None) {
+        // Never 1–3 again: that would run the same other compiler.
+        Attempt::NoV4(f) => Attempt::Comm(f),
+        other => {
+            if matches!(other, Attempt::Reply(_) | Attempt::Refused(_)) {
+                crate::learned::renew(link.top, host, SystemTime::now());
+            }
+            other
+        }
+    }
+}
+
+/// When the advertisement after a 1–3 reply names the compiler that ran (`ran=`,
+/// `ran-target=`, `ran-version=`) and that is not the one `ccid` (the client's `CCID`)
+/// identifies: a sentence naming both. `None` when they match, or either side is unknown.
+pub fn ran_other_compiler(ccid: &[u8], advert: &proto::advert::Advert) -> Option<String> {
+    let fingerprint = advert.get("ran")?;
+    let ours = identity::Identity::parse(ccid).ok()?;
+    let target = advert.get("ran-target");
+    if fingerprint == ours.fingerprint && target.is_none_or(|t| t == ours.target) {
+        return None;
+    }
+    let theirs = identity::Identity {
+        target: target.unwrap_or("?").to_owned(),
+        version: advert.get("ran-version").unwrap_or("?").to_owned(),
+        fingerprint: fingerprint.to_owned(),
+        name: ours.name.clone(),
+    };
+    Some(format!(
+        "another compiler than this client's: {}, not {}",
+        theirs.describe(),
+        ours.describe()
+    ))
 }
 
 fn attempt_as(
@@ -142,6 +193,7 @@ fn attempt_as(
     progress: &mut dyn Progress,
     body: &mut Body<'_>,
     v4: bool,
+    ran_other: &mut Option<String>,
 ) -> Attempt {
     if v4 {
         link.log
@@ -161,8 +213,16 @@ fn attempt_as(
             None
         },
         cork: false,
+        io_timeout: link.io_timeout,
+        // Only a client that could speak protocol 4 instead looks at what ran.
+        compare_ccid: if link.max_protocol >= 4 {
+            link.ccid
+        } else {
+            &[]
+        },
+        ran_other: None,
     };
-    match &host.transport {
+    let attempt = match &host.transport {
         Transport::Tcp { host: name, port } => {
             ex.progress.connecting();
             let stream = match connect(name, *port) {
@@ -220,7 +280,9 @@ fn attempt_as(
         Transport::Zeroconf => {
             Attempt::Comm(fail(ExitCode::ConnectFailed, "+zeroconf was not expanded"))
         }
-    }
+    };
+    *ran_other = ex.ran_other.take();
+    attempt
 }
 
 /// The TLS handshake on a fresh connection, within `DISTCC_IO_TIMEOUT` per read and write.
@@ -259,6 +321,12 @@ struct Exchange<'e, 'b> {
     /// for the source.
     cache_key: Option<[u8; proto::CACHE_KEY_LEN]>,
     cork: bool,
+    io_timeout: Duration,
+    /// The client's `CCID`, compared with what a 1–3 reply's advertisement says ran (empty:
+    /// no comparison).
+    compare_ccid: &'e [u8],
+    /// Set when the compiler that ran a 1–3 job was not the client's (a sentence naming both).
+    ran_other: Option<String>,
 }
 
 /// Counts the bytes read, to tell "no reply at all" from a reply cut short.
@@ -410,8 +478,8 @@ impl Exchange<'_, '_> {
         match answer {
             Ok((Answer::Ran(reply), trailer)) => {
                 self.progress.receiving();
-                if !v4 {
-                    self.learn(stream, &mut r, trailer);
+                if !v4 && let Some(advert) = self.learn(stream, &mut r, trailer) {
+                    self.ran_other = ran_other_compiler(self.compare_ccid, &advert);
                 }
                 Attempt::Reply(reply)
             }
@@ -437,32 +505,55 @@ impl Exchange<'_, '_> {
         }
     }
 
-    /// Remembers the advertisement that already arrived behind a 1–3 reply (`trailer`: its
-    /// header was read in place of a missing `DOTD`). Never waits: what has not arrived is
-    /// learned next time.
-    fn learn(&self, stream: &Stream, r: &mut BufReader<Counting<&Stream>>, trailer: Option<u32>) {
+    /// Reads and remembers the advertisement behind a 1–3 reply (`trailer`: its header was
+    /// read in place of a missing `DOTD`): what is buffered, then more until it is whole or
+    /// the server closes, within [`TRAILER_WAIT`] (both our daemon and 3.4's close right after
+    /// the reply, so this costs no round trip). Whatever does not arrive is learned next time.
+    fn learn(
+        &self,
+        stream: &Stream,
+        r: &mut BufReader<Counting<&Stream>>,
+        trailer: Option<u32>,
+    ) -> Option<proto::advert::Advert> {
         let mut bytes = Vec::new();
         if let Some(len) = trailer {
             proto::encode_header(&mut bytes, proto::advert::ADVT, len);
         }
-        bytes.extend_from_slice(r.buffer());
         let whole = proto::HEADER_LEN + proto::advert::MAX_LEN;
-        if bytes.len() < whole
+        let buffered = r.buffer();
+        bytes.extend_from_slice(&buffered[..buffered.len().min(whole + 1)]);
+        let consumed = buffered.len();
+        r.consume(consumed);
+        let deadline = std::time::Instant::now() + TRAILER_WAIT.min(self.io_timeout);
+        let mut more = [0u8; 512];
+        // Nothing yet, or a part of a trailer: wait for the rest or the end (capped: one byte
+        // past the largest trailer is already malformed).
+        while bytes.len() <= whole
             && matches!(
                 proto::advert::parse(&bytes),
-                Err(proto::ProtoError::Truncated { .. })
+                Ok(None) | Err(proto::ProtoError::Truncated { .. })
             )
         {
-            let mut more = vec![0u8; whole - bytes.len()];
-            if let Some(n) = stream.read_ready(&mut more) {
-                bytes.extend_from_slice(&more[..n]);
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            stream.set_io_timeout(left);
+            let room = (whole + 1 - bytes.len()).min(more.len());
+            match (&*stream).read(&mut more[..room]) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => bytes.extend_from_slice(&more[..n]),
             }
         }
-        let consumed = r.buffer().len();
-        r.consume(consumed);
-        if let Ok(Some(advert)) = proto::advert::parse(&bytes) {
-            crate::learned::store(self.top, self.host, &advert, SystemTime::now());
-        }
+        stream.set_io_timeout(self.io_timeout);
+        let advert = proto::advert::parse(&bytes).ok().flatten()?;
+        // What the host can do is remembered; what ran for this job is not.
+        let mut lasting = advert.clone();
+        lasting
+            .entries
+            .retain(|(k, _)| k != "ran" && !k.starts_with("ran-"));
+        crate::learned::store(self.top, self.host, &lasting, SystemTime::now());
+        Some(advert)
     }
 }
 
@@ -531,4 +622,71 @@ fn connect(host: &str, port: u16) -> Result<TcpStream, CommFailure> {
         ExitCode::ConnectFailed,
         last.unwrap_or_else(|| format!("{host} has no address")),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proto::advert::Advert;
+
+    fn ours() -> Vec<u8> {
+        identity::Identity {
+            target: "x86_64-linux-gnu".into(),
+            version: "12.2.0".into(),
+            fingerprint: "a".repeat(64),
+            name: "gcc".into(),
+        }
+        .encode()
+    }
+
+    fn advert(entries: &[(&str, &str)]) -> Advert {
+        Advert {
+            entries: entries
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_same_compiler_or_an_unknown_one_is_no_mismatch() {
+        let a = "a".repeat(64);
+        let same = advert(&[
+            ("protocol", "4"),
+            ("ran", &a),
+            ("ran-target", "x86_64-linux-gnu"),
+            ("ran-version", "12.3.0"),
+        ]);
+        assert_eq!(ran_other_compiler(&ours(), &same), None);
+        // Without a target the fingerprint decides.
+        assert_eq!(ran_other_compiler(&ours(), &advert(&[("ran", &a)])), None);
+        // The daemon could not tell, or the client has no identity: as 3.4.
+        assert_eq!(
+            ran_other_compiler(&ours(), &advert(&[("protocol", "4")])),
+            None
+        );
+        assert_eq!(ran_other_compiler(b"", &same), None);
+        assert_eq!(ran_other_compiler(b"garbage", &same), None);
+    }
+
+    #[test]
+    fn another_fingerprint_or_target_is_a_mismatch_naming_both() {
+        let b = "b".repeat(64);
+        let other = advert(&[
+            ("protocol", "4"),
+            ("ran", &b),
+            ("ran-target", "x86_64-linux-gnu"),
+            ("ran-version", "11.3.0"),
+        ]);
+        let why = ran_other_compiler(&ours(), &other).expect("a mismatch");
+        assert!(
+            why.contains("gcc 11.3.0 x86_64-linux-gnu sha256:bbbbbbbb")
+                && why.contains("gcc 12.2.0 x86_64-linux-gnu sha256:aaaaaaaa"),
+            "{why}"
+        );
+        let a = "a".repeat(64);
+        let cross = advert(&[("ran", &a), ("ran-target", "aarch64-linux-gnu")]);
+        let why = ran_other_compiler(&ours(), &cross).expect("another target");
+        assert!(why.contains("aarch64-linux-gnu"), "{why}");
+    }
 }

@@ -349,6 +349,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         result_code: std::cell::Cell::new(None),
         ccid: Vec::new(),
         forced_code: std::cell::Cell::new(None),
+        ran: None,
     };
     let result = ctx.receive_and_run(&mut rd, fd, &mut *writer);
     let ticket = ctx.ticket.take();
@@ -417,11 +418,18 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             };
             let sent = sent
                 .and_then(|()| {
-                    // After every protocol 1–3 reply, in the same write: the advertisement.
+                    // After every protocol 1–3 reply, in the same write: the advertisement,
+                    // naming the compiler that ran (probed once, then a few `stat`s).
                     if version == Version::V4 {
                         Ok(())
                     } else {
-                        w.write_all(&crate::advertise::trailer(cfg))
+                        let ran = match (&outcome, &ctx.ran) {
+                            (Outcome::Status(_), Some((program, language))) => {
+                                cfg.identities.identify(program, *language)
+                            }
+                            _ => None,
+                        };
+                        w.write_all(&crate::advertise::trailer(cfg, ran.as_ref()))
                     }
                 })
                 .and_then(|()| w.finish());
@@ -522,6 +530,9 @@ struct Job<'a> {
     /// Protocol 4: the `RSLT` of the refusal to come when not its kind's (300: no compiler
     /// with the client's identity).
     forced_code: std::cell::Cell<Option<u32>>,
+    /// Protocol 1–3: the program the client's name resolved to and the job's language, whose
+    /// identity the advertisement after the reply names (`ran=`) when the compiler ran.
+    ran: Option<(PathBuf, args::Language)>,
 }
 
 /// What to run, once the request checks out.
@@ -591,6 +602,7 @@ impl Job<'_> {
             self.cfg
                 .policy
                 .resolve(&head.argv[0])
+                .inspect(|p| self.ran = Some((p.clone(), language_of(&head.argv))))
                 .map_err(|e| e.to_string())
         };
         let scanned = argv::scan_as(&head.argv, pump);

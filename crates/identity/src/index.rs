@@ -275,9 +275,22 @@ impl Index {
     /// for a program not in the index or that cannot be identified. For a daemon that wants
     /// to tell a client which compiler a 1-3 job ran (say, beside its advertisement), so the
     /// client can refuse an object from another compiler than its own.
+    /// `program` may be any of an entry's names' paths: one program under several names is
+    /// one entry (see [`Index::build`]), found again here by its real path and driver.
     pub fn identify(&self, program: &std::path::Path, language: Language) -> Option<Identity> {
         let (entries, _) = self.current(false);
-        let e = entries.iter().find(|e| e.path == program)?;
+        let e = match entries.iter().find(|e| e.path == program) {
+            Some(e) => e,
+            None => {
+                let real = Some((std::fs::canonicalize(program).ok()?, cxx_driver(program)));
+                entries.iter().find(|e| {
+                    std::fs::canonicalize(&e.path)
+                        .ok()
+                        .map(|r| (r, cxx_driver(&e.path)))
+                        == real
+                })?
+            }
+        };
         self.identity_of(e, language).ok().map(|p| p.identity)
     }
 

@@ -249,8 +249,12 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
     // This host's `gcc` is gcc-11; gcc-12 is there only under its full name.
     let gcc = t.path().join("gcc");
     symlink("/usr/bin/gcc-11", &gcc).unwrap();
+    // And so is its `cc`: another name of the same program, merged into gcc's entry.
+    let cc = t.path().join("cc");
+    symlink("/usr/bin/gcc-11", &cc).unwrap();
     let index = Index::build([
         cand("gcc", &gcc),
+        cand("cc", &cc),
         cand(
             "x86_64-linux-gnu-gcc-12",
             "/usr/bin/x86_64-linux-gnu-gcc-12",
@@ -276,6 +280,9 @@ fn the_index_finds_the_clients_compiler_by_identity_whatever_its_name() {
     assert_eq!(index.find(&g11, Language::C).unwrap(), gcc);
     // What a program in the index is (what a 1-3 job by name would run).
     let ran = index.identify(&gcc, Language::C).unwrap();
+    assert!(ran.matches(&g11) && !ran.matches(&g12));
+    // By another name of the same entry (what `resolve` gives for `cc`).
+    let ran = index.identify(&cc, Language::C).unwrap();
     assert!(ran.matches(&g11) && !ran.matches(&g12));
     assert_eq!(
         index.identify(Path::new("/usr/bin/true"), Language::C),

@@ -2,9 +2,10 @@
 //! bytes of `key=value` lines, at most [`MAX_LEN`] bytes.
 //!
 //! distcc 3.4's client reads exactly the reply's elements and closes, so it never sees the
-//! trailer; ours reads whatever already arrived after the reply (the daemon sends the trailer
-//! in the same corked write) and learns what the host can do beyond 3.4 — the protocol 4
-//! handshake that costs no round trip and never fails a compile against a 3.4 daemon.
+//! trailer; ours reads on after the reply until the trailer is whole or the stream ends (the
+//! daemon sends the trailer in the same corked write and closes) and learns what the host can
+//! do beyond 3.4 — the protocol 4 handshake that costs no round trip and never fails a
+//! compile against a 3.4 daemon — and which compiler ran the job (`ran=`).
 //! The keys are listed in docs/protocol-4.md; unknown keys are kept and ignored by callers.
 
 use crate::error::ProtoError;
