@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{OurDaemon, TempDir, free_port, require};
+use super::support::{DEFAULT_COMPILER_NAMES, OurDaemon, TempDir, free_port, require};
 use crate::client::client_support::Sandbox;
 
 /// `distcc-coordinator` on a free loopback port below 32768, killed on drop.
@@ -626,14 +626,7 @@ fn a_daemon_whose_gcc_is_another_compiler_never_gets_the_job() {
     let sb = Sandbox::new("coord-ccid");
     let bin = sb.path().join("host-bin");
     std::fs::create_dir_all(&bin).unwrap();
-    for name in [
-        "gcc",
-        "g++",
-        "cc",
-        "c++",
-        "x86_64-linux-gnu-gcc",
-        "x86_64-linux-gnu-g++",
-    ] {
+    for name in DEFAULT_COMPILER_NAMES {
         std::os::unix::fs::symlink("/usr/bin/gcc-11", bin.join(name)).unwrap();
     }
     let addr = coord.addr();

@@ -15,14 +15,7 @@ use crate::diagnostics::Pump;
 use crate::support::{self, OurDaemon};
 
 /// Every name the test daemon allow-lists by default, and ours: all gcc-11 on this host.
-const DEFAULT_NAMES: &[&str] = &[
-    "gcc",
-    "g++",
-    "cc",
-    "c++",
-    "x86_64-linux-gnu-gcc",
-    "x86_64-linux-gnu-g++",
-];
+const DEFAULT_NAMES: &[&str] = support::DEFAULT_COMPILER_NAMES;
 
 /// A daemon whose every default compiler name is gcc-11, plus `extra` (name, program).
 fn host_with_gcc_11(sb: &Sandbox, extra: &[(&str, &str)]) -> OurDaemon {

@@ -12,6 +12,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+/// Every compiler name a test daemon allow-lists by default.
+pub(crate) const DEFAULT_COMPILER_NAMES: &[&str] = &[
+    "gcc",
+    "g++",
+    "cc",
+    "c++",
+    "x86_64-linux-gnu-gcc",
+    "x86_64-linux-gnu-g++",
+];
+
 pub fn ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
@@ -158,14 +168,7 @@ impl OurDaemon {
                 j
             }
         };
-        for name in [
-            "gcc",
-            "g++",
-            "cc",
-            "c++",
-            "x86_64-linux-gnu-gcc",
-            "x86_64-linux-gnu-g++",
-        ] {
+        for name in DEFAULT_COMPILER_NAMES {
             std::os::unix::fs::symlink("/usr/bin/distcc", allow_dir.join(name)).unwrap();
         }
         if let Some((_, names)) = compilers {
