@@ -3,6 +3,7 @@
 //! bad credential is a clear message and a local compile (never a crash, never plain text),
 //! and a packet capture of a TLS build holds nothing of the source.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -343,7 +344,8 @@ fn ca_file(dir: &Path, name: &str) -> PathBuf {
     p
 }
 
-/// distcc 3.4's distccd on a free loopback port, killed on drop.
+/// distcc 3.4's distccd on a free loopback port, in a process group of its own, killed with
+/// its preforked children on drop.
 struct Distccd34 {
     port: u16,
     child: Child,
@@ -362,6 +364,7 @@ impl Distccd34 {
                 "127.0.0.1",
             ])
             .args(["--port", &port.to_string(), "--log-stderr"])
+            .process_group(0)
             .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -379,7 +382,10 @@ impl Distccd34 {
 
 impl Drop for Distccd34 {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        // The parent alone would leave 3.4's preforked children serving the port.
+        let group = -(self.child.id() as libc::pid_t);
+        // SAFETY: kill(2) on the group `start` created; it touches no memory.
+        unsafe { libc::kill(group, libc::SIGKILL) };
         let _ = self.child.wait();
     }
 }
