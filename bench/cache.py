@@ -19,36 +19,17 @@ as it would have from any earlier build. Printed and written to bench/results/ca
 Everything listens on 127.0.0.1. Run from the repository: python3 bench/cache.py [--jobs N]
 """
 import argparse
-import hashlib
-import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
-import urllib.request
 
 import common
 
 CLIENT34 = "/usr/bin/distcc"
 DAEMON34 = "/usr/bin/distccd"
-
-
-def objects(build):
-    found = {}
-    for dirpath, _, files in os.walk(build):
-        for f in files:
-            if f.endswith(".o"):
-                p = os.path.join(dirpath, f)
-                with open(p, "rb") as fh:
-                    found[os.path.relpath(p, build)] = hashlib.sha256(fh.read()).hexdigest()
-    return found
-
-
-def stats_json(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as r:
-        return json.load(r)
 
 
 def bytes_in(doc):
@@ -74,18 +55,9 @@ def main():
                     "distccd"], cwd=common.ROOT, check=True)
     rel = os.path.join(common.ROOT, "target", "release")
     ours, ours_daemon = os.path.join(rel, "distcc"), os.path.join(rel, "distccd")
-    src = common.corpus("libgit2")
     work = tempfile.mkdtemp(prefix="distcc-bench-cache-")
     os.chmod(work, 0o755)
-    build = os.path.join(work, "build")
-    launcher = os.path.join(work, "launch.sh")
-    with open(launcher, "w") as f:
-        f.write('#!/bin/sh\nexec $LAUNCH "$@"\n')
-    os.chmod(launcher, 0o755)
-    subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                    "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
-                    "-DCMAKE_C_COMPILER=/usr/bin/cc", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}"],
-                   check=True, capture_output=True)
+    build = common.configure_libgit2(work)
     make = ["make", "-C", build, f"-j{args.jobs}"]
     lines = []
 
@@ -100,14 +72,14 @@ def main():
         wall = time.perf_counter() - t
         if p.returncode != 0:
             raise SystemExit(f"{name}: make failed:\n{p.stderr.decode(errors='replace')[-3000:]}")
-        if reference is not None and objects(build) != reference:
+        if reference is not None and common.objects(build) != reference:
             raise SystemExit(f"{name}: objects differ from the local build")
         say(f"{name:<34} wall {wall:7.2f} s")
         return wall
 
     reference = None
     local = run_build("local (gcc, no launcher)", dict(os.environ, LAUNCH=""))
-    reference = objects(build)
+    reference = common.objects(build)
     say(f"  {len(reference)} objects; every build below is compared with these")
     trivial = os.path.join(work, "trivial.c")
     with open(trivial, "w") as f:
@@ -153,10 +125,10 @@ def main():
 
         second = client(os.path.join(work, "client2"))
         hits0, ran0 = log_counts()
-        in0 = bytes_in(stats_json(stats_port))
+        in0 = bytes_in(common.stats_json(stats_port))
         second_wall = run_build("second client (empty local cache)", second)
         hits1, ran1 = log_counts()
-        in1 = bytes_in(stats_json(stats_port))
+        in1 = bytes_in(common.stats_json(stats_port))
         hits, ran = hits1 - hits0, ran1 - ran0
     finally:
         d.stop()

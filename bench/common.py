@@ -1,6 +1,6 @@
 """Shared pieces of the benchmarks: corpus lookup, free ports, daemons on loopback, and CPU
 accounting of daemon processes from /proc. Everything listens on 127.0.0.1 only."""
-import os, signal, socket, subprocess, time
+import hashlib, json, os, signal, socket, subprocess, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TICK = os.sysconf("SC_CLK_TCK")
@@ -102,3 +102,41 @@ def run_sampling(cmd, daemons, env=None, cwd=None):
     if p.returncode != 0:
         raise SystemExit(f"{cmd} failed:\n{err[-3000:]}")
     return wall
+
+
+def objects(build):
+    """Every `.o` under `build`, by its path relative to `build`, as a SHA-256."""
+    found = {}
+    for dirpath, _, files in os.walk(build):
+        for f in files:
+            if f.endswith(".o"):
+                p = os.path.join(dirpath, f)
+                with open(p, "rb") as fh:
+                    found[os.path.relpath(p, build)] = hashlib.sha256(fh.read()).hexdigest()
+    return found
+
+
+def stats_json(port):
+    """distccd's `/json` stats page on loopback."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as r:
+        return json.load(r)
+
+
+LAUNCH_SCRIPT = '#!/bin/sh\nexec $LAUNCH "$@"\n'
+
+
+def configure_libgit2(work, launch_script=LAUNCH_SCRIPT, extra=()):
+    """Configures a libgit2 Release build in `work`/build whose compiles go through the
+    launcher script `work`/launch.sh (`$LAUNCH` empty: the local compiler); returns the
+    build directory."""
+    build = os.path.join(work, "build")
+    launcher = os.path.join(work, "launch.sh")
+    with open(launcher, "w") as f:
+        f.write(launch_script)
+    os.chmod(launcher, 0o755)
+    subprocess.run(["cmake", "-S", corpus("libgit2"), "-B", build, "-DCMAKE_BUILD_TYPE=Release",
+                    "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
+                    "-DCMAKE_C_COMPILER=/usr/bin/cc", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}",
+                    *extra],
+                   check=True, capture_output=True)
+    return build

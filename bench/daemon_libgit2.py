@@ -8,20 +8,10 @@ Usage: bench/daemon_libgit2.py [--rounds N] [--lzo]
 The daemons' CPU is their own utime+stime from /proc (compilers excluded), sampled every
 50 ms; 3.4's pre-forked children are summed. Objects are checked byte-identical to a local
 build after every round, so a fast wrong answer cannot win."""
-import argparse, hashlib, os, shutil, statistics, subprocess, sys, tempfile
+import argparse, os, shutil, statistics, subprocess, sys, tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
-
-
-def objects(build):
-    out = {}
-    for dirpath, _, files in os.walk(build):
-        for f in files:
-            if f.endswith(".o"):
-                p = os.path.join(dirpath, f)
-                out[os.path.relpath(p, build)] = hashlib.sha256(open(p, "rb").read()).hexdigest()
-    return out
 
 
 def main():
@@ -36,21 +26,12 @@ def main():
     client = shutil.which("distcc")
     if not theirs or not client:
         raise SystemExit("Debian's distcc and distccd 3.4 are required (apt-get install distcc)")
-    src = common.corpus("libgit2")
     work = tempfile.mkdtemp(prefix="bench-libgit2-")
     os.chmod(work, 0o755)
-    build = os.path.join(work, "build")
-    launcher = os.path.join(work, "launch.sh")
-    with open(launcher, "w") as f:
-        f.write('#!/bin/sh\nexec $LAUNCH "$@"\n')
-    os.chmod(launcher, 0o755)
-    subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                    "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
-                    "-DCMAKE_C_COMPILER=/usr/bin/cc", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}"],
-                   check=True, capture_output=True)
+    build = common.configure_libgit2(work)
     env = dict(os.environ, LAUNCH="")
     subprocess.run(["make", "-C", build, f"-j{args.jobs}"], env=env, check=True, capture_output=True)
-    reference = objects(build)
+    reference = common.objects(build)
 
     results = {"3.4": [], "ours": []}
     for rnd in range(args.rounds):
@@ -65,7 +46,7 @@ def main():
                 wall = common.run_sampling(["make", "-C", build, f"-j{args.jobs}"], [d], env=env)
             finally:
                 d.stop()
-            if objects(build) != reference:
+            if common.objects(build) != reference:
                 raise SystemExit(f"round {rnd}: {name}'s objects differ from the local build")
             results[name].append((wall, d.cpu_seconds()))
             print(f"round {rnd + 1} {name:>4}: wall {wall:6.2f} s, daemon cpu {d.cpu_seconds():6.2f} s",

@@ -29,8 +29,6 @@ than with LZO. Also printed: the libgit2 wall ratio protocol 4 / protocol 2.
 Usage: bench/protocol4.py [--rounds N] [--jobs N] [--ours DIR] [--out FILE]"""
 import argparse
 import datetime
-import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -38,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
@@ -59,22 +56,6 @@ with open(os.environ["P4_CPU_LOG"], "a") as f:
 _, status = os.waitpid(pid, 0)
 sys.exit(os.waitstatus_to_exitcode(status))
 '''
-
-
-def objects(build):
-    out = {}
-    for dirpath, _, files in os.walk(build):
-        for f in files:
-            if f.endswith(".o"):
-                p = os.path.join(dirpath, f)
-                with open(p, "rb") as fh:
-                    out[os.path.relpath(p, build)] = hashlib.sha256(fh.read()).hexdigest()
-    return out
-
-
-def stats_json(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=10) as r:
-        return json.loads(r.read().decode())
 
 
 def build_once(args, ours, work, build, reference, protocol, measure):
@@ -109,12 +90,12 @@ def build_once(args, ours, work, build, reference, protocol, measure):
         wall = common.run_sampling(["make", "-C", build, f"-j{args.jobs}"], [], env=env)
         # Logs and counters are updated after each reply is sent; the last job's may lag.
         time.sleep(0.3)
-        s = stats_json(stats_port)["counters"]
+        s = common.stats_json(stats_port)["counters"]
     finally:
         d.stop()
     if protocol == 4 and not os.path.isdir(identity):
         shutil.copytree(os.path.join(ddir, "identity"), identity)
-    if objects(build) != reference:
+    if common.objects(build) != reference:
         raise SystemExit(f"protocol {protocol}: objects differ from the local build")
     if s["compile_ok"] != len(reference):
         print(f"note: protocol {protocol}: the daemon compiled {s['compile_ok']} times for "
@@ -144,24 +125,15 @@ def main():
     args = ap.parse_args()
 
     ours = os.path.abspath(args.ours) if args.ours else common.build_ours()
-    src = common.corpus("libgit2")
     work = tempfile.mkdtemp(prefix="bench-p4-")
     os.chmod(work, 0o755)
-    build = os.path.join(work, "build")
-    launcher = os.path.join(work, "launch.sh")
-    with open(launcher, "w") as f:
-        f.write('#!/bin/sh\nexec $LAUNCH "$@"\n')
-    os.chmod(launcher, 0o755)
     with open(os.path.join(work, "measure.py"), "w") as f:
         f.write(MEASURE)
     os.chmod(os.path.join(work, "measure.py"), 0o755)
-    subprocess.run(["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release",
-                    "-DBUILD_TESTS=OFF", "-DBUILD_CLI=OFF", "-DUSE_SSH=OFF", "-DUSE_HTTPS=OFF",
-                    "-DCMAKE_C_COMPILER=/usr/bin/cc", f"-DCMAKE_C_COMPILER_LAUNCHER={launcher}"],
-                   check=True, capture_output=True)
+    build = common.configure_libgit2(work)
     subprocess.run(["make", "-C", build, f"-j{args.jobs}"], env=dict(os.environ, LAUNCH=""),
                    check=True, capture_output=True)
-    reference = objects(build)
+    reference = common.objects(build)
 
     runs = {1: [], 2: [], 4: []}
     lines = []
