@@ -8,6 +8,13 @@
 #                                         BuildGrid's CAS, Action Cache, Execution and Bots
 #                                         services (instance "main") on 127.0.0.1:PORT
 #   scripts/buildgrid.sh down DIR         stop both
+#   scripts/buildgrid.sh token SECRET_FILE [SECONDS]
+#                                         print an HS256 JWT signed with the secret (for the
+#                                         engine's JWT authorization), valid SECONDS (3600)
+#
+# `up` serves TLS when DISTCC_BUILDGRID_TLS_CERT and DISTCC_BUILDGRID_TLS_KEY name a PEM
+# certificate and key, and checks JWT bearer tokens when DISTCC_BUILDGRID_JWT_SECRET names a
+# file holding the HS256 secret.
 #
 # BuildGrid ships no worker: `distcc-reapi worker` (with a distccd) is ours. A fresh database
 # each run matters: a server restarted on an old one waits for the bots it remembers.
@@ -36,6 +43,15 @@ install() {
     "$VENV/bin/pip" install -q 'buildgrid==0.9.1'
 }
 
+token() { # SECRET_FILE [SECONDS]
+    install
+    "$VENV/bin/python" - "$1" "${2:-3600}" <<'PY'
+import sys, time, jwt
+secret = open(sys.argv[1], encoding="utf-8").read().strip()
+print(jwt.encode({"sub": "distcc", "exp": int(time.time()) + int(sys.argv[2])}, secret, algorithm="HS256"))
+PY
+}
+
 wait_port() { # PORT SECONDS
     for _ in $(seq 1 $(($2 * 10))); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
@@ -61,13 +77,28 @@ up() {
     as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$pgport" -U postgres bgd
     db="postgresql+psycopg://postgres@127.0.0.1:$pgport/bgd"
     "$BGD" migrate apply "$db" >"$dir/migrate.log" 2>&1
+    if [ -n "${DISTCC_BUILDGRID_TLS_CERT:-}" ]; then
+        channel="    insecure-mode: false
+    credentials:
+      tls-server-key: $DISTCC_BUILDGRID_TLS_KEY
+      tls-server-cert: $DISTCC_BUILDGRID_TLS_CERT"
+    else
+        channel="    insecure-mode: true"
+    fi
+    if [ -n "${DISTCC_BUILDGRID_JWT_SECRET:-}" ]; then
+        auth="  method: jwt
+  algorithm: hs256
+  secret: $DISTCC_BUILDGRID_JWT_SECRET"
+    else
+        auth="  method: none"
+    fi
     cat >"$dir/bgd.yml" <<EOF
 server:
   - !channel
     address: "127.0.0.1:$port"
-    insecure-mode: true
+$channel
 authorization:
-  method: none
+$auth
 connections:
   - !sql-connection &sql
     connection-string: $db
@@ -92,7 +123,7 @@ schedulers:
     bot-poll-interval: 0.2
     poll-interval: 0.2
     property-set: !dynamic-property-set
-      match-property-keys: [distcc-compiler, distcc-target, distcc-identity, distcc-pool]
+      match-property-keys: [distcc-fingerprint, distcc-target, distcc-pool]
     assigners:
       - !priority-age-assigner
         count: 1
@@ -142,5 +173,6 @@ case "${1:-}" in
 install) install ;;
 up) shift; up "$@" ;;
 down) shift; down "$@" ;;
-*) echo "usage: $0 install | up DIR PORT PGPORT | down DIR" >&2; exit 2 ;;
+token) shift; token "$@" ;;
+*) echo "usage: $0 install | up DIR PORT PGPORT | down DIR | token SECRET_FILE [SECONDS]" >&2; exit 2 ;;
 esac

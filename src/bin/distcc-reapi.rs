@@ -1,8 +1,8 @@
 //! `distcc-reapi`: the REAPI side of distcc, kept out of the lean `distcc` client.
 //!
-//! - `distcc-reapi submit reapi://HOST:PORT/INSTANCE`: run by `distcc` for a `reapi://` host,
+//! - `distcc-reapi submit reapi://HOST:PORT/INSTANCE[,tls]`: run by `distcc` for a `reapi://` host,
 //!   with the distcc request on standard input and the reply on standard output.
-//! - `distcc-reapi worker --engine reapi://HOST:PORT/INSTANCE [--daemon HOST:PORT]
+//! - `distcc-reapi worker --engine reapi://HOST:PORT/INSTANCE[,tls] [--daemon HOST:PORT]
 //!   [--bots N] [--compiler NAME]… [--property KEY=VALUE]…`: bots of an engine whose jobs a
 //!   distccd runs.
 
@@ -10,8 +10,8 @@ use std::process::ExitCode;
 
 fn usage() -> ExitCode {
     eprintln!(
-        "usage: distcc-reapi submit reapi://HOST:PORT/INSTANCE\n       \
-         distcc-reapi worker --engine reapi://HOST:PORT/INSTANCE [--daemon HOST:PORT] \
+        "usage: distcc-reapi submit reapi://HOST:PORT/INSTANCE[,tls]\n       \
+         distcc-reapi worker --engine reapi://HOST:PORT/INSTANCE[,tls] [--daemon HOST:PORT] \
          [--bots N] [--compiler NAME]... [--property KEY=VALUE]..."
     );
     ExitCode::from(2)
@@ -82,5 +82,6 @@ fn worker_config(args: &[String]) -> Result<reapi::worker::Config, String> {
         compilers,
         properties,
         id: format!("distcc-{}-{}", host.trim(), std::process::id()),
+        credentials: reapi::endpoint::Credentials::from_env(),
     })
 }

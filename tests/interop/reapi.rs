@@ -43,6 +43,11 @@ struct Engine {
 impl Engine {
     /// None when the engine cannot be had here (a failure under `CI=true`).
     fn start() -> Option<Engine> {
+        Engine::start_env(&[])
+    }
+
+    /// As `start`, with `env` for `scripts/buildgrid.sh up` (TLS, JWT: see the script).
+    fn start_env(env: &[(&str, &Path)]) -> Option<Engine> {
         if !require(&["runuser", "bash"]) {
             return None;
         }
@@ -59,6 +64,7 @@ impl Engine {
             .arg("up")
             .arg(dir.path())
             .args([port.to_string(), pgport.to_string()])
+            .envs(env.iter().copied())
             .output()
             .expect("running scripts/buildgrid.sh");
         let engine = Engine { dir, port };
@@ -476,4 +482,342 @@ fn reapi_libgit2_release_identical_then_a_clean_rebuild_from_the_action_cache() 
         "the clean rebuild ran jobs the Action Cache should have served"
     );
     eprintln!("libgit2 Release through BuildGrid: {n} objects identical; rebuild all from the AC");
+}
+
+/// `program -O2 -c SRC -o OUT` run here, in SRC's directory.
+fn local_with(program: &str, src: &Path, out: &Path) -> Vec<u8> {
+    let st = Command::new(program)
+        .args(["-O2", "-c"])
+        .arg(src)
+        .arg("-o")
+        .arg(out)
+        .current_dir(src.parent().unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success(), "{program}");
+    std::fs::read(out).unwrap()
+}
+
+/// The Action pins the compiler's protocol 4 identity, and the worker's distccd checks it.
+/// The client's `gcc` is first gcc-12, then gcc-11 under the same name (an upgrade or a
+/// downgrade in place). The worker offers both (`--compiler gcc --compiler gcc-11`), but its
+/// distccd allow-lists gcc-12 only. The gcc-11 compile must not be served by the Action
+/// Cache entry of the gcc-12 one (another fingerprint, another Action), and when the worker
+/// takes it, distccd refuses it (`RSLT 300`: no compiler with that fingerprint) instead of
+/// running its own `gcc`: the lease fails, and the client compiles locally with gcc-11.
+#[test]
+fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compiler() {
+    let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    if !require(&["distcc", "gcc-12", "gcc-11"]) {
+        return;
+    }
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    let work = TempDir::new("reapi-identity");
+    let allow = work.path().join("allow");
+    let bin11 = work.path().join("bin11");
+    std::fs::create_dir(&allow).unwrap();
+    std::fs::create_dir(&bin11).unwrap();
+    // The daemon's allow-list: `gcc` only, which is gcc-12 on its PATH.
+    for name in ["gcc", "x86_64-linux-gnu-gcc"] {
+        std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(name)).unwrap();
+    }
+    std::os::unix::fs::symlink("/usr/bin/gcc-11", bin11.join("gcc")).unwrap();
+    let daemon = Daemon::start_env(
+        Impl::Ours,
+        2,
+        &["--allowed-compilers", allow.to_str().unwrap()],
+        &[("DISTCCD_PATH", "/usr/bin:/bin".as_ref())],
+    );
+    let log = work.path().join("worker.log");
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
+        .args(["worker", "--engine", &engine.url()])
+        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
+        .args(["--bots", "1", "--compiler", "gcc", "--compiler", "gcc-11"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let worker_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let src = work.path().join("u.c");
+    std::fs::write(&src, "int scale(int x) { return x * 3 + 1; }\n").unwrap();
+    let out = work.path().join("u.o");
+    let gcc12 = local_with("gcc-12", &src, &work.path().join("local12.o"));
+    let gcc11 = local_with("gcc-11", &src, &work.path().join("local11.o"));
+    assert_ne!(gcc12, gcc11, "gcc-11 and gcc-12 make the same object here");
+    let state = work.path().join("state");
+
+    // gcc-12 as `gcc`: run by the worker.
+    let said = distcc(&engine.url(), &state, &[], &src, &out);
+    assert!(
+        !said.contains("running locally"),
+        "{said}\n{}",
+        worker_log()
+    );
+    assert!(std::fs::read(&out).unwrap() == gcc12);
+    wait_for("the daemon's log", 10, || served(&daemon) >= 1);
+    let ran = served(&daemon);
+
+    // gcc-11 as `gcc`, the same command in the same directory: not the cached gcc-12
+    // object, and never run by the daemon's gcc-12.
+    std::fs::remove_file(&out).unwrap();
+    let path11 = format!("{}:/usr/bin:/bin", bin11.display());
+    let said = distcc(
+        &engine.url(),
+        &state,
+        &[("PATH", path11.as_str()), ("DISTCC_REAPI_TIMEOUT", "60")],
+        &src,
+        &out,
+    );
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert!(
+        !said.contains("served from the action cache"),
+        "another compiler got the Action Cache's entry: {said}"
+    );
+    assert!(said.contains("running locally"), "{said}");
+    assert!(
+        std::fs::read(&out).unwrap() == gcc11,
+        "the gcc-11 compile did not give gcc-11's object: {said}"
+    );
+    assert!(
+        worker_log().contains("RSLT 300"),
+        "the worker's distccd did not refuse the lease: {}",
+        worker_log()
+    );
+    assert_eq!(served(&daemon), ran, "the daemon ran the gcc-11 job");
+}
+
+/// A CA and a certificate it signed for 127.0.0.1 (ECDSA P-256, rcgen): `(ca.pem, cert.pem,
+/// cert.key)` in `dir`, the files named after `tag`.
+fn certificates(dir: &Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, format!("{tag} CA"));
+    let ca_cert = p.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(p, ca_key);
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    p.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+    let cert = p.signed_by(&key, &issuer).unwrap();
+    let names = [
+        dir.join(format!("{tag}-ca.pem")),
+        dir.join(format!("{tag}.pem")),
+        dir.join(format!("{tag}.key")),
+    ];
+    std::fs::write(&names[0], ca_cert.pem()).unwrap();
+    std::fs::write(&names[1], cert.pem()).unwrap();
+    std::fs::write(&names[2], key.serialize_pem()).unwrap();
+    let [a, b, c] = names;
+    (a, b, c)
+}
+
+/// `reapi://…,tls` against BuildGrid serving TLS (certificates made here) and checking JWT
+/// bearer tokens (HS256, minted by `scripts/buildgrid.sh token`): the worker and the client
+/// with the CA and a good token compile on the engine, identical to local; a pin works as a
+/// CA does; a wrong token, no token, and a certificate from another CA each end in a clear
+/// message and a local compile, never a plain-text retry.
+#[test]
+fn reapi_over_tls_with_a_bearer_token_and_each_bad_credential_falls_back() {
+    let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    let work = TempDir::new("reapi-tls");
+    let (ca, cert, key) = certificates(work.path(), "engine");
+    let (other_ca, _, _) = certificates(work.path(), "other");
+    let secret = work.path().join("jwt.secret");
+    std::fs::write(&secret, "a-secret-of-at-least-thirty-two-bytes-for-hs256\n").unwrap();
+    let Some(engine) = Engine::start_env(&[
+        ("DISTCC_BUILDGRID_TLS_CERT", &cert),
+        ("DISTCC_BUILDGRID_TLS_KEY", &key),
+        ("DISTCC_BUILDGRID_JWT_SECRET", &secret),
+    ]) else {
+        return;
+    };
+    let minted = Command::new("bash")
+        .arg(script())
+        .args(["token"])
+        .arg(&secret)
+        .output()
+        .unwrap();
+    assert!(minted.status.success(), "{minted:?}");
+    let token_file = work.path().join("token");
+    std::fs::write(&token_file, &minted.stdout).unwrap();
+    let url = format!("{},tls", engine.url());
+    let daemon = Daemon::start(Impl::Ours, 2);
+    let log = work.path().join("worker.log");
+    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
+        .args(["worker", "--engine", &url])
+        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
+        .args(["--bots", "1", "--compiler", "gcc"])
+        .env("DISTCC_TLS_CA", &ca)
+        .env("DISTCC_REAPI_TOKEN_FILE", &token_file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let worker_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let src = work.path().join("t.c");
+    std::fs::write(&src, "int twice(int x) { return 2 * x; }\n").unwrap();
+    let (ours, theirs) = (work.path().join("t.o"), work.path().join("local.o"));
+    local(&src, &theirs);
+    let local_obj = std::fs::read(&theirs).unwrap();
+    let (ca_s, other_s, token_s) = (
+        ca.to_str().unwrap(),
+        other_ca.to_str().unwrap(),
+        token_file.to_str().unwrap(),
+    );
+    let pin = tls::fingerprint(&tls::load_certs(&cert, "the engine's certificate").unwrap()[0]);
+    let mut state_n = 0;
+    let mut run = |env: &[(&str, &str)]| {
+        state_n += 1;
+        let _ = std::fs::remove_file(&ours);
+        let said = distcc(
+            &url,
+            &work.path().join(format!("state{state_n}")),
+            env,
+            &src,
+            &ours,
+        );
+        assert!(std::fs::read(&ours).unwrap() == local_obj, "{said}");
+        said
+    };
+
+    // The CA and a good token: compiled by the worker through the engine.
+    let said = run(&[
+        ("DISTCC_TLS_CA", ca_s),
+        ("DISTCC_REAPI_TOKEN_FILE", token_s),
+    ]);
+    assert!(
+        !said.contains("running locally"),
+        "{said}\nworker: {}",
+        worker_log()
+    );
+    wait_for("the daemon's log", 10, || served(&daemon) >= 1);
+    // The pin instead of the CA (served from the Action Cache now: the TLS and the token
+    // are what is tested).
+    let said = run(&[
+        ("DISTCC_TLS_PIN", pin.as_str()),
+        ("DISTCC_REAPI_TOKEN_FILE", token_s),
+    ]);
+    assert!(!said.contains("running locally"), "{said}");
+    // A wrong token, and none: the engine refuses; compiled here.
+    let said = run(&[
+        ("DISTCC_TLS_CA", ca_s),
+        ("DISTCC_REAPI_TOKEN", "not.a.token"),
+    ]);
+    assert!(said.contains("running locally"), "{said}");
+    assert!(said.contains("Unauthenticated"), "{said}");
+    let said = run(&[("DISTCC_TLS_CA", ca_s)]);
+    assert!(said.contains("running locally"), "{said}");
+    // Another CA: the handshake fails, with a message saying so; compiled here.
+    let said = run(&[
+        ("DISTCC_TLS_CA", other_s),
+        ("DISTCC_REAPI_TOKEN_FILE", token_s),
+    ]);
+    assert!(said.contains("running locally"), "{said}");
+    assert!(said.to_lowercase().contains("certificate"), "{said}");
+    let _ = worker.kill();
+    let _ = worker.wait();
+    assert_eq!(served(&daemon), 1, "worker: {}", worker_log());
+}
+
+/// The engine stopped in the middle of a `make -j4` of 24 files through it: the compiles in
+/// flight on the engine and those after it all fall back (the stream breaks, or the engine
+/// refuses connections), every object is identical to a local build, the build succeeds,
+/// and it ends well within the deadline (nothing waits on a dead engine).
+#[test]
+fn reapi_the_engine_stopped_mid_build_every_compile_falls_back_and_nothing_hangs() {
+    let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
+    if !require(&["make"]) {
+        return;
+    }
+    let Some(engine) = Engine::start() else {
+        return;
+    };
+    let daemon = Daemon::start(Impl::Ours, 2);
+    let work = TempDir::new("reapi-stopped");
+    let worker = Worker::start(&engine, &daemon, work.path());
+    let srcdir = work.path().join("src");
+    std::fs::create_dir(&srcdir).unwrap();
+    let n = 24;
+    let mut objects = Vec::new();
+    for i in 0..n {
+        let body: String = (0..150)
+            .map(|j| {
+                format!(
+                    "int g{i}_{j}(int x) {{ int s = 0; for (int k = 0; k < x; k++) s += k * {j} ^ {i}; return s; }}\n"
+                )
+            })
+            .collect();
+        std::fs::write(srcdir.join(format!("m{i}.c")), body).unwrap();
+        objects.push(format!("m{i}.o"));
+    }
+    std::fs::write(
+        srcdir.join("Makefile"),
+        format!(
+            "all: {objs}\n%.o: %.c\n\t$(CC) -O2 -c $< -o $@\n",
+            objs = objects.join(" ")
+        ),
+    )
+    .unwrap();
+    let make_log = work.path().join("make.log");
+    let started = Instant::now();
+    let mut make = Command::new("make")
+        .args(["-j4", "-k"])
+        .arg(format!("CC={} gcc", env!("CARGO_BIN_EXE_distcc")))
+        .current_dir(&srcdir)
+        .env("DISTCC_HOSTS", engine.url())
+        .env("DISTCC_DIR", work.path().join("state"))
+        .env("DISTCC_VERBOSE", "1")
+        .env("DISTCC_REAPI_TIMEOUT", "60")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&make_log).unwrap())
+        .spawn()
+        .unwrap();
+    // Some objects made through the engine, the rest still to come: stop it.
+    wait_for("the first objects", 120, || served(&daemon) >= 3);
+    engine.stop();
+    let stopped_at = started.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(st) = make.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = make.kill();
+            let _ = make.wait();
+            panic!(
+                "make still running 120 s after the engine stopped: {}",
+                std::fs::read_to_string(&make_log).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let said = std::fs::read_to_string(&make_log).unwrap_or_default();
+    assert!(status.success(), "make failed: {said}");
+    drop(worker);
+    for o in &objects {
+        let src = srcdir.join(o).with_extension("c");
+        let theirs = work.path().join(format!("local-{o}"));
+        local(&src, &theirs);
+        assert!(
+            std::fs::read(srcdir.join(o)).unwrap() == std::fs::read(&theirs).unwrap(),
+            "{o}: object differs from a local build"
+        );
+    }
+    let remote = served(&daemon);
+    let fell_back = said.matches("running locally").count();
+    assert!(
+        remote >= 3 && fell_back >= 1,
+        "ran remotely {remote}, fell back {fell_back}: {said}"
+    );
+    eprintln!(
+        "engine stopped at {stopped_at:?}: {remote} compiles on the engine, {fell_back} fell back; make took {:?}",
+        started.elapsed()
+    );
 }

@@ -304,13 +304,18 @@ impl Client<'_> {
         // lacks this compiler (`RSLT 3xx`) is skipped. Also wanted by a 1-3 job to a host not
         // known yet: if our daemon runs it, its advertisement names the compiler that ran
         // (`ran=`), which `remote` compares with this (a cache hit: a few `stat`s).
-        let identity = if cfg.max_protocol >= 4
+        // An REAPI engine needs it whatever the protocol: its Action pins the compiler.
+        let identity = if (cfg.max_protocol >= 4
             && candidates.iter().any(|h| {
                 matches!(
                     h.transport,
                     hosts::Transport::Tcp { .. } | hosts::Transport::Ssh { .. }
                 )
-            }) {
+            }))
+            || candidates
+                .iter()
+                .any(|h| matches!(h.transport, hosts::Transport::Reapi { .. }))
+        {
             self.compiler_identity(compiler, &job, &dirs.top)
         } else {
             Vec::new()

@@ -267,13 +267,16 @@ fn parse_host(word: &str) -> Result<Host, &'static str> {
             return Err("an REAPI engine is reapi://HOST:PORT[/INSTANCE]");
         }
         let (lzo, cpp, down, tls) = take_options(&word[end..])?;
-        if tls {
-            return Err("an REAPI engine takes no ,tls: its channel is distcc-reapi's");
-        }
         return Ok(Host {
             spec,
             transport: Transport::Reapi {
-                url: url.to_owned(),
+                // `distcc-reapi` reads `,tls` in the address (its channel's TLS, checked
+                // with the DISTCC_TLS_* variables as for a `,tls` host).
+                url: if tls {
+                    format!("{url},tls")
+                } else {
+                    url.to_owned()
+                },
             },
             // The engine queues; this bounds what one machine has in flight to it.
             slots: 16,

@@ -144,6 +144,14 @@ fn an_reapi_engine_is_one_entry_with_its_instance() {
     assert_eq!(l.hosts[0].lock_stem(), "reapi_127.0.0.1_8980_main");
     assert!(parse("reapi://nohostport", "test").is_err());
     assert!(parse("reapi://h:1/i,lzo,cpp", "test").unwrap().hosts[0].cpp);
+    // TLS to the engine: the address distcc-reapi gets says so.
+    let l = parse("reapi://h:1/i,tls", "test").unwrap();
+    assert_eq!(
+        l.hosts[0].transport,
+        Transport::Reapi {
+            url: "reapi://h:1/i,tls".into()
+        }
+    );
 }
 
 #[test]

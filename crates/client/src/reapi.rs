@@ -4,11 +4,15 @@
 //! does, and does the gRPC itself; so this client links no gRPC and no async runtime, and a
 //! compile to a plain host pays nothing for REAPI.
 //!
+//! The job's compiler identity (protocol 4's `CCID`) goes in `DISTCC_CCID`: the Action
+//! pins it, so the engine's worker runs that compiler or none.
+//!
 //! The program exits without a reply when the engine cannot be used (unreachable, no
 //! worker in `DISTCC_REAPI_TIMEOUT`, …); its message becomes the communication failure,
 //! which falls back and backs the host off as for any host. What it leaves to others: the
 //! protocol (`remote`), the Action (crate `distcc-reapi`).
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -19,6 +23,10 @@ use crate::log::Log;
 use crate::remote::{Attempt, CommFailure};
 use crate::ssh::{Messages, one_line};
 use crate::transport::Stream;
+
+/// The variable that hands the program the job's compiler identity (protocol 4's `CCID`
+/// text, `ccid::for_job`): the Action's platform pins its fingerprint and target.
+const CCID_VAR: &str = "DISTCC_CCID";
 
 /// How long the program may take to exit once the exchange is over before it is killed.
 const EXIT_WAIT: Duration = Duration::from_secs(5);
@@ -35,6 +43,7 @@ fn program() -> PathBuf {
 /// Runs one job on the engine at `url`: `exchange` speaks the protocol over the stream.
 pub fn attempt(
     url: &str,
+    ccid: &[u8],
     io_timeout: Duration,
     log: &Log,
     exchange: &mut dyn FnMut(&Stream) -> Attempt,
@@ -43,6 +52,10 @@ pub fn attempt(
     log.debug(format_args!("running {} submit {url}", program.display()));
     let mut cmd = Command::new(&program);
     cmd.args(["submit", url]).stderr(Output::Pipe);
+    // The compiler's identity, which the Action pins (the program refuses a job without).
+    if !ccid.is_empty() {
+        cmd.env(CCID_VAR, std::ffi::OsStr::from_bytes(ccid));
+    }
     let (mut child, sock) = match cmd.spawn_connected() {
         Ok(x) => x,
         Err(e) => {

@@ -266,7 +266,7 @@ fn attempt_as(
             )
         }
         Transport::Reapi { url } => {
-            crate::reapi::attempt(url, link.io_timeout, link.log, &mut |s| {
+            crate::reapi::attempt(url, link.ccid, link.io_timeout, link.log, &mut |s| {
                 ex.progress.connecting();
                 ex.run(s)
             })

@@ -148,18 +148,22 @@ no hosts, with a warning. Nothing is looked up unless the list holds such a name
                     "Over ssh, running COMMAND instead of distccd.",
                 ),
                 item(
-                    "reapi://HOST:PORT[/INSTANCE][,lzo]",
+                    "reapi://HOST:PORT[/INSTANCE][,lzo][,tls]",
                     "A Remote Execution API (REAPI v2) engine such as BuildGrid, instance \
 INSTANCE: each job becomes an Action (the preprocessed source as its input root, the \
-server's command line, a platform property distcc-compiler pinning the compiler's \
-family, version and target), looked up in the Action Cache first, then executed by a \
+server's command line, platform properties distcc-fingerprint and distcc-target pinning \
+the compiler's protocol 4 identity, so a compiler changed under the same name is another \
+Action), looked up in the Action Cache first, then executed by a \
 worker of the engine (distcc-reapi worker beside a distccd). distcc runs distcc-reapi \
 submit (beside it, else on PATH) for these jobs, so a compile to a plain host links no \
 gRPC. Up to 16 jobs at once; a job no worker takes within DISTCC_REAPI_TIMEOUT, or an \
 engine that cannot be reached, falls back like any failed host. With ,cpp (pump mode) or \
 DISTCC_IDENTICAL_DEBUG's source route, the job's file list is the input root at the \
 client's paths and its directory the working directory, so -g objects are identical to a \
-local build. Plain gRPC only (no TLS or credentials yet).",
+local build. With ,tls the engine is reached over TLS, checked with DISTCC_TLS_CA or \
+DISTCC_TLS_PIN (and DISTCC_TLS_CERT/DISTCC_TLS_KEY for a client certificate) as for a \
+,tls host, and a bearer token from DISTCC_REAPI_TOKEN or DISTCC_REAPI_TOKEN_FILE is sent \
+as authorization: Bearer on every call (never without ,tls).",
                 ),
                 item(",lzo", "Compress with LZO (protocol 2)."),
                 item(
@@ -282,6 +286,14 @@ local build. Plain gRPC only (no TLS or credentials yet).",
                 item(
                     "DISTCC_REAPI_DEBUG",
                     "Set: distcc-reapi says when a result came from the Action Cache (in distcc's debug log).",
+                ),
+                item(
+                    "DISTCC_REAPI_TOKEN",
+                    "A bearer token for reapi://...,tls engines (sent as authorization: Bearer TOKEN, e.g. a JWT BuildGrid checks); never sent without ,tls.",
+                ),
+                item(
+                    "DISTCC_REAPI_TOKEN_FILE",
+                    "A file whose first line is that token (DISTCC_REAPI_TOKEN wins when both are set).",
                 ),
                 item(
                     "DISTCC_SSH_PERSIST",
@@ -877,15 +889,18 @@ pub static DISTCC_REAPI: Page = Page {
 distcc-reapi submit is run by distcc(1) for a reapi:// host; it is not meant to be run by \
 hand. It reads one distcc request on its standard input, makes it an REAPI v2 Action (the \
 preprocessed source, or a protocol 3 request's files, as the input root, the command line, the platform \
-property distcc-compiler = FAMILY|VERSION|TARGET of the compiler), asks the engine's Action \
+properties distcc-fingerprint and distcc-target of the compiler's protocol 4 identity, \
+which distcc passes in DISTCC_CCID), asks the engine's Action \
 Cache, uploads only the blobs the engine lacks, executes the Action (waiting at most \
 DISTCC_REAPI_TIMEOUT seconds, then cancelling it) and writes the distcc reply on its \
 standard output. When the engine cannot be used it says why on standard error and exits \
 without a reply, and distcc falls back as for any failed host. \
 distcc-reapi worker joins the engine as --bots bot sessions of the Remote Workers API \
-(as BuildGrid speaks it), advertising distcc-compiler for each --compiler, and hands each \
-job to the distccd at --daemon as a plain distcc request, so every check of that daemon \
-(allowed compilers, command-line policy, caps, sandbox, --jobs) applies; the outputs go \
+(as BuildGrid speaks it), advertising distcc-fingerprint and distcc-target for each --compiler and language, \
+and hands each job to the distccd at --daemon as a protocol 4 request carrying the \
+Action's compiler identity, so every check of that daemon (allowed compilers by \
+identity, command-line policy, caps, sandbox, --jobs) applies and a job is never run by \
+another compiler (a refusal fails the lease, and the client compiles locally); the outputs go \
 to the engine's CAS and the result back with the lease.",
     options: tables::DISTCC_REAPI,
     style: Style::Gnu,
@@ -906,6 +921,18 @@ to the engine's CAS and the result back with the lease.",
                 item(
                     "DISTCC_REAPI_DEBUG",
                     "submit: say on standard error whether the result came from the Action Cache, and the bytes sent and received.",
+                ),
+                item(
+                    "DISTCC_TLS_CA, DISTCC_TLS_PIN, DISTCC_TLS_CERT, DISTCC_TLS_KEY",
+                    "For an engine address ending in ,tls (submit and worker): the CA file that issued the engine's certificate, or its SHA-256 pin; a client certificate and key.",
+                ),
+                item(
+                    "DISTCC_REAPI_TOKEN, DISTCC_REAPI_TOKEN_FILE",
+                    "submit and worker: a bearer token (or a file whose first line is one) sent as authorization: Bearer on every call to a ,tls engine; with a plain engine it is refused, never sent.",
+                ),
+                item(
+                    "DISTCC_CCID",
+                    "submit: the job's compiler identity (protocol 4's CCID text), which distcc sets; the Action's platform pins its fingerprint and target (distcc-fingerprint, distcc-target), and the Command carries it for the worker's distccd. A job without it is refused (distcc compiles locally).",
                 ),
                 item(
                     "DISTCC_PROTOCOL",

@@ -2,10 +2,10 @@
 //! a cap. Blobs up to [`BATCH_LIMIT`] go in batch calls; larger ones over ByteStream in
 //! [`CHUNK`]-sized pieces (gRPC's default message cap is 4 MiB).
 
+use crate::endpoint::Conn as Channel;
 use bazel_remote_apis::google::bytestream::byte_stream_client::ByteStreamClient;
 use bazel_remote_apis::google::bytestream::{ReadRequest, WriteRequest};
 use sha2::{Digest as _, Sha256};
-use tonic::transport::Channel;
 
 use crate::re::content_addressable_storage_client::ContentAddressableStorageClient;
 use crate::re::{
@@ -52,7 +52,7 @@ pub struct Cas {
 }
 
 fn status(what: &str, s: tonic::Status) -> String {
-    format!("{what}: {} {}", s.code(), s.message())
+    format!("{what}: {:?}: {}", s.code(), s.message())
 }
 
 impl Cas {

@@ -36,5 +36,3 @@ pub const DOTD_NAME: &str = "distcc.d";
 /// The Command environment variable that marks a protocol 3 job (its input root is the
 /// client's file list, its working directory the client's).
 pub const PROTOCOL_VAR: &str = "DISTCC_PROTOCOL";
-/// The platform property that pins the compiler (`NAME|VERSION LINE|TARGET`).
-pub const COMPILER_KEY: &str = "distcc-compiler";

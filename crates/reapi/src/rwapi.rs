@@ -123,11 +123,11 @@ pub struct UpdateBotSessionRequest {
 /// The `Bots` service's two calls.
 #[derive(Debug, Clone)]
 pub struct BotsClient {
-    inner: tonic::client::Grpc<tonic::transport::Channel>,
+    inner: tonic::client::Grpc<crate::endpoint::Conn>,
 }
 
 impl BotsClient {
-    pub fn new(channel: tonic::transport::Channel) -> BotsClient {
+    pub fn new(channel: crate::endpoint::Conn) -> BotsClient {
         BotsClient {
             inner: tonic::client::Grpc::new(channel),
         }

@@ -5,7 +5,9 @@
 //! becomes:
 //! - the input root: one file, [`SOURCE_NAME`], the preprocessed source;
 //! - the Command: the request's argv as sent to a daemon, output path [`OBJECT_NAME`];
-//! - the platform: [`COMPILER_KEY`] = the compiler's identity, plus `DISTCC_REAPI_PROPERTIES`.
+//! - the platform: the compiler's fingerprint and target (protocol 4's identity, which the
+//!   client passes in `DISTCC_CCID`; [`crate::identity`]), plus `DISTCC_REAPI_PROPERTIES`;
+//!   the whole identity also goes in the Command's environment for the worker's distccd.
 //!
 //! Then: Action Cache first; `FindMissingBlobs` and uploads of only what is missing;
 //! `Execute`, waited for at most `DISTCC_REAPI_TIMEOUT` seconds (a job no worker takes ends
@@ -25,11 +27,13 @@ use std::time::{Duration, Instant};
 use bazel_remote_apis::google::longrunning::CancelOperationRequest;
 use bazel_remote_apis::google::longrunning::operation;
 use bazel_remote_apis::google::longrunning::operations_client::OperationsClient;
+use identity::Identity;
 use prost::Message;
 use proto::{Limits, Reply, Token, Version};
 
 use crate::cas::{self, Cas};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Credentials, Endpoint};
+use crate::identity::CCID_VAR;
 use crate::re::action_cache_client::ActionCacheClient;
 use crate::re::execution_client::ExecutionClient;
 use crate::re::{
@@ -37,7 +41,7 @@ use crate::re::{
     GetActionResultRequest, Platform, platform,
 };
 use crate::tree::{self, Entry};
-use crate::{COMPILER_KEY, DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
+use crate::{DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
 
 /// The default wait for an Execute, in seconds (`DISTCC_REAPI_TIMEOUT`).
 pub const DEFAULT_TIMEOUT: u64 = 300;
@@ -51,6 +55,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Extra platform properties (`key=value,key=value`).
     pub properties: Vec<(String, String)>,
+    /// TLS trust and the token (`DISTCC_TLS_*`, `DISTCC_REAPI_TOKEN*`).
+    pub credentials: Credentials,
 }
 
 impl Settings {
@@ -70,6 +76,7 @@ impl Settings {
             properties: parse_properties(
                 &std::env::var("DISTCC_REAPI_PROPERTIES").unwrap_or_default(),
             )?,
+            credentials: Credentials::from_env(),
         })
     }
 }
@@ -147,13 +154,13 @@ pub fn read_job(r: &mut dyn Read) -> Result<Job, String> {
 #[allow(deprecated)] // Command.platform: REAPI before 2.2 reads it there
 pub fn action(
     job: &Job,
-    identity: &str,
+    identity: &Identity,
     settings: &Settings,
 ) -> Result<(Digest, cas::Blobs), String> {
-    let mut props = vec![platform::Property {
-        name: COMPILER_KEY.to_owned(),
-        value: identity.to_owned(),
-    }];
+    let mut props: Vec<platform::Property> = crate::identity::platform(identity)
+        .into_iter()
+        .map(|(name, value)| platform::Property { name, value })
+        .collect();
     props.extend(settings.properties.iter().map(|(k, v)| platform::Property {
         name: k.clone(),
         value: v.clone(),
@@ -165,6 +172,11 @@ pub fn action(
     let mut command = Command {
         arguments: job.argv.clone(),
         platform: Some(platform.clone()),
+        // Sorted by name, as REAPI wants (DISTCC_PROTOCOL may follow).
+        environment_variables: vec![crate::re::command::EnvironmentVariable {
+            name: CCID_VAR.to_owned(),
+            value: String::from_utf8_lossy(&identity.encode()).into_owned(),
+        }],
         ..Default::default()
     };
     let (root_d, mut blobs) = match &job.pump {
@@ -223,7 +235,10 @@ pub fn action(
 pub fn run(url: &str, input: &mut dyn Read, output: &mut dyn Write) -> Result<(), String> {
     let settings = Settings::from_env(url)?;
     let job = read_job(&mut BufReader::new(input))?;
-    let identity = crate::identity::of(&job.argv[0])?;
+    let ccid = std::env::var(CCID_VAR).map_err(|_| {
+        format!("no compiler identity from the client ({CCID_VAR}): the engine must know which compiler to run")
+    })?;
+    let identity = Identity::parse(ccid.as_bytes()).map_err(|e| format!("{CCID_VAR}: {e}"))?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -239,10 +254,12 @@ pub fn run(url: &str, input: &mut dyn Read, output: &mut dyn Write) -> Result<()
     w.flush().map_err(|e| format!("writing the reply: {e}"))
 }
 
-async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply, String> {
+async fn execute(settings: &Settings, job: &Job, identity: &Identity) -> Result<Reply, String> {
     let start = Instant::now();
     let deadline = start + settings.timeout;
-    let channel = settings.endpoint.channel(Duration::from_secs(5))?;
+    let channel = settings
+        .endpoint
+        .channel(Duration::from_secs(5), &settings.credentials)?;
     let instance = settings.endpoint.instance.clone();
     let mut cas = Cas::new(channel.clone(), &instance);
     let (action_digest, blobs) = action(job, identity, settings)?;
@@ -268,7 +285,7 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
             return reply;
         }
         Err(s) if s.code() == tonic::Code::NotFound => {}
-        Err(s) => return Err(format!("GetActionResult: {} {}", s.code(), s.message())),
+        Err(s) => return Err(format!("GetActionResult: {:?}: {}", s.code(), s.message())),
     }
     cas.upload_missing(blobs).await?;
 
@@ -288,13 +305,13 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
                 inline_output_files: vec![OBJECT_NAME.to_owned()],
             })
             .await
-            .map_err(|s| format!("Execute: {} {}", s.code(), s.message()))?
+            .map_err(|s| format!("Execute: {:?}: {}", s.code(), s.message()))?
             .into_inner();
         loop {
             let op = match stream.message().await {
                 Ok(Some(op)) => op,
                 Ok(None) => return Err("Execute: the stream ended early".to_owned()),
-                Err(s) => return Err(format!("Execute: {} {}", s.code(), s.message())),
+                Err(s) => return Err(format!("Execute: {:?}: {}", s.code(), s.message())),
             };
             op_name.clone_from(&op.name);
             if !op.done {
@@ -303,9 +320,10 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
             return match op.result {
                 Some(operation::Result::Response(any)) => ExecuteResponse::decode(&any.value[..])
                     .map_err(|e| format!("ExecuteResponse: {e}")),
-                Some(operation::Result::Error(s)) => {
-                    Err(format!("operation failed: code {} {}", s.code, s.message))
-                }
+                Some(operation::Result::Error(s)) => Err(format!(
+                    "operation failed: {}",
+                    status_text(s.code, &s.message)
+                )),
                 None => Err("operation done without a result".to_owned()),
             };
         }
@@ -323,8 +341,8 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
     };
     if let Some(s) = response.status.as_ref().filter(|s| s.code != 0) {
         return Err(format!(
-            "the engine failed the action: code {} {}",
-            s.code, s.message
+            "the engine failed the action: {}",
+            status_text(s.code, &s.message)
         ));
     }
     let result = response.result.ok_or("ExecuteResponse without a result")?;
@@ -336,8 +354,22 @@ async fn execute(settings: &Settings, job: &Job, identity: &str) -> Result<Reply
     reply
 }
 
+/// An operation's status for the log: the code's name, what it means for a distcc job, and
+/// the engine's message (BuildGrid passes a failed lease's code, not its message).
+fn status_text(code: i32, message: &str) -> String {
+    let code = tonic::Code::from_i32(code);
+    let meaning = match code {
+        tonic::Code::Unavailable | tonic::Code::Internal => {
+            " (the workers that took the job could not run it: their logs say why)"
+        }
+        tonic::Code::FailedPrecondition => " (a worker refused the job: its log says why)",
+        _ => "",
+    };
+    format!("{code:?}{meaning} {message}").trim_end().to_owned()
+}
+
 /// Best effort: cancels the operation a timed-out wait was for, so no worker runs it later.
-async fn cancel(channel: tonic::transport::Channel, name: &str) {
+async fn cancel(channel: crate::endpoint::Conn, name: &str) {
     if name.is_empty() {
         return;
     }
@@ -437,10 +469,22 @@ mod tests {
             endpoint: Endpoint::parse("reapi://127.0.0.1:1/main").unwrap(),
             timeout: Duration::from_secs(5),
             properties: vec![],
+            credentials: Credentials::default(),
         };
-        let (a, blobs) = action(&job, "gcc|x|y", &s).unwrap();
-        assert_eq!(action(&job, "gcc|x|y", &s).unwrap().0, a);
-        assert_ne!(action(&job, "gcc|x|z", &s).unwrap().0, a);
+        let id = |fp: char, target: &str| Identity {
+            target: target.into(),
+            version: "12.2.0".into(),
+            fingerprint: fp.to_string().repeat(64),
+            name: "gcc".into(),
+        };
+        let (a, blobs) = action(&job, &id('a', "x86_64-linux-gnu"), &s).unwrap();
+        assert_eq!(action(&job, &id('a', "x86_64-linux-gnu"), &s).unwrap().0, a);
+        // Another compiler under the same name, or another target: another Action.
+        assert_ne!(action(&job, &id('b', "x86_64-linux-gnu"), &s).unwrap().0, a);
+        assert_ne!(
+            action(&job, &id('a', "aarch64-linux-gnu"), &s).unwrap().0,
+            a
+        );
         assert_eq!(blobs.len(), 4);
     }
 }

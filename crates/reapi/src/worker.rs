@@ -9,9 +9,15 @@
 //! reply becomes the `ActionResult` (object, stdout, stderr uploaded to CAS), reported with
 //! the lease `COMPLETED`; a failure to run it at all is reported as the lease's error status.
 //!
-//! The bots advertise [`COMPILER_KEY`] = the identity of each `--compiler` (as
-//! [`crate::identity`] computes it, the same function the submitting side uses), plus any
-//! `--property`; BuildGrid gives a job only to a bot whose properties include the job's.
+//! The bots advertise, as several values of `distcc-fingerprint` and `distcc-target`, the
+//! protocol 4 identity of each `--compiler` for each language ([`crate::identity`]), plus
+//! any `--property`; BuildGrid gives a job only to a bot whose properties include the job's.
+//! The lease goes to the daemon in protocol 4 with the Action's identity as its `CCID`, so
+//! distccd runs the compiler with that fingerprint or none (`RSLT 300`): a lease is never
+//! run by another compiler of the same name. A refusal is the lease's status, by class:
+//! the host's or the compiler's (1xx, 3xx) `UNAVAILABLE`, which BuildGrid retries (perhaps
+//! on another worker) a few times before failing the operation; the request's (2xx)
+//! `FAILED_PRECONDITION`, at once. Either way the submitting client compiles locally.
 
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -24,13 +30,14 @@ use proto::{Limits, Reply, RequestHead, Token, Version};
 
 use crate::cas::{self, Cas};
 use crate::endpoint::Endpoint;
+use crate::identity::{CCID_VAR, FINGERPRINT_KEY, TARGET_KEY};
 use crate::re::{Action, ActionResult, Command, Digest, Directory, OutputFile};
 use crate::rwapi::{
     BotSession, BotStatus, BotsClient, CreateBotSessionRequest, KeyValue, LeaseState,
     UpdateBotSessionRequest, Worker,
 };
 use crate::tree::{self, Entry};
-use crate::{COMPILER_KEY, DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
+use crate::{DOTD_NAME, OBJECT_NAME, PROTOCOL_VAR, SOURCE_NAME};
 
 /// Largest Command, Action or Directory message read.
 const MAX_MESSAGE: u64 = 4 << 20;
@@ -52,23 +59,47 @@ pub struct Config {
     pub properties: Vec<(String, String)>,
     /// Bot ids are `ID-N`.
     pub id: String,
+    /// TLS trust and the token (`DISTCC_TLS_*`, `DISTCC_REAPI_TOKEN*`).
+    pub credentials: crate::endpoint::Credentials,
+}
+
+/// BuildGrid matches a job against every subset of a bot's properties (a powerset): more
+/// identities than this make each bot session cost thousands of hashes there.
+const MAX_OFFERED: usize = 10;
+
+/// The bot properties offering `ids`: one value of [`FINGERPRINT_KEY`] per compiler and
+/// language, one of [`TARGET_KEY`] per target.
+fn offer(ids: &[identity::Identity]) -> Vec<KeyValue> {
+    let mut props: Vec<KeyValue> = Vec::new();
+    for id in ids.iter().take(MAX_OFFERED) {
+        for (key, value) in crate::identity::platform(id) {
+            if !props.iter().any(|p| p.key == key && p.value == value) {
+                props.push(KeyValue { key, value });
+            }
+        }
+    }
+    props
 }
 
 /// Runs the bots until the process is stopped.
 pub fn run(cfg: Config) -> Result<(), String> {
-    let mut props: Vec<KeyValue> = Vec::new();
-    for c in &cfg.compilers {
-        match crate::identity::of(c) {
-            Ok(id) => props.push(KeyValue {
-                key: COMPILER_KEY.to_owned(),
-                value: id,
-            }),
-            Err(e) => eprintln!("distcc-reapi worker: not offering {c}: {e}"),
-        }
+    let (ids, problems) = crate::identity::offered(&cfg.compilers);
+    for p in problems {
+        eprintln!("distcc-reapi worker: not offering {p}");
     }
-    if props.is_empty() {
+    if ids.is_empty() {
         return Err("no compiler to offer (--compiler)".into());
     }
+    if ids.len() > MAX_OFFERED {
+        eprintln!(
+            "distcc-reapi worker: offering the first {MAX_OFFERED} of {} compiler identities (name fewer --compiler)",
+            ids.len()
+        );
+    }
+    for id in ids.iter().take(MAX_OFFERED) {
+        eprintln!("distcc-reapi worker: offering {}", id.describe());
+    }
+    let mut props = offer(&ids);
     props.extend(cfg.properties.iter().map(|(k, v)| KeyValue {
         key: k.clone(),
         value: v.clone(),
@@ -103,7 +134,10 @@ pub fn run(cfg: Config) -> Result<(), String> {
 }
 
 async fn bot(cfg: Arc<Config>, worker: Worker, n: usize) {
-    let channel = match cfg.endpoint.channel(Duration::from_secs(5)) {
+    let channel = match cfg
+        .endpoint
+        .channel(Duration::from_secs(5), &cfg.credentials)
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("distcc-reapi worker: {e}");
@@ -153,12 +187,15 @@ async fn bot(cfg: Arc<Config>, worker: Worker, n: usize) {
                             value: r.encode_to_vec(),
                         }),
                     ),
-                    Err(why) => {
-                        eprintln!("distcc-reapi worker: {bot_id}: lease {}: {why}", lease.id);
+                    Err(f) => {
+                        eprintln!(
+                            "distcc-reapi worker: {bot_id}: lease {}: {} ({:?})",
+                            lease.id, f.why, f.code
+                        );
                         (
                             Status {
-                                code: tonic::Code::Internal as i32,
-                                message: why,
+                                code: f.code as i32,
+                                message: f.why,
                                 details: Vec::new(),
                             },
                             None,
@@ -187,12 +224,80 @@ async fn bot(cfg: Arc<Config>, worker: Worker, n: usize) {
     }
 }
 
+/// Why a lease was not run: its status for the engine.
+#[derive(Debug)]
+struct LeaseFailure {
+    code: tonic::Code,
+    why: String,
+}
+
+impl From<String> for LeaseFailure {
+    fn from(why: String) -> LeaseFailure {
+        LeaseFailure {
+            code: tonic::Code::Internal,
+            why,
+        }
+    }
+}
+
+impl From<&str> for LeaseFailure {
+    fn from(why: &str) -> LeaseFailure {
+        why.to_owned().into()
+    }
+}
+
+/// The status of a lease the daemon refused (protocol 4 `RSLT`, by class).
+fn refused(code: u32, text: &str) -> LeaseFailure {
+    let status = match code {
+        200..=299 => tonic::Code::FailedPrecondition,
+        _ => tonic::Code::Unavailable,
+    };
+    LeaseFailure {
+        code: status,
+        why: format!("distccd refused the job (RSLT {code}): {text}"),
+    }
+}
+
+/// The identity the Action pins: the Command's [`CCID_VAR`], whose fingerprint and target
+/// must be the platform's (the engine matched this bot on those).
+#[allow(deprecated)] // Command.platform: REAPI before 2.2 puts it there
+fn pinned(action: &Action, command: &Command) -> Result<identity::Identity, String> {
+    let ccid = command
+        .environment_variables
+        .iter()
+        .find(|e| e.name == CCID_VAR)
+        .ok_or("an action without a compiler identity")?;
+    let id = identity::Identity::parse(ccid.value.as_bytes())
+        .map_err(|e| format!("the action's {CCID_VAR}: {e}"))?;
+    let platform = action
+        .platform
+        .as_ref()
+        .or(command.platform.as_ref())
+        .ok_or("an action without a platform")?;
+    let value = |key: &str| {
+        let mut v = platform.properties.iter().filter(|p| p.name == key);
+        match (v.next(), v.next()) {
+            (Some(p), None) => Some(p.value.as_str()),
+            _ => None,
+        }
+    };
+    if value(FINGERPRINT_KEY) != Some(id.fingerprint.as_str())
+        || value(TARGET_KEY) != Some(id.target.as_str())
+    {
+        return Err(format!(
+            "the action's platform does not pin its {CCID_VAR} ({})",
+            id.describe()
+        ));
+    }
+    Ok(id)
+}
+
 /// Runs one lease's Action on the daemon; the result to report.
 async fn run_lease(
     cas: &mut Cas,
     cfg: &Config,
     payload: Option<&Any>,
-) -> Result<ActionResult, String> {
+) -> Result<ActionResult, LeaseFailure> {
     let any = payload.ok_or("a lease without a payload")?;
     let action: Action = if any
         .type_url
@@ -206,7 +311,7 @@ async fn run_lease(
         let d = Digest::decode(&any.value[..]).map_err(|e| format!("lease payload: {e}"))?;
         cas.read_message(&d, MAX_MESSAGE).await?
     } else {
-        return Err(format!("lease payload of unknown type {}", any.type_url));
+        return Err(format!("lease payload of unknown type {}", any.type_url).into());
     };
     let cmd_d = action
         .command_digest
@@ -222,8 +327,17 @@ async fn run_lease(
         || command.output_files.first().map(String::as_str) == Some(OBJECT_NAME))
         && command.output_directories.is_empty();
     if !outputs_ok || command.arguments.is_empty() {
-        return Err("not an action made by distcc (outputs or arguments)".into());
+        return Err(LeaseFailure {
+            code: tonic::Code::FailedPrecondition,
+            why: "not an action made by distcc (outputs or arguments)".into(),
+        });
     }
+    let ccid = pinned(&action, &command)
+        .map_err(|why| LeaseFailure {
+            code: tonic::Code::FailedPrecondition,
+            why,
+        })?
+        .encode();
     let argv: Vec<Vec<u8>> = command
         .arguments
         .iter()
@@ -237,9 +351,11 @@ async fn run_lease(
     let reply = if pump {
         let entries = tree::entries(cas, root_d).await?;
         let cwd = format!("/{}", command.working_directory);
-        tokio::task::spawn_blocking(move || exchange_pump(daemon, argv, &cwd, &entries))
-            .await
-            .map_err(|e| format!("the job's thread: {e}"))??
+        tokio::task::spawn_blocking(move || {
+            exchange(daemon, argv, ccid, Body::Pump(&cwd, &entries))
+        })
+        .await
+        .map_err(|e| format!("the job's thread: {e}"))??
     } else {
         let root: Directory = cas.read_message(root_d, MAX_MESSAGE).await?;
         let file = match (
@@ -249,9 +365,7 @@ async fn run_lease(
         ) {
             ([f], true, true) if f.name == SOURCE_NAME => f,
             _ => {
-                return Err(format!(
-                    "the input root is not one file named {SOURCE_NAME}"
-                ));
+                return Err(format!("the input root is not one file named {SOURCE_NAME}").into());
             }
         };
         let source = cas
@@ -260,7 +374,7 @@ async fn run_lease(
                 MAX_SOURCE,
             )
             .await?;
-        tokio::task::spawn_blocking(move || exchange(daemon, argv, &source))
+        tokio::task::spawn_blocking(move || exchange(daemon, argv, ccid, Body::Source(&source)))
             .await
             .map_err(|e| format!("the job's thread: {e}"))??
     };
@@ -301,76 +415,76 @@ async fn run_lease(
     })
 }
 
-/// One protocol 3 exchange with the daemon: the file list as the client sent it.
-fn exchange_pump(
-    daemon: SocketAddr,
-    argv: Vec<Vec<u8>>,
-    cwd: &str,
-    entries: &[(String, Entry)],
-) -> Result<Reply, String> {
-    use std::io::{BufReader, Write};
-    let stream = TcpStream::connect_timeout(&daemon, Duration::from_secs(5))
-        .map_err(|e| format!("cannot connect to distccd at {daemon}: {e}"))?;
-    let _ = stream.set_read_timeout(Some(JOB_WAIT));
-    let _ = stream.set_write_timeout(Some(JOB_WAIT));
-    let version = Version::V3;
-    let mut buf = Vec::new();
-    proto::write_request_head(
-        &mut buf,
-        &RequestHead {
-            version,
-            cwd: Some(cwd.as_bytes().to_vec()),
-            argv,
-            ccid: None,
-            cache_key: None,
-        },
-    );
-    proto::write_pump_file_count(&mut buf, entries.len() as u32);
-    for (name, e) in entries {
-        match e {
-            Entry::File(data) => proto::encode_pump_packed_file(
-                &mut buf,
-                name.as_bytes(),
-                &proto::lzo::compress(data),
-            )
-            .map_err(|e| format!("encoding the files: {e}"))?,
-            Entry::Link(target) => {
-                proto::encode_pump_link(&mut buf, name.as_bytes(), target.as_bytes())
-            }
-        }
-    }
-    (&stream)
-        .write_all(&buf)
-        .map_err(|e| format!("sending the job to distccd: {e}"))?;
-    proto::read_reply(&mut BufReader::new(&stream), version, &Limits::DEFAULT)
-        .map_err(|e| format!("distccd's reply: {e}"))
+/// What follows a request's head.
+enum Body<'a> {
+    /// The preprocessed source.
+    Source(&'a [u8]),
+    /// The client's working directory and file list (pump).
+    Pump(&'a str, &'a [(String, Entry)]),
 }
 
-/// One distcc exchange (protocol 1) with the daemon.
-fn exchange(daemon: SocketAddr, argv: Vec<Vec<u8>>, source: &[u8]) -> Result<Reply, String> {
+/// One protocol 4 exchange with the daemon, carrying the Action's compiler identity: the
+/// daemon runs the compiler with that fingerprint (whatever its name) or refuses.
+fn exchange(
+    daemon: SocketAddr,
+    argv: Vec<Vec<u8>>,
+    ccid: Vec<u8>,
+    body: Body<'_>,
+) -> Result<Reply, LeaseFailure> {
     use std::io::{BufReader, BufWriter, Write};
-    let stream = TcpStream::connect_timeout(&daemon, Duration::from_secs(5))
-        .map_err(|e| format!("cannot connect to distccd at {daemon}: {e}"))?;
+    let stream =
+        TcpStream::connect_timeout(&daemon, Duration::from_secs(5)).map_err(|e| LeaseFailure {
+            code: tonic::Code::Unavailable,
+            why: format!("cannot connect to distccd at {daemon}: {e}"),
+        })?;
     let _ = stream.set_read_timeout(Some(JOB_WAIT));
     let _ = stream.set_write_timeout(Some(JOB_WAIT));
-    let version = Version::V1;
+    let version = Version::V4;
     let mut head = Vec::new();
     proto::write_request_head(
         &mut head,
         &RequestHead {
             version,
-            cwd: None,
+            cwd: match body {
+                Body::Pump(cwd, _) => Some(cwd.as_bytes().to_vec()),
+                Body::Source(_) => None,
+            },
             argv,
-            ccid: None,
+            ccid: Some(ccid),
             cache_key: None,
         },
     );
     let mut w = BufWriter::with_capacity(64 * 1024, &stream);
-    w.write_all(&head)
-        .and_then(|()| proto::write_body(&mut w, Token::DOTI, version.compression(), source))
-        .and_then(|()| w.flush())
-        .map_err(|e| format!("sending the job to distccd: {e}"))?;
+    let sent = w.write_all(&head).and_then(|()| match body {
+        Body::Source(source) => {
+            proto::write_body(&mut w, Token::DOTI, version.compression(), source)
+        }
+        Body::Pump(_, entries) => {
+            let mut n = Vec::new();
+            proto::write_pump_file_count(&mut n, entries.len() as u32);
+            w.write_all(&n)?;
+            for (name, e) in entries {
+                let entry = proto::PumpEntry {
+                    name: name.as_bytes().to_vec(),
+                    kind: match e {
+                        Entry::File(data) => proto::PumpEntryKind::File(data.clone()),
+                        Entry::Link(target) => {
+                            proto::PumpEntryKind::Link(target.as_bytes().to_vec())
+                        }
+                    },
+                };
+                proto::write_pump_entry_as(&mut w, &entry, version.compression())?;
+            }
+            Ok(())
+        }
+    });
+    // A daemon that refuses early (say, RSLT 300 before the source) may close while we
+    // still write: its answer is read all the same.
+    let _ = sent.and_then(|()| w.flush());
     drop(w);
-    proto::read_reply(&mut BufReader::new(&stream), version, &Limits::DEFAULT)
-        .map_err(|e| format!("distccd's reply: {e}"))
+    match proto::read_reply(&mut BufReader::new(&stream), version, &Limits::DEFAULT) {
+        Ok(r) => Ok(r),
+        Err(proto::ProtoError::Refused { code, text }) => Err(refused(code, &text)),
+        Err(e) => Err(format!("distccd's reply: {e}").into()),
+    }
 }

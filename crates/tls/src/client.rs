@@ -144,6 +144,12 @@ impl Client {
         })
     }
 
+    /// The rustls config these settings make (trust, client certificate; no resumption),
+    /// for a caller with its own transport (the REAPI channel).
+    pub fn rustls_config(&self) -> Arc<ClientConfig> {
+        self.config.clone()
+    }
+
     /// Runs the handshake with `host` (the name its certificate must carry, unless pinned)
     /// over `sock`, and queues the `AUTH` frame if there is a token (it leaves with the first
     /// write). The error is a sentence for the user.
