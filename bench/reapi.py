@@ -15,9 +15,12 @@ for REAPI, the blob bytes uploaded to the engine's CAS after FindMissingBlobs, a
 distcc-reapi reports them (DISTCC_REAPI_DEBUG), and the bytes read back.
 
 Then the trivial compile (one tiny file, one at a time, to the same daemon over TCP): this
-branch's `distcc` (the reapi:// transport built in, no gRPC linked) against a `distcc` built
-without it (--base-client, by default /work/main's of the same profile), median of --trivial
-runs each, interleaved.
+tree's `distcc` (the reapi:// transport built in, no gRPC linked) against a `distcc` built
+without it: --base-client, else built here from the commit before the transport came (the
+parent of the first commit of crates/client/src/reapi.rs, in a temporary git worktree,
+sharing this tree's target directory so only the workspace's own crates are compiled; this
+tree's binaries are copied aside first and rebuilt after). Median of --trivial runs each,
+interleaved.
 
 Usage: python3 bench/reapi.py [--profile debug|release] [--trivial 200] [--base-client PATH]
 Writes bench/results/reapi.txt. Everything listens on 127.0.0.1 only and is stopped at the end.
@@ -43,11 +46,11 @@ def low_port():
     raise SystemExit("no free port below 32768")
 
 
-def build(profile, client_env, hosts, files, out_dir, state):
+def build(bins, client_env, hosts, files, out_dir, state):
     """Compiles every file, two at a time; returns (wall, stderr texts)."""
     env = dict(os.environ, DISTCC_HOSTS=hosts, DISTCC_DIR=state, DISTCC_VERBOSE="1",
                DISTCC_REAPI_DEBUG="1", DISTCC_FALLBACK="0", **client_env)
-    distcc = os.path.join(ROOT, "target", profile, "distcc")
+    distcc = os.path.join(bins, "distcc")
     start = time.time()
     running, texts = [], []
     for f in files:
@@ -77,6 +80,32 @@ def bytes_reapi(texts):
     return sent, got
 
 
+def cargo_build(profile, cwd):
+    args = ["cargo", "build", "--quiet", "--bins"] + (["--release"] if profile == "release" else [])
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target"))
+    subprocess.run(args, cwd=cwd, env=env, check=True)
+
+
+def base_client(profile, work):
+    """`distcc` from the commit before the reapi:// transport, and that commit's name."""
+    revs = subprocess.run(["git", "log", "--format=%h", "--reverse", "--",
+                           "crates/client/src/reapi.rs"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout.split()
+    rev = revs[0] + "^"
+    tree = os.path.join(work, "base-tree")
+    subprocess.run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cargo_build(profile, tree)
+        out = os.path.join(work, "base-bin")
+        os.mkdir(out)
+        shutil.copy(os.path.join(ROOT, "target", profile, "distcc"), out)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return os.path.join(out, "distcc"), rev
+
+
 def trivial(client, port, src, state, n):
     env = dict(os.environ, DISTCC_HOSTS=f"127.0.0.1:{port}", DISTCC_DIR=state)
     times = []
@@ -94,13 +123,23 @@ def main():
     ap.add_argument("--trivial", type=int, default=200)
     ap.add_argument("--base-client", default=None)
     a = ap.parse_args()
-    if a.profile == "release":
-        common.build_ours()
-    bins = os.path.join(ROOT, "target", a.profile)
-    base = a.base_client or os.path.join("/work/main/target", a.profile, "distcc")
+    cargo_build(a.profile, ROOT)
     lua = common.corpus("lua")
     work = tempfile.mkdtemp(prefix="distcc-bench-reapi-")
     os.chmod(work, 0o755)
+    # This tree's binaries, copied aside (distcc finds distcc-reapi beside itself): building
+    # the base client reuses the target directory.
+    bins = os.path.join(work, "bin")
+    os.mkdir(bins)
+    for b in ["distcc", "distccd", "distcc-reapi"]:
+        shutil.copy(os.path.join(ROOT, "target", a.profile, b), bins)
+    if a.base_client:
+        base, base_rev = a.base_client, "given"
+    else:
+        try:
+            base, base_rev = base_client(a.profile, work)
+        finally:
+            cargo_build(a.profile, ROOT)
     src_dir = os.path.join(work, "src")
     os.mkdir(src_dir)
     for f in glob.glob(os.path.join(lua, "*.[ch]")):
@@ -130,7 +169,7 @@ def main():
             out = os.path.join(work, "out-direct" if name == "direct" else "out-reapi")
             shutil.rmtree(out, ignore_errors=True)
             os.mkdir(out)
-            wall, texts = build(a.profile, {}, hosts, files, out, os.path.join(work, "state"))
+            wall, texts = build(bins, {}, hosts, files, out, os.path.join(work, "state"))
             if name == "direct":
                 sent, got = bytes_direct(texts), None
             else:
@@ -161,7 +200,7 @@ def main():
             mb, mo = statistics.median(t_base), statistics.median(t_ours)
             lines.append("")
             lines.append(f"trivial compile over TCP (median of {len(t_ours)}, {a.profile}):")
-            lines.append(f"  without the reapi transport ({base}): {mb * 1000:.2f} ms")
+            lines.append(f"  without the reapi transport (built at {base_rev}): {mb * 1000:.2f} ms")
             lines.append(f"  with it (this branch):                 {mo * 1000:.2f} ms "
                          f"(ratio {mo / mb:.3f})")
         else:
