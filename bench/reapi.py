@@ -16,10 +16,10 @@ distcc-reapi reports them (DISTCC_REAPI_DEBUG), and the bytes read back.
 
 Then the trivial compile (one tiny file, one at a time, to the same daemon over TCP): this
 tree's `distcc` (the reapi:// transport built in, no gRPC linked) against a `distcc` built
-without it: --base-client, else built here from the commit before the transport came (the
-parent of the first commit of crates/client/src/reapi.rs, in a temporary git worktree,
-sharing this tree's target directory so only the workspace's own crates are compiled; this
-tree's binaries are copied aside first and rebuilt after). Median of --trivial runs each,
+without it: --base-client, else built here from the main line just before the transport
+was merged (the first parent of the oldest first-parent commit of crates/client/src/reapi.rs,
+in a temporary git worktree,
+with a target directory of its own, the `distcc` binary only). Median of --trivial runs each,
 interleaved.
 
 Usage: python3 bench/reapi.py [--profile debug|release] [--trivial 200] [--base-client PATH]
@@ -80,26 +80,35 @@ def bytes_reapi(texts):
     return sent, got
 
 
-def cargo_build(profile, cwd):
-    args = ["cargo", "build", "--quiet", "--bins"] + (["--release"] if profile == "release" else [])
-    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(ROOT, "target"))
+def cargo_build(profile, cwd, target):
+    args = ["cargo", "build", "--quiet", "--bin", "distcc"] + (
+        ["--release"] if profile == "release" else [])
+    if cwd == ROOT:
+        args[3:5] = ["--bins"]
+    env = dict(os.environ, CARGO_TARGET_DIR=target)
     subprocess.run(args, cwd=cwd, env=env, check=True)
 
 
 def base_client(profile, work):
     """`distcc` from the commit before the reapi:// transport, and that commit's name."""
-    revs = subprocess.run(["git", "log", "--format=%h", "--reverse", "--",
+    # The main line just before the transport was merged (first parents only: the REAPI
+    # branch itself started from an older main, without later unrelated client work).
+    revs = subprocess.run(["git", "log", "--first-parent", "--format=%h", "--",
                            "crates/client/src/reapi.rs"], cwd=ROOT, check=True,
                           capture_output=True, text=True).stdout.split()
-    rev = revs[0] + "^"
+    rev = revs[-1] + "^1"
     tree = os.path.join(work, "base-tree")
     subprocess.run(["git", "worktree", "add", "--detach", tree, rev], cwd=ROOT, check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        cargo_build(profile, tree)
+        # A target directory of its own: cargo names a workspace's crates alike in two
+        # worktrees, so sharing this tree's would mix their builds.
+        target = os.path.join(work, "base-target")
+        cargo_build(profile, tree, target)
         out = os.path.join(work, "base-bin")
         os.mkdir(out)
-        shutil.copy(os.path.join(ROOT, "target", profile, "distcc"), out)
+        shutil.copy(os.path.join(target, profile, "distcc"), out)
+        shutil.rmtree(target, ignore_errors=True)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -123,12 +132,11 @@ def main():
     ap.add_argument("--trivial", type=int, default=200)
     ap.add_argument("--base-client", default=None)
     a = ap.parse_args()
-    cargo_build(a.profile, ROOT)
+    cargo_build(a.profile, ROOT, os.path.join(ROOT, "target"))
     lua = common.corpus("lua")
     work = tempfile.mkdtemp(prefix="distcc-bench-reapi-")
     os.chmod(work, 0o755)
-    # This tree's binaries, copied aside (distcc finds distcc-reapi beside itself): building
-    # the base client reuses the target directory.
+    # This tree's binaries, copied aside (distcc finds distcc-reapi beside itself).
     bins = os.path.join(work, "bin")
     os.mkdir(bins)
     for b in ["distcc", "distccd", "distcc-reapi"]:
@@ -136,10 +144,7 @@ def main():
     if a.base_client:
         base, base_rev = a.base_client, "given"
     else:
-        try:
-            base, base_rev = base_client(a.profile, work)
-        finally:
-            cargo_build(a.profile, ROOT)
+        base, base_rev = base_client(a.profile, work)
     src_dir = os.path.join(work, "src")
     os.mkdir(src_dir)
     for f in glob.glob(os.path.join(lua, "*.[ch]")):

@@ -485,6 +485,12 @@ fn exchange(
     match proto::read_reply(&mut BufReader::new(&stream), version, &Limits::DEFAULT) {
         Ok(r) => Ok(r),
         Err(proto::ProtoError::Refused { code, text }) => Err(refused(code, &text)),
+        Err(proto::ProtoError::Eof {
+            expected: Token::DONE,
+        }) => Err(format!(
+            "distccd at {daemon} closed without answering protocol 4: the worker needs our distccd (distcc 3.4's cannot check a compiler's identity)"
+        )
+        .into()),
         Err(e) => Err(format!("distccd's reply: {e}").into()),
     }
 }
