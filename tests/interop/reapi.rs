@@ -817,7 +817,7 @@ fn reapi_the_engine_stopped_mid_build_every_compile_falls_back_and_nothing_hangs
         "ran remotely {remote}, fell back {fell_back}: {said}"
     );
     eprintln!(
-        "engine stopped at {stopped_at:?}: {remote} compiles on the engine, {fell_back} fell back; make took {:?}",
+        "engine stopped at {stopped_at:?}: {remote} of {n} compiles on the engine, the rest here; make took {:?}",
         started.elapsed()
     );
 }
