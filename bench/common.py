@@ -21,11 +21,20 @@ def build_ours():
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port below 32768 that nothing listens on now (the kernel's own choice,
+    port 0, comes from the ephemeral range above it)."""
+    import random
+    for _ in range(1000):
+        port = random.randrange(20000, 32768)
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise SystemExit("no free loopback port below 32768")
 
 
 class Daemon:

@@ -118,11 +118,17 @@ pub fn attempt(
     let now = SystemTime::now();
     // No identity, no protocol 4: a protocol 4 daemon runs only the client's own compiler.
     // A `,tls` host is ours (docs/protocol-4.md): protocol 4 from the first job.
-    if link.max_protocol >= 4
-        && !link.ccid.is_empty()
-        && (host.tls || crate::learned::speaks_v4(link.top, host, now))
-    {
-        match attempt_as(host, argv, link, progress, body, true, &mut None) {
+    // What the host advertised, read once for both questions (protocol 4? a shared cache?).
+    let learned = (link.max_protocol >= 4 && !link.ccid.is_empty())
+        .then(|| crate::learned::load(link.top, host, now))
+        .flatten();
+    let speaks_v4 = learned
+        .as_ref()
+        .and_then(|a| a.protocol())
+        .is_some_and(|p| p >= 4);
+    if link.max_protocol >= 4 && !link.ccid.is_empty() && (host.tls || speaks_v4) {
+        let shares = learned.as_ref().is_some_and(shares_its_cache);
+        match attempt_as(host, argv, link, progress, body, Some(shares), &mut None) {
             Attempt::NoV4(f) => {
                 crate::learned::forget(link.top, host);
                 link.log.info(format_args!(
@@ -141,7 +147,7 @@ pub fn attempt(
         }
     }
     let mut ran_other = None;
-    let first = attempt_as(host, argv, link, progress, body, false, &mut ran_other);
+    let first = attempt_as(host, argv, link, progress, body, None, &mut ran_other);
     let (Attempt::Reply(_), Some(ran)) = (&first, ran_other) else {
         return first;
     };
@@ -151,7 +157,11 @@ pub fn attempt(
         "{} ran {ran}; discarding its result and sending the job again in protocol 4",
         host.spec
     ));
-    match attempt_as(host, argv, link, progress, body, true, &mut None) {
+    // What the reply's advertisement just taught.
+    let shares = crate::learned::load(link.top, host, SystemTime::now())
+        .as_ref()
+        .is_some_and(shares_its_cache);
+    match attempt_as(host, argv, link, progress, body, Some(shares), &mut None) {
         // Never 1–3 again: that would run the same other compiler.
         Attempt::NoV4(f) => Attempt::Comm(f),
         other => {
@@ -186,15 +196,18 @@ pub fn ran_other_compiler(ccid: &[u8], advert: &proto::advert::Advert) -> Option
     ))
 }
 
+/// One attempt: in protocol 4 when `v4` is `Some` (saying whether the host advertised a
+/// shared result cache, `cache=1`), else in 1–3.
 fn attempt_as(
     host: &Host,
     argv: &[Vec<u8>],
     link: &Link<'_>,
     progress: &mut dyn Progress,
     body: &mut Body<'_>,
-    v4: bool,
+    v4: Option<bool>,
     ran_other: &mut Option<String>,
 ) -> Attempt {
+    let (v4, shares_cache) = (v4.is_some(), v4 == Some(true));
     if v4 {
         link.log
             .debug(format_args!("speaking protocol 4 to {}", host.spec));
@@ -207,11 +220,7 @@ fn attempt_as(
         v4,
         top: link.top,
         ccid: link.ccid,
-        cache_key: if v4 && shares_its_cache(link.top, host) {
-            link.cache_key
-        } else {
-            None
-        },
+        cache_key: if shares_cache { link.cache_key } else { None },
         cork: false,
         io_timeout: link.io_timeout,
         // Only a client that could speak protocol 4 instead looks at what ran.
@@ -557,12 +566,12 @@ impl Exchange<'_, '_> {
     }
 }
 
-/// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.
-/// True when `host` advertised a shared result cache (`cache=1`, `--cache-dir`).
-fn shares_its_cache(top: &Path, host: &Host) -> bool {
-    crate::learned::load(top, host, SystemTime::now()).is_some_and(|a| a.get("cache") == Some("1"))
+/// True when the host advertised a shared result cache (`cache=1`, `--cache-dir`).
+fn shares_its_cache(advert: &proto::advert::Advert) -> bool {
+    advert.get("cache") == Some("1")
 }
 
+/// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.
 fn timed_out(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),

@@ -597,6 +597,26 @@ pub fn zstd_body(data: &[u8]) {
         &LIMITS,
         &mut out,
     );
+    // The whole-body decoder (a reply's bodies) accepts what the stream decoder accepts, with
+    // the same bytes; what it alone accepts (a frame asking for a window over the stream's
+    // cap, which it never allocates) still decodes to exactly `ULEN`.
+    if data.len() >= 12 && &data[..4] == b"ULEN" {
+        let mut r = data;
+        let ulen = crate::token::read_expected(&mut r, Token::ULEN);
+        if let Ok(ulen) = ulen {
+            match (
+                crate::zstd::read_frame_to_vec(&mut r, Token::DOTI, ulen, &LIMITS),
+                &got,
+            ) {
+                (Ok(whole), Ok(_)) => assert_eq!(whole, out),
+                (Ok(whole), Err(_)) => assert_eq!(whole.len(), ulen as usize),
+                (Err(e), Ok(_)) => {
+                    panic!("the stream decoder accepts what the whole one refuses: {e}")
+                }
+                (Err(e), Err(_)) => check_error(&e),
+            }
+        }
+    }
     let n = match got {
         Ok(n) => n,
         Err(e) => return check_error(&e),

@@ -224,6 +224,23 @@ pub fn read_body<R: Read + ?Sized, W: Write + ?Sized>(
     read_body_granted(r, token, compression, limits, out, &mut |_| true)
 }
 
+/// [`read_body`] into a new vector: a zstd body is decoded whole, into exactly its `ULEN`
+/// ([`crate::zstd::read_frame_to_vec`]).
+fn read_body_to_vec<R: Read + ?Sized>(
+    r: &mut R,
+    token: Token,
+    compression: Compression,
+    limits: &Limits,
+) -> Result<Vec<u8>, ProtoError> {
+    if compression == Compression::Zstd {
+        let ulen = read_expected(r, Token::ULEN)?;
+        return crate::zstd::read_frame_to_vec(r, token, ulen, limits);
+    }
+    let mut out = Vec::new();
+    read_body(r, token, compression, limits, &mut out)?;
+    Ok(out)
+}
+
 /// [`read_body`], asking `grant(total)` before holding `total` bytes at once (an LZO body is
 /// held compressed, then decompressed beside it; an uncompressed one is streamed and asks
 /// nothing). A refusal is [`ProtoError::OverBudget`], with the body not read to its end.
@@ -634,16 +651,12 @@ fn read_answer_after_done<R: Read + ?Sized>(
     }
     let status = read_expected(r, Token::STAT)?;
     let c = version.compression();
-    let mut stderr = Vec::new();
-    read_body(r, Token::SERR, c, limits, &mut stderr)?;
-    let mut stdout = Vec::new();
-    read_body(r, Token::SOUT, c, limits, &mut stdout)?;
-    let mut object = Vec::new();
-    read_body(r, Token::DOTO, c, limits, &mut object)?;
+    let stderr = read_body_to_vec(r, Token::SERR, c, limits)?;
+    let stdout = read_body_to_vec(r, Token::SOUT, c, limits)?;
+    let object = read_body_to_vec(r, Token::DOTO, c, limits)?;
     let mut trailer = None;
     let dotd = if version == Version::V4 {
-        let mut d = Vec::new();
-        read_body(r, Token::DOTD, c, limits, &mut d)?;
+        let d = read_body_to_vec(r, Token::DOTD, c, limits)?;
         (!d.is_empty()).then_some(d)
     } else if version.is_pump() {
         // Old servers omit DOTD after a failed compile; a clean close is fine there, and so
