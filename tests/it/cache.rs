@@ -543,3 +543,208 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     local(&s, &cmd);
     assert_eq!(o, s.read("util.o"));
 }
+
+/// The host spec of `d` as a pump host.
+fn pump_hosts(d: &OurDaemon) -> String {
+    format!("127.0.0.1:{}/4,lzo,cpp", d.port)
+}
+
+/// `distcc ARGS` in pump mode (`pump`'s include server variables) with the cache on, in
+/// `s`'s work directory, as the client whose `$DISTCC_DIR` and log are `machine`'s.
+fn pumped_as(
+    s: &Sandbox,
+    machine: &Sandbox,
+    hosts: &str,
+    pump: &crate::diagnostics::Pump,
+    args: &[&str],
+) -> Output {
+    let mut c = s.distcc(hosts, args);
+    c.env("DISTCC_DIR", &machine.distcc_dir)
+        .env("DISTCC_LOG", &machine.log)
+        .env("DISTCC_CACHE", "1")
+        .env("DISTCC_FALLBACK", "0")
+        .envs(pump.0.iter().map(|(k, v)| (k, v)));
+    let out = c.output().expect("running distcc");
+    assert!(
+        out.status.success(),
+        "distcc {args:?} failed: {}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        machine.log_text()
+    );
+    out
+}
+
+fn pumped(s: &Sandbox, hosts: &str, pump: &crate::diagnostics::Pump, args: &[&str]) -> Output {
+    pumped_as(s, s, hosts, pump, args)
+}
+
+#[test]
+fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let hosts = pump_hosts(&d);
+    let pump = crate::diagnostics::Pump::start(&hosts);
+    let s = Sandbox::new("cache-pump");
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-MD",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    let pump_compiles = |s: &Sandbox| s.log_text().matches(" in pump mode").count();
+    let first = pumped(&s, &hosts, &pump, &cmd);
+    assert_eq!(pump_compiles(&s), 1, "{}", s.log_text());
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_stored", ""), 1, "{}", s.log_text());
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    for f in ["util.o", "util.d"] {
+        std::fs::remove_file(s.path().join(f)).unwrap();
+    }
+    let again = pumped(&s, &hosts, &pump, &cmd);
+    assert!(
+        s.log_text().contains("from the local cache in pump mode"),
+        "{}",
+        s.log_text()
+    );
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_hit", "local"), 1);
+    assert_eq!(
+        (&again.stdout, &again.stderr),
+        (&first.stdout, &first.stderr)
+    );
+    assert_eq!(
+        (s.read("util.o"), s.read("util.d")),
+        (o.clone(), dd.clone())
+    );
+    local(&s, &cmd);
+    assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
+    // A header changes: the key holds every shipped file, so a miss and a new pump compile
+    // of the new text.
+    std::fs::write(
+        s.path().join("include/util.h"),
+        "#pragma once\nint twice(int);\nstatic int thrice(int x) { return 3 * x; }\n#define GREETING \"hi\"\n",
+    )
+    .unwrap();
+    let before = pump_compiles(&s);
+    pumped(&s, &hosts, &pump, &cmd);
+    assert_eq!(pump_compiles(&s), before + 1, "{}", s.log_text());
+    assert_jobs(&d, 2);
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    local(&s, &cmd);
+    assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
+    // `__TIME__` in a header (the server expands it): never cached, the reason counted.
+    std::fs::write(s.path().join("include/stamp.h"), "#define STAMP __TIME__\n").unwrap();
+    std::fs::write(
+        s.path().join("src/stamp.c"),
+        "#include \"stamp.h\"\nconst char *stamp = STAMP;\n",
+    )
+    .unwrap();
+    let stamp = ["gcc", "-Iinclude", "-c", "src/stamp.c", "-o", "stamp.o"];
+    let stored = stat(&s, "cache_stored", "");
+    for _ in 0..2 {
+        pumped(&s, &hosts, &pump, &stamp);
+    }
+    assert_jobs(&d, 4);
+    assert_eq!(stat(&s, "cache_stored", ""), stored);
+    assert_eq!(
+        stat(
+            &s,
+            "cache_uncacheable",
+            "__DATE__, __TIME__ or __TIMESTAMP__ in the source"
+        ),
+        2,
+        "{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
+    if !require(&["gcc", "g++"]) {
+        return;
+    }
+    let store = super::support::TempDir::new("cache-daemon-pump-store");
+    let dir = store.path().join("results");
+    let (d, sp) = super::stats::daemon_with_stats(4, &["--cache-dir", dir.to_str().unwrap()]);
+    let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
+    let hosts = pump_hosts(&d);
+    let pump = crate::diagnostics::Pump::start(&hosts);
+    let jobs: [&[&str]; 2] = [
+        &[
+            "gcc",
+            "-O2",
+            "-Iinclude",
+            "-MD",
+            "-c",
+            "src/util.c",
+            "-o",
+            "util.o",
+        ],
+        &[
+            "g++",
+            "-O2",
+            "-Iinclude",
+            "-c",
+            "src/shapes.cpp",
+            "-o",
+            "shapes.o",
+        ],
+    ];
+    let (a, b) = (
+        Sandbox::new("cache-pump-client-a"),
+        Sandbox::new("cache-pump-client-b"),
+    );
+    // Each client's first job learns that the daemon speaks protocol 4 and shares a cache.
+    for s in [&a, &b] {
+        cached(
+            s,
+            &d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(&d, 2);
+    for job in jobs {
+        pumped(&a, &hosts, &pump, job);
+    }
+    assert_eq!(
+        a.log_text().matches(" in pump mode").count(),
+        2,
+        "{}",
+        a.log_text()
+    );
+    assert_jobs(&d, 4);
+    assert_eq!(entries(&dir).len(), 2, "{}", d.log_text());
+    let before = bytes_in();
+    // The same tree (pump mode's key holds every file's absolute name) built by another
+    // client: its own `$DISTCC_DIR` and local cache.
+    for f in ["util.o", "util.d", "shapes.o"] {
+        std::fs::remove_file(a.path().join(f)).unwrap();
+    }
+    for job in jobs {
+        pumped_as(&a, &b, &hosts, &pump, job);
+    }
+    let sent = bytes_in() - before;
+    // No new compile, two results from the daemon's cache, no file uploaded (shapes.cpp's
+    // headers alone are hundreds of KB; two request heads are < 2 KB).
+    assert_jobs(&d, 4);
+    assert_eq!(d.log_text().matches(" from the cache ").count(), 2);
+    assert!(sent < 2000, "{sent} bytes reached the daemon");
+    assert_eq!(stat(&b, "cache_hit", &hosts), 2, "{}", b.log_text());
+    assert_eq!(stat(&b, "cache_miss", "not in the cache"), 0);
+    assert_eq!(stat(&b, "cache_hit", "local"), 0);
+    // Byte for byte a local build's, `.d` included, and kept locally too.
+    let (o, dd) = (a.read("util.o"), a.read("util.d"));
+    let shapes = a.read("shapes.o");
+    local(&a, jobs[0]);
+    assert_eq!((a.read("util.o"), a.read("util.d")), (o, dd));
+    local(&a, jobs[1]);
+    assert_eq!(a.read("shapes.o"), shapes);
+    assert_eq!(entries(&b.distcc_dir.join("cache")).len(), 2);
+}

@@ -112,33 +112,44 @@ pub enum Look {
     Skip,
 }
 
-/// Decides whether `job` may use the cache at all; counts why not. `classic` is the plain
-/// route (fully preprocessed here), `pump` whether pump mode may still be used.
+/// How a compile would go, as far as the cache is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Preprocessed here, the whole text sent (the key holds it).
+    Classic,
+    /// Pump mode with the include server's files in hand (the key holds every one).
+    Pump,
+    /// Pump mode not settled yet (the include server not asked): not cacheable.
+    PumpUnresolved,
+    /// `DISTCC_IDENTICAL_DEBUG`'s source route: not cacheable.
+    Source,
+}
+
+/// Decides whether `job` may use the cache at all; counts why not.
 pub fn plan<'a>(
     config: &Config,
     log: &'a Log,
     top: &'a Path,
     job: &args::Job,
-    classic: bool,
-    pump: bool,
+    route: Route,
 ) -> Option<Plan<'a>> {
     if !enabled(config, top) {
         return None;
     }
-    let why = if pump {
-        Some("pump mode")
-    } else if !classic {
-        Some("the identical debug information route")
-    } else {
-        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
-        cache::rules::argv(&argv).or_else(|| {
+    let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
+    let why = match route {
+        Route::PumpUnresolved => Some("pump mode without the include server's answer"),
+        Route::Source => Some("the identical debug information route"),
+        // Every shipped file is scanned by `look_pump`: the server expands the macros.
+        Route::Pump => cache::rules::argv(&argv),
+        Route::Classic => cache::rules::argv(&argv).or_else(|| {
             // The main file: in plain mode the expansion is in the key anyway (see
             // `cache::rules`), so the headers need not be read.
             match std::fs::read(&job.input) {
                 Ok(text) => cache::rules::text(&text),
                 Err(_) => Some("the source cannot be read"),
             }
-        })
+        }),
     };
     if let Some(why) = why {
         log.info(format_args!("not using the result cache: {why}"));
@@ -147,6 +158,7 @@ pub fn plan<'a>(
     }
     // Direct mode only where the preprocessor's dependency output is the `.d` of `-MD`/`-MMD`.
     let direct = config.cache.direct
+        && route == Route::Classic
         && config.dependency_env.is_none()
         && !job
             .argv
@@ -250,6 +262,7 @@ impl Plan<'_> {
                                 key,
                                 manifest: Some((m, source.to_vec(), self.started)),
                                 dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
+                                pump: false,
                             };
                             p.store_manifest(self.log);
                         }
@@ -280,10 +293,123 @@ impl Plan<'_> {
                     key,
                     manifest: self.manifest.map(|m| (m, source.to_vec(), self.started)),
                     dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
+                    pump: false,
                 })
             }
         }
     }
+}
+
+impl Plan<'_> {
+    /// Pump mode: computes the key of a compile by `program` running `server_argv` in `cwd`
+    /// on the include server's `closure` (every file's name and contents as the server
+    /// will see them) and looks it up. A compile whose files use `__DATE__`, `__TIME__` or
+    /// `__TIMESTAMP__`, main file or header, is not cacheable: the server expands them. A
+    /// hit writes the `.d` file to `deps_file` (when one is wanted) and the object.
+    pub fn look_pump(
+        self,
+        program: &Path,
+        job: &args::Job,
+        server_argv: &[Vec<u8>],
+        cwd: &[u8],
+        closure: &crate::pump::Closure,
+        deps_file: Option<&Path>,
+    ) -> Look {
+        let id = match crate::ccid::for_job(program, job.language, self.top) {
+            Ok(id) => id,
+            Err(e) => {
+                self.log.info(format_args!(
+                    "not using the result cache: the compiler's identity is unknown ({e})"
+                ));
+                crate::stats::uncacheable("the compiler's identity is unknown");
+                return Look::Skip;
+            }
+        };
+        let mut b = cache::key::Builder::new(
+            &id.fingerprint,
+            &id.target,
+            cache::key::Mode::Pump,
+            server_argv,
+        )
+        .cwd(cwd);
+        for e in &closure.entries {
+            b = match e {
+                crate::pump::Entry::File { name, lzo } => {
+                    let data = match proto::lzo::decompress(
+                        lzo,
+                        proto::Limits::DEFAULT.max_unpacked,
+                    ) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.log.info(format_args!(
+                                "not using the result cache: the include server's copy of {} is unreadable ({e})",
+                                String::from_utf8_lossy(name)
+                            ));
+                            crate::stats::uncacheable("an unreadable include server copy");
+                            return Look::Skip;
+                        }
+                    };
+                    if let Some(why) = cache::rules::text(&data) {
+                        self.log.info(format_args!(
+                            "not using the result cache: {why} ({})",
+                            String::from_utf8_lossy(name)
+                        ));
+                        crate::stats::uncacheable(why);
+                        return Look::Skip;
+                    }
+                    b.file(name, &data)
+                }
+                crate::pump::Entry::Link { name, target } => b.link(name, target),
+            };
+        }
+        let key = b.finish();
+        let input = job.input.to_string_lossy();
+        let why = match self.store.get(&key) {
+            Found::Hit(entry) => match replay_pump(&entry, Path::new(&job.output), deps_file) {
+                Ok(Some(code)) => {
+                    self.log.info(format_args!(
+                        "result of {input} from the local cache in pump mode ({key})"
+                    ));
+                    crate::stats::cache_hit("local", entry.body_len());
+                    return Look::Hit(code);
+                }
+                Ok(None) => crate::stats::MISS_NOT_STORED,
+                Err(e) => {
+                    self.log.warning(format_args!(
+                        "cannot write the cached result of {input}: {e}"
+                    ));
+                    return Look::Skip;
+                }
+            },
+            Found::Corrupt(c) => {
+                self.log
+                    .warning(format_args!("removed a damaged cache entry {key}: {c}"));
+                "a damaged entry (removed)"
+            }
+            Found::Miss => crate::stats::MISS_NOT_STORED,
+        };
+        crate::stats::cache_miss(why);
+        Look::Miss(Pending {
+            store: self.store,
+            key,
+            manifest: None,
+            dotd: None,
+            pump: true,
+        })
+    }
+}
+
+/// A pump-mode hit: the `.d` text first (rewrapped as gcc writes it), then the object;
+/// `None` when a `.d` file is wanted and the entry has none (then it is compiled again).
+fn replay_pump(entry: &Entry, output: &Path, deps_file: Option<&Path>) -> io::Result<Option<i32>> {
+    if let Some(d) = deps_file {
+        let Some(text) = &entry.dotd else {
+            return Ok(None);
+        };
+        let text = args::dotd::rewrap(text).unwrap_or_else(|| text.clone());
+        crate::output::write(d, &text)?;
+    }
+    replay(entry, output).map(Some)
 }
 
 /// Writes a hit's object and relays its messages; returns its exit code.
@@ -309,6 +435,9 @@ pub struct Pending {
     manifest: Option<(Key, Vec<u8>, std::time::SystemTime)>,
     /// The `.d` file the preprocessor writes, if any.
     dotd: Option<PathBuf>,
+    /// A pump-mode key: the entry keeps the server's `.d` text, and a plain attempt (pump
+    /// mode given up) neither sends nor stores under it.
+    pump: bool,
 }
 
 impl Pending {
@@ -334,6 +463,11 @@ impl Pending {
         self.key.0
     }
 
+    /// True for a pump-mode key ([`Plan::look_pump`]).
+    pub fn is_pump(&self) -> bool {
+        self.pump
+    }
+
     /// Stores a remote compile's reply when it is one the cache keeps: exit 0, nothing
     /// printed (see the module's rule). A failure to store is logged, never fatal.
     pub fn store(&self, log: &Log, reply: &proto::Reply, cpp_stderr: &[u8]) {
@@ -347,7 +481,8 @@ impl Pending {
         let entry = Entry {
             status: 0,
             object: reply.object.clone(),
-            dotd: None,
+            // Pump mode: the server's dependency text, as it came (rewrapped on replay).
+            dotd: if self.pump { reply.dotd.clone() } else { None },
             stderr: Vec::new(),
             stdout: Vec::new(),
         };
