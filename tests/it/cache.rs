@@ -149,7 +149,7 @@ fn a_hit_replays_object_and_dependency_file_exactly() {
 }
 
 #[test]
-fn the_lasting_switch_turns_it_on_and_off() {
+fn on_by_default_and_the_switches_turn_it_off_and_on() {
     if !require(&["gcc"]) {
         return;
     }
@@ -157,20 +157,37 @@ fn the_lasting_switch_turns_it_on_and_off() {
     let s = Sandbox::new("cache-switch");
     let cmd = ["gcc", "-Iinclude", "-c", "src/util.c", "-o", "util.o"];
     let run = |s: &Sandbox| {
-        let out = s.distcc(&hosts(&d), &cmd).output().unwrap();
+        let out = s
+            .distcc(&hosts(&d), &cmd)
+            .env_remove("DISTCC_CACHE")
+            .output()
+            .unwrap();
         assert!(out.status.success());
     };
-    // Off by default.
+    // On by default: the second compile is a hit.
     run(&s);
     run(&s);
-    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
-    assert!(s.distcc("", &["--cache-on"]).status().unwrap().success());
+    assert_jobs(&d, 1);
+    assert_eq!(entries(&s.distcc_dir.join("cache")).len(), 1);
+    // Off for good: every compile goes to the daemon, nothing stored.
+    assert!(s.distcc("", &["--clear-cache"]).status().unwrap().success());
+    assert!(s.distcc("", &["--cache-off"]).status().unwrap().success());
     run(&s);
     run(&s);
     assert_jobs(&d, 3);
-    assert!(s.distcc("", &["--cache-off"]).status().unwrap().success());
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+    // DISTCC_CACHE=1 turns it on for one build.
+    let mut once = s.distcc(&hosts(&d), &cmd);
+    assert!(once.env("DISTCC_CACHE", "1").status().unwrap().success());
+    assert_jobs(&d, 4);
+    assert_eq!(entries(&s.distcc_dir.join("cache")).len(), 1);
+    // On again for good: a hit; DISTCC_CACHE=0 is a miss for one build.
+    assert!(s.distcc("", &["--cache-on"]).status().unwrap().success());
     run(&s);
     assert_jobs(&d, 4);
+    let mut off = s.distcc(&hosts(&d), &cmd);
+    assert!(off.env("DISTCC_CACHE", "0").status().unwrap().success());
+    assert_jobs(&d, 5);
 }
 
 #[test]
@@ -747,4 +764,76 @@ fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
     local(&a, jobs[1]);
     assert_eq!(a.read("shapes.o"), shapes);
     assert_eq!(entries(&b.distcc_dir.join("cache")).len(), 2);
+}
+
+/// Real ccache 4 with `CCACHE_PREFIX=distcc`: ccache keeps the results on this machine, so
+/// our local store stays empty (one copy per machine), while the daemon's shared cache is
+/// still asked, and a second machine (its own ccache and `$DISTCC_DIR`) gets the result
+/// from it without a compile.
+#[test]
+fn under_ccache_only_the_daemons_shared_cache_is_used() {
+    if !require(&["gcc", "ccache"]) {
+        return;
+    }
+    let store = super::support::TempDir::new("cache-ccache-store");
+    let dir = store.path().join("results");
+    let d = OurDaemon::start(&["--cache-dir", dir.to_str().unwrap()]);
+    let (a, b) = (
+        Sandbox::new("cache-ccache-a"),
+        Sandbox::new("cache-ccache-b"),
+    );
+    for s in [&a, &b] {
+        cached(
+            s,
+            &d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(&d, 2);
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    // Both machines build the same tree (a's), each with its own ccache and `$DISTCC_DIR`;
+    // the cache is on by default.
+    let ccache = |machine: &Sandbox| {
+        let mut c = Command::new("ccache");
+        c.args(cmd);
+        a.env(&mut c, &hosts(&d));
+        c.env("DISTCC_DIR", &machine.distcc_dir)
+            .env("DISTCC_LOG", &machine.log)
+            .env("DISTCC_FALLBACK", "0")
+            .env_remove("DISTCC_CACHE")
+            .env("CCACHE_PREFIX", crate::client::client_support::distcc_bin())
+            .env("CCACHE_DIR", machine.path().join("ccache"))
+            .env_remove("CCACHE_DISABLE");
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            machine.log_text()
+        );
+    };
+    ccache(&a);
+    assert_jobs(&d, 3);
+    assert!(a.log_text().contains("under ccache"), "{}", a.log_text());
+    assert!(entries(&a.distcc_dir.join("cache")).is_empty());
+    assert_eq!(entries(&dir).len(), 1, "{}", d.log_text());
+    let want = a.read("util.o");
+    std::fs::remove_file(a.path().join("util.o")).unwrap();
+    ccache(&b);
+    assert_jobs(&d, 3);
+    assert_eq!(d.log_text().matches(" from the cache ").count(), 1);
+    assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 1, "{}", b.log_text());
+    assert!(entries(&b.distcc_dir.join("cache")).is_empty());
+    assert_eq!(a.read("util.o"), want);
+    local(&a, &cmd);
+    assert_eq!(a.read("util.o"), want);
 }

@@ -15,9 +15,15 @@
 //! fallbacks. In plain mode the local preprocessor writes the `.d` file, on a hit too, so
 //! entries carry no `.d`.
 //!
-//! **When it is used**: the cache is on when `DISTCC_CACHE` says so (non-zero on, `0` off,
-//! for one build), else when `$DISTCC_DIR/cache.setting` says `on` (`distcc --cache-on`,
-//! `--cache-off`: for good); off otherwise. Plain mode by the classic route only (not pump
+//! **When it is used**: the cache is on unless `DISTCC_CACHE=0` (one build; another number
+//! turns it on) or `$DISTCC_DIR/cache.setting` saying `off` (`distcc --cache-off`, for good;
+//! `--cache-on` undoes it) turns it off.
+//!
+//! **Under ccache** (`CCACHE_PREFIX=distcc`): ccache 4 runs its prefix command with
+//! `UNCACHED_ERR_FD` set (and `CCACHE_DISABLE=1`, which a user may also set alone, so it
+//! is not the sign). ccache keeps every result on this machine itself, so the local store is
+//! skipped (neither read nor written: one copy per machine, ccache's), and the key is only
+//! made to ask a daemon's shared cache, when some host advertised one. Plain mode by the classic route only (not pump
 //! mode, not the identical-debug source route: counted as not cacheable).
 
 use std::io;
@@ -32,8 +38,8 @@ use crate::log::Log;
 pub const SETTING_FILE: &str = "cache.setting";
 /// The store's directory under `$DISTCC_DIR` unless `DISTCC_CACHE_DIR` names one.
 pub const SUBDIR: &str = "cache";
-/// `DISTCC_CACHE_SIZE` when unset or unreadable: 2 GiB.
-pub const DEFAULT_SIZE: u64 = 2 << 30;
+/// `DISTCC_CACHE_SIZE` when unset or unreadable: 5 GiB, as ccache's `max_size`.
+pub const DEFAULT_SIZE: u64 = 5 << 30;
 
 /// The cache's environment, read once by `Config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub struct Settings {
     pub size: Option<String>,
     /// `DISTCC_CACHE_DIRECT`: look up by manifest before preprocessing (`cache_direct`).
     pub direct: bool,
+    /// `UNCACHED_ERR_FD` is set: ccache runs this client as its prefix command.
+    pub under_ccache: bool,
 }
 
 pub use cache::parse_size;
@@ -62,10 +70,10 @@ pub fn store(config: &Config, top: &Path) -> Store {
     Store::new(dir, size)
 }
 
-/// Is the cache on: `DISTCC_CACHE`, else the lasting setting, else off.
+/// Is the cache on: `DISTCC_CACHE`, else the lasting setting, else on.
 pub fn enabled(config: &Config, top: &Path) -> bool {
     config.cache.enabled.unwrap_or_else(|| {
-        std::fs::read_to_string(top.join(SETTING_FILE)).is_ok_and(|s| s.trim() == "on")
+        std::fs::read_to_string(top.join(SETTING_FILE)).map_or(true, |s| s.trim() != "off")
     })
 }
 
@@ -94,6 +102,8 @@ pub fn show(config: &Config, top: &Path) -> String {
 /// A compile that may use the cache, before its source is known.
 pub struct Plan<'a> {
     store: Store,
+    /// Read and write the local store (not under ccache).
+    local: bool,
     top: &'a Path,
     log: &'a Log,
     /// Direct mode: the manifest key, once `direct` computed it.
@@ -125,15 +135,25 @@ pub enum Route {
     Source,
 }
 
-/// Decides whether `job` may use the cache at all; counts why not.
+/// Decides whether `job` may use the cache at all; counts why not. `shared` says whether
+/// a candidate host advertised a shared cache (all that is used under ccache).
 pub fn plan<'a>(
     config: &Config,
     log: &'a Log,
     top: &'a Path,
     job: &args::Job,
     route: Route,
+    shared: bool,
 ) -> Option<Plan<'a>> {
     if !enabled(config, top) {
+        return None;
+    }
+    let local = !config.cache.under_ccache;
+    if !local && !shared {
+        log.info(format_args!(
+            "not using the result cache: under ccache, which keeps the results here, and no host shares a cache"
+        ));
+        crate::stats::uncacheable("under ccache, no daemon's shared cache");
         return None;
     }
     let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
@@ -158,6 +178,7 @@ pub fn plan<'a>(
     }
     // Direct mode only where the preprocessor's dependency output is the `.d` of `-MD`/`-MMD`.
     let direct = config.cache.direct
+        && local
         && route == Route::Classic
         && config.dependency_env.is_none()
         && !job
@@ -166,6 +187,7 @@ pub fn plan<'a>(
             .any(|a| a.as_encoded_bytes().starts_with(b"-Wp,"));
     Some(Plan {
         store: store(config, top),
+        local,
         top,
         log,
         manifest: None,
@@ -175,6 +197,17 @@ pub fn plan<'a>(
 }
 
 impl Plan<'_> {
+    /// The local store's entry for `key`; under ccache a miss without looking.
+    fn get(&self, key: &Key) -> Found {
+        if !self.local {
+            self.log.info(format_args!(
+                "under ccache: not looking in the local store, only in a daemon's ({key})"
+            ));
+            return Found::Miss;
+        }
+        self.store.get(key)
+    }
+
     /// Direct mode: replays the result a manifest leads to, without preprocessing; `Some`
     /// exit code on a hit. Remembers the manifest key for `look` either way.
     pub fn direct(&mut self, program: &Path, job: &args::Job) -> Option<i32> {
@@ -248,7 +281,7 @@ impl Plan<'_> {
         };
         let key = cache::key::plain(&id.fingerprint, &id.target, server_argv, source);
         let input = job.input.to_string_lossy();
-        match self.store.get(&key) {
+        match self.get(&key) {
             Found::Hit(entry) => {
                 let output = PathBuf::from(&job.output);
                 match replay(&entry, &output) {
@@ -263,6 +296,7 @@ impl Plan<'_> {
                                 manifest: Some((m, source.to_vec(), self.started)),
                                 dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
                                 pump: false,
+                                local: true,
                             };
                             p.store_manifest(self.log);
                         }
@@ -294,6 +328,7 @@ impl Plan<'_> {
                     manifest: self.manifest.map(|m| (m, source.to_vec(), self.started)),
                     dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
                     pump: false,
+                    local: self.local,
                 })
             }
         }
@@ -364,7 +399,7 @@ impl Plan<'_> {
         }
         let key = b.finish();
         let input = job.input.to_string_lossy();
-        let why = match self.store.get(&key) {
+        let why = match self.get(&key) {
             Found::Hit(entry) => match replay_pump(&entry, Path::new(&job.output), deps_file) {
                 Ok(Some(code)) => {
                     self.log.info(format_args!(
@@ -395,6 +430,7 @@ impl Plan<'_> {
             manifest: None,
             dotd: None,
             pump: true,
+            local: self.local,
         })
     }
 }
@@ -438,6 +474,8 @@ pub struct Pending {
     /// A pump-mode key: the entry keeps the server's `.d` text, and a plain attempt (pump
     /// mode given up) neither sends nor stores under it.
     pump: bool,
+    /// Store in the local store (not under ccache).
+    local: bool,
 }
 
 impl Pending {
@@ -471,7 +509,8 @@ impl Pending {
     /// Stores a remote compile's reply when it is one the cache keeps: exit 0, nothing
     /// printed (see the module's rule). A failure to store is logged, never fatal.
     pub fn store(&self, log: &Log, reply: &proto::Reply, cpp_stderr: &[u8]) {
-        if reply.status != 0
+        if !self.local
+            || reply.status != 0
             || !reply.stderr.is_empty()
             || !reply.stdout.is_empty()
             || !cpp_stderr.is_empty()
@@ -514,6 +553,9 @@ mod tests {
     fn the_setting_lasts_and_the_environment_wins() {
         let t = os::tempdir::TempDir::new("client-cache-").unwrap();
         let mut c = Config::from_lookup(|_| None);
+        // On by default.
+        assert!(enabled(&c, t.path()));
+        set_enabled(t.path(), false).unwrap();
         assert!(!enabled(&c, t.path()));
         set_enabled(t.path(), true).unwrap();
         assert!(enabled(&c, t.path()));

@@ -575,7 +575,7 @@ fn verdict(stream: &Stream, host: &Host, progress: &mut dyn Progress) -> Option<
 
 /// True when `host` advertised a shared result cache (`--cache-dir`) for this kind of
 /// request: `cache=1` plain mode, `cache=2` pump mode too.
-fn shares_its_cache(top: &Path, host: &Host, pump: bool) -> bool {
+pub(crate) fn shares_its_cache(top: &Path, host: &Host, pump: bool) -> bool {
     crate::learned::load(top, host, SystemTime::now()).is_some_and(|a| match a.get("cache") {
         Some("2") => true,
         Some("1") => !pump,
