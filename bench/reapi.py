@@ -45,7 +45,7 @@ def low_port():
 
 def build(profile, client_env, hosts, files, out_dir, state):
     """Compiles every file, two at a time; returns (wall, stderr texts)."""
-    env = dict(os.environ, DISTCC_HOSTS=hosts, DISTCC_DIR=state, DISTCC_VERBOSE="1",
+    env = dict(os.environ, DISTCC_HOSTS=hosts, DISTCC_DIR=state, DISTCC_CACHE="0", DISTCC_VERBOSE="1",
                DISTCC_REAPI_DEBUG="1", DISTCC_FALLBACK="0", **client_env)
     distcc = os.path.join(ROOT, "target", profile, "distcc")
     start = time.time()
@@ -78,7 +78,7 @@ def bytes_reapi(texts):
 
 
 def trivial(client, port, src, state, n):
-    env = dict(os.environ, DISTCC_HOSTS=f"127.0.0.1:{port}", DISTCC_DIR=state)
+    env = dict(os.environ, DISTCC_HOSTS=f"127.0.0.1:{port}", DISTCC_DIR=state, DISTCC_CACHE="0")
     times = []
     for _ in range(n):
         t = time.perf_counter()
