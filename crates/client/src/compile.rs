@@ -434,9 +434,11 @@ impl Client<'_> {
             (_, source::Route::Classic) => crate::cache::Route::Classic,
             _ => crate::cache::Route::Source,
         };
-        let shared = candidates
-            .iter()
-            .any(|h| remote::shares_its_cache(&dirs.top, h, matches!(pump, PumpState::Ready(..))));
+        // Only asked under ccache (no local store): a file read per host.
+        let shared = cfg.cache.under_ccache
+            && candidates.iter().any(|h| {
+                remote::shares_its_cache(&dirs.top, h, matches!(pump, PumpState::Ready(..)))
+            });
         let mut cache_plan =
             crate::cache::plan(cfg, self.log, &dirs.top, &job, cache_route, shared);
         if let Some(plan) = &mut cache_plan
