@@ -12,6 +12,10 @@
    against our daemon: the share of its compiles the daemon answered from its cache (daemon
    log: "from the cache" against "exit 0" lines), with the daemon's bytes in as the proof
    that no source went up for them.
+5. Pump mode (ours under our pump, hosts ,cpp,lzo, same daemon): cold (the pump keys are
+   new: every file compiled), warm (every result in the local cache, keyed by the include
+   server's files), and a second client machine's pump build (empty local cache): its
+   share from the daemon's cache, as in 4.
 
 Every build's objects must equal the local build's. Each client's $DISTCC_DIR first learns
 (one small compile with the cache off) that the daemon speaks protocol 4 and shares a cache,
@@ -52,9 +56,11 @@ def main():
         if shutil.which(tool) is None:
             raise SystemExit(f"missing {tool} (scripts/install-deps.sh installs it)")
     subprocess.run(["cargo", "build", "--release", "--quiet", "--bin", "distcc", "--bin",
-                    "distccd"], cwd=common.ROOT, check=True)
+                    "distccd", "--bin", "pump", "--bin", "include-server"], cwd=common.ROOT,
+                   check=True)
     rel = os.path.join(common.ROOT, "target", "release")
     ours, ours_daemon = os.path.join(rel, "distcc"), os.path.join(rel, "distccd")
+    ours_pump = os.path.join(rel, "pump")
     work = tempfile.mkdtemp(prefix="distcc-bench-cache-")
     os.chmod(work, 0o755)
     build = common.configure_libgit2(work)
@@ -65,10 +71,10 @@ def main():
         print(text, flush=True)
         lines.append(text)
 
-    def run_build(name, env):
+    def run_build(name, env, prefix=()):
         subprocess.run(["make", "-C", build, "clean"], check=True, capture_output=True)
         t = time.perf_counter()
-        p = subprocess.run(make, env=env, capture_output=True)
+        p = subprocess.run([*prefix, *make], env=env, capture_output=True)
         wall = time.perf_counter() - t
         if p.returncode != 0:
             raise SystemExit(f"{name}: make failed:\n{p.stderr.decode(errors='replace')[-3000:]}")
@@ -130,8 +136,23 @@ def main():
         hits1, ran1 = log_counts()
         in1 = bytes_in(common.stats_json(stats_port))
         hits, ran = hits1 - hits0, ran1 - ran0
+
+        # Pump mode: the same daemon, hosts marked ,cpp,lzo, each build under our pump.
+        pump_host = f"127.0.0.1:{d.port}/{args.jobs},cpp,lzo"
+        third = dict(client(os.path.join(work, "client3")), DISTCC_HOSTS=pump_host)
+        pump_cold = run_build("ours pump cold", third, [ours_pump])
+        pump_warm = run_build("ours pump warm (local cache)", third, [ours_pump])
+        fourth = dict(client(os.path.join(work, "client4")), DISTCC_HOSTS=pump_host)
+        phits0, pran0 = log_counts()
+        pin0 = bytes_in(common.stats_json(stats_port))
+        pump_second = run_build("ours pump, second client", fourth, [ours_pump])
+        phits1, pran1 = log_counts()
+        pin1 = bytes_in(common.stats_json(stats_port))
+        phits, pran = phits1 - phits0, pran1 - pran0
     finally:
         d.stop()
+    c4stats = subprocess.run([ours, "--show-stats"], env=fourth, capture_output=True,
+                             text=True).stdout
     c2stats = subprocess.run([ours, "--show-stats"], env=second, capture_output=True,
                              text=True).stdout
 
@@ -162,8 +183,16 @@ def main():
         f"({rate * 100:.1f} %, target >= 95 %), {ran} compiled; {in1 - in0} bytes reached the "
         f"daemon in that build (request heads only for the hits); wall {second_wall:.2f} s, "
         f"/ ours warm {second_wall / ours_warm:.3f}")
+    say(f"pump mode: cold / ccache cold {pump_cold / cc_cold:.3f}; warm rebuild (local "
+        f"cache, keyed by the include server's files) / ccache warm {pump_warm / cc_warm:.3f}")
+    prate = phits / max(phits + pran, 1)
+    say(f"pump second client: {phits} of {phits + pran} compiles from the daemon's cache "
+        f"({prate * 100:.1f} %, target >= 95 %), {pran} compiled; {pin1 - pin0} bytes reached "
+        f"the daemon; wall {pump_second:.2f} s")
     say("second client's --show-stats:")
     lines.extend("  " + l for l in c2stats.splitlines() if l.strip())
+    say("pump second client's --show-stats:")
+    lines.extend("  " + l for l in c4stats.splitlines() if l.strip())
     say("ccache -s after its warm build:")
     lines.extend("  " + l for l in ccs.splitlines() if l.strip())
     load = open("/proc/loadavg").read().split()[:3]

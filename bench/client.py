@@ -181,7 +181,7 @@ def trivial(args, ours, ours_daemon, work, out):
         f.write("int twice(int x) { return 2 * x; }\n")
     d_ours = Daemon(ours_daemon, 4, os.path.join(work, "trivial-ours.log"))
     d_34 = Daemon(DAEMON34, 4, os.path.join(work, "trivial-34.log"))
-    base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_DIR=os.path.join(work, "distcc-dir"))
+    base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_DIR=os.path.join(work, "distcc-dir"))
     base.pop("DISTCC_VERBOSE", None)
     base.pop("DISTCC_LOG", None)
     os.makedirs(base["DISTCC_DIR"], exist_ok=True)
@@ -358,7 +358,7 @@ def libgit2(args, ours, ours_daemon, work, out, bound=False):
                        env=daemon_env)
             ddir = tempfile.mkdtemp(dir=work)
             host = f"127.0.0.1:{d.port}/{args.jobs}" + (",cpp,lzo" if pump else "")
-            env = dict(os.environ, LAUNCH=client, DISTCC_FALLBACK="0", DISTCC_DIR=ddir,
+            env = dict(os.environ, LAUNCH=client, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_DIR=ddir,
                        DISTCC_HOSTS=host)
             env.pop("DISTCC_VERBOSE", None)
             env.pop("DISTCC_LOG", None)

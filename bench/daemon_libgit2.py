@@ -40,7 +40,7 @@ def main():
             d = common.Daemon(program, args.jobs, os.path.join(work, f"{name}.log"))
             ddir = tempfile.mkdtemp(dir=work)
             host = f"127.0.0.1:{d.port}/{args.jobs}" + (",lzo" if args.lzo else "")
-            env = dict(os.environ, LAUNCH=client, DISTCC_HOSTS=host, DISTCC_FALLBACK="0",
+            env = dict(os.environ, LAUNCH=client, DISTCC_HOSTS=host, DISTCC_FALLBACK="0", DISTCC_CACHE="0",
                        DISTCC_DIR=ddir)
             try:
                 wall = common.run_sampling(["make", "-C", build, f"-j{args.jobs}"], [d], env=env)

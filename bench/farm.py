@@ -132,7 +132,7 @@ def run_make(client, farm, tree, job_costs, make_jobs, work, bindir):
     farm.truncate_log()
     ddir = tempfile.mkdtemp(prefix="distcc-dir-", dir=work)
     env = dict(clean_env(), PATH=bindir + ":" + os.environ["PATH"],
-               DISTCC_HOSTS=farm.hosts_spec(), DISTCC_DIR=ddir, DISTCC_FALLBACK="0",
+               DISTCC_HOSTS=farm.hosts_spec(), DISTCC_DIR=ddir, DISTCC_FALLBACK="0", DISTCC_CACHE="0",
                **farm.client_env)
     busy0, total0 = cpu_busy()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)

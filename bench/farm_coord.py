@@ -128,7 +128,7 @@ def start_make(client, tree, hosts, coord, work, m):
     shutil.rmtree(ddir, ignore_errors=True)
     os.makedirs(ddir)
     env = dict(clean_env(), PATH=os.path.join(work, "bin") + ":" + os.environ["PATH"],
-               DISTCC_HOSTS=hosts, DISTCC_DIR=ddir, DISTCC_FALLBACK="0")
+               DISTCC_HOSTS=hosts, DISTCC_DIR=ddir, DISTCC_FALLBACK="0", DISTCC_CACHE="0")
     if coord:
         env["DISTCC_COORDINATOR"] = coord
     return subprocess.Popen(["make", "-s", "-C", tree, f"-j{MAKE_J}", f"CC={client} cc"],

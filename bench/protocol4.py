@@ -80,7 +80,7 @@ def build_once(args, ours, work, build, reference, protocol, measure):
     cpu_log = os.path.join(work, "cpu.log")
     if os.path.exists(cpu_log):
         os.remove(cpu_log)
-    env = dict(os.environ, DISTCC_HOSTS=host, DISTCC_FALLBACK="0", DISTCC_DIR=ddir,
+    env = dict(os.environ, DISTCC_HOSTS=host, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_DIR=ddir,
                DISTCC_PROTOCOL="4" if protocol == 4 else "3",
                LAUNCH=os.path.join(work, "measure.py") if measure else client,
                P4_CLIENT=client, P4_CPU_LOG=cpu_log)

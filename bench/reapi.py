@@ -48,7 +48,7 @@ def low_port():
 
 def build(bins, client_env, hosts, files, out_dir, state):
     """Compiles every file, two at a time; returns (wall, stderr texts)."""
-    env = dict(os.environ, DISTCC_HOSTS=hosts, DISTCC_DIR=state, DISTCC_VERBOSE="1",
+    env = dict(os.environ, DISTCC_HOSTS=hosts, DISTCC_DIR=state, DISTCC_CACHE="0", DISTCC_VERBOSE="1",
                DISTCC_REAPI_DEBUG="1", DISTCC_FALLBACK="0", **client_env)
     distcc = os.path.join(bins, "distcc")
     start = time.time()
@@ -116,7 +116,7 @@ def base_client(profile, work):
 
 
 def trivial(client, port, src, state, n):
-    env = dict(os.environ, DISTCC_HOSTS=f"127.0.0.1:{port}", DISTCC_DIR=state)
+    env = dict(os.environ, DISTCC_HOSTS=f"127.0.0.1:{port}", DISTCC_DIR=state, DISTCC_CACHE="0")
     times = []
     for _ in range(n):
         t = time.perf_counter()

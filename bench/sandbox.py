@@ -66,7 +66,7 @@ def main():
             "no-sandbox": Daemon(daemon, 4, os.path.join(work, "plain.log"),
                                  extra_args=["--no-sandbox"]),
         }
-        base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_DIR=os.path.join(work, "dd"))
+        base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_DIR=os.path.join(work, "dd"))
         for k in ("DISTCC_VERBOSE", "DISTCC_LOG"):
             base.pop(k, None)
         os.makedirs(base["DISTCC_DIR"], exist_ok=True)

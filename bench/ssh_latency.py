@@ -227,7 +227,7 @@ def main():
     write_sources(src, args.files)
 
     base = {k: v for k, v in os.environ.items() if not k.startswith("DISTCC_")}
-    base.update(DISTCC_SSH=sshd.wrapper, DISTCC_FALLBACK="0", DISTCC_BACKOFF_PERIOD="0")
+    base.update(DISTCC_SSH=sshd.wrapper, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_BACKOFF_PERIOD="0")
 
     def env(tag, hosts, **extra):
         d = os.path.join(work, "dir-" + tag)

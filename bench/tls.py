@@ -73,7 +73,7 @@ def main():
         d = Daemon(daemon, 4, os.path.join(work, "distccd.log"), extra_args=[
             "--tls-cert", p("server.pem"), "--tls-key", p("server.key"),
             "--tls-client-ca", p("ca.pem"), "--tls-tokens", p("tokens")])
-        base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_DIR=os.path.join(work, "dd"))
+        base = dict(os.environ, DISTCC_FALLBACK="0", DISTCC_CACHE="0", DISTCC_DIR=os.path.join(work, "dd"))
         for k in list(base):
             if k in ("DISTCC_VERBOSE", "DISTCC_LOG") or k.startswith("DISTCC_TLS_"):
                 base.pop(k)

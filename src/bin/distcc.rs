@@ -29,8 +29,8 @@ Options:
                               compiles, fallbacks and backoffs by reason), and exit.
    --zero-stats               Start the statistics afresh, and exit.
    --clear-cache              Remove every entry of the result cache, and exit.
-   --cache-on, --cache-off    Switch the result cache on or off for good
-                              (DISTCC_CACHE=1 or 0 decides for one build).
+   --cache-on, --cache-off    Switch the result cache (on by default) on or off
+                              for good (DISTCC_CACHE=1 or 0 decides for one build).
    --scan-includes            Under pump: list the files the include server
                               would send for this compile, and exit.
 

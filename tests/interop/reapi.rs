@@ -154,6 +154,9 @@ fn distcc(hosts: &str, state: &Path, extra_env: &[(&str, &str)], src: &Path, out
         .env("DISTCC_DIR", state)
         .env("DISTCC_VERBOSE", "1")
         .env("DISTCC_REAPI_DEBUG", "1")
+        // The REAPI action cache is what is measured: our own result cache (on by default)
+        // would answer a rebuild before any REAPI call.
+        .env("DISTCC_CACHE", "0")
         .envs(extra_env.iter().copied())
         .output()
         .expect("running distcc");
@@ -285,6 +288,7 @@ fn reapi_builds_match_local_then_a_clean_rebuild_comes_from_the_action_cache_and
             .env("DISTCC_HOSTS", &hosts)
             .env("DISTCC_DIR", &state)
             .env("DISTCC_VERBOSE", "1")
+            .env("DISTCC_CACHE", "0")
             .env("DISTCC_IDENTICAL_DEBUG", "1")
             .output()
             .unwrap();
@@ -402,6 +406,7 @@ fn reapi_a_worker_killed_mid_build_costs_no_compile() {
             .env("DISTCC_HOSTS", &url)
             .env("DISTCC_DIR", &state)
             .env("DISTCC_VERBOSE", "1")
+            .env("DISTCC_CACHE", "0")
             .env("DISTCC_REAPI_TIMEOUT", "20")
             .stderr(Stdio::piped())
             .spawn()

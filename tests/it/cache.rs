@@ -25,6 +25,21 @@ fn daemon_jobs_at_least(d: &OurDaemon, at_least: usize) -> usize {
     }
 }
 
+/// Results the daemon served from its cache: logged after the reply, so read again for a
+/// while until there are `n`; asserts exactly `n`.
+#[track_caller]
+fn assert_served_from_cache(d: &OurDaemon, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let got = d.log_text().matches(" from the cache ").count();
+        if got >= n || std::time::Instant::now() > deadline {
+            assert_eq!(got, n, "{}", d.log_text());
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Asserts that the daemon ran exactly `n` jobs.
 #[track_caller]
 fn assert_jobs(d: &OurDaemon, n: usize) {
@@ -149,7 +164,7 @@ fn a_hit_replays_object_and_dependency_file_exactly() {
 }
 
 #[test]
-fn the_lasting_switch_turns_it_on_and_off() {
+fn on_by_default_and_the_switches_turn_it_off_and_on() {
     if !require(&["gcc"]) {
         return;
     }
@@ -157,20 +172,37 @@ fn the_lasting_switch_turns_it_on_and_off() {
     let s = Sandbox::new("cache-switch");
     let cmd = ["gcc", "-Iinclude", "-c", "src/util.c", "-o", "util.o"];
     let run = |s: &Sandbox| {
-        let out = s.distcc(&hosts(&d), &cmd).output().unwrap();
+        let out = s
+            .distcc(&hosts(&d), &cmd)
+            .env_remove("DISTCC_CACHE")
+            .output()
+            .unwrap();
         assert!(out.status.success());
     };
-    // Off by default.
+    // On by default: the second compile is a hit.
     run(&s);
     run(&s);
-    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
-    assert!(s.distcc("", &["--cache-on"]).status().unwrap().success());
+    assert_jobs(&d, 1);
+    assert_eq!(entries(&s.distcc_dir.join("cache")).len(), 1);
+    // Off for good: every compile goes to the daemon, nothing stored.
+    assert!(s.distcc("", &["--clear-cache"]).status().unwrap().success());
+    assert!(s.distcc("", &["--cache-off"]).status().unwrap().success());
     run(&s);
     run(&s);
     assert_jobs(&d, 3);
-    assert!(s.distcc("", &["--cache-off"]).status().unwrap().success());
+    assert!(entries(&s.distcc_dir.join("cache")).is_empty());
+    // DISTCC_CACHE=1 turns it on for one build.
+    let mut once = s.distcc(&hosts(&d), &cmd);
+    assert!(once.env("DISTCC_CACHE", "1").status().unwrap().success());
+    assert_jobs(&d, 4);
+    assert_eq!(entries(&s.distcc_dir.join("cache")).len(), 1);
+    // On again for good: a hit; DISTCC_CACHE=0 is a miss for one build.
+    assert!(s.distcc("", &["--cache-on"]).status().unwrap().success());
     run(&s);
     assert_jobs(&d, 4);
+    let mut off = s.distcc(&hosts(&d), &cmd);
+    assert!(off.env("DISTCC_CACHE", "0").status().unwrap().success());
+    assert_jobs(&d, 5);
 }
 
 #[test]
@@ -338,7 +370,20 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
         &["gcc", "-O2", "-Iinclude", "-c", "src/main.c"],
         &["g++", "-O2", "-Iinclude", "-c", "src/shapes.cpp"],
     ];
+    // A warm daemon (protocol 4 learned, compilers identified, nothing stored): the first
+    // round's compiles come back while other clients of the same file still wait for a
+    // preprocessor slot, so entries are read while others rename over them, and a later
+    // lookup may hit what an earlier client stored. (The old assertion "8 hits, all in the
+    // second round" failed whenever that happened: the flake.)
+    for job in jobs {
+        let mut warm = job.to_vec();
+        warm.extend(["-o", "warm.o"]);
+        cached(&s, &d, &[("DISTCC_CACHE", "0")], &warm);
+    }
+    assert_jobs(&d, 3);
+    let mut ran = 3;
     for round in 0..2 {
+        let hits_before = stat(&s, "cache_hit", "local");
         let children: Vec<_> = (0..8)
             .map(|i| {
                 let dir = s.path().join(format!("out{i}"));
@@ -360,6 +405,22 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
                 s.log_text()
             );
         }
+        // Every compile was a hit or ran on the daemon (and was stored); each file ran at
+        // least once in the first round, none in the second.
+        let hits = stat(&s, "cache_hit", "local") - hits_before;
+        let compiled = 8 - hits as usize;
+        if round == 0 {
+            assert!(
+                compiled >= 3,
+                "{hits} hits in the first round\n{}",
+                s.log_text()
+            );
+            assert_eq!(stat(&s, "cache_stored", ""), compiled as u64);
+        } else {
+            assert_eq!(hits, 8, "{}", s.log_text());
+        }
+        ran += compiled;
+        assert_jobs(&d, ran);
     }
     let found = entries(&s.distcc_dir.join("cache"));
     assert_eq!(found.len(), 3, "{found:?}");
@@ -379,8 +440,6 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
             }
         }
     }
-    // The second round came from the cache.
-    assert_eq!(stat(&s, "cache_hit", "local"), 8, "{}", s.log_text());
 }
 
 #[test]
@@ -450,7 +509,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     // No new compile on the daemon, three results from its cache, no source uploaded (the
     // preprocessed shapes.cpp alone is hundreds of KB; three request heads are < 3 KB).
     assert_jobs(&d, 5);
-    assert_eq!(d.log_text().matches(" from the cache ").count(), 3);
+    assert_served_from_cache(&d, 3);
     assert!(sent < 3000, "{sent} bytes reached the daemon");
     assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 3, "{}", b.log_text());
     assert_eq!(stat(&b, "cache_hit", "local"), 0);
@@ -480,7 +539,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     let mut cmd = c.distcc(&hosts(&d), jobs[0]);
     cmd.env("DISTCC_CACHE", "1").env("PATH", &path);
     assert!(cmd.status().unwrap().success());
-    assert_eq!(d.log_text().matches(" from the cache ").count(), 3);
+    assert_served_from_cache(&d, 3);
 }
 
 #[test]
@@ -542,4 +601,305 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     let o = s.read("util.o");
     local(&s, &cmd);
     assert_eq!(o, s.read("util.o"));
+}
+
+/// The host spec of `d` as a pump host.
+fn pump_hosts(d: &OurDaemon) -> String {
+    format!("127.0.0.1:{}/4,lzo,cpp", d.port)
+}
+
+/// `distcc ARGS` in pump mode (`pump`'s include server variables) with the cache on, in
+/// `s`'s work directory, as the client whose `$DISTCC_DIR` and log are `machine`'s.
+fn pumped_as(
+    s: &Sandbox,
+    machine: &Sandbox,
+    hosts: &str,
+    pump: &crate::diagnostics::Pump,
+    args: &[&str],
+) -> Output {
+    let mut c = s.distcc(hosts, args);
+    c.env("DISTCC_DIR", &machine.distcc_dir)
+        .env("DISTCC_LOG", &machine.log)
+        .env("DISTCC_CACHE", "1")
+        .env("DISTCC_FALLBACK", "0")
+        .envs(pump.0.iter().map(|(k, v)| (k, v)));
+    let out = c.output().expect("running distcc");
+    assert!(
+        out.status.success(),
+        "distcc {args:?} failed: {}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        machine.log_text()
+    );
+    out
+}
+
+fn pumped(s: &Sandbox, hosts: &str, pump: &crate::diagnostics::Pump, args: &[&str]) -> Output {
+    pumped_as(s, s, hosts, pump, args)
+}
+
+/// Sets every source's and header's mtime a minute back. The client gives pump mode up for
+/// a file whose include server copy is not newer than the file (`pump::load`: changed after
+/// the server read it), which a file written in the same clock tick as the copy looks like.
+fn age_sources(s: &Sandbox) {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    for dir in ["src", "include"] {
+        for f in std::fs::read_dir(s.path().join(dir)).unwrap().flatten() {
+            std::fs::File::options()
+                .write(true)
+                .open(f.path())
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let d = OurDaemon::start(&[]);
+    let hosts = pump_hosts(&d);
+    let pump = crate::diagnostics::Pump::start(&hosts);
+    let s = Sandbox::new("cache-pump");
+    age_sources(&s);
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-MD",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    let pump_compiles = |s: &Sandbox| s.log_text().matches(" in pump mode").count();
+    let first = pumped(&s, &hosts, &pump, &cmd);
+    assert_eq!(pump_compiles(&s), 1, "{}", s.log_text());
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_stored", ""), 1, "{}", s.log_text());
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    for f in ["util.o", "util.d"] {
+        std::fs::remove_file(s.path().join(f)).unwrap();
+    }
+    let again = pumped(&s, &hosts, &pump, &cmd);
+    assert!(
+        s.log_text().contains("from the local cache in pump mode"),
+        "{}",
+        s.log_text()
+    );
+    assert_jobs(&d, 1);
+    assert_eq!(stat(&s, "cache_hit", "local"), 1);
+    assert_eq!(
+        (&again.stdout, &again.stderr),
+        (&first.stdout, &first.stderr)
+    );
+    assert_eq!(
+        (s.read("util.o"), s.read("util.d")),
+        (o.clone(), dd.clone())
+    );
+    local(&s, &cmd);
+    assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
+    // A header changes (between builds: pump's include server assumes a stable tree during
+    // one, and a new `pump` session reads it afresh): the key holds every shipped file, so a
+    // miss and a new pump compile of the new text.
+    drop(pump);
+    std::fs::write(
+        s.path().join("include/util.h"),
+        "#pragma once\nint twice(int);\nstatic int thrice(int x) { return 3 * x; }\n#define GREETING \"hi\"\n",
+    )
+    .unwrap();
+    age_sources(&s);
+    let pump = crate::diagnostics::Pump::start(&hosts);
+    let before = pump_compiles(&s);
+    pumped(&s, &hosts, &pump, &cmd);
+    assert_eq!(pump_compiles(&s), before + 1, "{}", s.log_text());
+    assert_jobs(&d, 2);
+    let (o, dd) = (s.read("util.o"), s.read("util.d"));
+    local(&s, &cmd);
+    assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
+    // `__TIME__` in a header (the server expands it): never cached, the reason counted.
+    std::fs::write(s.path().join("include/stamp.h"), "#define STAMP __TIME__\n").unwrap();
+    std::fs::write(
+        s.path().join("src/stamp.c"),
+        "#include \"stamp.h\"\nconst char *stamp = STAMP;\n",
+    )
+    .unwrap();
+    age_sources(&s);
+    let stamp = ["gcc", "-Iinclude", "-c", "src/stamp.c", "-o", "stamp.o"];
+    let stored = stat(&s, "cache_stored", "");
+    for _ in 0..2 {
+        pumped(&s, &hosts, &pump, &stamp);
+    }
+    assert_jobs(&d, 4);
+    assert_eq!(stat(&s, "cache_stored", ""), stored);
+    assert_eq!(
+        stat(
+            &s,
+            "cache_uncacheable",
+            "__DATE__, __TIME__ or __TIMESTAMP__ in the source"
+        ),
+        2,
+        "{}",
+        s.log_text()
+    );
+}
+
+#[test]
+fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
+    if !require(&["gcc", "g++"]) {
+        return;
+    }
+    let store = super::support::TempDir::new("cache-daemon-pump-store");
+    let dir = store.path().join("results");
+    let (d, sp) = super::stats::daemon_with_stats(4, &["--cache-dir", dir.to_str().unwrap()]);
+    let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
+    let hosts = pump_hosts(&d);
+    let pump = crate::diagnostics::Pump::start(&hosts);
+    let jobs: [&[&str]; 2] = [
+        &[
+            "gcc",
+            "-O2",
+            "-Iinclude",
+            "-MD",
+            "-c",
+            "src/util.c",
+            "-o",
+            "util.o",
+        ],
+        &[
+            "g++",
+            "-O2",
+            "-Iinclude",
+            "-c",
+            "src/shapes.cpp",
+            "-o",
+            "shapes.o",
+        ],
+    ];
+    let (a, b) = (
+        Sandbox::new("cache-pump-client-a"),
+        Sandbox::new("cache-pump-client-b"),
+    );
+    age_sources(&a);
+    // Each client's first job learns that the daemon speaks protocol 4 and shares a cache.
+    for s in [&a, &b] {
+        cached(
+            s,
+            &d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(&d, 2);
+    for job in jobs {
+        pumped(&a, &hosts, &pump, job);
+    }
+    assert_eq!(
+        a.log_text().matches(" in pump mode").count(),
+        2,
+        "{}",
+        a.log_text()
+    );
+    assert_jobs(&d, 4);
+    assert_eq!(entries(&dir).len(), 2, "{}", d.log_text());
+    let before = bytes_in();
+    // The same tree (pump mode's key holds every file's absolute name) built by another
+    // client: its own `$DISTCC_DIR` and local cache.
+    for f in ["util.o", "util.d", "shapes.o"] {
+        std::fs::remove_file(a.path().join(f)).unwrap();
+    }
+    for job in jobs {
+        pumped_as(&a, &b, &hosts, &pump, job);
+    }
+    let sent = bytes_in() - before;
+    // No new compile, two results from the daemon's cache, no file uploaded (shapes.cpp's
+    // headers alone are hundreds of KB; two request heads are < 2 KB).
+    assert_jobs(&d, 4);
+    assert_served_from_cache(&d, 2);
+    assert!(sent < 2000, "{sent} bytes reached the daemon");
+    assert_eq!(stat(&b, "cache_hit", &hosts), 2, "{}", b.log_text());
+    assert_eq!(stat(&b, "cache_miss", "not in the cache"), 0);
+    assert_eq!(stat(&b, "cache_hit", "local"), 0);
+    // Byte for byte a local build's, `.d` included, and kept locally too.
+    let (o, dd) = (a.read("util.o"), a.read("util.d"));
+    let shapes = a.read("shapes.o");
+    local(&a, jobs[0]);
+    assert_eq!((a.read("util.o"), a.read("util.d")), (o, dd));
+    local(&a, jobs[1]);
+    assert_eq!(a.read("shapes.o"), shapes);
+    assert_eq!(entries(&b.distcc_dir.join("cache")).len(), 2);
+}
+
+/// Real ccache 4 with `CCACHE_PREFIX=distcc`: ccache keeps the results on this machine, so
+/// our local store stays empty (one copy per machine), while the daemon's shared cache is
+/// still asked, and a second machine (its own ccache and `$DISTCC_DIR`) gets the result
+/// from it without a compile.
+#[test]
+fn under_ccache_only_the_daemons_shared_cache_is_used() {
+    if !require(&["gcc", "ccache"]) {
+        return;
+    }
+    let store = super::support::TempDir::new("cache-ccache-store");
+    let dir = store.path().join("results");
+    let d = OurDaemon::start(&["--cache-dir", dir.to_str().unwrap()]);
+    let (a, b) = (
+        Sandbox::new("cache-ccache-a"),
+        Sandbox::new("cache-ccache-b"),
+    );
+    for s in [&a, &b] {
+        cached(
+            s,
+            &d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(&d, 2);
+    let cmd = [
+        "gcc",
+        "-O2",
+        "-Iinclude",
+        "-c",
+        "src/util.c",
+        "-o",
+        "util.o",
+    ];
+    // Both machines build the same tree (a's), each with its own ccache and `$DISTCC_DIR`;
+    // the cache is on by default.
+    let ccache = |machine: &Sandbox| {
+        let mut c = Command::new("ccache");
+        c.args(cmd);
+        a.env(&mut c, &hosts(&d));
+        c.env("DISTCC_DIR", &machine.distcc_dir)
+            .env("DISTCC_LOG", &machine.log)
+            .env("DISTCC_FALLBACK", "0")
+            .env_remove("DISTCC_CACHE")
+            .env("CCACHE_PREFIX", crate::client::client_support::distcc_bin())
+            .env("CCACHE_DIR", machine.path().join("ccache"))
+            .env_remove("CCACHE_DISABLE");
+        let out = c.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            machine.log_text()
+        );
+    };
+    ccache(&a);
+    assert_jobs(&d, 3);
+    assert!(a.log_text().contains("under ccache"), "{}", a.log_text());
+    assert!(entries(&a.distcc_dir.join("cache")).is_empty());
+    assert_eq!(entries(&dir).len(), 1, "{}", d.log_text());
+    let want = a.read("util.o");
+    std::fs::remove_file(a.path().join("util.o")).unwrap();
+    ccache(&b);
+    assert_jobs(&d, 3);
+    assert_served_from_cache(&d, 1);
+    assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 1, "{}", b.log_text());
+    assert!(entries(&b.distcc_dir.join("cache")).is_empty());
+    assert_eq!(a.read("util.o"), want);
+    local(&a, &cmd);
+    assert_eq!(a.read("util.o"), want);
 }

@@ -52,6 +52,9 @@ impl Sandbox {
             .env("DISTCC_LOG", &self.log)
             .env("DISTCC_VERBOSE", "1")
             .env("DISTCC_PAUSE_TIME_MSEC", "20")
+            // These tests measure distribution: every compile reaches a host. The result
+            // cache (on by default) has its own tests, which say `DISTCC_CACHE` themselves.
+            .env("DISTCC_CACHE", "0")
             .env_remove("DISTCC_FALLBACK")
             .env_remove("DISTCC_SKIP_LOCAL_RETRY")
             .env_remove("_DISTCC_SAFEGUARD")

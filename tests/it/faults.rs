@@ -119,6 +119,8 @@ impl Scene {
             .env("TMPDIR", &self.tmp)
             .env("DISTCC_VERBOSE", "1")
             .env("DISTCC_PAUSE_TIME_MSEC", "50")
+            // Each compile must meet the fault, not a cached result of the reference.
+            .env("DISTCC_CACHE", "0")
             .env_remove("DISTCC_LOG")
             .env_remove("DISTCC_FALLBACK")
             .env_remove("DISTCC_SKIP_LOCAL_RETRY")

@@ -79,6 +79,8 @@ fn client(work: &Path, id: usize, hosts: &str, until: Instant) -> (usize, Vec<St
                 .env("DISTCC_LOG", &log)
                 .env("DISTCC_VERBOSE", "1")
                 .env("TMPDIR", dir.join("tmp"))
+                // Every job accounted on a daemon: the same sources again are not hits.
+                .env("DISTCC_CACHE", "0")
                 .env_remove("DISTCC_FALLBACK")
                 .env_remove("_DISTCC_SAFEGUARD")
                 .stdin(Stdio::null())

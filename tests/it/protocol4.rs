@@ -234,9 +234,18 @@ fn daemon_closes_on_bad_v4_frames_and_keeps_serving() {
             "unknown flag bits",
         ),
         (
-            "a cache key with pump",
-            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 3)].concat(),
-            "a cache key in pump mode",
+            "a short cache key with pump",
+            [
+                tok("DIST", 4),
+                string("CCID", b""),
+                tok("FLAG", 3),
+                string("CDIR", b"/"),
+                tok("ARGC", 1),
+                string("ARGV", b"gcc"),
+                string("CKEY", &[1; 16]),
+            ]
+            .concat(),
+            "a cache key is 32 bytes",
         ),
     ];
     for (what, req, logged) in cases {

@@ -54,6 +54,8 @@ impl Work {
             .env("DISTCC_LOG", &self.log)
             .env("DISTCC_VERBOSE", "1")
             .env("DISTCC_PAUSE_TIME_MSEC", "5000")
+            // Scheduling is measured on jobs that reach the daemons.
+            .env("DISTCC_CACHE", "0")
             .env("DISTCC_FALLBACK", "0")
             // Keep `cc` as `cc`, the name the daemon runs as the slow wrapper.
             .env("DISTCC_NO_REWRITE_CROSS", "1")

@@ -99,6 +99,8 @@ pub fn distcc(dir: &Path, hosts: &str, args: &[&str]) -> Command {
         .env("DISTCC_DIR", dir.join(".distcc"))
         .env("DISTCC_LOG", dir.join("distcc.log"))
         .env("DISTCC_VERBOSE", "1")
+        // Counted jobs and bytes: every compile reaches the daemon, none from the cache.
+        .env("DISTCC_CACHE", "0")
         .env_remove("DISTCC_FALLBACK")
         .env_remove("DISTCC_SKIP_LOCAL_RETRY")
         .env_remove("_DISTCC_SAFEGUARD");

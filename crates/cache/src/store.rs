@@ -14,17 +14,41 @@
 //!   what other writers added meanwhile).
 //!
 //! Many processes may use one directory at once (the daemon's threads, every client of a
-//! `$DISTCC_DIR`); nothing here holds a lock while reading or writing an entry.
+//! `$DISTCC_DIR`); nothing here holds a lock while reading or writing an entry. fcntl locks
+//! belong to a process, not a thread (two threads both "hold" one, and closing any
+//! descriptor of the file drops the process's lock), so within a process a mutex
+//! ([`SIZE`]) and a flag ([`EVICTING`]) come first and only one thread touches the lock
+//! files at a time.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use crate::entry::{Corrupt, Entry};
 use crate::key::Key;
+
+/// The size file's lock among this process's threads (the fcntl lock is among processes).
+static SIZE: Mutex<()> = Mutex::new(());
+/// Set while a thread of this process cleans up (the fcntl `evict.lock` is among processes).
+static EVICTING: AtomicBool = AtomicBool::new(false);
+
+/// Holds the size file for one read-modify-write: this process's mutex, then the fcntl lock.
+struct SizeLock {
+    _file: os::wake::BlockingLock,
+    _thread: std::sync::MutexGuard<'static, ()>,
+}
+
+fn lock_size(dir: &Path) -> io::Result<SizeLock> {
+    let thread = SIZE.lock().unwrap_or_else(|p| p.into_inner());
+    Ok(SizeLock {
+        _file: os::wake::BlockingLock::acquire(&dir.join("size.lock"))?,
+        _thread: thread,
+    })
+}
 
 /// Temp files older than this belong to a writer that died.
 const STALE_TEMP: Duration = Duration::from_secs(3600);
@@ -141,7 +165,7 @@ impl Store {
 
     /// The running total, moved by `delta`; returns the new total.
     fn add_size(&self, delta: i64) -> io::Result<u64> {
-        let _held = os::wake::BlockingLock::acquire(&self.dir.join("size.lock"))?;
+        let _held = lock_size(&self.dir)?;
         let now = read_size(&self.dir).saturating_add_signed(delta);
         write_size(&self.dir, now)?;
         Ok(now)
@@ -150,11 +174,21 @@ impl Store {
     /// Removes least recently used entries until at most 90 % of the bound is used. Does
     /// nothing when another process is already cleaning.
     pub fn evict(&self) -> io::Result<()> {
+        if EVICTING.swap(true, Ordering::Acquire) {
+            return Ok(());
+        }
+        struct Done;
+        impl Drop for Done {
+            fn drop(&mut self) {
+                EVICTING.store(false, Ordering::Release);
+            }
+        }
+        let _done = Done;
         let Some(_cleaning) = os::lock::FileLock::try_lock(&self.dir.join("evict.lock"))? else {
             return Ok(());
         };
         let counted_before = {
-            let _held = os::wake::BlockingLock::acquire(&self.dir.join("size.lock"))?;
+            let _held = lock_size(&self.dir)?;
             read_size(&self.dir)
         };
         let mut entries = self.walk(true);
@@ -169,7 +203,7 @@ impl Store {
                 total -= len;
             }
         }
-        let _held = os::wake::BlockingLock::acquire(&self.dir.join("size.lock"))?;
+        let _held = lock_size(&self.dir)?;
         // Keep what other writers added while this one walked.
         let added = read_size(&self.dir).saturating_sub(counted_before);
         write_size(&self.dir, total.saturating_add(added))
@@ -228,7 +262,7 @@ impl Store {
             }
         }
         if self.dir.is_dir() {
-            let _held = os::wake::BlockingLock::acquire(&self.dir.join("size.lock"))?;
+            let _held = lock_size(&self.dir)?;
             write_size(&self.dir, self.usage().bytes)?;
         }
         Ok(removed)
@@ -308,6 +342,26 @@ mod tests {
         assert_eq!(read_size(s.dir()), 0);
         // Too big for the bound: not stored.
         assert!(!s.put(&k(4), &e(1 << 19)).unwrap());
+    }
+
+    /// Many threads of one process (the daemon's) writing at once keep the running total
+    /// exact: fcntl alone would let them all into the size file together.
+    #[test]
+    fn threads_of_one_process_keep_the_total() {
+        let t = os::tempdir::TempDir::new("cache-store-").unwrap();
+        let s = Store::new(t.path().join("c"), 1 << 30);
+        std::thread::scope(|scope| {
+            for th in 0..8u32 {
+                let s = &s;
+                scope.spawn(move || {
+                    for i in 0..40 {
+                        s.put(&k(th * 1000 + i), &e(100 + i as usize)).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(s.usage().entries, 320);
+        assert_eq!(read_size(s.dir()), s.usage().bytes);
     }
 
     #[test]

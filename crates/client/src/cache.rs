@@ -15,9 +15,15 @@
 //! fallbacks. In plain mode the local preprocessor writes the `.d` file, on a hit too, so
 //! entries carry no `.d`.
 //!
-//! **When it is used**: the cache is on when `DISTCC_CACHE` says so (non-zero on, `0` off,
-//! for one build), else when `$DISTCC_DIR/cache.setting` says `on` (`distcc --cache-on`,
-//! `--cache-off`: for good); off otherwise. Plain mode by the classic route only (not pump
+//! **When it is used**: the cache is on unless `DISTCC_CACHE=0` (one build; another number
+//! turns it on) or `$DISTCC_DIR/cache.setting` saying `off` (`distcc --cache-off`, for good;
+//! `--cache-on` undoes it) turns it off.
+//!
+//! **Under ccache** (`CCACHE_PREFIX=distcc`): ccache 4 runs its prefix command with
+//! `UNCACHED_ERR_FD` set (and `CCACHE_DISABLE=1`, which a user may also set alone, so it
+//! is not the sign). ccache keeps every result on this machine itself, so the local store is
+//! skipped (neither read nor written: one copy per machine, ccache's), and the key is only
+//! made to ask a daemon's shared cache, when some host advertised one. Plain mode by the classic route only (not pump
 //! mode, not the identical-debug source route: counted as not cacheable).
 
 use std::io;
@@ -32,8 +38,8 @@ use crate::log::Log;
 pub const SETTING_FILE: &str = "cache.setting";
 /// The store's directory under `$DISTCC_DIR` unless `DISTCC_CACHE_DIR` names one.
 pub const SUBDIR: &str = "cache";
-/// `DISTCC_CACHE_SIZE` when unset or unreadable: 2 GiB.
-pub const DEFAULT_SIZE: u64 = 2 << 30;
+/// `DISTCC_CACHE_SIZE` when unset or unreadable: 5 GiB, as ccache's `max_size`.
+pub const DEFAULT_SIZE: u64 = 5 << 30;
 
 /// The cache's environment, read once by `Config`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +52,8 @@ pub struct Settings {
     pub size: Option<String>,
     /// `DISTCC_CACHE_DIRECT`: look up by manifest before preprocessing (`cache_direct`).
     pub direct: bool,
+    /// `UNCACHED_ERR_FD` is set: ccache runs this client as its prefix command.
+    pub under_ccache: bool,
 }
 
 pub use cache::parse_size;
@@ -62,10 +70,10 @@ pub fn store(config: &Config, top: &Path) -> Store {
     Store::new(dir, size)
 }
 
-/// Is the cache on: `DISTCC_CACHE`, else the lasting setting, else off.
+/// Is the cache on: `DISTCC_CACHE`, else the lasting setting, else on.
 pub fn enabled(config: &Config, top: &Path) -> bool {
     config.cache.enabled.unwrap_or_else(|| {
-        std::fs::read_to_string(top.join(SETTING_FILE)).is_ok_and(|s| s.trim() == "on")
+        std::fs::read_to_string(top.join(SETTING_FILE)).map_or(true, |s| s.trim() != "off")
     })
 }
 
@@ -94,6 +102,8 @@ pub fn show(config: &Config, top: &Path) -> String {
 /// A compile that may use the cache, before its source is known.
 pub struct Plan<'a> {
     store: Store,
+    /// Read and write the local store (not under ccache).
+    local: bool,
     top: &'a Path,
     log: &'a Log,
     /// Direct mode: the manifest key, once `direct` computed it.
@@ -112,33 +122,54 @@ pub enum Look {
     Skip,
 }
 
-/// Decides whether `job` may use the cache at all; counts why not. `classic` is the plain
-/// route (fully preprocessed here), `pump` whether pump mode may still be used.
+/// How a compile would go, as far as the cache is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// Preprocessed here, the whole text sent (the key holds it).
+    Classic,
+    /// Pump mode with the include server's files in hand (the key holds every one).
+    Pump,
+    /// Pump mode not settled yet (the include server not asked): not cacheable.
+    PumpUnresolved,
+    /// `DISTCC_IDENTICAL_DEBUG`'s source route: not cacheable.
+    Source,
+}
+
+/// Decides whether `job` may use the cache at all; counts why not. `shared` says whether
+/// a candidate host advertised a shared cache (all that is used under ccache).
 pub fn plan<'a>(
     config: &Config,
     log: &'a Log,
     top: &'a Path,
     job: &args::Job,
-    classic: bool,
-    pump: bool,
+    route: Route,
+    shared: bool,
 ) -> Option<Plan<'a>> {
     if !enabled(config, top) {
         return None;
     }
-    let why = if pump {
-        Some("pump mode")
-    } else if !classic {
-        Some("the identical debug information route")
-    } else {
-        let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
-        cache::rules::argv(&argv).or_else(|| {
+    let local = !config.cache.under_ccache;
+    if !local && !shared {
+        log.info(format_args!(
+            "not using the result cache: under ccache, which keeps the results here, and no host shares a cache"
+        ));
+        crate::stats::uncacheable("under ccache, no daemon's shared cache");
+        return None;
+    }
+    let argv: Vec<&[u8]> = job.argv.iter().map(|a| a.as_encoded_bytes()).collect();
+    let why = match route {
+        Route::PumpUnresolved => Some("pump mode without the include server's answer"),
+        Route::Source => Some("the identical debug information route"),
+        // Every shipped file is scanned by `look_pump`: the server expands the macros.
+        Route::Pump => cache::rules::argv(&argv),
+        Route::Classic => cache::rules::argv(&argv).or_else(|| {
             // The main file: in plain mode the expansion is in the key anyway (see
             // `cache::rules`), so the headers need not be read.
             match std::fs::read(&job.input) {
                 Ok(text) => cache::rules::text(&text),
                 Err(_) => Some("the source cannot be read"),
             }
-        })
+        }),
     };
     if let Some(why) = why {
         log.info(format_args!("not using the result cache: {why}"));
@@ -147,6 +178,8 @@ pub fn plan<'a>(
     }
     // Direct mode only where the preprocessor's dependency output is the `.d` of `-MD`/`-MMD`.
     let direct = config.cache.direct
+        && local
+        && route == Route::Classic
         && config.dependency_env.is_none()
         && !job
             .argv
@@ -154,6 +187,7 @@ pub fn plan<'a>(
             .any(|a| a.as_encoded_bytes().starts_with(b"-Wp,"));
     Some(Plan {
         store: store(config, top),
+        local,
         top,
         log,
         manifest: None,
@@ -163,6 +197,17 @@ pub fn plan<'a>(
 }
 
 impl Plan<'_> {
+    /// The local store's entry for `key`; under ccache a miss without looking.
+    fn get(&self, key: &Key) -> Found {
+        if !self.local {
+            self.log.info(format_args!(
+                "under ccache: not looking in the local store, only in a daemon's ({key})"
+            ));
+            return Found::Miss;
+        }
+        self.store.get(key)
+    }
+
     /// Direct mode: replays the result a manifest leads to, without preprocessing; `Some`
     /// exit code on a hit. Remembers the manifest key for `look` either way.
     pub fn direct(&mut self, program: &Path, job: &args::Job) -> Option<i32> {
@@ -236,7 +281,7 @@ impl Plan<'_> {
         };
         let key = cache::key::plain(&id.fingerprint, &id.target, server_argv, source);
         let input = job.input.to_string_lossy();
-        match self.store.get(&key) {
+        match self.get(&key) {
             Found::Hit(entry) => {
                 let output = PathBuf::from(&job.output);
                 match replay(&entry, &output) {
@@ -250,6 +295,8 @@ impl Plan<'_> {
                                 key,
                                 manifest: Some((m, source.to_vec(), self.started)),
                                 dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
+                                pump: false,
+                                local: true,
                             };
                             p.store_manifest(self.log);
                         }
@@ -280,10 +327,125 @@ impl Plan<'_> {
                     key,
                     manifest: self.manifest.map(|m| (m, source.to_vec(), self.started)),
                     dotd: job.deps.side_effect.then(|| crate::pump::deps_file(job)),
+                    pump: false,
+                    local: self.local,
                 })
             }
         }
     }
+}
+
+impl Plan<'_> {
+    /// Pump mode: computes the key of a compile by `program` running `server_argv` in `cwd`
+    /// on the include server's `closure` (every file's name and contents as the server
+    /// will see them) and looks it up. A compile whose files use `__DATE__`, `__TIME__` or
+    /// `__TIMESTAMP__`, main file or header, is not cacheable: the server expands them. A
+    /// hit writes the `.d` file to `deps_file` (when one is wanted) and the object.
+    pub fn look_pump(
+        self,
+        program: &Path,
+        job: &args::Job,
+        server_argv: &[Vec<u8>],
+        cwd: &[u8],
+        closure: &crate::pump::Closure,
+        deps_file: Option<&Path>,
+    ) -> Look {
+        let id = match crate::ccid::for_job(program, job.language, self.top) {
+            Ok(id) => id,
+            Err(e) => {
+                self.log.info(format_args!(
+                    "not using the result cache: the compiler's identity is unknown ({e})"
+                ));
+                crate::stats::uncacheable("the compiler's identity is unknown");
+                return Look::Skip;
+            }
+        };
+        let mut b = cache::key::Builder::new(
+            &id.fingerprint,
+            &id.target,
+            cache::key::Mode::Pump,
+            server_argv,
+        )
+        .cwd(cwd);
+        for e in &closure.entries {
+            b = match e {
+                crate::pump::Entry::File { name, lzo } => {
+                    let data = match proto::lzo::decompress(
+                        lzo,
+                        proto::Limits::DEFAULT.max_unpacked,
+                    ) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            self.log.info(format_args!(
+                                "not using the result cache: the include server's copy of {} is unreadable ({e})",
+                                String::from_utf8_lossy(name)
+                            ));
+                            crate::stats::uncacheable("an unreadable include server copy");
+                            return Look::Skip;
+                        }
+                    };
+                    if let Some(why) = cache::rules::text(&data) {
+                        self.log.info(format_args!(
+                            "not using the result cache: {why} ({})",
+                            String::from_utf8_lossy(name)
+                        ));
+                        crate::stats::uncacheable(why);
+                        return Look::Skip;
+                    }
+                    b.file(name, &data)
+                }
+                crate::pump::Entry::Link { name, target } => b.link(name, target),
+            };
+        }
+        let key = b.finish();
+        let input = job.input.to_string_lossy();
+        let why = match self.get(&key) {
+            Found::Hit(entry) => match replay_pump(&entry, Path::new(&job.output), deps_file) {
+                Ok(Some(code)) => {
+                    self.log.info(format_args!(
+                        "result of {input} from the local cache in pump mode ({key})"
+                    ));
+                    crate::stats::cache_hit("local", entry.body_len());
+                    return Look::Hit(code);
+                }
+                Ok(None) => crate::stats::MISS_NOT_STORED,
+                Err(e) => {
+                    self.log.warning(format_args!(
+                        "cannot write the cached result of {input}: {e}"
+                    ));
+                    return Look::Skip;
+                }
+            },
+            Found::Corrupt(c) => {
+                self.log
+                    .warning(format_args!("removed a damaged cache entry {key}: {c}"));
+                "a damaged entry (removed)"
+            }
+            Found::Miss => crate::stats::MISS_NOT_STORED,
+        };
+        crate::stats::cache_miss(why);
+        Look::Miss(Pending {
+            store: self.store,
+            key,
+            manifest: None,
+            dotd: None,
+            pump: true,
+            local: self.local,
+        })
+    }
+}
+
+/// A pump-mode hit: the `.d` text first (rewrapped as gcc writes it), then the object;
+/// `None` when a `.d` file is wanted and the entry has none (then it is compiled again).
+fn replay_pump(entry: &Entry, output: &Path, deps_file: Option<&Path>) -> io::Result<Option<i32>> {
+    if let Some(d) = deps_file {
+        let Some(text) = &entry.dotd else {
+            return Ok(None);
+        };
+        let text = args::dotd::rewrap(text).unwrap_or_else(|| text.clone());
+        crate::output::write(d, &text)?;
+    }
+    replay(entry, output).map(Some)
 }
 
 /// Writes a hit's object and relays its messages; returns its exit code.
@@ -309,6 +471,11 @@ pub struct Pending {
     manifest: Option<(Key, Vec<u8>, std::time::SystemTime)>,
     /// The `.d` file the preprocessor writes, if any.
     dotd: Option<PathBuf>,
+    /// A pump-mode key: the entry keeps the server's `.d` text, and a plain attempt (pump
+    /// mode given up) neither sends nor stores under it.
+    pump: bool,
+    /// Store in the local store (not under ccache).
+    local: bool,
 }
 
 impl Pending {
@@ -334,10 +501,16 @@ impl Pending {
         self.key.0
     }
 
+    /// True for a pump-mode key ([`Plan::look_pump`]).
+    pub fn is_pump(&self) -> bool {
+        self.pump
+    }
+
     /// Stores a remote compile's reply when it is one the cache keeps: exit 0, nothing
     /// printed (see the module's rule). A failure to store is logged, never fatal.
     pub fn store(&self, log: &Log, reply: &proto::Reply, cpp_stderr: &[u8]) {
-        if reply.status != 0
+        if !self.local
+            || reply.status != 0
             || !reply.stderr.is_empty()
             || !reply.stdout.is_empty()
             || !cpp_stderr.is_empty()
@@ -347,7 +520,8 @@ impl Pending {
         let entry = Entry {
             status: 0,
             object: reply.object.clone(),
-            dotd: None,
+            // Pump mode: the server's dependency text, as it came (rewrapped on replay).
+            dotd: if self.pump { reply.dotd.clone() } else { None },
             stderr: Vec::new(),
             stdout: Vec::new(),
         };
@@ -379,6 +553,9 @@ mod tests {
     fn the_setting_lasts_and_the_environment_wins() {
         let t = os::tempdir::TempDir::new("client-cache-").unwrap();
         let mut c = Config::from_lookup(|_| None);
+        // On by default.
+        assert!(enabled(&c, t.path()));
+        set_enabled(t.path(), false).unwrap();
         assert!(!enabled(&c, t.path()));
         set_enabled(t.path(), true).unwrap();
         assert!(enabled(&c, t.path()));

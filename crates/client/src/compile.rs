@@ -428,9 +428,24 @@ impl Client<'_> {
         // The result cache (issue 16, `cache`): a hit replays the whole result here, by its
         // manifest before any preprocessing (direct mode) or by the preprocessed source below;
         // a miss is stored when the remote compile succeeds.
-        let classic = matches!(route, source::Route::Classic);
+        // In pump mode the include server's files are the key: with the cache on they are
+        // asked for before any slot is taken.
+        if matches!(pump, PumpState::Planned(_)) && crate::cache::enabled(cfg, &dirs.top) {
+            pump = self.resolve_pump(dirs, &list, pump, &input);
+        }
+        let cache_route = match (&pump, &route) {
+            (PumpState::Ready(..), _) => crate::cache::Route::Pump,
+            (PumpState::Planned(_), _) => crate::cache::Route::PumpUnresolved,
+            (_, source::Route::Classic) => crate::cache::Route::Classic,
+            _ => crate::cache::Route::Source,
+        };
+        // Only asked under ccache (no local store): a file read per host.
+        let shared = cfg.cache.under_ccache
+            && candidates.iter().any(|h| {
+                remote::host_shares_cache(&dirs.top, h, matches!(pump, PumpState::Ready(..)))
+            });
         let mut cache_plan =
-            crate::cache::plan(cfg, self.log, &dirs.top, &job, classic, pump.may_pump());
+            crate::cache::plan(cfg, self.log, &dirs.top, &job, cache_route, shared);
         if let Some(plan) = &mut cache_plan
             && let Some(code) = plan.direct(&compiler.program, &job)
         {
@@ -449,17 +464,29 @@ impl Client<'_> {
         // The result cache, after the preprocessor (see above).
         let mut cached = None;
         if let Some(plan) = cache_plan {
-            if let Cpp::NotStarted = cpp {
-                cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
-            }
-            let source = cpp.wait(self.log);
-            match plan.look(
-                &compiler.program,
-                &job,
-                &server_argv,
-                source.as_deref(),
-                cpp.stderr(),
-            ) {
+            let look = if let PumpState::Ready(p, closure) = &pump {
+                plan.look_pump(
+                    &compiler.program,
+                    &job,
+                    &p.server_argv,
+                    &p.cwd,
+                    closure,
+                    p.deps_file.as_deref(),
+                )
+            } else {
+                if let Cpp::NotStarted = cpp {
+                    cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;
+                }
+                let source = cpp.wait(self.log);
+                plan.look(
+                    &compiler.program,
+                    &job,
+                    &server_argv,
+                    source.as_deref(),
+                    cpp.stderr(),
+                )
+            };
+            match look {
                 crate::cache::Look::Hit(code) => return Ok(code),
                 crate::cache::Look::Miss(pending) => {
                     link.cache_key = Some(pending.key());
@@ -625,6 +652,9 @@ impl Client<'_> {
                     }
                     output::write(Path::new(&job.output), &reply.object)
                         .map_err(|e| ClientError::Output(PathBuf::from(&job.output), e))?;
+                    if let Some(pending) = &cached {
+                        pending.store(self.log, &reply, &[]);
+                    }
                     self.relay(&[], &reply.stderr, &reply.stdout);
                     state.note(Phase::Done, &host_name, slot.n);
                     self.log.info(format_args!(
@@ -661,6 +691,11 @@ impl Client<'_> {
             if let source::Route::Local(why) = route {
                 drop(slot);
                 return self.identical_debug_here(dirs, &list, compiler, argv, &input, why);
+            }
+            // Pump mode given up, or a host without it: a pump key names another request.
+            if cached.as_ref().is_some_and(crate::cache::Pending::is_pump) {
+                cached = None;
+                link.cache_key = None;
             }
             if let Cpp::NotStarted = cpp {
                 cpp = self.start_cpp(dirs, compiler, &job, &list, &route)?;

@@ -166,6 +166,7 @@ impl Config {
                 dir: nonempty_path(get("DISTCC_CACHE_DIR")),
                 size: get("DISTCC_CACHE_SIZE").map(|v| v.to_string_lossy().into_owned()),
                 direct: env_bool(get("DISTCC_CACHE_DIRECT"), false),
+                under_ccache: get("UNCACHED_ERR_FD").is_some(),
             },
             max_discrepancy: get("DISTCC_MAX_DISCREPANCY")
                 .map(|v| v.to_string_lossy().into_owned()),

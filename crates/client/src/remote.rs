@@ -116,6 +116,7 @@ pub fn attempt(
     body: &mut Body<'_>,
 ) -> Attempt {
     let now = SystemTime::now();
+    let pump = matches!(body, Body::Pump { .. });
     // No identity, no protocol 4: a protocol 4 daemon runs only the client's own compiler.
     // A `,tls` host is ours (docs/protocol-4.md): protocol 4 from the first job.
     // What the host advertised, read once for both questions (protocol 4? a shared cache?).
@@ -127,7 +128,7 @@ pub fn attempt(
         .and_then(|a| a.protocol())
         .is_some_and(|p| p >= 4);
     if link.max_protocol >= 4 && !link.ccid.is_empty() && (host.tls || speaks_v4) {
-        let shares = learned.as_ref().is_some_and(shares_its_cache);
+        let shares = learned.as_ref().is_some_and(|a| shares_its_cache(a, pump));
         match attempt_as(host, argv, link, progress, body, Some(shares), &mut None) {
             Attempt::NoV4(f) => {
                 crate::learned::forget(link.top, host);
@@ -158,9 +159,7 @@ pub fn attempt(
         host.spec
     ));
     // What the reply's advertisement just taught.
-    let shares = crate::learned::load(link.top, host, SystemTime::now())
-        .as_ref()
-        .is_some_and(shares_its_cache);
+    let shares = host_shares_cache(link.top, host, pump);
     match attempt_as(host, argv, link, progress, body, Some(shares), &mut None) {
         // Never 1–3 again: that would run the same other compiler.
         Attempt::NoV4(f) => Attempt::Comm(f),
@@ -374,10 +373,7 @@ impl Exchange<'_, '_> {
                 cwd,
                 argv: self.argv.to_vec(),
                 ccid: v4.then(|| self.ccid.to_vec()),
-                cache_key: match &self.body {
-                    Body::Preprocessed(_) if v4 => self.cache_key,
-                    _ => None,
-                },
+                cache_key: if v4 { self.cache_key } else { None },
             },
         );
         // A failed send in protocol 4 may be a 3.4 daemon that closed on `DIST 4`; a timeout
@@ -404,6 +400,17 @@ impl Exchange<'_, '_> {
                 if cork {
                     stream.cork(true);
                 }
+                // With a cache key the head goes alone and the daemon speaks first: its
+                // cached result, a refusal, or `CMIS` (send the files).
+                if v4 && self.cache_key.is_some() {
+                    if let Err(e) = (&*stream).write_all(&head) {
+                        return send_failed("sending the request", &e);
+                    }
+                    if let Some(answer) = verdict(stream, host, &mut *self.progress) {
+                        return answer;
+                    }
+                    head.clear();
+                }
                 let encoded = if v4 {
                     crate::pump::encode_files_v4(&mut head, closure)
                 } else {
@@ -425,39 +432,11 @@ impl Exchange<'_, '_> {
                 };
                 // With a cache key the daemon speaks first: its cached result, a refusal,
                 // or `CMIS` (send the source).
-                if v4 && self.cache_key.is_some() {
-                    let mut r = BufReader::new(Counting {
-                        inner: stream,
-                        count: 0,
-                    });
-                    match proto::read_cache_verdict(&mut r, &Limits::DEFAULT) {
-                        Ok(proto::CacheVerdict::Miss) => {}
-                        Ok(proto::CacheVerdict::Answer(Answer::Ran(reply))) => {
-                            self.progress.receiving();
-                            let bytes =
-                                reply.object.len() + reply.stderr.len() + reply.stdout.len();
-                            crate::stats::cache_hit(&host.spec, bytes as u64);
-                            return Attempt::Reply(reply);
-                        }
-                        Ok(proto::CacheVerdict::Answer(Answer::Refused(r))) => {
-                            return Attempt::Refused(r);
-                        }
-                        Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
-                            return Attempt::Comm(io_failure("waiting for the cache verdict", &e));
-                        }
-                        Err(e) if r.get_ref().count == 0 && e.is_disconnect() => {
-                            return Attempt::NoV4(fail(
-                                ExitCode::IoError,
-                                format!("no answer to a cache key ({e})"),
-                            ));
-                        }
-                        Err(e) => {
-                            return Attempt::Comm(fail(
-                                ExitCode::ProtocolError,
-                                format!("bad cache verdict: {e}"),
-                            ));
-                        }
-                    }
+                if v4
+                    && self.cache_key.is_some()
+                    && let Some(answer) = verdict(stream, host, &mut *self.progress)
+                {
+                    return answer;
                 }
                 self.progress.sending();
                 if cork {
@@ -566,9 +545,53 @@ impl Exchange<'_, '_> {
     }
 }
 
-/// True when the host advertised a shared result cache (`cache=1`, `--cache-dir`).
-fn shares_its_cache(advert: &proto::advert::Advert) -> bool {
-    advert.get("cache") == Some("1")
+/// After a request with a cache key: the daemon's verdict. `None`: a miss (send the
+/// source or the files); otherwise how the attempt ends (its cached result, a refusal, a
+/// failure).
+fn verdict(stream: &Stream, host: &Host, progress: &mut dyn Progress) -> Option<Attempt> {
+    let mut r = BufReader::new(Counting {
+        inner: stream,
+        count: 0,
+    });
+    Some(match proto::read_cache_verdict(&mut r, &Limits::DEFAULT) {
+        Ok(proto::CacheVerdict::Miss) => return None,
+        Ok(proto::CacheVerdict::Answer(Answer::Ran(reply))) => {
+            progress.receiving();
+            let bytes = reply.object.len()
+                + reply.stderr.len()
+                + reply.stdout.len()
+                + reply.dotd.as_ref().map_or(0, Vec::len);
+            crate::stats::cache_hit(&host.spec, bytes as u64);
+            Attempt::Reply(reply)
+        }
+        Ok(proto::CacheVerdict::Answer(Answer::Refused(r))) => Attempt::Refused(r),
+        Err(proto::ProtoError::Io(e)) if timed_out(&e) => {
+            Attempt::Comm(io_failure("waiting for the cache verdict", &e))
+        }
+        Err(e) if r.get_ref().count == 0 && e.is_disconnect() => Attempt::NoV4(fail(
+            ExitCode::IoError,
+            format!("no answer to a cache key ({e})"),
+        )),
+        Err(e) => Attempt::Comm(fail(
+            ExitCode::ProtocolError,
+            format!("bad cache verdict: {e}"),
+        )),
+    })
+}
+
+/// True when a host's advertisement offers a shared result cache (`--cache-dir`) for this
+/// kind of request: `cache=1` plain mode, `cache=2` pump mode too.
+fn shares_its_cache(advert: &proto::advert::Advert, pump: bool) -> bool {
+    match advert.get("cache") {
+        Some("2") => true,
+        Some("1") => !pump,
+        _ => false,
+    }
+}
+
+/// `shares_its_cache` of what `host` advertised last (remembered by `learned`).
+pub(crate) fn host_shares_cache(top: &Path, host: &Host, pump: bool) -> bool {
+    crate::learned::load(top, host, SystemTime::now()).is_some_and(|a| shares_its_cache(&a, pump))
 }
 
 /// True for what a socket timeout (`DISTCC_IO_TIMEOUT`) looks like.

@@ -224,7 +224,7 @@ pub const OPTIONS: &[Opt] = &[
         "cache-dir",
         None,
         Arg::dir("DIR"),
-        "keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain mode; off unless given)",
+        "keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain and pump mode; off unless given)",
         GENERAL,
     ),
     opt(

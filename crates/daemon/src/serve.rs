@@ -639,6 +639,35 @@ impl Job<'_> {
                     root_path.clone()
                 }
             };
+            // A cache key: the client waits for the verdict before it sends the files.
+            if let Some(key) = head.cache_key {
+                if let Some((code, kind, why)) = refusal {
+                    return Ok(self.refuse(code, kind, why));
+                }
+                if let Some(hit) = self.cached(&key) {
+                    return Ok(hit);
+                }
+                let mut miss = Vec::new();
+                proto::write_cache_miss(&mut miss);
+                writer
+                    .write_all(&miss)
+                    .and_then(|()| writer.flush())
+                    .map_err(ProtoError::Io)?;
+            }
+            // The key this daemon stores the result under, computed from what it receives.
+            let mut key = head
+                .cache_key
+                .and(self.cfg.cache.as_ref())
+                .and_then(|_| identity::Identity::parse(&self.ccid).ok())
+                .map(|id| {
+                    cache::key::Builder::new(
+                        &id.fingerprint,
+                        &id.target,
+                        cache::key::Mode::Pump,
+                        &head.argv,
+                    )
+                    .cwd(head.cwd.as_deref().unwrap_or_default())
+                });
             let n = read_pump_file_count(rd, &limits)?;
             let mut lease = self.cfg.budget.lease();
             for _ in 0..n {
@@ -650,6 +679,13 @@ impl Job<'_> {
                 if refusal.is_some() {
                     continue;
                 }
+                key = key.and_then(|b| match &entry.kind {
+                    // The server expands the time macros: such a result is never stored.
+                    PumpEntryKind::File(data) => cache::rules::text(data)
+                        .is_none()
+                        .then(|| b.file(&entry.name, data)),
+                    PumpEntryKind::Link(target) => Some(b.link(&entry.name, target)),
+                });
                 let placed = match &entry.kind {
                     PumpEntryKind::File(data) => root.write_file(
                         &entry.name,
@@ -680,7 +716,7 @@ impl Job<'_> {
                     return Ok(self.refuse(ExitCode::BadArguments, arg_refusal(&e), e.to_string()));
                 }
             };
-            Plan {
+            let plan = Plan {
                 program,
                 argv: p.argv,
                 cwd,
@@ -690,7 +726,13 @@ impl Job<'_> {
                     root: root_path,
                     dotd_target: p.dotd_target,
                 }),
+            };
+            if let Some(key) = key {
+                let step = self.run(plan, fd);
+                self.put(key.finish(), &step);
+                return Ok(step);
             }
+            plan
         } else {
             let c = self.version.compression();
             // A cache key: the client waits for the verdict before it sends the source.
@@ -775,7 +817,7 @@ impl Job<'_> {
                     stderr: e.stderr,
                     stdout: e.stdout,
                     object: e.object,
-                    dotd: None,
+                    dotd: e.dotd,
                 },
                 Outcome::Cached,
             )),
@@ -796,7 +838,7 @@ impl Job<'_> {
     /// from what was compiled (the client's identity, which the compiler that ran matches;
     /// the command line as received; the source as received): never under the client's word.
     fn store(&self, argv: &[Vec<u8>], input: &Path, step: &Step) {
-        let (Some(store), Step::Reply(reply, Outcome::Status(0))) = (&self.cfg.cache, step) else {
+        let (Some(_), Step::Reply(_, Outcome::Status(0))) = (&self.cfg.cache, step) else {
             return;
         };
         let Ok(id) = identity::Identity::parse(&self.ccid) else {
@@ -813,11 +855,22 @@ impl Job<'_> {
                 return;
             }
         };
-        let key = cache::key::plain(&id.fingerprint, &id.target, argv, &source);
+        self.put(
+            cache::key::plain(&id.fingerprint, &id.target, argv, &source),
+            step,
+        );
+    }
+
+    /// Stores a successful compile's result (object, `.d` in pump mode, messages) under
+    /// `key`, computed here from what was received.
+    fn put(&self, key: cache::Key, step: &Step) {
+        let (Some(store), Step::Reply(reply, Outcome::Status(0))) = (&self.cfg.cache, step) else {
+            return;
+        };
         let entry = cache::Entry {
             status: 0,
             object: reply.object.clone(),
-            dotd: None,
+            dotd: reply.dotd.clone(),
             stderr: reply.stderr.clone(),
             stdout: reply.stdout.clone(),
         };

@@ -249,7 +249,7 @@ as authorization: Bearer on every call (never without ,tls).",
                 ),
                 item(
                     "DISTCC_CACHE",
-                    "1: use the result cache for this build; 0: do not (default: the setting of --cache-on/--cache-off, else off). A hit replays a plain-mode compile's object and messages without sending anything; only remote compiles that succeeded and printed nothing are stored. Not cached, each counted by --show-stats with its reason: pump mode, the DISTCC_IDENTICAL_DEBUG route, __DATE__/__TIME__/__TIMESTAMP__ in the source, options with outputs no reply carries (-fprofile-*, -save-temps, -fdump-*, -gsplit-dwarf, -fstack-usage, coverage), a compiler whose identity cannot be taken.",
+                    "0: do not use the result cache for this build; 1: use it (default: on, unless --cache-off switched it off for good). A hit replays a compile's object, .d file and messages without sending anything, in plain and in pump mode; only remote compiles that succeeded and printed nothing are stored. Not cached, each counted by --show-stats with its reason: the DISTCC_IDENTICAL_DEBUG route, __DATE__/__TIME__/__TIMESTAMP__ in the source (in pump mode in any file sent), options with outputs no reply carries (-fprofile-*, -save-temps, -fdump-*, -gsplit-dwarf, -fstack-usage, coverage), a compiler whose identity cannot be taken. Under ccache (CCACHE_PREFIX=distcc, seen by the UNCACHED_ERR_FD ccache sets for its prefix command) the local store is neither read nor written, since ccache keeps the results on this machine; a daemon's shared cache (distccd --cache-dir) is still asked.",
                 ),
                 item(
                     "DISTCC_CACHE_DIRECT",
@@ -261,7 +261,7 @@ as authorization: Bearer on every call (never without ,tls).",
                 ),
                 item(
                     "DISTCC_CACHE_SIZE",
-                    "The result cache's bound: bytes, or with K, M, G, T (powers of 1024; default 2G). Least recently used entries go first.",
+                    "The result cache's bound: bytes, or with K, M, G, T (powers of 1024; default 5G, as ccache's). Least recently used entries go first.",
                 ),
                 item(
                     "DISTCC_SSH",
@@ -392,7 +392,7 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                 ),
                 item(
                     "$DISTCC_DIR/cache.setting",
-                    "on or off, written by --cache-on and --cache-off.",
+                    "on or off, written by --cache-on and --cache-off (absent: on).",
                 ),
                 item(
                     "$DISTCC_DIR/sched/",

@@ -49,14 +49,14 @@ pub const DISTCC: &[Opt] = &[
         "cache-on",
         None,
         None,
-        "Switch the result cache on for good (written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE overrides it for one build.",
+        "Switch the result cache back on for good (it is on by default; written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE overrides it for one build.",
         G,
     ),
     opt(
         "cache-off",
         None,
         None,
-        "Switch the result cache off for good, and exit.",
+        "Switch the result cache off for good (written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE=1 turns it on for one build.",
         G,
     ),
     opt(

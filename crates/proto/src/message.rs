@@ -83,8 +83,8 @@ pub struct RequestHead {
     pub argv: Vec<Vec<u8>>,
     /// The client's compiler identity (`CCID`, opaque here); protocol 4 only.
     pub ccid: Option<Vec<u8>>,
-    /// Protocol 4, plain mode: the result cache key (`FLAG` bit 1, `CKEY` after the
-    /// command line). The server answers before the source is sent ([`read_cache_verdict`]).
+    /// Protocol 4: the result cache key (`FLAG` bit 1, `CKEY` after the command line). The
+    /// server answers before the source or the pump files are sent ([`read_cache_verdict`]).
     pub cache_key: Option<[u8; CACHE_KEY_LEN]>,
 }
 
@@ -100,7 +100,7 @@ pub const MAX_TEXT: u32 = 4096;
 
 /// `FLAG` bit 0: the server preprocesses (pump).
 pub const FLAG_PUMP: u32 = 1;
-/// `FLAG` bit 1: a `CKEY` follows the command line (plain mode only).
+/// `FLAG` bit 1: a `CKEY` follows the command line (plain or pump mode).
 pub const FLAG_CACHE: u32 = 2;
 /// The length of a `CKEY` (a SHA-256 digest).
 pub const CACHE_KEY_LEN: usize = 32;
@@ -129,12 +129,6 @@ pub fn read_request_head<R: Read + ?Sized>(
             return Err(ProtoError::Malformed {
                 token: Token::FLAG,
                 why: "unknown flag bits",
-            });
-        }
-        if flags == FLAG_PUMP | FLAG_CACHE {
-            return Err(ProtoError::Malformed {
-                token: Token::FLAG,
-                why: "a cache key in pump mode",
             });
         }
         pump = flags & FLAG_PUMP != 0;
@@ -187,13 +181,13 @@ pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
     encode_header(buf, Token::DIST, head.version.number());
     if head.version == Version::V4 {
         put_string(buf, Token::CCID, head.ccid.as_deref().unwrap_or_default());
-        let flags = if head.cwd.is_some() {
-            FLAG_PUMP
-        } else if head.cache_key.is_some() {
-            FLAG_CACHE
-        } else {
-            0
-        };
+        let mut flags = 0;
+        if head.cwd.is_some() {
+            flags |= FLAG_PUMP;
+        }
+        if head.cache_key.is_some() {
+            flags |= FLAG_CACHE;
+        }
         encode_header(buf, Token::FLAG, flags);
     }
     if head.version.is_pump() || (head.version == Version::V4 && head.cwd.is_some()) {
@@ -204,7 +198,6 @@ pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
         put_string(buf, Token::ARGV, arg);
     }
     if head.version == Version::V4
-        && head.cwd.is_none()
         && let Some(k) = &head.cache_key
     {
         put_string(buf, Token::CKEY, k);
@@ -795,13 +788,19 @@ mod cache_key_tests {
         let mut plain = Vec::new();
         write_request_head(&mut plain, &head(None));
         assert!(!String::from_utf8_lossy(&plain).contains("CKEY"));
-        // A key of another length, and a key with pump, are refused.
+        // A key of another length is refused.
         let short = [&buf[..buf.len() - 44], &b"CKEY00000010"[..], &[1; 16]].concat();
         assert!(read_request_head(&mut &short[12..], Version::V4, &Limits::DEFAULT).is_err());
-        let both = String::from_utf8_lossy(&buf).replace("FLAG00000002", "FLAG00000003");
-        assert!(
-            read_request_head(&mut &both.as_bytes()[12..], Version::V4, &Limits::DEFAULT).is_err()
-        );
+        // Pump mode with a key: FLAG 3, CDIR before the command line, CKEY after it.
+        let mut pump = head(Some([9; 32]));
+        pump.cwd = Some(b"/src".to_vec());
+        let mut buf = Vec::new();
+        write_request_head(&mut buf, &pump);
+        let text = String::from_utf8_lossy(&buf);
+        assert!(text.contains("FLAG00000003CDIR00000004/srcARGC"), "{text}");
+        assert!(buf.ends_with(&[&b"CKEY00000020"[..], &[9; 32]].concat()));
+        let got = read_request_head(&mut &buf[12..], Version::V4, &Limits::DEFAULT).unwrap();
+        assert_eq!(got, pump);
     }
 
     #[test]

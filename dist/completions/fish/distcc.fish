@@ -7,6 +7,6 @@ complete -c distcc -s j -d 'Show the concurrency level, as calculated from the h
 complete -c distcc -l show-stats -d 'Show this user\'s statistics (jobs per host, local compiles, fallbacks and backoffs by reason), and exit'
 complete -c distcc -l zero-stats -d 'Start the statistics afresh, and exit'
 complete -c distcc -l clear-cache -d 'Remove every entry of the result cache (DISTCC_CACHE_DIR, else $DISTCC_DIR/cache), and exit'
-complete -c distcc -l cache-on -d 'Switch the result cache on for good (written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE overrides it for one build'
-complete -c distcc -l cache-off -d 'Switch the result cache off for good, and exit'
+complete -c distcc -l cache-on -d 'Switch the result cache back on for good (it is on by default; written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE overrides it for one build'
+complete -c distcc -l cache-off -d 'Switch the result cache off for good (written to $DISTCC_DIR/cache.setting), and exit; DISTCC_CACHE=1 turns it on for one build'
 complete -c distcc -l scan-includes -d '3.4\'s pump-mode include listing; not implemented: exits 101 with a message'

@@ -3,7 +3,7 @@ complete -c distccd -s a -l allow -x -d 'client address access control; repeat f
 complete -c distccd -l allow-private -d 'allow loopback and private networks (192.168.0.0/16, 10.0.0.0/8, 172.16.0.0/12, 127.0.0.0/8, fe80::/10, fc00::/7, ::1)'
 complete -c distccd -l allowed-compilers -r -a '(__fish_complete_directories)' -d 'only run compilers named in DIR (/usr/lib/distcc; also DISTCCD_ALLOWED_COMPILERS)'
 complete -c distccd -l auth -d '3.4\'s GSS-API authentication: not implemented, refused at start; authenticate clients with TLS (--tls-client-ca, --tls-tokens)'
-complete -c distccd -l cache-dir -r -a '(__fish_complete_directories)' -d 'keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain mode; off unless given)'
+complete -c distccd -l cache-dir -r -a '(__fish_complete_directories)' -d 'keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain and pump mode; off unless given)'
 complete -c distccd -l cache-size -x -d 'the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first'
 complete -c distccd -l coordinator -x -d 'register with this farm coordinator (port 3634 by default; ,tls: over TLS with the DISTCC_TLS_* variables as a client\'s) and report slots and load to it; repeat for more'
 complete -c distccd -l coordinator-max-load -x -d 'offer the coordinator fewer slots while the load that is not distcc\'s is above LOAD'
