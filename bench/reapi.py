@@ -25,25 +25,12 @@ interleaved.
 Usage: python3 bench/reapi.py [--profile debug|release] [--trivial 200] [--base-client PATH]
 Writes bench/results/reapi.txt. Everything listens on 127.0.0.1 only and is stopped at the end.
 """
-import argparse, glob, os, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+import argparse, glob, os, re, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 ROOT = common.ROOT
-
-
-def low_port():
-    for port in range(21000 + os.getpid() % 5000, 32000):
-        s = socket.socket()
-        try:
-            s.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise SystemExit("no free port below 32768")
 
 
 def build(bins, client_env, hosts, files, out_dir, state):
@@ -151,7 +138,7 @@ def main():
         shutil.copy(f, src_dir)
     files = sorted(glob.glob(os.path.join(src_dir, "*.c")))
     engine_dir = os.path.join(work, "engine")
-    port, pgport = low_port(), None
+    port, pgport = common.free_port(), None
     pgport = port + 1 if port + 1 < 32768 else port - 1
     daemon = worker = None
     lines = []

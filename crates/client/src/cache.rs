@@ -269,15 +269,8 @@ impl Plan<'_> {
             crate::stats::uncacheable("the preprocessor printed messages");
             return Look::Skip;
         }
-        let id = match crate::ccid::for_job(program, job.language, self.top) {
-            Ok(id) => id,
-            Err(e) => {
-                self.log.info(format_args!(
-                    "not using the result cache: the compiler's identity is unknown ({e})"
-                ));
-                crate::stats::uncacheable("the compiler's identity is unknown");
-                return Look::Skip;
-            }
+        let Some(id) = self.identity(program, job) else {
+            return Look::Skip;
         };
         let key = cache::key::plain(&id.fingerprint, &id.target, server_argv, source);
         let input = job.input.to_string_lossy();
@@ -336,6 +329,19 @@ impl Plan<'_> {
 }
 
 impl Plan<'_> {
+    /// The identity of the compiler `program` for `job` (`$DISTCC_DIR/identity`); `None`,
+    /// logged and counted as not cacheable, when it cannot be taken.
+    fn identity(&self, program: &Path, job: &args::Job) -> Option<identity::Identity> {
+        crate::ccid::for_job(program, job.language, self.top)
+            .inspect_err(|e| {
+                self.log.info(format_args!(
+                    "not using the result cache: the compiler's identity is unknown ({e})"
+                ));
+                crate::stats::uncacheable("the compiler's identity is unknown");
+            })
+            .ok()
+    }
+
     /// Pump mode: computes the key of a compile by `program` running `server_argv` in `cwd`
     /// on the include server's `closure` (every file's name and contents as the server
     /// will see them) and looks it up. A compile whose files use `__DATE__`, `__TIME__` or
@@ -350,15 +356,8 @@ impl Plan<'_> {
         closure: &crate::pump::Closure,
         deps_file: Option<&Path>,
     ) -> Look {
-        let id = match crate::ccid::for_job(program, job.language, self.top) {
-            Ok(id) => id,
-            Err(e) => {
-                self.log.info(format_args!(
-                    "not using the result cache: the compiler's identity is unknown ({e})"
-                ));
-                crate::stats::uncacheable("the compiler's identity is unknown");
-                return Look::Skip;
-            }
+        let Some(id) = self.identity(program, job) else {
+            return Look::Skip;
         };
         let mut b = cache::key::Builder::new(
             &id.fingerprint,

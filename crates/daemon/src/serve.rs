@@ -644,15 +644,9 @@ impl Job<'_> {
                 if let Some((code, kind, why)) = refusal {
                     return Ok(self.refuse(code, kind, why));
                 }
-                if let Some(hit) = self.cached(&key) {
+                if let Some(hit) = self.verdict(&key, writer)? {
                     return Ok(hit);
                 }
-                let mut miss = Vec::new();
-                proto::write_cache_miss(&mut miss);
-                writer
-                    .write_all(&miss)
-                    .and_then(|()| writer.flush())
-                    .map_err(ProtoError::Io)?;
             }
             // The key this daemon stores the result under, computed from what it receives.
             let mut key = head
@@ -743,16 +737,10 @@ impl Job<'_> {
             }
             match (program, scanned) {
                 (Ok(program), Ok(scan)) => {
-                    if let Some(key) = head.cache_key {
-                        if let Some(hit) = self.cached(&key) {
-                            return Ok(hit);
-                        }
-                        let mut miss = Vec::new();
-                        proto::write_cache_miss(&mut miss);
-                        writer
-                            .write_all(&miss)
-                            .and_then(|()| writer.flush())
-                            .map_err(ProtoError::Io)?;
+                    if let Some(key) = head.cache_key
+                        && let Some(hit) = self.verdict(&key, writer)?
+                    {
+                        return Ok(hit);
                     }
                     let input = self.dir.join(format!(
                         "input{}",
@@ -803,6 +791,25 @@ impl Job<'_> {
             }
         };
         Ok(self.run(plan, fd))
+    }
+
+    /// Answers a request's cache key: the stored result (to be sent as the reply), or `CMIS`
+    /// written and flushed at once, so the client sends its source or files (`None`).
+    fn verdict(
+        &self,
+        key: &[u8; proto::CACHE_KEY_LEN],
+        writer: &mut dyn Write,
+    ) -> Result<Option<Step>, ProtoError> {
+        if let Some(hit) = self.cached(key) {
+            return Ok(Some(hit));
+        }
+        let mut miss = Vec::new();
+        proto::write_cache_miss(&mut miss);
+        writer
+            .write_all(&miss)
+            .and_then(|()| writer.flush())
+            .map_err(ProtoError::Io)?;
+        Ok(None)
     }
 
     /// The result stored under the client's `key` in `--cache-dir`, as a reply (`None`: a

@@ -97,21 +97,7 @@ pub fn read_frame<R: Read + ?Sized, W: Write + ?Sized>(
     out: &mut W,
     grant: &mut dyn FnMut(u64) -> bool,
 ) -> Result<u64, ProtoError> {
-    if u64::from(ulen) > limits.max_unpacked {
-        return Err(ProtoError::TooLarge {
-            token: Token::ULEN,
-            len: ulen.into(),
-            max: limits.max_unpacked,
-        });
-    }
-    let clen = read_expected(r, token)?;
-    if clen > limits.max_body {
-        return Err(ProtoError::TooLarge {
-            token,
-            len: clen.into(),
-            max: limits.max_body.into(),
-        });
-    }
+    let clen = frame_len(r, token, ulen, limits)?;
     let bad = |why: &'static str| ProtoError::Malformed { token, why };
     if clen == 0 {
         return if ulen == 0 {
@@ -176,21 +162,7 @@ pub fn read_frame_to_vec<R: Read + ?Sized>(
         read_frame(r, token, ulen, limits, &mut out, &mut |_| true)?;
         return Ok(out);
     }
-    if u64::from(ulen) > limits.max_unpacked {
-        return Err(ProtoError::TooLarge {
-            token: Token::ULEN,
-            len: ulen.into(),
-            max: limits.max_unpacked,
-        });
-    }
-    let clen = read_expected(r, token)?;
-    if clen > limits.max_body {
-        return Err(ProtoError::TooLarge {
-            token,
-            len: clen.into(),
-            max: limits.max_body.into(),
-        });
-    }
+    let clen = frame_len(r, token, ulen, limits)?;
     let bad = |why: &'static str| ProtoError::Malformed { token, why };
     if clen == 0 {
         return if ulen == 0 {
@@ -238,6 +210,31 @@ pub fn read_frame_to_vec<R: Read + ?Sized>(
         }
         Err(e) => Err(zstd_error(token, e)),
     }
+}
+/// Checks `ulen` against the caps, then reads `<token> <clen>` and checks `clen`: both
+/// lengths are capped before anything is allocated.
+fn frame_len<R: Read + ?Sized>(
+    r: &mut R,
+    token: Token,
+    ulen: u32,
+    limits: &Limits,
+) -> Result<u32, ProtoError> {
+    if u64::from(ulen) > limits.max_unpacked {
+        return Err(ProtoError::TooLarge {
+            token: Token::ULEN,
+            len: ulen.into(),
+            max: limits.max_unpacked,
+        });
+    }
+    let clen = read_expected(r, token)?;
+    if clen > limits.max_body {
+        return Err(ProtoError::TooLarge {
+            token,
+            len: clen.into(),
+            max: limits.max_body.into(),
+        });
+    }
+    Ok(clen)
 }
 
 /// A decoder error: the link's own failures stay I/O errors (a timeout, a reset, a stream that
