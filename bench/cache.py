@@ -2,7 +2,8 @@
 """Issue 16, the result cache: libgit2 Release built through it, in one run.
 
 1. A local build (no launcher): the reference objects and the anchor wall.
-2. Ours: our client with DISTCC_CACHE=1 and DISTCC_CACHE_DIRECT=1 against our distccd with
+2. Ours: first with the cache off (DISTCC_CACHE=0: what the cache, on by default, costs a
+   cold build), then our client with DISTCC_CACHE=1 and DISTCC_CACHE_DIRECT=1 against our distccd with
    --cache-dir, built cold (empty caches), then cleaned and rebuilt warm (every result in the
    client's local cache, found by manifest without preprocessing), and once more warm in
    preprocessor mode (DISTCC_CACHE_DIRECT=0: the preprocessor runs, then the lookup).
@@ -118,6 +119,10 @@ def main():
                            env=dict(env, DISTCC_CACHE="0"), check=True)
             return dict(env, LAUNCH=ours, DISTCC_CACHE="1")
 
+        # What the cache (on by default) costs a cold build: the same build with it off
+        # first (no key sent, so the daemon stores nothing), then with it on.
+        off = dict(client(os.path.join(work, "client0")), DISTCC_CACHE="0")
+        ours_off = run_build("ours cold, cache off", off)
         first = dict(client(os.path.join(work, "client1")), DISTCC_CACHE_DIRECT="1")
         ours_cold = run_build("ours cold (client + daemon cache)", first)
         ours_warm = run_build("ours warm (direct mode)", first)
@@ -178,6 +183,8 @@ def main():
     say(f"cold build, ours / ccache: {ours_cold / cc_cold:.3f}; ours cold / local "
         f"{ours_cold / local:.3f}; ours warm / local {ours_warm / local:.3f}; "
         f"ccache warm / local {cc_warm / local:.3f}")
+    say(f"the cache's cost on a cold build: cache on (the default) / off "
+        f"{ours_cold / ours_off:.3f}")
     rate = hits / max(hits + ran, 1)
     say(f"second client: {hits} of {hits + ran} compiles from the daemon's cache "
         f"({rate * 100:.1f} %, target >= 95 %), {ran} compiled; {in1 - in0} bytes reached the "

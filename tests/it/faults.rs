@@ -11,6 +11,7 @@
 //! temporary output names, no process (cpp, cc1, as, compiler groups) still running.
 //! Each outcome is printed as a `fault:` line (run with `--nocapture` to see the figures).
 
+use std::os::unix::process::CommandExt;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -112,6 +113,18 @@ impl Scene {
         };
         let _ = std::fs::remove_file(self.path().join(out));
         let stderr = std::fs::File::create(self.path().join(format!("{out}.stderr"))).unwrap();
+        // The signal tests need the client to start with SIGINT's default action: a suite
+        // started in the background by a shell without job control (`bash scripts/test.sh &`)
+        // has it ignored, and the client keeps an ignored SIGINT ignored, as gcc does.
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                for sig in [libc::SIGINT, libc::SIGQUIT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::signal(sig, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
         c.args(["gcc", "-O2", "-c", src, "-o", out])
             .current_dir(self.path())
             .env("DISTCC_HOSTS", hosts)
