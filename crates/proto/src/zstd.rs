@@ -339,18 +339,7 @@ mod tests {
             other
         );
         assert_eq!(whole(&good, &Limits::DEFAULT).unwrap(), text);
-        // ULEN one more, one less than the frame holds.
-        for ulen in [text.len() + 1, text.len() - 1] {
-            let mut b = good.clone();
-            b[4..12].copy_from_slice(format!("{ulen:08x}").as_bytes());
-            let e = whole(&b, &Limits::DEFAULT).unwrap_err();
-            assert!(matches!(e, ProtoError::Malformed { .. }), "{e}");
-        }
-        // Truncated anywhere inside the frame.
-        for cut in [25, good.len() - 1] {
-            let e = whole(&good[..cut], &Limits::DEFAULT).unwrap_err();
-            assert!(e.is_disconnect(), "{e}");
-        }
+        bad_frames_are_errors(whole, &text);
         // A second frame (empty) after the first, inside the length: bytes left over.
         let mut two = good.clone();
         let extra = zstd::bulk::compress(b"", 1).unwrap();
@@ -359,20 +348,39 @@ mod tests {
         two[16..24].copy_from_slice(format!("{clen:08x}").as_bytes());
         let e = whole(&two, &Limits::DEFAULT).unwrap_err();
         assert!(matches!(e, ProtoError::Malformed { .. }), "{e}");
-        // Garbage in place of the frame; an empty frame for a body that is not empty.
+    }
+
+    /// The refusals both decoders (`read`, streamed, and `whole`) owe a frame of `text` gone
+    /// wrong: a `ULEN` one more or one less than the frame holds, truncation inside the
+    /// frame, garbage in place of it, an empty frame for a body that is not empty, and both
+    /// lengths capped before anything is read or held.
+    fn bad_frames_are_errors(
+        decode: fn(&[u8], &Limits) -> Result<Vec<u8>, ProtoError>,
+        text: &[u8],
+    ) {
+        let good = frame(Token::DOTI, text);
+        for ulen in [text.len() + 1, text.len() - 1] {
+            let mut b = good.clone();
+            b[4..12].copy_from_slice(format!("{ulen:08x}").as_bytes());
+            let e = decode(&b, &Limits::DEFAULT).unwrap_err();
+            assert!(matches!(e, ProtoError::Malformed { .. }), "{e}");
+        }
+        for cut in [25, good.len() - 1] {
+            let e = decode(&good[..cut], &Limits::DEFAULT).unwrap_err();
+            assert!(e.is_disconnect(), "{e}");
+        }
         let mut junk = b"ULEN00000010DOTI00000010".to_vec();
         junk.extend_from_slice(&[0x55; 16]);
-        let e = whole(&junk, &Limits::DEFAULT).unwrap_err();
+        let e = decode(&junk, &Limits::DEFAULT).unwrap_err();
         assert!(matches!(e, ProtoError::Zstd { .. }), "{e}");
-        assert!(whole(b"ULEN00000005DOTI00000000", &Limits::DEFAULT).is_err());
-        // Both lengths are capped before anything is read or held.
+        assert!(decode(b"ULEN00000005DOTI00000000", &Limits::DEFAULT).is_err());
         let limits = Limits {
             max_unpacked: 100,
             ..Limits::DEFAULT
         };
-        let e = whole(b"ULEN00000065", &limits).unwrap_err();
+        let e = decode(b"ULEN00000065", &limits).unwrap_err();
         assert!(matches!(e, ProtoError::TooLarge { .. }), "{e}");
-        let e = whole(b"ULEN00000001DOTIffffffff", &Limits::DEFAULT).unwrap_err();
+        let e = decode(b"ULEN00000001DOTIffffffff", &Limits::DEFAULT).unwrap_err();
         assert!(matches!(e, ProtoError::TooLarge { .. }), "{e}");
     }
 
@@ -396,30 +404,12 @@ mod tests {
     fn wrong_lengths_truncation_and_garbage_are_errors() {
         let text = b"hello hello hello hello\n".repeat(50);
         let good = frame(Token::DOTI, &text);
-        // ULEN one more, one less than the frame holds.
-        for ulen in [text.len() + 1, text.len() - 1] {
-            let mut b = good.clone();
-            b[4..12].copy_from_slice(format!("{ulen:08x}").as_bytes());
-            let e = read(&b, &Limits::DEFAULT).unwrap_err();
-            assert!(matches!(e, ProtoError::Malformed { .. }), "{e}");
-        }
-        // Truncated anywhere inside the frame.
-        for cut in [25, good.len() - 1] {
-            let e = read(&good[..cut], &Limits::DEFAULT).unwrap_err();
-            assert!(e.is_disconnect(), "{e}");
-        }
+        bad_frames_are_errors(read, &text);
         // A byte after the frame, inside its length.
         let mut extra = good.clone();
         extra.push(0);
         let clen = good.len() - 24 + 1;
         extra[16..24].copy_from_slice(format!("{clen:08x}").as_bytes());
         assert!(read(&extra, &Limits::DEFAULT).is_err());
-        // Garbage in place of the frame.
-        let mut junk = b"ULEN00000010DOTI00000010".to_vec();
-        junk.extend_from_slice(&[0x55; 16]);
-        let e = read(&junk, &Limits::DEFAULT).unwrap_err();
-        assert!(matches!(e, ProtoError::Zstd { .. }), "{e}");
-        // An empty frame for a body that is not empty.
-        assert!(read(b"ULEN00000005DOTI00000000", &Limits::DEFAULT).is_err());
     }
 }
