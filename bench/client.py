@@ -54,7 +54,6 @@ Usage: bench/client.py [--part trivial|libgit2|both|bound] [--reps N] [--rounds 
 import argparse
 import ctypes
 import datetime
-import hashlib
 import json
 import shlex
 import os
@@ -234,17 +233,6 @@ def trivial(args, ours, ours_daemon, work, out):
     out.append(text)
 
 
-def objects(build):
-    found = {}
-    for dirpath, _, files in os.walk(build):
-        for f in files:
-            if f.endswith(".o"):
-                p = os.path.join(dirpath, f)
-                with open(p, "rb") as fh:
-                    found[os.path.relpath(p, build)] = hashlib.sha256(fh.read()).hexdigest()
-    return found
-
-
 def preprocess_cpu(build):
     """CPU seconds of running every compile command of the build as a preprocessor only."""
     import json
@@ -336,7 +324,7 @@ def libgit2(args, ours, ours_daemon, work, out, bound=False):
                    check=True, capture_output=True)
     make = ["make", "-C", build, f"-j{args.jobs}"]
     subprocess.run(make, env=dict(os.environ, LAUNCH=""), check=True, capture_output=True)
-    reference = objects(build)
+    reference = common.objects(build)
     cpp_cpu = preprocess_cpu(build)
     daemon = DAEMON34 if args.daemon == "3.4" else ours_daemon
     daemon_env = standin_farm(work, build) if bound else None
@@ -383,7 +371,7 @@ def libgit2(args, ours, ours_daemon, work, out, bound=False):
             total1, idle1 = machine_busy()
             if p.returncode != 0:
                 raise SystemExit(f"make failed:\n{err.decode(errors='replace')[-3000:]}")
-            if objects(build) != reference:
+            if common.objects(build) != reference:
                 raise SystemExit(f"round {rnd + 1}: {name}'s objects differ from the local build")
             client_cpu = cpu_of(ru) + strays
             busy = 1 - (idle1 - idle0) / max(total1 - total0, 1)
