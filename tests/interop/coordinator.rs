@@ -22,17 +22,6 @@ impl Drop for Coordinator {
     }
 }
 
-/// A free loopback port below 32768 (outside the kernel's ephemeral range).
-fn low_port() -> u16 {
-    for _ in 0..1000 {
-        let p = 20000 + (free_port() % 12000);
-        if std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free port below 32768")
-}
-
 fn json(port: u16) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.write_all(b"GET /json HTTP/1.1\r\n\r\n").unwrap();
@@ -58,8 +47,8 @@ fn a_34_clients_job_counts_as_a_busy_slot_at_the_coordinator() {
     if !support::require(&["distcc", "gcc"]) {
         return;
     }
-    let port = low_port();
-    let coord = Coordinator {
+    let port = free_port();
+    let mut coord = Coordinator {
         port,
         child: Command::new(env!("CARGO_BIN_EXE_distcc-coordinator"))
             .args(["--listen", "127.0.0.1", "--port", &port.to_string()])
@@ -70,11 +59,7 @@ fn a_34_clients_job_counts_as_a_busy_slot_at_the_coordinator() {
             .unwrap(),
     };
     let addr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the coordinator did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    support::wait_listening(&mut coord.child, port, "the coordinator", None);
     let d = Daemon::start_with(Impl::Ours, 1, &["--coordinator", &addr]);
     wait_json(coord.port, "the daemon registered", |j| {
         j.contains("\"spec\":")

@@ -6,7 +6,6 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::support::{self, Daemon, Impl, TempDir};
 
@@ -200,12 +199,8 @@ fn our_client_and_the_3_4_client_share_a_two_slot_host() {
         .status()
         .unwrap();
     let port = support::free_port();
-    let daemon = GroupKiller(start_counting_daemon(wrap.path(), port));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "distccd did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut daemon = GroupKiller(start_counting_daemon(wrap.path(), port));
+    support::wait_listening(&mut daemon.0, port, "distccd 3.4", None);
     let sb = Sandbox::new("share");
     // 3.4's client refuses to run without an existing DISTCC_DIR (ours creates it); it must
     // not depend on which client happens to start first.

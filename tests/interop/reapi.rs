@@ -3,35 +3,18 @@
 //! `distcc-reapi worker`, our client submitting through `distcc-reapi submit`, real gcc.
 //! Under `CI=true` an engine that cannot be brought up is a failure, never a skip.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::support::{Daemon, Impl, TempDir, ci, require};
+use crate::support::{Daemon, Impl, TempDir, ci, free_port, require};
 
 /// One engine at a time: each takes a PostgreSQL and a BuildGrid (both CPUs for seconds).
 static ONE_ENGINE: Mutex<()> = Mutex::new(());
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/buildgrid.sh")
-}
-
-/// A free loopback port below 32768 (the ephemeral range starts there).
-fn low_port() -> u16 {
-    let seed = std::process::id() as u64
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-    for i in 0..1000u64 {
-        let port = 20000 + ((seed.wrapping_mul(2654435761).wrapping_add(i * 7919)) % 12000) as u16;
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free loopback port below 32768");
 }
 
 /// BuildGrid on a fresh database; stopped on drop.
@@ -58,7 +41,7 @@ impl Engine {
             return None;
         }
         let dir = TempDir::new("buildgrid");
-        let (port, pgport) = (low_port(), low_port());
+        let (port, pgport) = (free_port(), free_port());
         let out = Command::new("bash")
             .arg(script())
             .arg("up")

@@ -7,7 +7,6 @@
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -147,17 +146,7 @@ impl Sshd {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("sshd exited at start-up ({status}): {}", self.log_text());
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("sshd did not listen on {} within 15 s", self.port);
+        support::wait_listening(&mut self.child, self.port, "sshd", Some(&self.log));
     }
 
     pub fn log_text(&self) -> String {

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -45,13 +44,7 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
-/// A loopback port that was free a moment ago.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("binding an ephemeral loopback port")
-}
+pub use crate::ports::{free_port, wait_listening};
 
 /// A directory removed (with everything in it) when dropped.
 pub struct TempDir(PathBuf);
@@ -157,17 +150,7 @@ impl Daemon {
     }
 
     fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("distccd exited at start-up ({status}): {}", self.log_text());
-            }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("distccd did not listen on {} within 15 s", self.port);
+        wait_listening(&mut self.child, self.port, "distccd", Some(&self.log));
     }
 
     /// The `DISTCC_HOSTS` entry for this daemon.

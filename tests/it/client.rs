@@ -58,7 +58,8 @@ fn a_host_that_is_down_falls_through_to_the_next_and_is_backed_off() {
     }
     let d = Daemon::start(Impl::Distcc34, 4);
     let sb = Sandbox::new("down");
-    let dead = support::free_port();
+    let down = crate::ports::DeadPort::new();
+    let dead = down.port;
     let hosts = format!("127.0.0.1:{dead} {}", d.host(false, 4));
     sb.same_as_local(
         &hosts,

@@ -12,7 +12,9 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use super::support::{DEFAULT_COMPILER_NAMES, OurDaemon, TempDir, free_port, require};
+use super::support::{
+    DEFAULT_COMPILER_NAMES, OurDaemon, TempDir, free_port, require, wait_listening,
+};
 use crate::client::client_support::Sandbox;
 
 /// `distcc-coordinator` on a free loopback port below 32768, killed on drop.
@@ -43,16 +45,18 @@ impl Coordinator {
             .process_group(0)
             .spawn()
             .expect("starting distcc-coordinator");
-        let c = Coordinator {
+        let mut c = Coordinator {
             port,
             child: Some(child),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the coordinator did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let stderr = c.dir.path().join("stderr");
+        wait_listening(
+            c.child.as_mut().unwrap(),
+            port,
+            "the coordinator",
+            Some(&stderr),
+        );
         c
     }
 

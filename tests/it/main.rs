@@ -20,6 +20,8 @@ mod monitor;
 mod netns;
 mod outputs;
 mod package;
+#[path = "../common/ports.rs"]
+mod ports;
 mod protocol4;
 mod sandbox;
 mod sched;

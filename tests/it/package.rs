@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{TempDir, distccd_bin, require};
+use crate::support::{TempDir, distccd_bin, free_port, require};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,23 +19,6 @@ fn repo() -> PathBuf {
 
 fn distcc_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_distcc"))
-}
-
-/// A free loopback port below 32768 (outside the kernel's ephemeral range, so no outgoing
-/// connection can be holding it when the daemon binds).
-fn low_port() -> u16 {
-    let seed = std::process::id() as u64
-        ^ std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos() as u64)
-            .unwrap_or(0);
-    for i in 0..2000u64 {
-        let port = 20000 + ((seed.wrapping_mul(2654435761).wrapping_add(i * 7919)) % 12000) as u16;
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port below 32768");
 }
 
 fn run(cmd: &mut Command) -> Output {
@@ -307,10 +290,8 @@ fn socket_activation_passes_the_socket_to_distccd() {
     }
     let t = TempDir::new("sockact");
     let allow = allow_dir_and_source(t.path());
-    let port = low_port();
-    let stats_port = std::iter::repeat_with(low_port)
-        .find(|p| *p != port)
-        .unwrap();
+    let port = free_port();
+    let stats_port = free_port();
     let log = t.path().join("distccd.log");
     let mut act = Group::spawn(
         Command::new("systemd-socket-activate")
@@ -412,7 +393,7 @@ fn notify_socket_gets_ready_then_stopping() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let port = low_port();
+    let port = free_port();
     let mut d = Group::spawn(
         Command::new(distccd_bin())
             .args(["--daemon", "--no-detach", "--listen", "127.0.0.1"])
@@ -471,7 +452,7 @@ fn service_wrapper_honours_etc_default_distcc() {
 
     let t = TempDir::new("wrapper");
     let allow = allow_dir_and_source(t.path());
-    let port = low_port();
+    let port = free_port();
     let log = t.path().join("log");
     let d = Group::spawn(
         Command::new(&wrapper)
@@ -575,7 +556,7 @@ fn allowlist_helper_fills_and_refreshes_a_directory() {
             "--listen",
             "127.0.0.1",
         ])
-        .args(["--port", &low_port().to_string(), "--lifetime", "1"])
+        .args(["--port", &free_port().to_string(), "--lifetime", "1"])
         .arg("--allowed-compilers")
         .arg(&dir)
         .arg("--log-file")
@@ -833,7 +814,7 @@ fn the_units_protections_leave_room_for_the_job_sandbox() {
         steps.push("mount -o remount,bind,ro /");
     }
     assert!(steps.len() >= 4, "the unit changed shape: {steps:?}");
-    let port = low_port();
+    let port = free_port();
     let script = format!(
         "set -e; {}; mkdir /tmp/allow; for c in gcc cc x86_64-linux-gnu-gcc; do ln -s /usr/bin/distcc /tmp/allow/$c; done; \
          exec \"$0\" --daemon --no-detach --allow 127.0.0.1 --listen 127.0.0.1 --port {port} \

@@ -226,11 +226,11 @@ fn a_waiter_for_a_local_slot_sleeps_instead_of_spinning() {
         })
         .collect();
     // Nobody listens there: after preprocessing, the client falls back to a local compile.
-    let dead = support::free_port();
+    let dead = crate::ports::DeadPort::new();
     let mut client = Command::new(env!("CARGO_BIN_EXE_distcc"))
         .args(["cc", "-c", "f0.c", "-o", "f0.o"])
         .current_dir(w.dir.path())
-        .env("DISTCC_HOSTS", format!("127.0.0.1:{dead}/1"))
+        .env("DISTCC_HOSTS", format!("127.0.0.1:{}/1", dead.port))
         .env("DISTCC_DIR", &w.distcc_dir)
         .env("DISTCC_LOG", &w.log)
         .env("DISTCC_VERBOSE", "1")

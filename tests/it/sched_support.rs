@@ -11,7 +11,6 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -19,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::support::{TempDir, free_port, which};
+use super::support::{TempDir, free_port, wait_listening, which};
 
 /// distccd 3.4 with a slow, logging `cc`; killed (with its process group) when dropped.
 pub struct SlowDaemon {
@@ -86,18 +85,15 @@ impl SlowDaemon {
             .process_group(0)
             .spawn()
             .expect("starting distccd");
-        let d = SlowDaemon {
+        let mut d = SlowDaemon {
             port,
             jobs_log,
             child,
             dir,
             bin,
         };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "distccd did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let log = d.dir.path().join("distccd.log");
+        wait_listening(&mut d.child, port, "distccd 3.4", Some(&log));
         d
     }
 

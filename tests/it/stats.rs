@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use crate::support::{OurDaemon, TempDir, free_port, require};
+use crate::support::{DeadPort, OurDaemon, TempDir, free_port, free_port_pair, require};
 
 /// Sends `request` (nothing if empty) to the stats port and reads until the server closes.
 pub fn raw(port: u16, request: &[u8]) -> Vec<u8> {
@@ -209,7 +209,8 @@ fn stats_pages_count_a_real_build() {
         String::from_utf8(out.stdout).unwrap()
     };
     // A host that is down: a backoff and a fallback, both by reason.
-    let down = format!("127.0.0.1:{}/1", free_port());
+    let dead = DeadPort::new();
+    let down = format!("127.0.0.1:{}/1", dead.port);
     let out = run(distcc(
         work.path(),
         &down,
@@ -372,10 +373,7 @@ impl PairedDaemon {
             std::os::unix::fs::symlink("/usr/bin/distcc", allow.join(name)).unwrap();
         }
         for _ in 0..50 {
-            let port = free_port();
-            if std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_err() {
-                continue;
-            }
+            let port = free_port_pair();
             let mut child = Command::new(env!("CARGO_BIN_EXE_distccd"))
                 .args(["--daemon", "--no-detach", "--listen", "127.0.0.1"])
                 .args(["--allow", "127.0.0.1/32", "--jobs", "2", "--stats"])
@@ -420,7 +418,9 @@ fn farm_view_shows_busy_idle_and_backed_off_hosts() {
     }
     let (_a, pa) = PairedDaemon::start();
     let (_b, pb) = PairedDaemon::start();
-    let down = free_port();
+    // Down for the whole test, its stats port (the farm view asks `down + 1`) too.
+    let dead = DeadPort::with_stats_port();
+    let down = dead.port;
     let work = TempDir::new("farm");
     std::fs::write(work.path().join("farm_slow.c"), slow_source(4000)).unwrap();
     std::fs::write(work.path().join("x.c"), "int x;\n").unwrap();

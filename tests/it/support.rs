@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::fs::File;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -46,20 +46,7 @@ pub fn require(tools: &[&str]) -> bool {
     false
 }
 
-/// A loopback port nobody listens on now, below 32768 (outside the kernel's ephemeral range,
-/// so no outgoing connection takes it meanwhile): tried from a spread start per process.
-pub fn free_port() -> u16 {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let base = 20000 + (std::process::id() * 7919) % 12000;
-    for _ in 0..12000 {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = 20000 + (base + n) % 12768;
-        if TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-            return port as u16;
-        }
-    }
-    panic!("no free loopback port below 32768")
-}
+pub use crate::ports::{DeadPort, free_port, free_port_pair, wait_listening};
 
 /// A directory (mode 1777, so a daemon that dropped root can use it) removed on drop.
 pub struct TempDir(PathBuf);

@@ -371,11 +371,8 @@ impl Distccd34 {
             .stderr(Stdio::null())
             .spawn()
             .expect("starting distcc 3.4's distccd");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "distccd 3.4 did not listen");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut child = child;
+        super::support::wait_listening(&mut child, port, "distccd 3.4", None);
         Distccd34 { port, child }
     }
 }
