@@ -65,34 +65,11 @@ pub fn host_list(data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
-    use proto::fuzz::driver;
-
-    use super::*;
+    use super::TARGET;
 
     /// The corpus plus 3000 seeded random and mutated host lists (`cargo test`).
     #[test]
     fn fuzz_host_list_over_corpus_and_random_inputs() {
-        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fuzz/host_list");
-        let mut corpus = Vec::new();
-        for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
-            let path = entry.unwrap().path();
-            corpus.push((path.display().to_string(), std::fs::read(&path).unwrap()));
-        }
-        corpus.sort();
-        assert!(!corpus.is_empty(), "{} holds no corpus", dir.display());
-        match driver::run(&TARGET, &corpus, &[], 3000) {
-            Ok(r) => println!(
-                "fuzz host_list: {} executions without a crash ({} parsed)",
-                r.executions, r.decoded
-            ),
-            Err(f) => panic!(
-                "fuzz body host_list {} on {}: input {:?}",
-                f.why,
-                f.what,
-                f.input.escape_ascii().to_string()
-            ),
-        }
+        fuzzcheck::over_corpus(&TARGET, 3000, "parsed");
     }
 }
