@@ -234,49 +234,8 @@ fn a_daemon_stopped_mid_build_under_an_srv_name_fails_no_compile() {
     );
     let sb = Sandbox::new("srvstop");
     // Files that take gcc -O2 a moment each, so the stop lands while jobs run.
-    let files: Vec<String> = (0..24).map(|i| format!("src/gen{i}.c")).collect();
-    for (i, f) in files.iter().enumerate() {
-        let mut text = String::new();
-        for j in 0..60 {
-            text.push_str(&format!(
-                "int f{j}(int *a, int n) {{ int s = {i}; for (int k = 0; k < n; k++) \
-                 s += a[k] * {j} ^ (s >> 3); return s; }}\n"
-            ));
-        }
-        std::fs::write(sb.path().join(f), text).unwrap();
-    }
-    let hosts = format!("{SRV}/2,lzo");
-    let spawn = |f: &str| {
-        let mut c = net.command(distcc_bin());
-        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
-        c.args(["gcc", "-O2", "-c", f, "-o", &obj]);
-        sb.env(&mut c, &hosts);
-        // No local fallback: a job that lost its host must be retried on another one.
-        c.env("DISTCC_FALLBACK", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        c.spawn().expect("running distcc")
-    };
-    let mut stopped = false;
-    for batch in files.chunks(4) {
-        let children: Vec<Child> = batch.iter().map(|f| spawn(f)).collect();
-        if !stopped && d1.log_text().contains("exit 0") {
-            // d1 has served jobs and this batch is on its way: stop d1 now.
-            std::thread::sleep(Duration::from_millis(50));
-            d1.signal(libc::SIGKILL);
-            stopped = true;
-        }
-        for (c, f) in children.into_iter().zip(batch) {
-            let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{f} failed: {}\nlog:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                sb.log_text()
-            );
-        }
-    }
-    assert!(stopped, "d1 never served a job before the end of the build");
+    let files = bulky_sources(&sb);
+    build_killing_d1_midway(&net.ns.name, &sb, &format!("{SRV}/2,lzo"), &files, &d1);
     // Some job lost d1 (mid-job or at connect) and went on to d2 instead of failing.
     let lost = format!("to 127.0.0.1:{}/2,lzo: ", d1.port);
     assert!(
@@ -289,20 +248,7 @@ fn a_daemon_stopped_mid_build_under_an_srv_name_fails_no_compile() {
         "d2 did not take over: {}",
         d2.log_text()
     );
-    for f in &files {
-        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
-        let remote = sb.read(&obj);
-        let st = Command::new("gcc")
-            .args(["-O2", "-c", f, "-o", "out/local.o"])
-            .current_dir(sb.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        assert!(
-            remote == sb.read("out/local.o"),
-            "{obj} differs from a local build"
-        );
-    }
+    assert_built_as_locally(&sb, &files);
 }
 
 /// Kills the `+zeroconf` browser a client started under `distcc_dir` (its pid file), on drop.
@@ -357,6 +303,61 @@ fn zeroconf_hosts_until(ns: &str, sb: &Sandbox, done: impl Fn(&[String]) -> bool
             sb.log_text()
         );
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Compiles `files` with `hosts` in namespace `ns`, four at a time and with no local fallback
+/// (a job that lost its host must be retried on another one); once `d1` has served a job,
+/// SIGKILLs it while a batch is on its way. Every compile must still succeed.
+fn build_killing_d1_midway(ns: &str, sb: &Sandbox, hosts: &str, files: &[String], d1: &OurDaemon) {
+    let spawn = |f: &str| {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).arg(distcc_bin());
+        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
+        c.args(["gcc", "-O2", "-c", f, "-o", &obj]);
+        sb.env(&mut c, hosts);
+        c.env("DISTCC_FALLBACK", "0")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c.spawn().expect("running distcc")
+    };
+    let mut stopped = false;
+    for batch in files.chunks(4) {
+        let children: Vec<Child> = batch.iter().map(|f| spawn(f)).collect();
+        if !stopped && d1.log_text().contains("exit 0") {
+            // d1 has served jobs and this batch is on its way: stop d1 now.
+            std::thread::sleep(Duration::from_millis(50));
+            d1.signal(libc::SIGKILL);
+            stopped = true;
+        }
+        for (c, f) in children.into_iter().zip(batch) {
+            let out = c.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "{f} failed: {}\nlog:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                sb.log_text()
+            );
+        }
+    }
+    assert!(stopped, "d1 never served a job before the end of the build");
+}
+
+/// Each of `files`, built remotely into `out/`, equals gcc -O2's local object.
+fn assert_built_as_locally(sb: &Sandbox, files: &[String]) {
+    for f in files {
+        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
+        let remote = sb.read(&obj);
+        let st = Command::new("gcc")
+            .args(["-O2", "-c", f, "-o", "out/local.o"])
+            .current_dir(sb.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert!(
+            remote == sb.read("out/local.o"),
+            "{obj} differs from a local build"
+        );
     }
 }
 
@@ -415,37 +416,7 @@ fn zeroconf_client_finds_our_daemons_follows_them_coming_and_going_and_a_killed_
     assert_eq!(shown, want);
 
     let files = bulky_sources(&sb);
-    let spawn = |f: &str| {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", &link.client.name])
-            .arg(distcc_bin());
-        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
-        c.args(["gcc", "-O2", "-c", f, "-o", &obj]);
-        sb.env(&mut c, "+zeroconf");
-        c.env("DISTCC_FALLBACK", "0")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        c.spawn().expect("running distcc")
-    };
-    let mut stopped = false;
-    for batch in files.chunks(4) {
-        let children: Vec<Child> = batch.iter().map(|f| spawn(f)).collect();
-        if !stopped && d1.log_text().contains("exit 0") {
-            std::thread::sleep(Duration::from_millis(50));
-            d1.signal(libc::SIGKILL);
-            stopped = true;
-        }
-        for (c, f) in children.into_iter().zip(batch) {
-            let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{f} failed: {}\nlog:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                sb.log_text()
-            );
-        }
-    }
-    assert!(stopped, "d1 never served a job");
+    build_killing_d1_midway(&link.client.name, &sb, "+zeroconf", &files, &d1);
     // A daemon that starts is picked up; one that stops (SIGTERM: it says goodbye) is dropped.
     let d3 = start();
     let d3_entry = format!("{}:{}/{jobs}", link.server_addr, d3.port);
@@ -463,20 +434,7 @@ fn zeroconf_client_finds_our_daemons_follows_them_coming_and_going_and_a_killed_
         d2_log.matches("exit 0").count() >= 12,
         "d2 did not take over: {d2_log}"
     );
-    for f in &files {
-        let obj = format!("out/{}.o", f.trim_start_matches("src/"));
-        let remote = sb.read(&obj);
-        let st = Command::new("gcc")
-            .args(["-O2", "-c", f, "-o", "out/local.o"])
-            .current_dir(sb.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        assert!(
-            remote == sb.read("out/local.o"),
-            "{obj} differs from a local build"
-        );
-    }
+    assert_built_as_locally(&sb, &files);
 }
 
 /// One compile with `+zeroconf` in namespace `ns`, no fallback, object equal to a local one.
