@@ -165,7 +165,9 @@ fn host_speed_is_learned_and_the_faster_free_host_wins() {
     if !have_peer() {
         return;
     }
-    let slow = SlowDaemon::start(4, 500);
+    // 1.5 s more a job: clearly slower (the check below wants twice the time) even when a
+    // loaded machine makes the compile itself take a second (500 ms did not always).
+    let slow = SlowDaemon::start(4, 1500);
     let fast = SlowDaemon::start(4, 0);
     let w = Work::new("sched-speed", 11);
     // The slow host first: 3.4's breadth-first search would always try it first.
