@@ -8,6 +8,45 @@ use std::process::{Command, Output};
 use super::support::{OurDaemon, require};
 use crate::client::client_support::Sandbox;
 
+/// The test tree's compiles (`client_support::Sandbox`), each to its own object.
+const UTIL_O2: &[&str] = &[
+    "gcc",
+    "-O2",
+    "-Iinclude",
+    "-c",
+    "src/util.c",
+    "-o",
+    "util.o",
+];
+const UTIL_O2_MD: &[&str] = &[
+    "gcc",
+    "-O2",
+    "-Iinclude",
+    "-MD",
+    "-c",
+    "src/util.c",
+    "-o",
+    "util.o",
+];
+const MAIN_O2: &[&str] = &[
+    "gcc",
+    "-O2",
+    "-Iinclude",
+    "-c",
+    "src/main.c",
+    "-o",
+    "main.o",
+];
+const SHAPES_O2: &[&str] = &[
+    "g++",
+    "-O2",
+    "-Iinclude",
+    "-c",
+    "src/shapes.cpp",
+    "-o",
+    "shapes.o",
+];
+
 fn hosts(d: &OurDaemon) -> String {
     format!("127.0.0.1:{}", d.port)
 }
@@ -60,6 +99,21 @@ fn cached(s: &Sandbox, d: &OurDaemon, env: &[(&str, &str)], args: &[&str]) -> Ou
         s.log_text()
     );
     out
+}
+
+/// Each client's first job (its own cache off) learns that `d` speaks protocol 4 and shares
+/// a cache; `d` runs one job for each.
+#[track_caller]
+fn first_jobs_learn_protocol_4(d: &OurDaemon, clients: &[&Sandbox]) {
+    for s in clients {
+        cached(
+            s,
+            d,
+            &[("DISTCC_CACHE", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
+        );
+    }
+    assert_jobs(d, clients.len());
 }
 
 /// The stats file's value of `kind` and `label`.
@@ -291,16 +345,8 @@ fn a_truncated_entry_is_a_miss_and_is_removed() {
     }
     let d = OurDaemon::start(&[]);
     let s = Sandbox::new("cache-trunc");
-    let cmd = [
-        "gcc",
-        "-O2",
-        "-Iinclude",
-        "-c",
-        "src/util.c",
-        "-o",
-        "util.o",
-    ];
-    cached(&s, &d, &[], &cmd);
+    let cmd = UTIL_O2;
+    cached(&s, &d, &[], cmd);
     let e = entries(&s.distcc_dir.join("cache"));
     assert_eq!(e.len(), 1);
     let len = std::fs::metadata(&e[0]).unwrap().len();
@@ -308,20 +354,20 @@ fn a_truncated_entry_is_a_miss_and_is_removed() {
     f.set_len(len / 2).unwrap();
     drop(f);
     std::fs::remove_file(s.path().join("util.o")).unwrap();
-    cached(&s, &d, &[], &cmd);
+    cached(&s, &d, &[], cmd);
     assert_jobs(&d, 2);
     assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 1);
     assert!(s.log_text().contains("removed a damaged cache entry"));
     // Stored afresh, whole.
     assert_eq!(std::fs::metadata(&e[0]).unwrap().len(), len);
     let o = s.read("util.o");
-    local(&s, &cmd);
+    local(&s, cmd);
     assert_eq!(o, s.read("util.o"));
     // A garbled one (same size) too.
     let mut bytes = std::fs::read(&e[0]).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&e[0], bytes).unwrap();
-    cached(&s, &d, &[], &cmd);
+    cached(&s, &d, &[], cmd);
     assert_jobs(&d, 3);
     assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 2);
 }
@@ -451,49 +497,12 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     let dir = store.path().join("results");
     let (d, sp) = super::stats::daemon_with_stats(4, &["--cache-dir", dir.to_str().unwrap()]);
     let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
-    let jobs: [&[&str]; 3] = [
-        &[
-            "gcc",
-            "-O2",
-            "-Iinclude",
-            "-c",
-            "src/util.c",
-            "-o",
-            "util.o",
-        ],
-        &[
-            "gcc",
-            "-O2",
-            "-Iinclude",
-            "-c",
-            "src/main.c",
-            "-o",
-            "main.o",
-        ],
-        &[
-            "g++",
-            "-O2",
-            "-Iinclude",
-            "-c",
-            "src/shapes.cpp",
-            "-o",
-            "shapes.o",
-        ],
-    ];
+    let jobs: [&[&str]; 3] = [UTIL_O2, MAIN_O2, SHAPES_O2];
     let (a, b) = (
         Sandbox::new("cache-client-a"),
         Sandbox::new("cache-client-b"),
     );
-    // Each client's first job learns that the daemon speaks protocol 4 and shares a cache.
-    for s in [&a, &b] {
-        cached(
-            s,
-            &d,
-            &[("DISTCC_CACHE", "0")],
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
-        );
-    }
-    assert_jobs(&d, 2);
+    first_jobs_learn_protocol_4(&d, &[&a, &b]);
     for job in jobs {
         cached(&a, &d, &[], job);
     }
@@ -550,16 +559,7 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     let d = OurDaemon::start(&[]);
     let s = Sandbox::new("cache-direct");
     let env = [("DISTCC_CACHE_DIRECT", "1")];
-    let cmd = [
-        "gcc",
-        "-O2",
-        "-Iinclude",
-        "-MD",
-        "-c",
-        "src/util.c",
-        "-o",
-        "util.o",
-    ];
+    let cmd = UTIL_O2_MD;
     // Headers older than the compile (a header changed within 2 s gets no manifest).
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
     let age = |p: &str| {
@@ -572,19 +572,19 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     };
     age("include/util.h");
     age("src/util.c");
-    cached(&s, &d, &env, &cmd);
+    cached(&s, &d, &env, cmd);
     assert_jobs(&d, 1);
     let runs = |s: &Sandbox| s.log_text().matches("running the preprocessor").count();
     let cpp_before = runs(&s);
     for f in ["util.o", "util.d"] {
         std::fs::remove_file(s.path().join(f)).unwrap();
     }
-    cached(&s, &d, &env, &cmd);
+    cached(&s, &d, &env, cmd);
     assert!(s.log_text().contains("by its manifest"), "{}", s.log_text());
     assert_eq!(runs(&s), cpp_before, "the preprocessor ran on a direct hit");
     assert_jobs(&d, 1);
     let (o, dd) = (s.read("util.o"), s.read("util.d"));
-    local(&s, &cmd);
+    local(&s, cmd);
     assert_eq!(o, s.read("util.o"));
     assert_eq!(dd, s.read("util.d"));
     // The header changes: no manifest hit, a new compile with the new text.
@@ -595,11 +595,11 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     .unwrap();
     age("include/util.h");
     let hits = s.log_text().matches("by its manifest").count();
-    cached(&s, &d, &env, &cmd);
+    cached(&s, &d, &env, cmd);
     assert_eq!(s.log_text().matches("by its manifest").count(), hits);
     assert_jobs(&d, 2);
     let o = s.read("util.o");
-    local(&s, &cmd);
+    local(&s, cmd);
     assert_eq!(o, s.read("util.o"));
 }
 
@@ -664,18 +664,9 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     let pump = crate::diagnostics::Pump::start(&hosts);
     let s = Sandbox::new("cache-pump");
     age_sources(&s);
-    let cmd = [
-        "gcc",
-        "-O2",
-        "-Iinclude",
-        "-MD",
-        "-c",
-        "src/util.c",
-        "-o",
-        "util.o",
-    ];
+    let cmd = UTIL_O2_MD;
     let pump_compiles = |s: &Sandbox| s.log_text().matches(" in pump mode").count();
-    let first = pumped(&s, &hosts, &pump, &cmd);
+    let first = pumped(&s, &hosts, &pump, cmd);
     assert_eq!(pump_compiles(&s), 1, "{}", s.log_text());
     assert_jobs(&d, 1);
     assert_eq!(stat(&s, "cache_stored", ""), 1, "{}", s.log_text());
@@ -683,7 +674,7 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     for f in ["util.o", "util.d"] {
         std::fs::remove_file(s.path().join(f)).unwrap();
     }
-    let again = pumped(&s, &hosts, &pump, &cmd);
+    let again = pumped(&s, &hosts, &pump, cmd);
     assert!(
         s.log_text().contains("from the local cache in pump mode"),
         "{}",
@@ -699,7 +690,7 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
         (s.read("util.o"), s.read("util.d")),
         (o.clone(), dd.clone())
     );
-    local(&s, &cmd);
+    local(&s, cmd);
     assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
     // A header changes (between builds: pump's include server assumes a stable tree during
     // one, and a new `pump` session reads it afresh): the key holds every shipped file, so a
@@ -713,11 +704,11 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     age_sources(&s);
     let pump = crate::diagnostics::Pump::start(&hosts);
     let before = pump_compiles(&s);
-    pumped(&s, &hosts, &pump, &cmd);
+    pumped(&s, &hosts, &pump, cmd);
     assert_eq!(pump_compiles(&s), before + 1, "{}", s.log_text());
     assert_jobs(&d, 2);
     let (o, dd) = (s.read("util.o"), s.read("util.d"));
-    local(&s, &cmd);
+    local(&s, cmd);
     assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
     // `__TIME__` in a header (the server expands it): never cached, the reason counted.
     std::fs::write(s.path().join("include/stamp.h"), "#define STAMP __TIME__\n").unwrap();
@@ -757,42 +748,13 @@ fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
     let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
     let hosts = pump_hosts(&d);
     let pump = crate::diagnostics::Pump::start(&hosts);
-    let jobs: [&[&str]; 2] = [
-        &[
-            "gcc",
-            "-O2",
-            "-Iinclude",
-            "-MD",
-            "-c",
-            "src/util.c",
-            "-o",
-            "util.o",
-        ],
-        &[
-            "g++",
-            "-O2",
-            "-Iinclude",
-            "-c",
-            "src/shapes.cpp",
-            "-o",
-            "shapes.o",
-        ],
-    ];
+    let jobs: [&[&str]; 2] = [UTIL_O2_MD, SHAPES_O2];
     let (a, b) = (
         Sandbox::new("cache-pump-client-a"),
         Sandbox::new("cache-pump-client-b"),
     );
     age_sources(&a);
-    // Each client's first job learns that the daemon speaks protocol 4 and shares a cache.
-    for s in [&a, &b] {
-        cached(
-            s,
-            &d,
-            &[("DISTCC_CACHE", "0")],
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
-        );
-    }
-    assert_jobs(&d, 2);
+    first_jobs_learn_protocol_4(&d, &[&a, &b]);
     for job in jobs {
         pumped(&a, &hosts, &pump, job);
     }
@@ -848,24 +810,8 @@ fn under_ccache_only_the_daemons_shared_cache_is_used() {
         Sandbox::new("cache-ccache-a"),
         Sandbox::new("cache-ccache-b"),
     );
-    for s in [&a, &b] {
-        cached(
-            s,
-            &d,
-            &[("DISTCC_CACHE", "0")],
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "warm.o"],
-        );
-    }
-    assert_jobs(&d, 2);
-    let cmd = [
-        "gcc",
-        "-O2",
-        "-Iinclude",
-        "-c",
-        "src/util.c",
-        "-o",
-        "util.o",
-    ];
+    first_jobs_learn_protocol_4(&d, &[&a, &b]);
+    let cmd = UTIL_O2;
     // Both machines build the same tree (a's), each with its own ccache and `$DISTCC_DIR`;
     // the cache is on by default.
     let ccache = |machine: &Sandbox| {
@@ -900,6 +846,6 @@ fn under_ccache_only_the_daemons_shared_cache_is_used() {
     assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 1, "{}", b.log_text());
     assert!(entries(&b.distcc_dir.join("cache")).is_empty());
     assert_eq!(a.read("util.o"), want);
-    local(&a, &cmd);
+    local(&a, cmd);
     assert_eq!(a.read("util.o"), want);
 }
