@@ -404,6 +404,37 @@ fn expect_clear_failure(fault: &str, r: &Run, needle: &str) {
     );
 }
 
+/// A client run of `src` (object `<stem>.o`) against `hosts` under a fault that `inject`
+/// makes once the client has started; `env` gets `DISTCC_FALLBACK=0` added unless `fallback`.
+/// Checks the outcome: with fallback, exit 0 and a local build's bytes; without, a clear
+/// failure whose message holds `needle`. Returns the run.
+fn client_under_fault(
+    sc: &Scene,
+    netns: Option<&str>,
+    (hosts, src): (&str, &str),
+    env: &[(&str, &str)],
+    fallback: bool,
+    (fault, needle): (&str, &str),
+    inject: impl FnOnce(),
+) -> Run {
+    let mut env = env.to_vec();
+    if !fallback {
+        env.push(("DISTCC_FALLBACK", "0"));
+    }
+    let out = format!("{}.o", src.trim_end_matches(".c"));
+    let started = Instant::now();
+    let c = sc.client(netns, hosts, src, &out, &env);
+    inject();
+    let (st, took) = finish(c, started);
+    let r = collect(sc, &out, st, took);
+    if fallback {
+        expect_recovered(fault, sc, src, &r);
+    } else {
+        expect_clear_failure(fault, &r, needle);
+    }
+    r
+}
+
 fn collect(sc: &Scene, out: &str, status: ExitStatus, took: Duration) -> Run {
     Run {
         status,
@@ -436,26 +467,18 @@ fn daemon_killed_mid_job_costs_one_local_build_and_leaves_nothing() {
     for fallback in [true, false] {
         let d = OurDaemon::start(&[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        let env: &[(&str, &str)] = if fallback {
-            &[]
-        } else {
-            &[("DISTCC_FALLBACK", "0")]
-        };
-        let started = Instant::now();
-        let c = sc.client(None, &hosts, "slow.c", "slow.o", env);
-        wait_for_compiling(&d.jobs_dir());
-        d.signal(libc::SIGKILL);
-        let (st, took) = finish(c, started);
-        let r = collect(&sc, "slow.o", st, took);
-        if fallback {
-            expect_recovered("daemon killed (-9) mid-job", &sc, "slow.c", &r);
-        } else {
-            expect_clear_failure(
-                "daemon killed (-9) mid-job",
-                &r,
-                "server provided no answer",
-            );
-        }
+        client_under_fault(
+            &sc,
+            None,
+            (&hosts, "slow.c"),
+            &[],
+            fallback,
+            ("daemon killed (-9) mid-job", "server provided no answer"),
+            || {
+                wait_for_compiling(&d.jobs_dir());
+                d.signal(libc::SIGKILL);
+            },
+        );
         assert_nothing_left("daemon killed (-9) mid-job", &sc, &[&d]);
         // Nobody else (its janitor) holds the listening socket of the dead daemon.
         assert!(
@@ -477,20 +500,16 @@ fn daemon_that_accepts_then_stalls_times_out_and_leaves_nothing() {
         // Stopped: the kernel still completes the handshake (the listen backlog), so the
         // client connects and sends, then waits for a reply that never comes.
         d.signal(libc::SIGSTOP);
-        let mut env = vec![("DISTCC_IO_TIMEOUT", "3")];
-        if !fallback {
-            env.push(("DISTCC_FALLBACK", "0"));
-        }
-        let started = Instant::now();
-        let c = sc.client(None, &hosts, "small.c", "small.o", &env);
-        let (st, took) = finish(c, started);
-        let r = collect(&sc, "small.o", st, took);
-        if fallback {
-            expect_recovered("daemon accepts then stalls", &sc, "small.c", &r);
-        } else {
-            expect_clear_failure("daemon accepts then stalls", &r, "timed out");
-        }
-        assert!(took < Duration::from_secs(60), "stall cost {took:?}");
+        let r = client_under_fault(
+            &sc,
+            None,
+            (&hosts, "small.c"),
+            &[("DISTCC_IO_TIMEOUT", "3")],
+            fallback,
+            ("daemon accepts then stalls", "timed out"),
+            || {},
+        );
+        assert!(r.took < Duration::from_secs(60), "stall cost {:?}", r.took);
         // Woken, the daemon finds the client gone and cleans up.
         d.signal(libc::SIGCONT);
         assert_nothing_left("daemon accepts then stalls", &sc, &[&d]);
@@ -516,27 +535,25 @@ fn link_cut_mid_transfer_falls_back_and_both_sides_clean_up() {
             &["--read-timeout", "4"],
         );
         let hosts = format!("{}:{}/1", link.server_addr, d.port);
-        let mut env = vec![("DISTCC_IO_TIMEOUT", "4")];
-        if !fallback {
-            env.push(("DISTCC_FALLBACK", "0"));
-        }
-        let started = Instant::now();
-        let c = sc.client(Some(&link.client.name), &hosts, "bulky.c", "bulky.o", &env);
-        // The request is on its way (a job directory exists, the input is growing): cut.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while dir_entries(&d.jobs_dir()).is_empty() {
-            assert!(Instant::now() < deadline, "the transfer never started");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(800));
-        link.cut().expect("taking the veth down");
-        let (st, took) = finish(c, started);
-        let r = collect(&sc, "bulky.o", st, took);
-        if fallback {
-            expect_recovered("link cut mid-transfer", &sc, "bulky.c", &r);
-        } else {
-            expect_clear_failure("link cut mid-transfer", &r, "timed out");
-        }
+        client_under_fault(
+            &sc,
+            Some(&link.client.name),
+            (&hosts, "bulky.c"),
+            &[("DISTCC_IO_TIMEOUT", "4")],
+            fallback,
+            ("link cut mid-transfer", "timed out"),
+            || {
+                // The request is on its way (a job directory exists, the input is growing):
+                // cut.
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while dir_entries(&d.jobs_dir()).is_empty() {
+                    assert!(Instant::now() < deadline, "the transfer never started");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                std::thread::sleep(Duration::from_millis(800));
+                link.cut().expect("taking the veth down");
+            },
+        );
         d.wait_log("request incomplete");
         assert_nothing_left("link cut mid-transfer", &sc, &[&d]);
         drop(d);
@@ -581,20 +598,15 @@ fn daemon_temp_space_full_is_explained_and_leaves_nothing() {
         let fs = Tmpfs::new("64k");
         let d = OurDaemon::start_in(None, "127.0.0.1", &["127.0.0.1/32"], Some(fs.path()), &[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        let env: &[(&str, &str)] = if fallback {
-            &[]
-        } else {
-            &[("DISTCC_FALLBACK", "0")]
-        };
-        let started = Instant::now();
-        let c = sc.client(None, &hosts, "bulky.c", "bulky.o", env);
-        let (st, took) = finish(c, started);
-        let r = collect(&sc, "bulky.o", st, took);
-        if fallback {
-            expect_recovered("daemon temp space full", &sc, "bulky.c", &r);
-        } else {
-            expect_clear_failure("daemon temp space full", &r, "No space left on device");
-        }
+        client_under_fault(
+            &sc,
+            None,
+            (&hosts, "bulky.c"),
+            &[],
+            fallback,
+            ("daemon temp space full", "No space left on device"),
+            || {},
+        );
         assert_nothing_left("daemon temp space full", &sc, &[&d]);
         drop(d);
     }
@@ -609,23 +621,19 @@ fn compiler_killed_by_a_signal_is_retried_locally_or_reported() {
     for fallback in [true, false] {
         let d = OurDaemon::start(&[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        let env: &[(&str, &str)] = if fallback {
-            &[]
-        } else {
-            &[("DISTCC_FALLBACK", "0")]
-        };
-        let started = Instant::now();
-        let c = sc.client(None, &hosts, "slow.c", "slow.o", env);
-        let cc1 = wait_for_compiling(&d.jobs_dir());
-        // SAFETY: signals the compiler our daemon started for this test.
-        unsafe { libc::kill(cc1, libc::SIGKILL) };
-        let (st, took) = finish(c, started);
-        let r = collect(&sc, "slow.o", st, took);
-        if fallback {
-            expect_recovered("compiler killed by SIGKILL", &sc, "slow.c", &r);
-        } else {
-            expect_clear_failure("compiler killed by SIGKILL", &r, "Killed signal");
-        }
+        client_under_fault(
+            &sc,
+            None,
+            (&hosts, "slow.c"),
+            &[],
+            fallback,
+            ("compiler killed by SIGKILL", "Killed signal"),
+            || {
+                let cc1 = wait_for_compiling(&d.jobs_dir());
+                // SAFETY: signals the compiler our daemon started for this test.
+                unsafe { libc::kill(cc1, libc::SIGKILL) };
+            },
+        );
         d.wait_log("exit 1");
         assert_nothing_left("compiler killed by SIGKILL", &sc, &[&d]);
     }
