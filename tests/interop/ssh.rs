@@ -436,9 +436,10 @@ fn held_setup(sshd: &Sshd) -> Option<(String, Vec<(&'static str, String)>)> {
     Some((hosts, env))
 }
 
-fn compile_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], args: &[&str]) {
+/// `gcc -Iinclude -c src/util.c -o out` through `hosts`, which must succeed.
+fn compile_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], out: &str) {
     let o = sb
-        .distcc(hosts, args)
+        .distcc(hosts, &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
@@ -485,14 +486,7 @@ fn killing_the_held_daemon_between_and_during_jobs_fails_no_compile() {
         return;
     };
     let sb = Sandbox::new("ssh-held-kill");
-    let compile = |out: &str| {
-        compile_held(
-            &sb,
-            &hosts,
-            &env,
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
-        )
-    };
+    let compile = |out: &str| compile_held(&sb, &hosts, &env, out);
     compile("out/a.o");
     compile("out/b.o");
     let held = |log: &str| log.matches("through the held connection's forward").count();
@@ -633,19 +627,7 @@ fn many_jobs_at_once_start_one_held_daemon() {
         "one held daemon (and its janitor) for all"
     );
     for i in 0..4 {
-        compile_held(
-            &sb,
-            &hosts8,
-            &env,
-            &[
-                "gcc",
-                "-Iinclude",
-                "-c",
-                "src/util.c",
-                "-o",
-                &format!("out/s{i}.o"),
-            ],
-        );
+        compile_held(&sb, &hosts8, &env, &format!("out/s{i}.o"));
     }
     let log = sb.log_text();
     assert!(
@@ -672,12 +654,7 @@ fn a_held_directory_open_to_others_or_a_link_is_never_used() {
     let sb = Sandbox::new("ssh-held-open");
     let before = sshd.sessions();
     for out in ["out/a.o", "out/b.o"] {
-        compile_held(
-            &sb,
-            &hosts,
-            &env,
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
-        );
+        compile_held(&sb, &hosts, &env, out);
     }
     assert_eq!(sshd.sessions() - before, 2, "a session per job");
     assert!(sshd.held_daemons().is_empty(), "no held daemon");
@@ -687,12 +664,7 @@ fn a_held_directory_open_to_others_or_a_link_is_never_used() {
     fs::create_dir(&elsewhere).unwrap();
     fs::set_permissions(&elsewhere, fs::Permissions::from_mode(0o700)).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &held_dir).unwrap();
-    compile_held(
-        &sb,
-        &hosts,
-        &env,
-        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/c.o"],
-    );
+    compile_held(&sb, &hosts, &env, "out/c.o");
     assert_eq!(sshd.sessions() - before, 3, "a session per job");
     assert!(sshd.held_daemons().is_empty(), "no held daemon");
     assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
@@ -713,14 +685,7 @@ fn a_forward_to_the_held_daemon_does_not_keep_the_master_alive() {
     };
     env.push(("DISTCC_SSH_PERSIST", "2".to_owned()));
     let sb = Sandbox::new("ssh-held-idle");
-    let compile = |out: &str| {
-        compile_held(
-            &sb,
-            &hosts,
-            &env,
-            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
-        )
-    };
+    let compile = |out: &str| compile_held(&sb, &hosts, &env, out);
     compile("out/a.o");
     compile("out/b.o");
     let log = sb.log_text();
