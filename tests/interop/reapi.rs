@@ -87,11 +87,29 @@ struct Worker {
 
 impl Worker {
     fn start(engine: &Engine, daemon: &Daemon, dir: &Path) -> Worker {
+        Worker::start_with(&engine.url(), daemon, dir, 2, &["gcc"], &[])
+    }
+
+    /// As `start`, with `bots` bots offering `compilers`, on the engine at `url` (`,tls` for
+    /// TLS), with `env` added to the worker's environment.
+    fn start_with(
+        url: &str,
+        daemon: &Daemon,
+        dir: &Path,
+        bots: u32,
+        compilers: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Worker {
         let log = dir.join(format!("worker-{}.log", daemon.port));
-        let child = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
-            .args(["worker", "--engine", &engine.url()])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"));
+        cmd.args(["worker", "--engine", url])
             .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
-            .args(["--bots", "2", "--compiler", "gcc"])
+            .args(["--bots", &bots.to_string()]);
+        for c in compilers {
+            cmd.args(["--compiler", c]);
+        }
+        let child = cmd
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
@@ -442,23 +460,14 @@ fn reapi_libgit2_release_identical_then_a_clean_rebuild_from_the_action_cache() 
     };
     let daemon = Daemon::start(Impl::Ours, 4);
     let work = TempDir::new("reapi-libgit2");
-    let log = work.path().join("worker.log");
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
-        .args(["worker", "--engine", &engine.url()])
-        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
-        .args(["--bots", "4", "--compiler", "cc", "--compiler", "gcc"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut worker =
+        Worker::start_with(&engine.url(), &daemon, work.path(), 4, &["cc", "gcc"], &[]);
     let hosts = engine.url();
     let text = || daemon.log_text();
     let first = crate::libgit2::release_through(&hosts, &text);
     let ran = served(&daemon);
     let second = crate::libgit2::release_through(&hosts, &text);
-    let _ = worker.kill();
-    let _ = worker.wait();
+    worker.kill();
     let Some(n) = first else {
         return;
     };
@@ -518,17 +527,14 @@ fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compi
         &["--allowed-compilers", allow.to_str().unwrap()],
         &[("DISTCCD_PATH", "/usr/bin:/bin".as_ref())],
     );
-    let log = work.path().join("worker.log");
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
-        .args(["worker", "--engine", &engine.url()])
-        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
-        .args(["--bots", "1", "--compiler", "gcc", "--compiler", "gcc-11"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let worker_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut worker = Worker::start_with(
+        &engine.url(),
+        &daemon,
+        work.path(),
+        1,
+        &["gcc", "gcc-11"],
+        &[],
+    );
     let src = work.path().join("u.c");
     std::fs::write(&src, "int scale(int x) { return x * 3 + 1; }\n").unwrap();
     let out = work.path().join("u.o");
@@ -542,7 +548,7 @@ fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compi
     assert!(
         !said.contains("running locally"),
         "{said}\n{}",
-        worker_log()
+        worker.log_text()
     );
     assert!(std::fs::read(&out).unwrap() == gcc12);
     wait_for("the daemon's log", 10, || served(&daemon) >= 1);
@@ -559,8 +565,7 @@ fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compi
         &src,
         &out,
     );
-    let _ = worker.kill();
-    let _ = worker.wait();
+    worker.kill();
     assert!(
         !said.contains("served from the action cache"),
         "another compiler got the Action Cache's entry: {said}"
@@ -571,9 +576,9 @@ fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compi
         "the gcc-11 compile did not give gcc-11's object: {said}"
     );
     assert!(
-        worker_log().contains("RSLT 300"),
+        worker.log_text().contains("RSLT 300"),
         "the worker's distccd did not refuse the lease: {}",
-        worker_log()
+        worker.log_text()
     );
     assert_eq!(served(&daemon), ran, "the daemon ran the gcc-11 job");
 }
@@ -636,19 +641,17 @@ fn reapi_over_tls_with_a_bearer_token_and_each_bad_credential_falls_back() {
     std::fs::write(&token_file, &minted.stdout).unwrap();
     let url = format!("{},tls", engine.url());
     let daemon = Daemon::start(Impl::Ours, 2);
-    let log = work.path().join("worker.log");
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_distcc-reapi"))
-        .args(["worker", "--engine", &url])
-        .args(["--daemon", &format!("127.0.0.1:{}", daemon.port)])
-        .args(["--bots", "1", "--compiler", "gcc"])
-        .env("DISTCC_TLS_CA", &ca)
-        .env("DISTCC_REAPI_TOKEN_FILE", &token_file)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let worker_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut worker = Worker::start_with(
+        &url,
+        &daemon,
+        work.path(),
+        1,
+        &["gcc"],
+        &[
+            ("DISTCC_TLS_CA", ca.as_ref()),
+            ("DISTCC_REAPI_TOKEN_FILE", token_file.as_ref()),
+        ],
+    );
     let src = work.path().join("t.c");
     std::fs::write(&src, "int twice(int x) { return 2 * x; }\n").unwrap();
     let (ours, theirs) = (work.path().join("t.o"), work.path().join("local.o"));
@@ -683,7 +686,7 @@ fn reapi_over_tls_with_a_bearer_token_and_each_bad_credential_falls_back() {
     assert!(
         !said.contains("running locally"),
         "{said}\nworker: {}",
-        worker_log()
+        worker.log_text()
     );
     wait_for("the daemon's log", 10, || served(&daemon) >= 1);
     // The pin instead of the CA (served from the Action Cache now: the TLS and the token
@@ -709,9 +712,8 @@ fn reapi_over_tls_with_a_bearer_token_and_each_bad_credential_falls_back() {
     ]);
     assert!(said.contains("running locally"), "{said}");
     assert!(said.to_lowercase().contains("certificate"), "{said}");
-    let _ = worker.kill();
-    let _ = worker.wait();
-    assert_eq!(served(&daemon), 1, "worker: {}", worker_log());
+    worker.kill();
+    assert_eq!(served(&daemon), 1, "worker: {}", worker.log_text());
 }
 
 /// The engine stopped in the middle of a `make -j4` of 24 files through it: the compiles in
