@@ -10,6 +10,8 @@ mod distccd34;
 mod identity;
 mod libgit2;
 mod monitor;
+#[path = "../common/pki.rs"]
+mod pki;
 #[path = "../common/ports.rs"]
 mod ports;
 mod protocol4;

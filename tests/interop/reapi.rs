@@ -583,33 +583,6 @@ fn reapi_the_action_pins_the_fingerprint_and_the_worker_never_runs_another_compi
     assert_eq!(served(&daemon), ran, "the daemon ran the gcc-11 job");
 }
 
-/// A CA and a certificate it signed for 127.0.0.1 (ECDSA P-256, rcgen): `(ca.pem, cert.pem,
-/// cert.key)` in `dir`, the files named after `tag`.
-fn certificates(dir: &Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(DnType::CommonName, format!("{tag} CA"));
-    let ca_cert = p.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(p, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    p.distinguished_name.push(DnType::CommonName, "127.0.0.1");
-    let cert = p.signed_by(&key, &issuer).unwrap();
-    let names = [
-        dir.join(format!("{tag}-ca.pem")),
-        dir.join(format!("{tag}.pem")),
-        dir.join(format!("{tag}.key")),
-    ];
-    std::fs::write(&names[0], ca_cert.pem()).unwrap();
-    std::fs::write(&names[1], cert.pem()).unwrap();
-    std::fs::write(&names[2], key.serialize_pem()).unwrap();
-    let [a, b, c] = names;
-    (a, b, c)
-}
-
 /// `reapi://…,tls` against BuildGrid serving TLS (certificates made here) and checking JWT
 /// bearer tokens (HS256, minted by `scripts/buildgrid.sh token`): the worker and the client
 /// with the CA and a good token compile on the engine, identical to local; a pin works as a
@@ -619,8 +592,8 @@ fn certificates(dir: &Path, tag: &str) -> (PathBuf, PathBuf, PathBuf) {
 fn reapi_over_tls_with_a_bearer_token_and_each_bad_credential_falls_back() {
     let _one = ONE_ENGINE.lock().unwrap_or_else(|e| e.into_inner());
     let work = TempDir::new("reapi-tls");
-    let (ca, cert, key) = certificates(work.path(), "engine");
-    let (other_ca, _, _) = certificates(work.path(), "other");
+    let (ca, cert, key) = crate::pki::loopback_files(work.path(), "engine");
+    let (other_ca, _, _) = crate::pki::loopback_files(work.path(), "other");
     let secret = work.path().join("jwt.secret");
     std::fs::write(&secret, "a-secret-of-at-least-thirty-two-bytes-for-hs256\n").unwrap();
     let Some(engine) = Engine::start_env(&[

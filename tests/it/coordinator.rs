@@ -468,40 +468,16 @@ fn a_daemon_started_before_its_coordinator_registers_when_it_comes() {
     wait_hosts(&coord, 1);
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, under `dir`: (ca, cert, key).
-fn tls_files(dir: &Path) -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let ca_key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name
-        .push(DnType::CommonName, "coordinator test ca");
-    let ca_pem = p.self_signed(&ca_key).unwrap().pem();
-    let issuer = Issuer::new(p, ca_key);
-    let key = KeyPair::generate().unwrap();
-    let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    leaf.distinguished_name
-        .push(DnType::CommonName, "127.0.0.1");
-    let cert = leaf.signed_by(&key, &issuer).unwrap();
-    let w = |name: &str, text: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_owned()
-    };
-    (
-        w("ca.pem", ca_pem),
-        w("coord.pem", cert.pem()),
-        w("coord.key", key.serialize_pem()),
-    )
-}
-
 #[test]
 fn over_tls_with_tokens_daemons_register_and_clients_lease_and_strangers_are_refused() {
     if !require(&["gcc"]) {
         return;
     }
     let pki = TempDir::new("coord-tls");
-    let (ca, cert, key) = tls_files(pki.path());
+    let [ca, cert, key] = {
+        let (ca, cert, key) = crate::pki::loopback_files(pki.path(), "coord");
+        [ca, cert, key].map(|p| p.to_str().unwrap().to_owned())
+    };
     let tokens = pki.path().join("tokens");
     std::fs::write(&tokens, "farm tok-farm-0123\nbuilder tok-builder-4567\n").unwrap();
     let coord = Coordinator::start_with(

@@ -20,6 +20,8 @@ mod monitor;
 mod netns;
 mod outputs;
 mod package;
+#[path = "../common/pki.rs"]
+mod pki;
 #[path = "../common/ports.rs"]
 mod ports;
 mod protocol4;

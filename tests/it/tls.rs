@@ -8,46 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-
 use super::client::client_support::Sandbox;
 use super::support::{OurDaemon, TempDir, require};
+use crate::pki::{Ca, ca};
 
-struct Ca {
-    issuer: Issuer<'static, KeyPair>,
-    pem: String,
-}
-
-fn ca(name: &str) -> Ca {
-    let key = KeyPair::generate().unwrap();
-    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    p.distinguished_name.push(DnType::CommonName, name);
-    let cert = p.self_signed(&key).unwrap();
-    Ca {
-        pem: cert.pem(),
-        issuer: Issuer::new(p, key),
-    }
-}
-
-/// Certificate and key files for `names` (the first is the subject CN, all are SANs: DNS
-/// names, or IP addresses when they parse as one), signed by `ca`, optionally long expired.
+/// Certificate and key files for `names` (see `pki::leaf`), signed by `ca`, optionally long
+/// expired.
 fn leaf(dir: &Path, file: &str, ca: &Ca, names: &[&str], expired: bool) -> (PathBuf, PathBuf) {
-    let key = KeyPair::generate().unwrap();
-    let mut p =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    p.distinguished_name.push(DnType::CommonName, names[0]);
-    if expired {
-        p.not_before = rcgen::date_time_ymd(2001, 1, 1);
-        p.not_after = rcgen::date_time_ymd(2002, 1, 1);
-    }
-    let cert = p.signed_by(&key, &ca.issuer).unwrap();
+    let (cert, key) = crate::pki::leaf(ca, names, expired);
     let (c, k) = (
         dir.join(format!("{file}.pem")),
         dir.join(format!("{file}.key")),
     );
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, key.serialize_pem()).unwrap();
+    std::fs::write(&c, cert).unwrap();
+    std::fs::write(&k, key).unwrap();
     (c, k)
 }
 
