@@ -168,6 +168,23 @@ fn spawn_compile(sb: &Sandbox, hosts: &str, env: &[(&str, &str)], name: &str) ->
     c.spawn().expect("starting distcc")
 }
 
+/// `n` compiles started at once as `spawn_compile` does, named `<prefix>0`, `<prefix>1`, ….
+fn spawn_compiles(
+    sb: &Sandbox,
+    hosts: &str,
+    env: &[(&str, &str)],
+    prefix: &str,
+    n: usize,
+) -> Vec<(String, Child)> {
+    (0..n)
+        .map(|i| {
+            let name = format!("{prefix}{i}");
+            let c = spawn_compile(sb, hosts, env, &name);
+            (name, c)
+        })
+        .collect()
+}
+
 /// Jobs a daemon's log says it compiled successfully.
 fn jobs_done(log: &str) -> usize {
     log.lines()
@@ -305,13 +322,7 @@ fn a_coordinator_killed_mid_build_leaves_the_build_to_finish_by_the_host_list() 
         ("DISTCC_COORDINATOR", addr.as_str()),
         ("DISTCC_FALLBACK", "0"),
     ];
-    let children: Vec<(String, Child)> = (0..8)
-        .map(|i| {
-            let name = format!("k{i}");
-            let c = spawn_compile(&sb, &hosts, &env, &name);
-            (name, c)
-        })
-        .collect();
+    let children = spawn_compiles(&sb, &hosts, &env, "k", 8);
     // Four leased, the rest queued at the coordinator: then it dies.
     coord.wait_json("a queue", |j| {
         field(j, "leased") == 4 && field(j, "waiting") >= 1
@@ -340,13 +351,7 @@ fn a_daemon_killed_mid_build_frees_its_leases_and_its_jobs_go_elsewhere() {
         ("DISTCC_COORDINATOR", addr.as_str()),
         ("DISTCC_FALLBACK", "0"),
     ];
-    let children: Vec<(String, Child)> = (0..4)
-        .map(|i| {
-            let name = format!("d{i}");
-            let c = spawn_compile(&sb, "", &env, &name);
-            (name, c)
-        })
-        .collect();
+    let children = spawn_compiles(&sb, "", &env, "d", 4);
     let a_spec = format!("\"host\":\"127.0.0.1:{}/", a.port);
     coord.wait_json("leases on both daemons", |j| {
         field(j, "leased") == 4 && j.contains(&a_spec)
