@@ -7,6 +7,8 @@ mod corpus;
 mod debug_info;
 mod distcc34_client;
 mod distccd34;
+#[path = "../common/http.rs"]
+mod http;
 mod identity;
 mod libgit2;
 mod monitor;

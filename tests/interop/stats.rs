@@ -3,12 +3,13 @@
 //! counts must add up to the objects built; our `distccmon-text` lists the running jobs of
 //! our client during that build, and separately those of Debian's 3.4 client.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::http::{http_get, json_number};
 use crate::libgit2::{PLAIN_LAUNCHER, configure, libgit2_source};
 use crate::support::{Daemon, Impl, TempDir, free_port, require};
 
@@ -22,34 +23,11 @@ impl Drop for Reaper {
     }
 }
 
+/// The body of `GET path` on `port`, which must answer 200.
 fn get(port: u16, path: &str) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        panic!("stats port {port} is not listening");
-    };
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
-        .unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    let (head, body) = out
-        .split_once("\r\n\r\n")
-        .unwrap_or_else(|| panic!("no HTTP answer from {path}: {out:?}"));
+    let (head, body) = http_get(port, path);
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    body.to_owned()
-}
-
-fn json_number(doc: &str, key: &str) -> u64 {
-    let needle = format!("\"{key}\":");
-    let at = doc
-        .find(&needle)
-        .unwrap_or_else(|| panic!("{key} missing from {doc}"))
-        + needle.len();
-    doc[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {doc}"))
+    body
 }
 
 fn metric(text: &str, series: &str) -> u64 {

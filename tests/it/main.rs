@@ -11,6 +11,8 @@ mod dashboard;
 mod diagnostics;
 mod discovery;
 mod faults;
+#[path = "../common/http.rs"]
+mod http;
 mod identity;
 mod include_server;
 mod load;
