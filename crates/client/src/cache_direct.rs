@@ -272,12 +272,15 @@ mod tests {
         let h = t.path().join("h.h");
         std::fs::write(&h, "int h;\n").unwrap();
         let old = SystemTime::now() - Duration::from_secs(60);
-        std::fs::File::options()
-            .write(true)
-            .open(&h)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        let age = || {
+            std::fs::File::options()
+                .write(true)
+                .open(&h)
+                .unwrap()
+                .set_modified(old)
+                .unwrap()
+        };
+        age();
         let result = cache::key::plain("f", "t", &["gcc"], b"x");
         store
             .put(
@@ -290,48 +293,28 @@ mod tests {
             .unwrap();
         let text = format!("# 1 \"{}\"\nint h;\n", h.display());
         let key = cache::key::plain("f", "t", &["manifest"], b"y");
-        store_manifest(
-            &store,
-            &key,
-            &result,
-            text.as_bytes(),
-            None,
-            SystemTime::now(),
-        )
-        .unwrap();
+        let store_now = || {
+            store_manifest(
+                &store,
+                &key,
+                &result,
+                text.as_bytes(),
+                None,
+                SystemTime::now(),
+            )
+        };
+        store_now().unwrap();
         let (e, dotd) = lookup(&store, &key).unwrap();
         assert_eq!(e.object, b"obj");
         assert_eq!(dotd, None);
         std::fs::write(&h, "int g;\n").unwrap();
         assert!(lookup(&store, &key).is_none());
         // Recently changed: no manifest.
-        assert!(
-            store_manifest(
-                &store,
-                &key,
-                &result,
-                text.as_bytes(),
-                None,
-                SystemTime::now()
-            )
-            .is_err()
-        );
+        assert!(store_now().is_err());
         std::fs::write(&h, "const char *d = __DATE__;\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&h)
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        age();
         assert_eq!(
-            store_manifest(
-                &store,
-                &key,
-                &result,
-                text.as_bytes(),
-                None,
-                SystemTime::now()
-            ),
+            store_now(),
             Err("an included file uses __DATE__, __TIME__ or __TIMESTAMP__")
         );
     }
