@@ -243,12 +243,37 @@ pub fn start(
 ) -> io::Result<()> {
     let settings = Arc::new(settings);
     for (host, cport, tls) in settings.coordinators.clone() {
-        let (s, st, c) = (settings.clone(), stats.clone(), ccids.clone());
+        let r = Registration {
+            host,
+            cport,
+            tls,
+            settings: settings.clone(),
+            port,
+            stats: stats.clone(),
+            ccids: ccids.clone(),
+            shutdown,
+            log,
+        };
         std::thread::Builder::new()
             .name("coordinator".into())
-            .spawn(move || run(&host, cport, tls, &s, port, &st, &c, shutdown, log))?;
+            .spawn(move || run(&r))?;
     }
     Ok(())
+}
+
+/// One registration thread's whole world: the coordinator (`host`:`cport`, over TLS or not)
+/// and this daemon's side (its settings, compile port, figures, compiler identities, the
+/// shutdown descriptor and the log).
+struct Registration {
+    host: String,
+    cport: u16,
+    tls: bool,
+    settings: Arc<Settings>,
+    port: u16,
+    stats: Arc<Stats>,
+    ccids: Ccids,
+    shutdown: RawFd,
+    log: fn(&str),
 }
 
 fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
@@ -271,21 +296,12 @@ fn spec_for(name: Option<&str>, local: SocketAddr, port: u16, jobs: u32) -> Stri
     format!("{host}:{port}/{jobs},lzo")
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    host: &str,
-    cport: u16,
-    tls: bool,
-    s: &Settings,
-    port: u16,
-    stats: &Stats,
-    ccids: &Ccids,
-    shutdown: RawFd,
-    log: fn(&str),
-) {
+/// Registers, and again after each loss with a growing pause, until shutdown.
+fn run(r: &Registration) {
+    let (host, cport, shutdown, log) = (&r.host, r.cport, r.shutdown, r.log);
     let mut backoff = Duration::from_millis(100);
     loop {
-        let outcome = session(host, cport, tls, s, port, stats, ccids, shutdown, log);
+        let outcome = session(r);
         match outcome {
             Ok(()) => return, // shutdown
             Err(e) => log(&format!(
@@ -305,18 +321,9 @@ trait Link: Read + Write {}
 impl<T: Read + Write> Link for T {}
 
 /// One connection: registers, then reports until it fails (`Err`) or shutdown (`Ok`).
-#[allow(clippy::too_many_arguments)]
-fn session(
-    host: &str,
-    cport: u16,
-    tls: bool,
-    s: &Settings,
-    port: u16,
-    stats: &Stats,
-    ccids: &Ccids,
-    shutdown: RawFd,
-    log: fn(&str),
-) -> io::Result<()> {
+fn session(r: &Registration) -> io::Result<()> {
+    let (host, cport, tls, port) = (r.host.as_str(), r.cport, r.tls, r.port);
+    let (s, stats, ccids, shutdown, log) = (&*r.settings, &*r.stats, &r.ccids, r.shutdown, r.log);
     let known = || ccids.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let tcp = connect(host, cport)?;
     tcp.set_nodelay(true)?;
