@@ -112,34 +112,6 @@ fn srv(target: &str, port: u16, priority: u16) -> String {
     format!("srv-host={SRV},{target},{port},{priority},10")
 }
 
-/// Compiles `src` in the namespace (no fallback) and checks the object equals a local one.
-fn build(net: &DnsNetns, sb: &Sandbox, hosts: &str, src: &str) {
-    let obj = format!("out/{}.o", src.trim_start_matches("src/"));
-    let _ = std::fs::remove_file(sb.path().join(&obj));
-    let mut c = net.command(distcc_bin());
-    c.args(["gcc", "-O2", "-Iinclude", "-c", src, "-o", &obj]);
-    sb.env(&mut c, hosts);
-    c.env("DISTCC_FALLBACK", "0");
-    let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "distcc failed: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.log_text()
-    );
-    let remote = sb.read(&obj);
-    let local = Command::new("gcc")
-        .args(["-O2", "-Iinclude", "-c", src, "-o", "out/local.o"])
-        .current_dir(sb.path())
-        .status()
-        .unwrap();
-    assert!(local.success());
-    assert!(
-        remote == sb.read("out/local.o"),
-        "{obj} differs from a local build"
-    );
-}
-
 #[test]
 fn srv_name_builds_through_the_hosts_it_names_and_follows_a_changed_record() {
     if !have_tools() {
@@ -166,7 +138,7 @@ fn srv_name_builds_through_the_hosts_it_names_and_follows_a_changed_record() {
     let hosts = format!("{SRV}/2,lzo");
 
     // One record: every job goes to d2.
-    build(&net, &sb, &hosts, "src/util.c");
+    build_in(&net.ns.name, &sb, &hosts, "src/util.c");
     d2.wait_log("util.c exit 0");
     assert!(!d1.log_text().contains("exit 0"), "d1 served a job");
     let cache = sb.distcc_dir.join("srv").join(format!("srv_{SRV}"));
@@ -200,7 +172,7 @@ fn srv_name_builds_through_the_hosts_it_names_and_follows_a_changed_record() {
             p = d1.port
         )
     );
-    build(&net, &sb, &hosts, "src/main.c");
+    build_in(&net.ns.name, &sb, &hosts, "src/main.c");
     d1.wait_log("main.c exit 0");
     // distcc-farm shows the hosts the name stands for.
     let mut farm = net.command(env!("CARGO_BIN_EXE_distcc-farm"));
@@ -347,18 +319,45 @@ fn build_killing_d1_midway(ns: &str, sb: &Sandbox, hosts: &str, files: &[String]
 fn assert_built_as_locally(sb: &Sandbox, files: &[String]) {
     for f in files {
         let obj = format!("out/{}.o", f.trim_start_matches("src/"));
-        let remote = sb.read(&obj);
-        let st = Command::new("gcc")
-            .args(["-O2", "-c", f, "-o", "out/local.o"])
-            .current_dir(sb.path())
-            .status()
-            .unwrap();
-        assert!(st.success());
-        assert!(
-            remote == sb.read("out/local.o"),
-            "{obj} differs from a local build"
-        );
+        assert_same_as_local(sb, &[], f, &obj);
     }
+}
+
+/// One compile of `src` with `hosts` in namespace `ns`, no fallback, object equal to a local
+/// one.
+fn build_in(ns: &str, sb: &Sandbox, hosts: &str, src: &str) {
+    let obj = format!("out/{}.o", src.trim_start_matches("src/"));
+    let _ = std::fs::remove_file(sb.path().join(&obj));
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", ns]).arg(distcc_bin());
+    c.args(["gcc", "-O2", "-Iinclude", "-c", src, "-o", &obj]);
+    sb.env(&mut c, hosts);
+    c.env("DISTCC_FALLBACK", "0");
+    let out = c.output().expect("running distcc");
+    assert!(
+        out.status.success(),
+        "{src}: {}\nlog:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sb.log_text()
+    );
+    assert_same_as_local(sb, &["-Iinclude"], src, &obj);
+}
+
+/// `obj` (built remotely) equals what `gcc -O2 FLAGS -c src` makes here.
+fn assert_same_as_local(sb: &Sandbox, flags: &[&str], src: &str, obj: &str) {
+    let remote = sb.read(obj);
+    let st = Command::new("gcc")
+        .arg("-O2")
+        .args(flags)
+        .args(["-c", src, "-o", "out/local.o"])
+        .current_dir(sb.path())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(
+        remote == sb.read("out/local.o"),
+        "{obj} differs from a local build"
+    );
 }
 
 /// Writes 24 C files that take gcc -O2 a moment each; returns their names.
@@ -428,41 +427,13 @@ fn zeroconf_client_finds_our_daemons_follows_them_coming_and_going_and_a_killed_
     zeroconf_hosts_until(&link.client.name, &sb, |l| {
         !l.contains(&d2_entry) && l.contains(&d3_entry)
     });
-    build_in(&link.client.name, &sb, "src/util.c");
+    build_in(&link.client.name, &sb, "+zeroconf", "src/util.c");
     d3.wait_log("util.c exit 0");
     assert!(
         d2_log.matches("exit 0").count() >= 12,
         "d2 did not take over: {d2_log}"
     );
     assert_built_as_locally(&sb, &files);
-}
-
-/// One compile with `+zeroconf` in namespace `ns`, no fallback, object equal to a local one.
-fn build_in(ns: &str, sb: &Sandbox, src: &str) {
-    let obj = format!("out/{}.o", src.trim_start_matches("src/"));
-    let mut c = Command::new("ip");
-    c.args(["netns", "exec", ns]).arg(distcc_bin());
-    c.args(["gcc", "-O2", "-Iinclude", "-c", src, "-o", &obj]);
-    sb.env(&mut c, "+zeroconf");
-    c.env("DISTCC_FALLBACK", "0");
-    let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "{src}: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.log_text()
-    );
-    let remote = sb.read(&obj);
-    let st = Command::new("gcc")
-        .args(["-O2", "-Iinclude", "-c", src, "-o", "out/local.o"])
-        .current_dir(sb.path())
-        .status()
-        .unwrap();
-    assert!(st.success());
-    assert!(
-        remote == sb.read("out/local.o"),
-        "{obj} differs from a local build"
-    );
 }
 
 #[test]
@@ -553,6 +524,6 @@ fn dns_sd_name_expands_to_its_instances_with_the_slots_their_txt_records_give() 
         sb.log_text()
     );
     for src in ["src/util.c", "src/main.c"] {
-        build(&net, &sb, &format!("{site}/2"), src);
+        build_in(&net.ns.name, &sb, &format!("{site}/2"), src);
     }
 }
