@@ -404,19 +404,32 @@ fn expect_clear_failure(fault: &str, r: &Run, needle: &str) {
     );
 }
 
-/// A client run of `src` (object `<stem>.o`) against `hosts` under a fault that `inject`
-/// makes once the client has started; `env` gets `DISTCC_FALLBACK=0` added unless `fallback`.
-/// Checks the outcome: with fallback, exit 0 and a local build's bytes; without, a clear
-/// failure whose message holds `needle`. Returns the run.
+/// A fault as the tests name it: what it is, the source compiled under it, and what the
+/// client's message says when fallback is off.
+#[derive(Clone, Copy)]
+struct Fault {
+    name: &'static str,
+    src: &'static str,
+    needle: &'static str,
+}
+
+/// A client run of `fault.src` (object `<stem>.o`) against `hosts` (in `netns`, if any) under
+/// a fault that `inject` makes once the client has started; `env` gets `DISTCC_FALLBACK=0`
+/// added unless `fallback`. Checks the outcome: with fallback, exit 0 and a local build's
+/// bytes; without, a clear failure whose message holds `fault.needle`. Returns the run.
 fn client_under_fault(
     sc: &Scene,
-    netns: Option<&str>,
-    (hosts, src): (&str, &str),
-    env: &[(&str, &str)],
+    fault: &Fault,
     fallback: bool,
-    (fault, needle): (&str, &str),
+    (netns, hosts): (Option<&str>, &str),
+    env: &[(&str, &str)],
     inject: impl FnOnce(),
 ) -> Run {
+    let Fault {
+        name: fault,
+        src,
+        needle,
+    } = *fault;
     let mut env = env.to_vec();
     if !fallback {
         env.push(("DISTCC_FALLBACK", "0"));
@@ -463,23 +476,20 @@ fn daemon_killed_mid_job_costs_one_local_build_and_leaves_nothing() {
     if !have_tools() {
         return;
     }
+    const KILL9: Fault = Fault {
+        name: "daemon killed (-9) mid-job",
+        src: "slow.c",
+        needle: "server provided no answer",
+    };
     let sc = Scene::new("kill9");
     for fallback in [true, false] {
         let d = OurDaemon::start(&[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        client_under_fault(
-            &sc,
-            None,
-            (&hosts, "slow.c"),
-            &[],
-            fallback,
-            ("daemon killed (-9) mid-job", "server provided no answer"),
-            || {
-                wait_for_compiling(&d.jobs_dir());
-                d.signal(libc::SIGKILL);
-            },
-        );
-        assert_nothing_left("daemon killed (-9) mid-job", &sc, &[&d]);
+        client_under_fault(&sc, &KILL9, fallback, (None, &hosts), &[], || {
+            wait_for_compiling(&d.jobs_dir());
+            d.signal(libc::SIGKILL);
+        });
+        assert_nothing_left(KILL9.name, &sc, &[&d]);
         // Nobody else (its janitor) holds the listening socket of the dead daemon.
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", d.port)).is_err(),
@@ -493,6 +503,11 @@ fn daemon_that_accepts_then_stalls_times_out_and_leaves_nothing() {
     if !have_tools() {
         return;
     }
+    const STALL: Fault = Fault {
+        name: "daemon accepts then stalls",
+        src: "small.c",
+        needle: "timed out",
+    };
     let sc = Scene::new("stall");
     for fallback in [true, false] {
         let d = OurDaemon::start(&["--read-timeout", "5"]);
@@ -500,19 +515,12 @@ fn daemon_that_accepts_then_stalls_times_out_and_leaves_nothing() {
         // Stopped: the kernel still completes the handshake (the listen backlog), so the
         // client connects and sends, then waits for a reply that never comes.
         d.signal(libc::SIGSTOP);
-        let r = client_under_fault(
-            &sc,
-            None,
-            (&hosts, "small.c"),
-            &[("DISTCC_IO_TIMEOUT", "3")],
-            fallback,
-            ("daemon accepts then stalls", "timed out"),
-            || {},
-        );
+        let env = [("DISTCC_IO_TIMEOUT", "3")];
+        let r = client_under_fault(&sc, &STALL, fallback, (None, &hosts), &env, || {});
         assert!(r.took < Duration::from_secs(60), "stall cost {:?}", r.took);
         // Woken, the daemon finds the client gone and cleans up.
         d.signal(libc::SIGCONT);
-        assert_nothing_left("daemon accepts then stalls", &sc, &[&d]);
+        assert_nothing_left(STALL.name, &sc, &[&d]);
     }
 }
 
@@ -521,6 +529,11 @@ fn link_cut_mid_transfer_falls_back_and_both_sides_clean_up() {
     if !have_tools() || !have_root_tools("the link-cut fault") {
         return;
     }
+    const CUT: Fault = Fault {
+        name: "link cut mid-transfer",
+        src: "bulky.c",
+        needle: "timed out",
+    };
     let sc = Scene::new("linkcut");
     for fallback in [true, false] {
         let link = netns::Link::new().expect("making namespaces");
@@ -535,27 +548,21 @@ fn link_cut_mid_transfer_falls_back_and_both_sides_clean_up() {
             &["--read-timeout", "4"],
         );
         let hosts = format!("{}:{}/1", link.server_addr, d.port);
-        client_under_fault(
-            &sc,
-            Some(&link.client.name),
-            (&hosts, "bulky.c"),
-            &[("DISTCC_IO_TIMEOUT", "4")],
-            fallback,
-            ("link cut mid-transfer", "timed out"),
-            || {
-                // The request is on its way (a job directory exists, the input is growing):
-                // cut.
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while dir_entries(&d.jobs_dir()).is_empty() {
-                    assert!(Instant::now() < deadline, "the transfer never started");
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                std::thread::sleep(Duration::from_millis(800));
-                link.cut().expect("taking the veth down");
-            },
-        );
+        let ns = Some(link.client.name.as_str());
+        let env = [("DISTCC_IO_TIMEOUT", "4")];
+        client_under_fault(&sc, &CUT, fallback, (ns, &hosts), &env, || {
+            // The request is on its way (a job directory exists, the input is growing):
+            // cut.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while dir_entries(&d.jobs_dir()).is_empty() {
+                assert!(Instant::now() < deadline, "the transfer never started");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_millis(800));
+            link.cut().expect("taking the veth down");
+        });
         d.wait_log("request incomplete");
-        assert_nothing_left("link cut mid-transfer", &sc, &[&d]);
+        assert_nothing_left(CUT.name, &sc, &[&d]);
         drop(d);
     }
 }
@@ -592,22 +599,19 @@ fn daemon_temp_space_full_is_explained_and_leaves_nothing() {
     if !have_tools() || !have_root_tools("the full-tmpfs fault") {
         return;
     }
+    const FULL: Fault = Fault {
+        name: "daemon temp space full",
+        src: "bulky.c",
+        needle: "No space left on device",
+    };
     let sc = Scene::new("tmpfull");
     for fallback in [true, false] {
         // 64 KiB: a job directory fits, a 320 KiB preprocessed source does not.
         let fs = Tmpfs::new("64k");
         let d = OurDaemon::start_in(None, "127.0.0.1", &["127.0.0.1/32"], Some(fs.path()), &[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        client_under_fault(
-            &sc,
-            None,
-            (&hosts, "bulky.c"),
-            &[],
-            fallback,
-            ("daemon temp space full", "No space left on device"),
-            || {},
-        );
-        assert_nothing_left("daemon temp space full", &sc, &[&d]);
+        client_under_fault(&sc, &FULL, fallback, (None, &hosts), &[], || {});
+        assert_nothing_left(FULL.name, &sc, &[&d]);
         drop(d);
     }
 }
@@ -617,25 +621,22 @@ fn compiler_killed_by_a_signal_is_retried_locally_or_reported() {
     if !have_tools() {
         return;
     }
+    const CC1_KILLED: Fault = Fault {
+        name: "compiler killed by SIGKILL",
+        src: "slow.c",
+        needle: "Killed signal",
+    };
     let sc = Scene::new("cc1kill");
     for fallback in [true, false] {
         let d = OurDaemon::start(&[]);
         let hosts = format!("127.0.0.1:{}/1", d.port);
-        client_under_fault(
-            &sc,
-            None,
-            (&hosts, "slow.c"),
-            &[],
-            fallback,
-            ("compiler killed by SIGKILL", "Killed signal"),
-            || {
-                let cc1 = wait_for_compiling(&d.jobs_dir());
-                // SAFETY: signals the compiler our daemon started for this test.
-                unsafe { libc::kill(cc1, libc::SIGKILL) };
-            },
-        );
+        client_under_fault(&sc, &CC1_KILLED, fallback, (None, &hosts), &[], || {
+            let cc1 = wait_for_compiling(&d.jobs_dir());
+            // SAFETY: signals the compiler our daemon started for this test.
+            unsafe { libc::kill(cc1, libc::SIGKILL) };
+        });
         d.wait_log("exit 1");
-        assert_nothing_left("compiler killed by SIGKILL", &sc, &[&d]);
+        assert_nothing_left(CC1_KILLED.name, &sc, &[&d]);
     }
 }
 
