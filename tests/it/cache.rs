@@ -8,44 +8,17 @@ use std::process::{Command, Output};
 use super::support::{OurDaemon, require};
 use crate::client::client_support::Sandbox;
 
-/// The test tree's compiles (`client_support::Sandbox`), each to its own object.
-const UTIL_O2: &[&str] = &[
-    "gcc",
-    "-O2",
-    "-Iinclude",
-    "-c",
-    "src/util.c",
-    "-o",
-    "util.o",
-];
-const UTIL_O2_MD: &[&str] = &[
-    "gcc",
-    "-O2",
-    "-Iinclude",
-    "-MD",
-    "-c",
-    "src/util.c",
-    "-o",
-    "util.o",
-];
-const MAIN_O2: &[&str] = &[
-    "gcc",
-    "-O2",
-    "-Iinclude",
-    "-c",
-    "src/main.c",
-    "-o",
-    "main.o",
-];
-const SHAPES_O2: &[&str] = &[
-    "g++",
-    "-O2",
-    "-Iinclude",
-    "-c",
-    "src/shapes.cpp",
-    "-o",
-    "shapes.o",
-];
+/// The test tree's compiles (`client_support::Sandbox`), each to its own object: command
+/// lines to split with `argv`.
+const UTIL_O2: &str = "gcc -O2 -Iinclude -c src/util.c -o util.o";
+const UTIL_O2_MD: &str = "gcc -O2 -Iinclude -MD -c src/util.c -o util.o";
+const MAIN_O2: &str = "gcc -O2 -Iinclude -c src/main.c -o main.o";
+const SHAPES_O2: &str = "g++ -O2 -Iinclude -c src/shapes.cpp -o shapes.o";
+
+/// A command line's words (split at spaces).
+fn argv(line: &'static str) -> Vec<&'static str> {
+    line.split(' ').collect()
+}
 
 fn hosts(d: &OurDaemon) -> String {
     format!("127.0.0.1:{}", d.port)
@@ -345,8 +318,8 @@ fn a_truncated_entry_is_a_miss_and_is_removed() {
     }
     let d = OurDaemon::start(&[]);
     let s = Sandbox::new("cache-trunc");
-    let cmd = UTIL_O2;
-    cached(&s, &d, &[], cmd);
+    let cmd = argv(UTIL_O2);
+    cached(&s, &d, &[], &cmd);
     let e = entries(&s.distcc_dir.join("cache"));
     assert_eq!(e.len(), 1);
     let len = std::fs::metadata(&e[0]).unwrap().len();
@@ -354,20 +327,20 @@ fn a_truncated_entry_is_a_miss_and_is_removed() {
     f.set_len(len / 2).unwrap();
     drop(f);
     std::fs::remove_file(s.path().join("util.o")).unwrap();
-    cached(&s, &d, &[], cmd);
+    cached(&s, &d, &[], &cmd);
     assert_jobs(&d, 2);
     assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 1);
     assert!(s.log_text().contains("removed a damaged cache entry"));
     // Stored afresh, whole.
     assert_eq!(std::fs::metadata(&e[0]).unwrap().len(), len);
     let o = s.read("util.o");
-    local(&s, cmd);
+    local(&s, &cmd);
     assert_eq!(o, s.read("util.o"));
     // A garbled one (same size) too.
     let mut bytes = std::fs::read(&e[0]).unwrap();
     bytes[100] ^= 1;
     std::fs::write(&e[0], bytes).unwrap();
-    cached(&s, &d, &[], cmd);
+    cached(&s, &d, &[], &cmd);
     assert_jobs(&d, 3);
     assert_eq!(stat(&s, "cache_miss", "a damaged entry (removed)"), 2);
 }
@@ -497,13 +470,13 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     let dir = store.path().join("results");
     let (d, sp) = super::stats::daemon_with_stats(4, &["--cache-dir", dir.to_str().unwrap()]);
     let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
-    let jobs: [&[&str]; 3] = [UTIL_O2, MAIN_O2, SHAPES_O2];
+    let jobs = [UTIL_O2, MAIN_O2, SHAPES_O2].map(argv);
     let (a, b) = (
         Sandbox::new("cache-client-a"),
         Sandbox::new("cache-client-b"),
     );
     first_jobs_learn_protocol_4(&d, &[&a, &b]);
-    for job in jobs {
+    for job in &jobs {
         cached(&a, &d, &[], job);
     }
     assert_jobs(&d, 5);
@@ -511,7 +484,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     assert_eq!(stored.len(), 3, "{}", d.log_text());
     let before = bytes_in();
     let sent_before = stat(&b, "sent_bytes", &hosts(&d));
-    for job in jobs {
+    for job in &jobs {
         cached(&b, &d, &[], job);
     }
     let sent = bytes_in() - before;
@@ -526,7 +499,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
     assert_eq!(stat(&b, "cache_miss", "not in the cache"), 0);
     assert_eq!(stat(&b, "sent_bytes", &hosts(&d)), sent_before);
     // The hits are byte for byte what a local build gives, and were kept locally too.
-    for job in jobs {
+    for job in &jobs {
         let out = job[job.len() - 1];
         let got = b.read(out);
         local(&b, job);
@@ -545,7 +518,7 @@ fn a_second_client_gets_its_results_from_the_daemon_without_sending_source() {
         bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let mut cmd = c.distcc(&hosts(&d), jobs[0]);
+    let mut cmd = c.distcc(&hosts(&d), &jobs[0]);
     cmd.env("DISTCC_CACHE", "1").env("PATH", &path);
     assert!(cmd.status().unwrap().success());
     assert_served_from_cache(&d, 3);
@@ -559,7 +532,7 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     let d = OurDaemon::start(&[]);
     let s = Sandbox::new("cache-direct");
     let env = [("DISTCC_CACHE_DIRECT", "1")];
-    let cmd = UTIL_O2_MD;
+    let cmd = argv(UTIL_O2_MD);
     // Headers older than the compile (a header changed within 2 s gets no manifest).
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
     let age = |p: &str| {
@@ -572,19 +545,19 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     };
     age("include/util.h");
     age("src/util.c");
-    cached(&s, &d, &env, cmd);
+    cached(&s, &d, &env, &cmd);
     assert_jobs(&d, 1);
     let runs = |s: &Sandbox| s.log_text().matches("running the preprocessor").count();
     let cpp_before = runs(&s);
     for f in ["util.o", "util.d"] {
         std::fs::remove_file(s.path().join(f)).unwrap();
     }
-    cached(&s, &d, &env, cmd);
+    cached(&s, &d, &env, &cmd);
     assert!(s.log_text().contains("by its manifest"), "{}", s.log_text());
     assert_eq!(runs(&s), cpp_before, "the preprocessor ran on a direct hit");
     assert_jobs(&d, 1);
     let (o, dd) = (s.read("util.o"), s.read("util.d"));
-    local(&s, cmd);
+    local(&s, &cmd);
     assert_eq!(o, s.read("util.o"));
     assert_eq!(dd, s.read("util.d"));
     // The header changes: no manifest hit, a new compile with the new text.
@@ -595,11 +568,11 @@ fn direct_mode_hits_without_preprocessing_and_notices_a_changed_header() {
     .unwrap();
     age("include/util.h");
     let hits = s.log_text().matches("by its manifest").count();
-    cached(&s, &d, &env, cmd);
+    cached(&s, &d, &env, &cmd);
     assert_eq!(s.log_text().matches("by its manifest").count(), hits);
     assert_jobs(&d, 2);
     let o = s.read("util.o");
-    local(&s, cmd);
+    local(&s, &cmd);
     assert_eq!(o, s.read("util.o"));
 }
 
@@ -664,9 +637,9 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     let pump = crate::diagnostics::Pump::start(&hosts);
     let s = Sandbox::new("cache-pump");
     age_sources(&s);
-    let cmd = UTIL_O2_MD;
+    let cmd = argv(UTIL_O2_MD);
     let pump_compiles = |s: &Sandbox| s.log_text().matches(" in pump mode").count();
-    let first = pumped(&s, &hosts, &pump, cmd);
+    let first = pumped(&s, &hosts, &pump, &cmd);
     assert_eq!(pump_compiles(&s), 1, "{}", s.log_text());
     assert_jobs(&d, 1);
     assert_eq!(stat(&s, "cache_stored", ""), 1, "{}", s.log_text());
@@ -674,7 +647,7 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     for f in ["util.o", "util.d"] {
         std::fs::remove_file(s.path().join(f)).unwrap();
     }
-    let again = pumped(&s, &hosts, &pump, cmd);
+    let again = pumped(&s, &hosts, &pump, &cmd);
     assert!(
         s.log_text().contains("from the local cache in pump mode"),
         "{}",
@@ -690,7 +663,7 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
         (s.read("util.o"), s.read("util.d")),
         (o.clone(), dd.clone())
     );
-    local(&s, cmd);
+    local(&s, &cmd);
     assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
     // A header changes (between builds: pump's include server assumes a stable tree during
     // one, and a new `pump` session reads it afresh): the key holds every shipped file, so a
@@ -704,11 +677,11 @@ fn pump_hits_replay_object_and_dotd_and_a_changed_header_misses() {
     age_sources(&s);
     let pump = crate::diagnostics::Pump::start(&hosts);
     let before = pump_compiles(&s);
-    pumped(&s, &hosts, &pump, cmd);
+    pumped(&s, &hosts, &pump, &cmd);
     assert_eq!(pump_compiles(&s), before + 1, "{}", s.log_text());
     assert_jobs(&d, 2);
     let (o, dd) = (s.read("util.o"), s.read("util.d"));
-    local(&s, cmd);
+    local(&s, &cmd);
     assert_eq!((s.read("util.o"), s.read("util.d")), (o, dd));
     // `__TIME__` in a header (the server expands it): never cached, the reason counted.
     std::fs::write(s.path().join("include/stamp.h"), "#define STAMP __TIME__\n").unwrap();
@@ -748,14 +721,14 @@ fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
     let bytes_in = || super::stats::json_number(&super::stats::http_get(sp, "/json").1, "bytes_in");
     let hosts = pump_hosts(&d);
     let pump = crate::diagnostics::Pump::start(&hosts);
-    let jobs: [&[&str]; 2] = [UTIL_O2_MD, SHAPES_O2];
+    let jobs = [UTIL_O2_MD, SHAPES_O2].map(argv);
     let (a, b) = (
         Sandbox::new("cache-pump-client-a"),
         Sandbox::new("cache-pump-client-b"),
     );
     age_sources(&a);
     first_jobs_learn_protocol_4(&d, &[&a, &b]);
-    for job in jobs {
+    for job in &jobs {
         pumped(&a, &hosts, &pump, job);
     }
     assert_eq!(
@@ -772,7 +745,7 @@ fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
     for f in ["util.o", "util.d", "shapes.o"] {
         std::fs::remove_file(a.path().join(f)).unwrap();
     }
-    for job in jobs {
+    for job in &jobs {
         pumped_as(&a, &b, &hosts, &pump, job);
     }
     let sent = bytes_in() - before;
@@ -787,9 +760,9 @@ fn a_second_client_gets_pump_results_from_the_daemon_without_sending_files() {
     // Byte for byte a local build's, `.d` included, and kept locally too.
     let (o, dd) = (a.read("util.o"), a.read("util.d"));
     let shapes = a.read("shapes.o");
-    local(&a, jobs[0]);
+    local(&a, &jobs[0]);
     assert_eq!((a.read("util.o"), a.read("util.d")), (o, dd));
-    local(&a, jobs[1]);
+    local(&a, &jobs[1]);
     assert_eq!(a.read("shapes.o"), shapes);
     assert_eq!(entries(&b.distcc_dir.join("cache")).len(), 2);
 }
@@ -811,12 +784,12 @@ fn under_ccache_only_the_daemons_shared_cache_is_used() {
         Sandbox::new("cache-ccache-b"),
     );
     first_jobs_learn_protocol_4(&d, &[&a, &b]);
-    let cmd = UTIL_O2;
+    let cmd = argv(UTIL_O2);
     // Both machines build the same tree (a's), each with its own ccache and `$DISTCC_DIR`;
     // the cache is on by default.
     let ccache = |machine: &Sandbox| {
         let mut c = Command::new("ccache");
-        c.args(cmd);
+        c.args(&cmd);
         a.env(&mut c, &hosts(&d));
         c.env("DISTCC_DIR", &machine.distcc_dir)
             .env("DISTCC_LOG", &machine.log)
@@ -846,6 +819,6 @@ fn under_ccache_only_the_daemons_shared_cache_is_used() {
     assert_eq!(stat(&b, "cache_hit", &hosts(&d)), 1, "{}", b.log_text());
     assert!(entries(&b.distcc_dir.join("cache")).is_empty());
     assert_eq!(a.read("util.o"), want);
-    local(&a, cmd);
+    local(&a, &cmd);
     assert_eq!(a.read("util.o"), want);
 }
