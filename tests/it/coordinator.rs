@@ -16,6 +16,7 @@ use super::support::{
     DEFAULT_COMPILER_NAMES, OurDaemon, TempDir, free_port, require, wait_listening,
 };
 use crate::client::client_support::Sandbox;
+use crate::http::json_number;
 
 /// `distcc-coordinator` on a free loopback port below 32768, killed on drop.
 struct Coordinator {
@@ -109,21 +110,6 @@ impl Drop for Coordinator {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-/// The first number after `"key":` in a JSON text (the top-level fields come first).
-fn field(json: &str, key: &str) -> u64 {
-    let pat = format!("\"{key}\":");
-    let at = json
-        .find(&pat)
-        .unwrap_or_else(|| panic!("no {key} in {json}"))
-        + pat.len();
-    json[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap_or_else(|_| panic!("{key} is not a number in {json}"))
 }
 
 /// A directory holding `gcc` and `x86_64-linux-gnu-gcc` wrappers that sleep `secs` and then
@@ -275,8 +261,12 @@ fn a_build_through_the_coordinator_equals_a_local_build() {
     assert_eq!(log.matches("from the coordinator").count(), 3, "{log}");
     let daemon_logs = wait_jobs(&[&a, &b], 3);
     assert_eq!(jobs_done(&daemon_logs), 3, "{daemon_logs}");
-    let j = coord.wait_json("every lease released", |j| field(j, "released") == 3);
-    assert_eq!((field(&j, "granted"), field(&j, "leased")), (3, 0), "{j}");
+    let j = coord.wait_json("every lease released", |j| json_number(j, "released") == 3);
+    assert_eq!(
+        (json_number(&j, "granted"), json_number(&j, "leased")),
+        (3, 0),
+        "{j}"
+    );
     assert!(j.contains("\"ms_per_kb\":"), "{j}");
     let m = coord.get("/metrics");
     assert!(m.contains("distcc_coordinator_granted_total 3"), "{m}");
@@ -325,7 +315,7 @@ fn a_coordinator_killed_mid_build_leaves_the_build_to_finish_by_the_host_list() 
     let children = spawn_compiles(&sb, &hosts, &env, "k", 8);
     // Four leased, the rest queued at the coordinator: then it dies.
     coord.wait_json("a queue", |j| {
-        field(j, "leased") == 4 && field(j, "waiting") >= 1
+        json_number(j, "leased") == 4 && json_number(j, "waiting") >= 1
     });
     coord.kill9();
     finish_all(&sb, children);
@@ -354,7 +344,7 @@ fn a_daemon_killed_mid_build_frees_its_leases_and_its_jobs_go_elsewhere() {
     let children = spawn_compiles(&sb, "", &env, "d", 4);
     let a_spec = format!("\"host\":\"127.0.0.1:{}/", a.port);
     coord.wait_json("leases on both daemons", |j| {
-        field(j, "leased") == 4 && j.contains(&a_spec)
+        json_number(j, "leased") == 4 && j.contains(&a_spec)
     });
     a.signal(libc::SIGKILL);
     let j = coord.wait_json("the killed daemon gone", |j| {
@@ -372,7 +362,7 @@ fn a_daemon_killed_mid_build_frees_its_leases_and_its_jobs_go_elsewhere() {
     );
     let logs = wait_jobs(&[&b], 4);
     assert_eq!(jobs_done(&logs), 4, "{logs}");
-    let j = coord.wait_json("every lease released", |j| field(j, "leased") == 0);
+    let j = coord.wait_json("every lease released", |j| json_number(j, "leased") == 0);
     assert!(!j.contains(&a_spec), "{j}");
 }
 
@@ -392,11 +382,11 @@ fn a_client_killed_while_holding_a_lease_frees_its_slot_at_once() {
         ("DISTCC_FALLBACK", "0"),
     ];
     let mut c = spawn_compile(&sb, "", &env, "gone");
-    coord.wait_json("the lease", |j| field(j, "leased") == 1);
+    coord.wait_json("the lease", |j| json_number(j, "leased") == 1);
     c.kill().unwrap();
     c.wait().unwrap();
-    let j = coord.wait_json("the lease freed", |j| field(j, "leased") == 0);
-    assert_eq!(field(&j, "released"), 1, "{j}");
+    let j = coord.wait_json("the lease freed", |j| json_number(j, "leased") == 0);
+    assert_eq!(json_number(&j, "released"), 1, "{j}");
     // The slot is free for the next client: a raw request is granted.
     let mut s = TcpStream::connect(("127.0.0.1", coord.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -431,9 +421,9 @@ fn a_daemon_withdraws_while_its_file_exists_and_registers_again_after_a_restart(
         f,
     ]);
     wait_hosts(&coord, 1);
-    assert_eq!(field(&coord.get("/json"), "slots"), 3);
+    assert_eq!(json_number(&coord.get("/json"), "slots"), 3);
     std::fs::write(&file, b"").unwrap();
-    let j = coord.wait_json("the daemon withdrawn", |j| field(j, "slots") == 0);
+    let j = coord.wait_json("the daemon withdrawn", |j| json_number(j, "slots") == 0);
     assert!(j.contains("offers 0 of 3 slots: withdrawn while"), "{j}");
     // A request now waits (the farm has a host, but no slot).
     let mut s = TcpStream::connect(("127.0.0.1", coord.port)).unwrap();
@@ -448,7 +438,7 @@ fn a_daemon_withdraws_while_its_file_exists_and_registers_again_after_a_restart(
     );
     std::fs::remove_file(&file).unwrap();
     coord.wait_json("the slots offered again", |j| {
-        field(j, "slots") == 3 && field(j, "leased") == 1
+        json_number(j, "slots") == 3 && json_number(j, "leased") == 1
     });
     drop(s);
     // Restarted (SIGTERM, then a new daemon on another port): the old entry leaves, the new
@@ -548,7 +538,7 @@ fn over_tls_with_tokens_daemons_register_and_clients_lease_and_strangers_are_ref
     let log = sb.log_text();
     assert!(log.contains("takes TLS connections only"), "{log}");
     let j = coord.get("/json");
-    assert_eq!(field(&j, "granted"), 1, "{j}");
+    assert_eq!(json_number(&j, "granted"), 1, "{j}");
 }
 
 #[test]
@@ -579,16 +569,16 @@ fn two_coordinators_for_one_farm_the_second_takes_over_when_the_first_dies() {
     // Clients use the first while it answers.
     sb.same_as_local("", &env, &cmd, &["out/util.o"]);
     first.wait_json("a lease released by the first", |j| {
-        field(j, "released") == 1
+        json_number(j, "released") == 1
     });
-    assert_eq!(field(&second.get("/json"), "granted"), 0);
+    assert_eq!(json_number(&second.get("/json"), "granted"), 0);
     // The first dies: the next compile is leased by the second, with no host list at all.
     first.kill9();
     sb.same_as_local("", &env, &cmd, &["out/util.o"]);
     let j = second.wait_json("a lease released by the second", |j| {
-        field(j, "released") == 1
+        json_number(j, "released") == 1
     });
-    assert_eq!(field(&j, "granted"), 1, "{j}");
+    assert_eq!(json_number(&j, "granted"), 1, "{j}");
     assert_eq!(jobs_done(&wait_jobs(&[&d], 2)), 2);
 }
 
@@ -674,8 +664,8 @@ fn a_coordinator_named_only_in_the_host_list_leases_the_farm() {
     }
     let log = sb.log_text();
     assert_eq!(leased_ports(&log), vec![d.port; 2], "{log}");
-    let j = coord.wait_json("both leases released", |j| field(j, "released") == 2);
-    assert_eq!(field(&j, "granted"), 2, "{j}");
+    let j = coord.wait_json("both leases released", |j| json_number(j, "released") == 2);
+    assert_eq!(json_number(&j, "granted"), 2, "{j}");
     // distcc-farm finds it there too.
     let farm = Command::new(env!("CARGO_BIN_EXE_distcc-farm"))
         .env_remove("DISTCC_COORDINATOR")
@@ -703,5 +693,7 @@ fn a_coordinator_named_only_in_the_host_list_leases_the_farm() {
     let o = c.output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(sb.read("out/c.o"), local_object(&sb));
-    coord.wait_json("the third lease released", |j| field(j, "released") == 3);
+    coord.wait_json("the third lease released", |j| {
+        json_number(j, "released") == 3
+    });
 }
