@@ -297,12 +297,7 @@ fn compile_one(sb: &Sandbox, sshd: &Sshd, extra: &[(&str, &str)], out: &str) {
     let mut c = sb.distcc(&hosts, &args);
     c.envs(ssh_env(sshd, true)).envs(extra.iter().copied());
     let o = c.output().unwrap();
-    assert!(
-        o.status.success(),
-        "distcc failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        sb.log_text()
-    );
+    sb.assert_ok(&o, "distcc");
 }
 
 fn stop_and_reap(pids: &[i32]) {
@@ -443,12 +438,7 @@ fn compile_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], out: &str) {
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
-    assert!(
-        o.status.success(),
-        "distcc failed: {}\n{}",
-        String::from_utf8_lossy(&o.stderr),
-        sb.log_text()
-    );
+    sb.assert_ok(&o, "distcc");
 }
 
 /// True when `ancestor` is `pid`'s parent, grandparent, … (from /proc).

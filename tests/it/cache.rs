@@ -65,12 +65,7 @@ fn cached(s: &Sandbox, d: &OurDaemon, env: &[(&str, &str)], args: &[&str]) -> Ou
         .env("DISTCC_FALLBACK", "0")
         .envs(env.iter().copied());
     let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "distcc {args:?} failed: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        s.log_text()
-    );
+    s.assert_ok(&out, format_args!("distcc {args:?}"));
     out
 }
 
@@ -417,12 +412,7 @@ fn eight_concurrent_clients_leave_no_damaged_entry() {
             .collect();
         for c in children {
             let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}\nlog:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                s.log_text()
-            );
+            s.assert_ok(&out, "distcc");
         }
         // Every compile was a hit or ran on the daemon (and was stored); each file ran at
         // least once in the first round, none in the second.
@@ -597,12 +587,7 @@ fn pumped_as(
         .env("DISTCC_FALLBACK", "0")
         .envs(pump.0.iter().map(|(k, v)| (k, v)));
     let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "distcc {args:?} failed: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        machine.log_text()
-    );
+    machine.assert_ok(&out, format_args!("distcc {args:?}"));
     out
 }
 
@@ -799,12 +784,7 @@ fn under_ccache_only_the_daemons_shared_cache_is_used() {
             .env("CCACHE_DIR", machine.path().join("ccache"))
             .env_remove("CCACHE_DISABLE");
         let out = c.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            machine.log_text()
-        );
+        machine.assert_ok(&out, "distcc");
     };
     ccache(&a);
     assert_jobs(&d, 3);

@@ -66,6 +66,18 @@ impl Sandbox {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Asserts that `out`, a distcc run here (`what` names it), succeeded; otherwise shows its
+    /// stderr and the client's log.
+    #[track_caller]
+    pub fn assert_ok(&self, out: &Output, what: impl std::fmt::Display) {
+        assert!(
+            out.status.success(),
+            "{what} failed: {}\nlog:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log_text()
+        );
+    }
+
     pub fn read(&self, rel: &str) -> Vec<u8> {
         std::fs::read(self.path().join(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
     }
@@ -85,12 +97,7 @@ impl Sandbox {
         let mut c = self.distcc(hosts, cmd);
         c.envs(extra_env.iter().copied());
         let ours = c.output().expect("running distcc");
-        assert!(
-            ours.status.success(),
-            "distcc {cmd:?} failed: {}\nlog:\n{}",
-            String::from_utf8_lossy(&ours.stderr),
-            self.log_text()
-        );
+        self.assert_ok(&ours, format_args!("distcc {cmd:?}"));
         let remote: Vec<Vec<u8>> = outputs.iter().map(|o| self.read(o)).collect();
         for o in outputs {
             std::fs::remove_file(self.path().join(o)).unwrap();

@@ -205,12 +205,7 @@ fn finish_all(sb: &Sandbox, children: Vec<(String, Child)>) {
     let local = local_object(sb);
     for (name, c) in children {
         let out = c.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{name}: {}\nlog:\n{}",
-            String::from_utf8_lossy(&out.stderr),
-            sb.log_text()
-        );
+        sb.assert_ok(&out, format_args!("{name}"));
         assert!(
             sb.read(&format!("out/{name}.o")) == local,
             "{name}.o differs from a local compile"

@@ -304,12 +304,7 @@ fn build_killing_d1_midway(ns: &str, sb: &Sandbox, hosts: &str, files: &[String]
         }
         for (c, f) in children.into_iter().zip(batch) {
             let out = c.wait_with_output().unwrap();
-            assert!(
-                out.status.success(),
-                "{f} failed: {}\nlog:\n{}",
-                String::from_utf8_lossy(&out.stderr),
-                sb.log_text()
-            );
+            sb.assert_ok(&out, format_args!("{f}"));
         }
     }
     assert!(stopped, "d1 never served a job before the end of the build");
@@ -334,12 +329,7 @@ fn build_in(ns: &str, sb: &Sandbox, hosts: &str, src: &str) {
     sb.env(&mut c, hosts);
     c.env("DISTCC_FALLBACK", "0");
     let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "{src}: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.log_text()
-    );
+    sb.assert_ok(&out, format_args!("{src}"));
     assert_same_as_local(sb, &["-Iinclude"], src, &obj);
 }
 

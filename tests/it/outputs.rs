@@ -49,12 +49,7 @@ fn distcc_to(sb: &Sandbox, hosts: &str, user: Option<&str>, wrap: &[&str], outpu
     sb.env(&mut c, hosts);
     c.env("DISTCC_FALLBACK", "0");
     let out = c.output().expect("running distcc");
-    assert!(
-        out.status.success(),
-        "distcc -o {output} failed: {}\nlog:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.log_text()
-    );
+    sb.assert_ok(&out, format_args!("distcc -o {output}"));
     assert!(
         sb.log_text().contains("compiled src/util.c on"),
         "the compile to {output} did not go remote:\n{}",
