@@ -33,15 +33,11 @@ pub fn http_get(port: u16, path: &str) -> (String, String) {
 
 /// The number after `"key":` in a JSON document (the keys tests use are unique in it).
 pub fn json_number(doc: &str, key: &str) -> u64 {
-    let needle = format!("\"{key}\":");
-    let at = doc
-        .find(&needle)
-        .unwrap_or_else(|| panic!("{key} missing from {doc}"))
-        + needle.len();
-    doc[at..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect::<String>()
+    let (_, rest) = doc
+        .split_once(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("{key} missing from {doc}"));
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits
         .parse()
         .unwrap_or_else(|_| panic!("{key} is not a number in {doc}"))
 }
