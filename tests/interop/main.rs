@@ -16,6 +16,8 @@ mod monitor;
 mod pki;
 #[path = "../common/ports.rs"]
 mod ports;
+#[path = "../common/proc.rs"]
+mod proc;
 mod protocol4;
 mod pump34;
 mod pump_client;

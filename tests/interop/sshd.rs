@@ -11,7 +11,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::support::{self, TempDir};
 
@@ -230,19 +230,7 @@ impl Drop for Sshd {
             // SAFETY: kill(2) on a per-connection child of the sshd we started.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        let group = -(self.child.id() as libc::pid_t);
-        // SAFETY: kill(2) on the process group of the sshd we started.
-        unsafe { libc::kill(group, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(group, libc::SIGKILL) };
-        let _ = self.child.wait();
+        crate::proc::stop_group(&mut self.child, Duration::from_secs(5));
     }
 }
 

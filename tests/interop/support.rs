@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// True when running under CI, where a missing tool is a failure rather than a skip.
 pub fn ci() -> bool {
@@ -166,20 +166,8 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let group = -(self.child.id() as libc::pid_t);
-        // SAFETY: kill(2) with a negative pid signals the daemon's own process group, which
-        // `start` created; it touches no memory.
-        unsafe { libc::kill(group, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: as above; whatever is left of the group is killed outright.
-        unsafe { libc::kill(group, libc::SIGKILL) };
-        let _ = self.child.wait();
+        // Its own process group (`start` made it), so that 3.4's children go with it.
+        crate::proc::stop_group(&mut self.child, Duration::from_secs(5));
     }
 }
 

@@ -120,18 +120,7 @@ struct Proc(Child);
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        // SAFETY: plain syscall on the group of a child we started in its own group.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(-(self.0.id() as i32), libc::SIGKILL) };
-        let _ = self.0.wait();
+        crate::proc::stop_group(&mut self.0, Duration::from_secs(5));
     }
 }
 

@@ -26,6 +26,8 @@ mod package;
 mod pki;
 #[path = "../common/ports.rs"]
 mod ports;
+#[path = "../common/proc.rs"]
+mod proc;
 mod protocol4;
 mod sandbox;
 mod sched;

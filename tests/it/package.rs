@@ -58,18 +58,7 @@ impl Group {
 
     fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.0.take()?;
-        // SAFETY: the group of a child we started and have not reaped.
-        unsafe { libc::kill(-(c.id() as i32), libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(st)) = c.try_wait() {
-                return Some(st);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(-(c.id() as i32), libc::SIGKILL) };
-        c.wait().ok()
+        crate::proc::stop_group(&mut c, Duration::from_secs(10))
     }
 }
 

@@ -288,19 +288,7 @@ impl OurDaemon {
 impl Drop for OurDaemon {
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let group = -(c.id() as libc::pid_t);
-            // SAFETY: the daemon's own process group, created at spawn.
-            unsafe { libc::kill(group, libc::SIGTERM) };
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            // SAFETY: as above.
-            unsafe { libc::kill(group, libc::SIGKILL) };
-            let _ = c.wait();
+            crate::proc::stop_group(&mut c, Duration::from_secs(5));
         }
     }
 }
