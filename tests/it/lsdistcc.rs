@@ -42,19 +42,14 @@ impl Farm {
         let logs = std::env::temp_dir().join(format!("distcc-rs-lsdistcc-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&logs);
         std::fs::create_dir_all(&logs).unwrap();
-        // A port free on every address the test uses.
+        // A test port (below the ephemeral range, given to this process alone) free on every
+        // address the test uses.
         let port = (0..50)
-            .find_map(|_| {
-                let p = TcpListener::bind("127.0.0.1:0")
-                    .ok()?
-                    .local_addr()
-                    .ok()?
-                    .port();
-                let free = UP
-                    .iter()
+            .map(|_| crate::support::free_port())
+            .find(|&p| {
+                UP.iter()
                     .chain([&DOWN])
-                    .all(|a| TcpListener::bind((*a, p)).is_ok());
-                free.then_some(p)
+                    .all(|a| TcpListener::bind((*a, p)).is_ok())
             })
             .expect("a port free on 127.0.0.1-4");
         let daemons = UP
@@ -72,14 +67,17 @@ impl Farm {
                     .expect("starting distccd 3.4")
             })
             .collect();
-        let farm = Farm {
+        let mut farm = Farm {
             port,
             daemons,
             _logs: logs,
         };
-        for addr in UP {
+        for (addr, d) in UP.iter().zip(&mut farm.daemons) {
             let deadline = Instant::now() + Duration::from_secs(15);
-            while TcpStream::connect((addr, port)).is_err() {
+            while TcpStream::connect((*addr, port)).is_err() {
+                if let Ok(Some(st)) = d.try_wait() {
+                    panic!("distccd on {addr} exited at start-up ({st})");
+                }
                 assert!(Instant::now() < deadline, "distccd on {addr} did not start");
                 std::thread::sleep(Duration::from_millis(20));
             }
