@@ -240,6 +240,7 @@ fn attempt_as(
         ccid: link.ccid,
         cache_key: if shares_cache { link.cache_key } else { None },
         chunks: v4 && features.chunks,
+        log: link.log,
         cork: false,
         io_timeout: link.io_timeout,
         // Only a client that could speak protocol 4 instead looks at what ran.
@@ -350,6 +351,7 @@ struct Exchange<'e, 'b> {
     cache_key: Option<[u8; proto::CACHE_KEY_LEN]>,
     /// Protocol 4 plain mode: `FLAG` bit 2, the source as chunks when large enough.
     chunks: bool,
+    log: &'e Log,
     cork: bool,
     io_timeout: Duration,
     /// The client's `CCID`, compared with what a 1–3 reply's advertisement says ran (empty:
@@ -464,7 +466,7 @@ impl Exchange<'_, '_> {
                 }
                 self.progress.sending();
                 if v4 && self.chunks && source.len() >= crate::chunks::THRESHOLD {
-                    if let Some(answer) = send_chunks(stream, &source, &send_failed) {
+                    if let Some(answer) = send_chunks(stream, &source, &send_failed, self.log) {
                         return answer;
                     }
                     return self.reply(stream, version, cork);
@@ -603,6 +605,7 @@ fn send_chunks(
     stream: &Stream,
     source: &[u8],
     send_failed: &dyn Fn(&str, &std::io::Error) -> Attempt,
+    log: &Log,
 ) -> Option<Attempt> {
     let chunks = crate::chunks::split(source);
     let list: Vec<proto::chunks::ChunkRef> = chunks.iter().map(|(_, c)| *c).collect();
@@ -650,6 +653,13 @@ fn send_chunks(
             missing.extend_from_slice(&source[range.clone()]);
         }
     }
+    log.debug(format_args!(
+        "chunks: sending {} of {} ({} of {} bytes)",
+        need.count(),
+        list.len(),
+        missing.len(),
+        source.len()
+    ));
     let mut w = BufWriter::with_capacity(64 * 1024, stream);
     let sent = proto::write_body(&mut w, Token::DOTI, proto::Compression::Zstd, &missing)
         .and_then(|()| w.flush());
