@@ -1,10 +1,13 @@
 //! Measures the chunking rule (`distcc_client::chunks`) over a directory of preprocessed
-//! sources (`bench/protocol4.py`'s corpus, or any `*.i`): chunks per file, and the share of
-//! bytes that are distinct across the whole set (what a daemon's store receives once).
+//! sources (`bench/protocol4.py`'s corpus, or any `*.i`): chunks per file, the share of bytes
+//! that are distinct across the whole set (what a daemon's store receives once), and the
+//! client's CPU for a file: cut + SHA-256 + zstd of the chunks new to the daemon, against
+//! LZO1X (protocol 2) and zstd (protocol 4 without chunks) of the whole source.
 //!
 //! `cargo run --release -p distcc-client --example chunk_corpus DIR`
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 fn main() {
     let dir = std::env::args()
@@ -12,38 +15,69 @@ fn main() {
         .expect("a directory of preprocessed sources");
     let mut seen = HashSet::new();
     let (mut total, mut distinct, mut files, mut chunks, mut most) = (0u64, 0u64, 0, 0, 0);
-    let mut hashing = std::time::Duration::ZERO;
-    let mut cutting = std::time::Duration::ZERO;
-    for e in std::fs::read_dir(&dir)
+    let z = Duration::ZERO;
+    let (mut cutting, mut hashing, mut packing, mut lzo, mut zstd) = (z, z, z, z, z);
+    let (mut packing1, mut packed1, mut packed3) = (z, 0, 0);
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("readable directory")
         .flatten()
-    {
-        let Ok(source) = std::fs::read(e.path()) else {
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    for p in paths {
+        let Ok(source) = std::fs::read(&p) else {
             continue;
         };
-        let t = std::time::Instant::now();
+        let t = Instant::now();
         let cuts = distcc_client::chunks::cut(&source);
         cutting += t.elapsed();
         drop(cuts);
-        let t = std::time::Instant::now();
+        let t = Instant::now();
         let list = distcc_client::chunks::split(&source);
         hashing += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::lzo::compress(&source));
+        lzo += t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::zstd::compress(&source).unwrap());
+        zstd += t.elapsed();
         files += 1;
         chunks += list.len();
         most = most.max(list.len());
         total += source.len() as u64;
+        let mut missing = Vec::new();
         for (r, c) in list {
             if seen.insert(c.hash) {
                 distinct += (r.end - r.start) as u64;
+                missing.extend_from_slice(&source[r]);
             }
         }
+        let t = Instant::now();
+        packed3 += proto::zstd::compress(&missing).unwrap().len();
+        packing += t.elapsed();
+        let t = Instant::now();
+        packed1 += proto::zstd::compress_at(&missing, 1).unwrap().len();
+        packing1 += t.elapsed();
     }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let per = |d: Duration| ms(d) / files.max(1) as f64;
     println!(
-        "{files} files, {total} bytes; distinct {distinct} bytes ({:.1} %); chunks per file {:.0} (max {most}); cut+hash {:.1} ms total, {:.2} ms/MB (cut alone {:.2} ms/MB)",
+        "{files} files, {total} bytes; distinct {distinct} bytes ({:.1} %); chunks per file {:.0} (max {most})",
         100.0 * distinct as f64 / total.max(1) as f64,
         chunks as f64 / files.max(1) as f64,
-        hashing.as_secs_f64() * 1e3,
-        hashing.as_secs_f64() * 1e3 / (total as f64 / 1e6),
-        cutting.as_secs_f64() * 1e3 / (total as f64 / 1e6),
+    );
+    println!(
+        "per file: cut {:.3} ms, cut+SHA-256 {:.3} ms, zstd of the new chunks {:.3} ms, chunks in all {:.3} ms; LZO1X of the whole {:.3} ms; zstd of the whole {:.3} ms",
+        per(cutting),
+        per(hashing),
+        per(packing),
+        per(hashing + packing),
+        per(lzo),
+        per(zstd),
+    );
+    println!(
+        "new chunks at zstd level 3: {packed3} bytes, {:.3} ms a file; at level 1: {packed1} bytes, {:.3} ms a file",
+        per(packing),
+        per(packing1),
     );
 }

@@ -52,10 +52,13 @@ pub fn cut(source: &[u8]) -> Vec<Range<usize>> {
             }
             next_marker = markers.next();
             let line = &source[at..];
-            let Some(name) = marker_name(line) else {
+            let Some(quote) = marker_quote(line) else {
                 continue;
             };
-            let forced = if main.is_some_and(|m| m == name) {
+            let names_main = main.is_some_and(|m| {
+                line[quote + 1..].starts_with(m) && line.get(quote + 1 + m.len()) == Some(&b'"')
+            });
+            let forced = if names_main {
                 in_main = true;
                 true
             } else {
@@ -84,35 +87,48 @@ pub fn cut(source: &[u8]) -> Vec<Range<usize>> {
     out
 }
 
-/// The quoted file name of a line marker (`# 12 "file" 2`, as gcc and clang write it) at
-/// the start of `line`; `None` for any other line.
-fn marker_name(line: &[u8]) -> Option<&[u8]> {
-    if line.len() < 3 || line[0] != b'#' || line[1] != b' ' || !line[2].is_ascii_digit() {
+/// Where the file name's opening quote is in a line marker (`# 12 "file" 2`, as gcc and
+/// clang write it) at the start of `line`; `None` for any other line. Looks no further than
+/// the number: a build has thousands of markers a file.
+fn marker_quote(line: &[u8]) -> Option<usize> {
+    if line.len() < 4 || line[0] != b'#' || line[1] != b' ' || !line[2].is_ascii_digit() {
         return None;
     }
-    let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
-    let line = &line[..end];
-    let open = memchr::memchr(b'"', line)?;
-    let close = memchr::memrchr(b'"', line)?;
-    (close > open).then(|| &line[open + 1..close])
+    let digits = line[2..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let at = 2 + digits;
+    (line.get(at) == Some(&b' ') && line.get(at + 1) == Some(&b'"')).then_some(at + 1)
 }
 
-/// The main file's name: the first line's marker.
+/// The main file's name: the first line's marker (`# 0 "src/a.c"`).
 fn main_name(source: &[u8]) -> Option<&[u8]> {
-    marker_name(source)
+    let quote = marker_quote(source)?;
+    let end = memchr::memchr(b'\n', source).unwrap_or(source.len());
+    let close = memchr::memrchr(b'"', &source[..end])?;
+    (close > quote).then(|| &source[quote + 1..close])
 }
 
 /// True when `line`, a line marker, hashes to a cut.
 fn is_cut_marker(line: &[u8]) -> bool {
     let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
-    // FNV-1a: a few hundred markers a file, each a short line.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &line[..end] {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100_0000_01b3);
+    (line_hash(&line[..end]) >> 40).is_multiple_of(MARKER_MODULUS)
+}
+
+/// A hash of a marker line, eight bytes a step (a byte-wise FNV took most of `cut`'s time:
+/// a file has a couple of thousand markers). Not for security: it only picks cut points.
+fn line_hash(line: &[u8]) -> u64 {
+    const K: u64 = 0x9fb2_1c65_1e98_df25;
+    let mut h = 0x9e37_79b9_7f4a_7c15 ^ line.len() as u64;
+    let mut words = line.chunks_exact(8);
+    for w in &mut words {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(w);
+        h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K).rotate_left(29);
     }
-    // The high bits mix best.
-    (h >> 32).is_multiple_of(MARKER_MODULUS)
+    let rest = words.remainder();
+    let mut b = [0u8; 8];
+    b[..rest.len()].copy_from_slice(rest);
+    h = (h ^ u64::from_le_bytes(b)).wrapping_mul(K);
+    h ^ (h >> 29)
 }
 
 /// `source` cut ([`cut`]) and each piece named by its SHA-256 and length.

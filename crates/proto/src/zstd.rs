@@ -37,7 +37,7 @@ thread_local! {
     /// One compression context per thread, made at the first body and reused for the next
     /// ones (a pump client's many `FILE` bodies, a daemon thread's replies), so its tables are
     /// allocated and cleared once, not per body.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+    static COMPRESSOR: std::cell::RefCell<Option<(zstd::bulk::Compressor<'static>, i32)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -55,27 +55,47 @@ pub const WHOLE_MAX: u32 = 64 << 20;
 
 /// `data` as one zstd frame at [`LEVEL`] (with [`HASH_LOG`], [`CHAIN_LOG`]), with this
 /// thread's reused context.
-fn compress(data: &[u8]) -> io::Result<Vec<u8>> {
+pub fn compress(data: &[u8]) -> io::Result<Vec<u8>> {
+    compress_at(data, LEVEL)
+}
+
+/// [`compress`] at `level` (the tables' sizes stay [`HASH_LOG`] and [`CHAIN_LOG`]).
+pub fn compress_at(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            let mut made = zstd::bulk::Compressor::new(LEVEL)?;
+            let mut made = zstd::bulk::Compressor::new(level)?;
             made.set_parameter(zstd::stream::raw::CParameter::HashLog(HASH_LOG))?;
             made.set_parameter(zstd::stream::raw::CParameter::ChainLog(CHAIN_LOG))?;
-            *c = Some(made);
+            *c = Some((made, level));
         }
-        c.as_mut().expect("made above").compress(data)
+        let (made, at) = c.as_mut().expect("made above");
+        if *at != level {
+            made.set_parameter(zstd::stream::raw::CParameter::CompressionLevel(level))?;
+            *at = level;
+        }
+        made.compress(data)
     })
 }
 
 /// Writes `ULEN`, the body's header and its zstd frame.
 pub fn write_frame<W: Write + ?Sized>(w: &mut W, token: Token, data: &[u8]) -> io::Result<()> {
+    write_frame_at(w, token, data, LEVEL)
+}
+
+/// [`write_frame`] at compression `level`.
+pub fn write_frame_at<W: Write + ?Sized>(
+    w: &mut W,
+    token: Token,
+    data: &[u8],
+    level: i32,
+) -> io::Result<()> {
     let ulen = u32::try_from(data.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
     let packed = if data.is_empty() {
         Vec::new()
     } else {
-        compress(data)?
+        compress_at(data, level)?
     };
     let clen = u32::try_from(packed.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
