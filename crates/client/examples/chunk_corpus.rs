@@ -18,12 +18,41 @@ fn main() {
     let z = Duration::ZERO;
     let (mut cutting, mut hashing, mut packing, mut lzo, mut zstd) = (z, z, z, z, z);
     let (mut packing1, mut packed1, mut packed3) = (z, 0, 0);
+    let mut missing_sizes = Vec::new();
     let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .expect("readable directory")
         .flatten()
         .map(|e| e.path())
         .collect();
     paths.sort();
+    // What a fresh process pays on first use (context creation, page faults, CPU probes),
+    // which the loop below, one process for all files, amortizes.
+    if let Some(first) = paths.first().and_then(|p| std::fs::read(p).ok()) {
+        let part = &first[..first.len().min(48 * 1024)];
+        let t = Instant::now();
+        std::hint::black_box(distcc_client::chunks::split(part));
+        let sha = t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::zstd::compress_at(part, 1).unwrap());
+        let z1 = t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::zstd::compress_at(part, 1).unwrap());
+        let z2 = t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::lzo::compress(part));
+        let l1 = t.elapsed();
+        let t = Instant::now();
+        std::hint::black_box(proto::lzo::compress(part));
+        let l2 = t.elapsed();
+        println!(
+            "first use on 48 KiB: split {:.0} us; zstd level 1 {:.0} us (then {:.0} us); lzo {:.0} us (then {:.0} us)",
+            sha.as_secs_f64() * 1e6,
+            z1.as_secs_f64() * 1e6,
+            z2.as_secs_f64() * 1e6,
+            l1.as_secs_f64() * 1e6,
+            l2.as_secs_f64() * 1e6,
+        );
+    }
     for p in paths {
         let Ok(source) = std::fs::read(&p) else {
             continue;
@@ -52,6 +81,7 @@ fn main() {
                 missing.extend_from_slice(&source[r]);
             }
         }
+        missing_sizes.push(missing.len());
         let t = Instant::now();
         packed3 += proto::zstd::compress(&missing).unwrap().len();
         packing += t.elapsed();
@@ -74,6 +104,16 @@ fn main() {
         per(hashing + packing),
         per(lzo),
         per(zstd),
+    );
+    missing_sizes.sort();
+    let q = |f: f64| missing_sizes[((missing_sizes.len() - 1) as f64 * f) as usize];
+    println!(
+        "new bytes a file (in this order): quartiles {} / {} / {}, 90 % {}, max {}",
+        q(0.25),
+        q(0.5),
+        q(0.75),
+        q(0.9),
+        q(1.0)
     );
     println!(
         "new chunks at zstd level 3: {packed3} bytes, {:.3} ms a file; at level 1: {packed1} bytes, {:.3} ms a file",

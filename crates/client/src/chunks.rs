@@ -40,7 +40,11 @@ pub fn cut(source: &[u8]) -> Vec<Range<usize>> {
     let mut start = 0;
     let main = main_name(source);
     let mut in_main = false;
-    let mut markers = memchr::memmem::find_iter(source, b"\n#");
+    // `#` at a line start (the first line is the main file's marker, never a cut).
+    // (Each as the position of the newline before it.)
+    let mut markers = positions(source, b'#')
+        .filter(|&p| p > 0 && source[p - 1] == b'\n')
+        .map(|p| p - 1);
     let mut next_marker = markers.next();
     while start < source.len() {
         // The next marker line that may end this chunk.
@@ -75,7 +79,9 @@ pub fn cut(source: &[u8]) -> Vec<Range<usize>> {
             }
             let from = start + MAX_CHUNK;
             let limit = (start + HARD_MAX).min(source.len());
-            memchr::memchr(b'\n', &source[from..limit]).map_or(limit, |i| from + i + 1)
+            positions(&source[from..limit], b'\n')
+                .next()
+                .map_or(limit, |i| from + i + 1)
         });
         out.push(start..end);
         start = end;
@@ -99,17 +105,39 @@ fn marker_quote(line: &[u8]) -> Option<usize> {
     (line.get(at) == Some(&b' ') && line.get(at + 1) == Some(&b'"')).then_some(at + 1)
 }
 
+/// Where `line`'s newline is (or its end): a marker line is short.
+fn line_end(line: &[u8]) -> usize {
+    line.iter().position(|&b| b == b'\n').unwrap_or(line.len())
+}
+
+/// Every position of `byte` in `hay`. On x86-64 with SSE2 (the baseline: known at compile
+/// time), without the runtime CPU probe `memchr`'s generic entry points make on first use:
+/// a probe is a few `cpuid` instructions, each a virtual machine exit (~7 us here), and a
+/// client is a fresh process per compile.
+fn positions(hay: &[u8], byte: u8) -> Box<dyn Iterator<Item = usize> + '_> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(one) = memchr::arch::x86_64::sse2::memchr::One::new(byte) {
+        let mut at = 0;
+        return Box::new(std::iter::from_fn(move || {
+            let i = at + one.find(&hay[at..])?;
+            at = i + 1;
+            Some(i)
+        }));
+    }
+    Box::new(memchr::memchr_iter(byte, hay))
+}
+
 /// The main file's name: the first line's marker (`# 0 "src/a.c"`).
 fn main_name(source: &[u8]) -> Option<&[u8]> {
     let quote = marker_quote(source)?;
-    let end = memchr::memchr(b'\n', source).unwrap_or(source.len());
-    let close = memchr::memrchr(b'"', &source[..end])?;
+    let end = line_end(source);
+    let close = source[..end].iter().rposition(|&b| b == b'"')?;
     (close > quote).then(|| &source[quote + 1..close])
 }
 
 /// True when `line`, a line marker, hashes to a cut.
 fn is_cut_marker(line: &[u8]) -> bool {
-    let end = memchr::memchr(b'\n', line).unwrap_or(line.len());
+    let end = line_end(line);
     (line_hash(&line[..end]) >> 40).is_multiple_of(MARKER_MODULUS)
 }
 

@@ -662,7 +662,8 @@ fn send_chunks(
             )));
         }
     };
-    let mut missing = Vec::new();
+    let wanted = (0..chunks.len()).filter(|&i| need.get(i));
+    let mut missing = Vec::with_capacity(wanted.map(|i| list[i].len as usize).sum());
     for (i, (range, _)) in chunks.iter().enumerate() {
         if need.get(i) {
             missing.extend_from_slice(&source[range.clone()]);
@@ -676,9 +677,13 @@ fn send_chunks(
         source.len()
     ));
     let mut w = BufWriter::with_capacity(64 * 1024, stream);
-    // Level 1: the chunks are a tenth of the source, so bytes hardly matter beside CPU.
-    let sent = proto::zstd::write_frame_at(&mut w, Token::DOTI, &missing, CHUNKS_LEVEL)
-        .and_then(|()| w.flush());
+    // The missing chunks are a tenth of a build's sources: bytes hardly matter beside CPU.
+    let sent = if missing.len() < STORED_BELOW {
+        proto::zstd::write_frame_stored(&mut w, Token::DOTI, &missing)
+    } else {
+        proto::zstd::write_frame_at(&mut w, Token::DOTI, &missing, CHUNKS_LEVEL)
+    }
+    .and_then(|()| w.flush());
     drop(w);
     if let Err(e) = sent {
         return Some(send_failed("sending the missing chunks", &e));
@@ -689,6 +694,13 @@ fn send_chunks(
 /// The zstd level of the missing chunks' body: on libgit2 5 % more bytes than level 3 (of
 /// a body that is a tenth of the sources) for a fifth less time.
 const CHUNKS_LEVEL: i32 = 1;
+
+/// Missing chunks shorter than this go stored (a zstd frame of raw blocks): making a zstd
+/// compression context costs a fresh client ~0.15 ms (its tables' page faults, libzstd's CPU
+/// probe), more than compressing so little saves on a network that carries distcc. Half of
+/// libgit2's files send less than 30 KiB of new chunks in a build, three quarters less than
+/// 60 KiB (`examples/chunk_corpus.rs`).
+const STORED_BELOW: usize = 64 * 1024;
 
 /// True when a host's advertisement offers chunked sources (`chunks=1`).
 fn offers_chunks(advert: &proto::advert::Advert) -> bool {
