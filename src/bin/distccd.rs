@@ -383,6 +383,10 @@ fn serve_config(
             .cache_dir
             .as_ref()
             .map(|d| cache::Store::new(d, o.cache_size)),
+        // A daemon that lives for one job (`--inetd`) keeps nothing for the next: chunks
+        // only with a held daemon behind it (set by `run_inetd`).
+        chunks: (o.chunk_store > 0 && !inetd)
+            .then(|| Arc::new(daemon::chunks::ChunkStore::new(o.chunk_store))),
     }
 }
 
@@ -596,6 +600,11 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
         return code;
     }
     let mut cfg = serve_config(o, setup, None, sb, true);
+    // The held daemon keeps chunks, so its address's advertisement offers them; a job that
+    // still reaches this one-job daemon sends every chunk.
+    if held.is_some() && o.chunk_store > 0 {
+        cfg.chunks = Some(Arc::new(daemon::chunks::ChunkStore::new(o.chunk_store)));
+    }
     cfg.ssh_socket = held;
     // Unbuffered duplicates of 0 and 1: the request reader polls the descriptor before each
     // read, which a buffered stdin would defeat (bytes waiting in its buffer, none in the pipe).
@@ -614,6 +623,7 @@ fn run_inetd(o: &Options, setup: &Setup) -> ProcessExit {
             reader: &mut &r,
             writer: &mut w,
             peer: "inetd".to_owned(),
+            principal: daemon::chunks::ssh_principal(),
         },
         &cfg,
     );

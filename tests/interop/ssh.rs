@@ -705,3 +705,87 @@ fn a_forward_to_the_held_daemon_does_not_keep_the_master_alive() {
     assert!(!log.contains("locally"), "{log}");
     Sshd::kill_masters_under(&sb.distcc_dir);
 }
+
+#[test]
+fn chunked_sources_go_through_the_held_daemon_and_match_local_builds() {
+    if !sshd::available() || !support::require(&["gcc"]) {
+        return;
+    }
+    let sshd = Sshd::start();
+    let Some((hosts, env)) = held_setup(&sshd) else {
+        return;
+    };
+    let sb = Sandbox::new("ssh-held-chunks");
+    // Two sources that share many system headers, each preprocessed far past the client's
+    // chunking threshold.
+    let includes: String = [
+        "stdio.h",
+        "stdlib.h",
+        "string.h",
+        "math.h",
+        "time.h",
+        "unistd.h",
+        "fcntl.h",
+        "signal.h",
+        "pthread.h",
+        "locale.h",
+        "wchar.h",
+    ]
+    .iter()
+    .map(|h| format!("#include <{h}>\n"))
+    .collect();
+    for (name, body) in [
+        (
+            "big_a",
+            "int big_a(int x) { return (int)strlen(\"a\") + x; }\n",
+        ),
+        (
+            "big_b",
+            "double big_b(double x) { return sqrt(x) + getpid(); }\n",
+        ),
+    ] {
+        fs::write(
+            sb.path().join(format!("src/{name}.c")),
+            format!("{includes}{body}"),
+        )
+        .unwrap();
+    }
+    // The first job (1-3 through a session) learns the held daemon and that it keeps chunks.
+    compile_held(
+        &sb,
+        &hosts,
+        &env,
+        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
+    );
+    for name in ["big_a", "big_b", "big_b"] {
+        let src = format!("src/{name}.c");
+        let out = format!("out/{name}.o");
+        compile_held(&sb, &hosts, &env, &["gcc", "-O2", "-c", &src, "-o", &out]);
+        let remote = fs::read(sb.path().join(&out)).unwrap();
+        let st = Command::new("gcc")
+            .args(["-O2", "-c", &src, "-o", "out/local.o"])
+            .current_dir(sb.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        assert_eq!(
+            remote,
+            fs::read(sb.path().join("out/local.o")).unwrap(),
+            "{name}"
+        );
+    }
+    let log = sb.log_text();
+    let sent: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("chunks: sending"))
+        .collect();
+    assert_eq!(sent.len(), 3, "{log}");
+    // The second big_b: the held daemon had every chunk from this ssh user.
+    assert!(sent[2].contains("sending 0 of"), "{log}");
+    assert!(
+        log.matches("through the held connection's forward").count() >= 3,
+        "{log}"
+    );
+    assert!(!log.contains("locally"), "{log}");
+    Sshd::kill_masters_under(&sb.distcc_dir);
+}

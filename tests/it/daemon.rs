@@ -115,6 +115,8 @@ pub(crate) fn strip_trailer(mut reply: Vec<u8>) -> Vec<u8> {
                     "{tail:?}"
                 ),
                 "ran-target" | "ran-version" => assert!(!v.is_empty(), "{tail:?}"),
+                // The chunk store (`--chunk-store`, on by default).
+                "chunks" => assert_eq!(v, "1", "{tail:?}"),
                 _ => panic!("unexpected key {k} in {tail:?}"),
             }
         }

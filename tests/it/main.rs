@@ -2,6 +2,7 @@
 //! One module per topic; each test starts what it needs and stops it.
 
 mod cache;
+mod chunks;
 mod client;
 mod coordinator;
 #[path = "../common/corpus.rs"]

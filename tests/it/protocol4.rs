@@ -90,10 +90,20 @@ fn daemon_compiles_v4_plain_and_pump_with_the_clients_compiler() {
     };
     assert_eq!(r.object, local_object(t.path(), &i));
     assert_eq!(r.dotd, None);
-    // Nothing after a protocol 4 reply: no advertisement.
+    // The reply is exactly its five bodies, then the advertisement (which a `,tls` client,
+    // never answered in 1-3, learns from).
     let mut back = Vec::new();
     proto::write_reply(&mut back, &r).unwrap();
-    assert_eq!(back, reply, "the reply is exactly its five bodies");
+    assert!(reply.starts_with(&back), "the reply is its five bodies");
+    let advert = proto::advert::parse(&reply[back.len()..])
+        .expect("an advertisement")
+        .expect("a whole advertisement");
+    assert_eq!(advert.get("protocol"), Some("4"));
+    assert_eq!(
+        advert.get("ran"),
+        None,
+        "protocol 4 ran the client's compiler"
+    );
 
     // Pump: the daemon preprocesses the files it is sent and returns the .d.
     let mut req = v4_head(&ccid, true);
@@ -186,7 +196,7 @@ fn daemon_refusals_carry_their_class_and_reason() {
     req.extend(string("DOTI", &i));
     let reply = exchange(&d, &req);
     assert!(reply.starts_with(b"DONE00000001STAT"), "{reply:?}");
-    assert!(reply.ends_with(b"ADVT0000000bprotocol=4\n"));
+    assert!(reply.ends_with(b"ADVT00000014protocol=4\nchunks=1\n"));
 }
 
 #[test]
@@ -230,7 +240,7 @@ fn daemon_closes_on_bad_v4_frames_and_keeps_serving() {
         ),
         (
             "unknown FLAG bits",
-            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 4)].concat(),
+            [tok("DIST", 4), string("CCID", b""), tok("FLAG", 8)].concat(),
             "unknown flag bits",
         ),
         (
@@ -614,7 +624,10 @@ fn the_trailer_teaches_the_client_protocol_4() {
     let memory = sb
         .distcc_dir
         .join(format!("adverts/tcp_{}", host.replace(':', "_")));
-    assert_eq!(std::fs::read_to_string(&memory).unwrap(), "protocol=4\n");
+    assert_eq!(
+        std::fs::read_to_string(&memory).unwrap(),
+        "protocol=4\nchunks=1\n"
+    );
     sb.same_as_local(
         &host,
         &env,

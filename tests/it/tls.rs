@@ -566,3 +566,79 @@ fn broken_handshakes_and_bad_frames_over_tls_never_stop_the_daemon() {
         &["out/util.o"],
     );
 }
+
+#[test]
+fn a_chunked_compile_works_over_tls_and_have_goes_by_tls_identity() {
+    if !require(&["gcc", "openssl"]) {
+        return;
+    }
+    let pki = pki();
+    let d = tls_daemon(
+        &pki,
+        &pki.server,
+        &["--tls-allow", "bob,alice", "--log-level", "debug"],
+    );
+    let hosts = format!("127.0.0.1:{},tls", d.port);
+    let bob = [
+        ("DISTCC_FALLBACK", "0"),
+        ("DISTCC_TLS_CA", s(&pki.server_ca)),
+        ("DISTCC_TLS_CERT", s(&pki.bob.0)),
+        ("DISTCC_TLS_KEY", s(&pki.bob.1)),
+    ];
+    let token_file = pki.dir.path().join("alice.token");
+    std::fs::write(&token_file, "s3cret-alice\n").unwrap();
+    let alice = [
+        ("DISTCC_FALLBACK", "0"),
+        ("DISTCC_TLS_CA", s(&pki.server_ca)),
+        ("DISTCC_TLS_TOKEN_FILE", s(&token_file)),
+    ];
+    let big = |name: &str| {
+        let out = format!("{name}.o");
+        let src = format!("src/{name}.c");
+        (
+            ["gcc", "-O2", "-c", &src, "-o", &out].map(str::to_owned),
+            out,
+        )
+    };
+    let run = |sb: &Sandbox, env: &[(&str, &str)], name: &str| {
+        let (cmd, out) = big(name);
+        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        sb.same_as_local(&hosts, env, &cmd, &[&out]);
+    };
+    let sb_bob = Sandbox::new("tls-chunks-bob");
+    super::chunks::write_big_sources(sb_bob.path());
+    // A `,tls` host speaks protocol 4 from the first job; that reply's advertisement offers
+    // chunks, so the next job sends its source in chunks.
+    run(&sb_bob, &bob, "big_a");
+    assert!(!d.log_text().contains("chunked source"));
+    run(&sb_bob, &bob, "big_b");
+    let log = d.wait_log("(bob): chunked source");
+    let line = log
+        .lines()
+        .find(|l| l.contains("(bob): chunked source"))
+        .unwrap();
+    assert!(!line.contains(" 0 of "), "{line}");
+    run(&sb_bob, &bob, "big_b");
+    d.wait_log("(bob): chunked source of");
+    let again = d.log_text();
+    assert!(
+        again
+            .lines()
+            .any(|l| l.contains("(bob): chunked source") && l.contains(" 0 of ")),
+        "bob's second upload of big_b sent chunks again:\n{again}"
+    );
+    // Alice (a token) is another principal: she is not told bob's chunks are there.
+    let sb_alice = Sandbox::new("tls-chunks-alice");
+    super::chunks::write_big_sources(sb_alice.path());
+    run(&sb_alice, &alice, "big_a");
+    run(&sb_alice, &alice, "big_b");
+    let log = d.wait_log("(alice): chunked source");
+    let line = log
+        .lines()
+        .find(|l| l.contains("(alice): chunked source"))
+        .unwrap();
+    assert!(
+        !line.contains(" 0 of "),
+        "alice was told she has bob's chunks: {line}"
+    );
+}

@@ -395,6 +395,7 @@ impl Client<'_> {
             max_protocol: cfg.max_protocol,
             ccid: &identity,
             cache_key: None,
+            chunks: cfg.chunks,
         };
         let mut cpp = Cpp::NotStarted;
         // The farm coordinator, asked first for every try (`coord`); `None` once it failed

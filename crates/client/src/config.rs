@@ -56,6 +56,9 @@ pub struct Config {
     pub ssh: Option<String>,
     /// `DISTCC_SSH_HOARD` (on; ours): keep ssh connections open between jobs.
     pub ssh_hoard: bool,
+    /// `DISTCC_CHUNKS` (on; ours): send a large plain protocol 4 source in chunks to a host
+    /// that advertised `chunks=1`, so it gets each piece once (`chunks`).
+    pub chunks: bool,
     /// `DISTCC_SSH_PERSIST` (300 s; ours): idle time after which a held connection closes.
     pub ssh_persist: Duration,
     /// `INCLUDE_SERVER_PORT`: the include server's socket (set by `pump`).
@@ -159,6 +162,7 @@ impl Config {
             dependency_env,
             ssh: get("DISTCC_SSH").map(|v| v.to_string_lossy().into_owned()),
             ssh_hoard: env_bool(get("DISTCC_SSH_HOARD"), true),
+            chunks: env_bool(get("DISTCC_CHUNKS"), true),
             ssh_persist: secs("DISTCC_SSH_PERSIST", 300),
             include_server_port: nonempty_path(get("INCLUDE_SERVER_PORT")),
             cache: crate::cache::Settings {

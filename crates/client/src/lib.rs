@@ -8,6 +8,7 @@ mod backoff;
 pub mod cache;
 mod cache_direct;
 pub mod ccid;
+pub mod chunks;
 pub mod compile;
 pub mod config;
 pub mod coord;

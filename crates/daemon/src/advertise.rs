@@ -16,7 +16,9 @@ pub const PROTOCOL: u32 = 4;
 /// The advertisement for a reply sent under `cfg`. A key added here must be one
 /// docs/protocol-4.md lists. `ssh-socket=`: under `--inetd` through ssh, the ssh user's held
 /// daemon (`held`). `cache=2`: `--cache-dir`, so protocol 4 requests, plain or pump, may
-/// carry a cache key (`FLAG` bit 1; `cache=1`, from earlier versions, plain ones only). `ran=`, `ran-target=`, `ran-version=`: the identity, for this job's
+/// carry a cache key (`FLAG` bit 1; `cache=1`, from earlier versions, plain ones only).
+/// `chunks=1`: `--chunk-store` is on, so a plain protocol 4 request may send its source in
+/// chunks (`FLAG` bit 2). `ran=`, `ran-target=`, `ran-version=`: the identity, for this job's
 /// language, of the compiler this 1–3 job ran (`ran`: omitted when it could not be told).
 pub fn advertisement(cfg: &ServeConfig, ran: Option<&identity::Identity>) -> Advert {
     let mut entries = vec![("protocol".to_owned(), PROTOCOL.to_string())];
@@ -25,6 +27,9 @@ pub fn advertisement(cfg: &ServeConfig, ran: Option<&identity::Identity>) -> Adv
     }
     if cfg.cache.is_some() {
         entries.push(("cache".to_owned(), "2".to_owned()));
+    }
+    if cfg.chunks.is_some() {
+        entries.push(("chunks".to_owned(), "1".to_owned()));
     }
     // An identity's values hold no control characters and are at most 255 bytes
     // (`identity::Identity`); a space is allowed in an advertisement's value but is checked

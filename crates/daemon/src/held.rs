@@ -316,6 +316,7 @@ pub fn run(
                             reader: &mut r,
                             writer: &mut w,
                             peer: "ssh-held".to_owned(),
+                            principal: crate::chunks::ssh_principal(),
                         },
                         &cfg,
                     );

@@ -9,6 +9,7 @@ pub mod access;
 pub mod advertise;
 pub mod argv;
 pub mod budget;
+pub mod chunks;
 pub mod compiler;
 pub mod coordinator;
 pub mod dotd;

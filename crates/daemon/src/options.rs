@@ -94,6 +94,9 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// `--cache-size`: its bound in bytes.
     pub cache_size: u64,
+    /// `--chunk-store`: bytes of chunked sources kept in memory (protocol 4 `chunks=1`);
+    /// 0 turns chunks off.
+    pub chunk_store: u64,
 }
 
 /// How the daemon runs; 3.4 decides by `--inetd`/`--daemon`, else by whether stdin is a socket.
@@ -164,6 +167,7 @@ impl Default for Options {
             tls_only: false,
             cache_dir: None,
             cache_size: 10 << 30,
+            chunk_store: 256 << 20,
         }
     }
 }
@@ -232,6 +236,13 @@ pub const OPTIONS: &[Opt] = &[
         None,
         Arg::text("SIZE"),
         "the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first",
+        GENERAL,
+    ),
+    opt(
+        "chunk-store",
+        None,
+        Arg::text("SIZE"),
+        "keep up to SIZE bytes (K, M, G suffixes; default 256M) of the sources our clients send in chunks, in memory, so each distinct piece travels once (protocol 4, plain mode); 0 turns chunks off",
         GENERAL,
     ),
     opt(
@@ -665,6 +676,11 @@ pub fn parse(args: &[String], env_compiler_dir: Option<&str>) -> Result<Parsed, 
             }
             "max-files" => o.limits.max_files = number(name, &value)?,
             "cache-dir" => o.cache_dir = Some(PathBuf::from(&value)),
+            "chunk-store" => {
+                o.chunk_store = cache::parse_size(&value).ok_or_else(|| {
+                    UsageError(format!("--chunk-store: {value:?} is not a size"))
+                })?
+            }
             "cache-size" => {
                 o.cache_size = cache::parse_size(&value)
                     .filter(|n| *n > 0)

@@ -88,6 +88,7 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
                 reader: &mut r,
                 writer: &mut w,
                 peer,
+                principal: crate::chunks::ip_principal(&stream),
             },
             cfg,
         );
@@ -172,6 +173,11 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
             return;
         }
     };
+    // Chunks "have" answers go by who TLS proved the client is, else by its address.
+    let principal = match who.names.first() {
+        Some(name) => format!("tls:{name}"),
+        None => crate::chunks::ip_principal(&stream),
+    };
     let peer = format!("{peer} ({})", who.label());
     log_at!(Level::Debug, "{peer}: TLS client accepted");
     let (mine, theirs) = match UnixStream::pair() {
@@ -200,6 +206,7 @@ pub fn serve_conn(stream: TcpStream, peer: String, secure: &Secure, cfg: &ServeC
                 reader: &mut r,
                 writer: &mut w,
                 peer,
+                principal,
             },
             cfg,
         );

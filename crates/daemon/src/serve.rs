@@ -83,6 +83,10 @@ pub struct ServeConfig {
     /// `--cache-dir`: results of the compiles run here, served to protocol 4 requests that
     /// carry the same key (`distcc-cache`); `None`: no shared cache.
     pub cache: Option<cache::Store>,
+    /// `--chunk-store`: pieces of sources received in chunks (protocol 4 `FLAG` bit 2), so a
+    /// client sends each only once; `None` (`--chunk-store 0`): not advertised, and a
+    /// chunked request must send every chunk.
+    pub chunks: Option<Arc<crate::chunks::ChunkStore>>,
 }
 
 /// Most bytes of a compiler's standard output, and of its standard error, sent back.
@@ -269,6 +273,9 @@ pub struct Conn<'a> {
     pub writer: &'a mut dyn Write,
     /// For logs: the client address, or "inetd".
     pub peer: String,
+    /// Who the client is for the chunk store's "have" answers (`chunks`): `tls:<name>` when
+    /// TLS authenticated it, else `ip:<address>`; `ssh:<uid>` through ssh.
+    pub principal: String,
 }
 
 /// How a job ended, for the log line.
@@ -299,6 +306,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         reader,
         writer,
         peer,
+        principal,
     } = conn;
     // Buffered above the deadline checks: a request is some forty small tokens before its
     // body, and each would otherwise cost a poll and a read of its own.
@@ -341,6 +349,7 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
         version,
         dir: job.path().to_owned(),
         peer: peer.clone(),
+        principal: crate::chunks::Principal::new(&principal),
         compiler: String::from("?"),
         input: String::from("?"),
         ticket: None,
@@ -418,10 +427,11 @@ pub fn serve(conn: Conn<'_>, cfg: &ServeConfig) {
             };
             let sent = sent
                 .and_then(|()| {
-                    // After every protocol 1–3 reply, in the same write: the advertisement,
-                    // naming the compiler that ran (probed once, then a few `stat`s).
+                    // After every reply, in the same write: the advertisement; after a 1–3
+                    // reply naming the compiler that ran (probed once, then a few `stat`s).
+                    // A protocol 4 client reads it too: a `,tls` host never answers 1–3.
                     if version == Version::V4 {
-                        Ok(())
+                        w.write_all(&crate::advertise::trailer(cfg, None))
                     } else {
                         let ran = match (&outcome, &ctx.ran) {
                             (Outcome::Status(_), Some((program, language))) => {
@@ -515,6 +525,8 @@ struct Job<'a> {
     version: Version,
     dir: PathBuf,
     peer: String,
+    /// Whose chunks count as present (`chunks`).
+    principal: crate::chunks::Principal,
     compiler: String,
     input: String,
     /// The job as the stats see it, once its command line is known.
@@ -762,14 +774,17 @@ impl Job<'_> {
                         && self.may_start_early(rd, fd, &plan)
                         && let Some(slot) = self.cfg.slots.try_acquire()
                     {
-                        return self.run_fed(rd, fd, plan, &input, slot);
+                        return self.run_fed(rd, fd, writer, head.chunked, plan, &input, slot);
                     }
                     let mut f = StoreOrDiscard::new(create_new(&input)?);
-                    let mut lease = self.cfg.budget.lease();
-                    read_body_granted(rd, Token::DOTI, c, &limits, &mut f, &mut |t| {
-                        lease.cover(t)
-                    })?;
-                    drop(lease);
+                    if head.chunked {
+                        self.read_chunked(rd, writer, &mut f, false)?;
+                    } else {
+                        let mut lease = self.cfg.budget.lease();
+                        read_body_granted(rd, Token::DOTI, c, &limits, &mut f, &mut |t| {
+                            lease.cover(t)
+                        })?;
+                    }
                     if let Some(e) = f.error {
                         // Our disk, not the client's request: say so (the client falls back
                         // or fails with these words) rather than close without a reply.
@@ -784,7 +799,12 @@ impl Job<'_> {
                     plan
                 }
                 _ => {
-                    read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                    if head.chunked {
+                        // The refusal answers a list, in place of `NEED`.
+                        self.read_chunked(rd, writer, &mut io::sink(), true)?;
+                    } else {
+                        read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                    }
                     let (code, kind, why) = refusal.expect("set when a check failed");
                     return Ok(self.refuse(code, kind, why));
                 }
@@ -942,10 +962,13 @@ impl Job<'_> {
     /// is a pipe from here, so its command line is the same as when the source is stored
     /// first. Its start-up (a large share of a small compile) overlaps the client's
     /// preprocessing and the transfer.
+    #[allow(clippy::too_many_arguments)]
     fn run_fed(
         &self,
         rd: &mut Request<'_>,
         fd: BorrowedFd<'_>,
+        writer: &mut dyn Write,
+        chunked: bool,
         plan: Plan,
         input: &Path,
         _slot: Slot<'_>,
@@ -956,18 +979,25 @@ impl Job<'_> {
         let mut child = match self.spawn(&plan, Input::Pipe) {
             Ok(child) => child,
             Err(e) => {
-                read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                if chunked {
+                    self.read_chunked(rd, writer, &mut io::sink(), false)?;
+                } else {
+                    read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
+                }
                 return Ok(self.cannot_run(&plan, e));
             }
         };
         let pipe = child.take_stdin().expect("stdin is a pipe");
         let mut feed = Feed::new(pipe, fd, rd.get_ref().deadline);
         // A failure here drops the child, which kills it.
-        let mut lease = self.cfg.budget.lease();
-        read_body_granted(rd, Token::DOTI, c, &limits, &mut feed, &mut |t| {
-            lease.cover(t)
-        })?;
-        drop(lease);
+        if chunked {
+            self.read_chunked(rd, writer, &mut feed, false)?;
+        } else {
+            let mut lease = self.cfg.budget.lease();
+            read_body_granted(rd, Token::DOTI, c, &limits, &mut feed, &mut |t| {
+                lease.cover(t)
+            })?;
+        }
         match feed.finish() {
             Fed::All | Fed::CompilerGone => {}
             Fed::HungUp => return Ok(Step::HungUp),
@@ -981,6 +1011,123 @@ impl Job<'_> {
             }
         }
         Ok(self.finish(&plan, child, fd, compile_start))
+    }
+
+    /// The source of a request with `FLAG` bit 2 (protocol 4, docs/protocol-4.md): an
+    /// ordinary `DOTI` body (a source too small to chunk), or a chunk list. For a list:
+    /// answers `NEED` (the chunks this client's principal did not upload; the others pinned),
+    /// reads the missing ones as one `DOTI` body, checks each against its hash and length,
+    /// writes the whole source to `out` in list order, and only then stores the new chunks
+    /// under the hashes computed here. A chunk that is not its hash, or a body of another
+    /// length, is a malformed request: the stream is closed and nothing is stored.
+    /// `refusing`: the request is refused; a list is read and left unanswered (the refusal
+    /// comes in place of `NEED`).
+    fn read_chunked(
+        &self,
+        rd: &mut Request<'_>,
+        writer: &mut dyn Write,
+        out: &mut dyn Write,
+        refusing: bool,
+    ) -> Result<u64, ProtoError> {
+        use crate::chunks::{ChunkStore, verify};
+        let limits = self.cfg.limits;
+        let h = proto::read_header(rd)?.ok_or(ProtoError::Eof {
+            expected: proto::chunks::CHNK,
+        })?;
+        let mut lease = self.cfg.budget.lease();
+        let list = match h.token {
+            Token::ULEN => {
+                return proto::zstd::read_frame(rd, Token::DOTI, h.value, &limits, out, &mut |t| {
+                    lease.cover(t)
+                });
+            }
+            proto::chunks::CHNK => proto::chunks::read_list_after_header(rd, h.value, &limits)?,
+            got => {
+                return Err(ProtoError::UnexpectedToken {
+                    expected: proto::chunks::CHNK,
+                    got,
+                });
+            }
+        };
+        if refusing {
+            return Ok(0);
+        }
+        let empty;
+        let store = match &self.cfg.chunks {
+            Some(s) => &**s,
+            None => {
+                empty = ChunkStore::new(0);
+                &empty
+            }
+        };
+        let lookup = store.lookup(self.principal, &list);
+        let mut answer = Vec::with_capacity(12 + list.len() / 8 + 1);
+        lookup.need.encode(&mut answer);
+        writer
+            .write_all(&answer)
+            .and_then(|()| writer.flush())
+            .map_err(ProtoError::Io)?;
+        let missing: u64 = list
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| lookup.need.get(*i))
+            .map(|(_, c)| u64::from(c.len))
+            .sum();
+        let ulen = proto::read_expected(rd, Token::ULEN)?;
+        if u64::from(ulen) != missing {
+            return Err(ProtoError::Malformed {
+                token: Token::DOTI,
+                why: "not the length of the missing chunks",
+            });
+        }
+        let mut body = Vec::new();
+        proto::zstd::read_frame(rd, Token::DOTI, ulen, &limits, &mut body, &mut |t| {
+            lease.cover(t)
+        })?;
+        let bad = ProtoError::Malformed {
+            token: Token::DOTI,
+            why: "a chunk does not match its hash",
+        };
+        let mut received: std::collections::HashMap<[u8; 32], Arc<[u8]>> = Default::default();
+        let mut at = 0usize;
+        for (i, c) in list.iter().enumerate() {
+            if !lookup.need.get(i) {
+                continue;
+            }
+            let piece = &body[at..at + c.len as usize];
+            at += c.len as usize;
+            if !verify(c, piece) {
+                return Err(bad);
+            }
+            received.insert(c.hash, Arc::from(piece));
+        }
+        drop(body);
+        let mut total = 0u64;
+        for (c, pinned) in list.iter().zip(&lookup.pinned) {
+            let data = match pinned {
+                Some(d) => d,
+                None => received.get(&c.hash).ok_or(ProtoError::Malformed {
+                    token: Token::DOTI,
+                    why: "a repeated chunk that never came",
+                })?,
+            };
+            if data.len() != c.len as usize {
+                return Err(bad);
+            }
+            out.write_all(data).map_err(ProtoError::Io)?;
+            total += u64::from(c.len);
+        }
+        for (hash, data) in received {
+            store.insert(self.principal, hash, data);
+        }
+        log_at!(
+            Level::Debug,
+            "{}: chunked source of {total} bytes, {} of {} chunks sent ({missing} bytes)",
+            self.peer,
+            lookup.need.count(),
+            list.len()
+        );
+        Ok(total)
     }
 
     fn cannot_run(&self, plan: &Plan, e: io::Error) -> Step {

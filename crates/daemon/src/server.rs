@@ -205,6 +205,7 @@ fn accept_one(
                     reader: &mut r,
                     writer: &mut w,
                     peer: peer_s,
+                    principal: crate::chunks::ip_principal(&stream),
                 },
                 &cfg,
             );

@@ -272,6 +272,10 @@ as authorization: Bearer on every call (never without ,tls).",
                     "The highest protocol spoken: 1, 2 or 3 never speak protocol 4 (the host entry's ,lzo and ,cpp choose among 1-3 as in distcc 3.4); unset or anything else, 4 to hosts that advertised it (see PROTOCOL 4).",
                 ),
                 item(
+                    "DISTCC_CHUNKS",
+                    "0: send every protocol 4 source whole (zstd). By default a plain-mode source of 32 KiB or more goes to a host that advertised chunks=1 as a list of pieces cut at its line markers, named by SHA-256, and only the pieces that host does not hold from this client are sent (see PROTOCOL 4).",
+                ),
+                item(
                     "DISTCC_SSH_HOARD",
                     "0: open a new ssh connection per job instead of sharing one (default 1).",
                 ),

@@ -38,6 +38,8 @@ pub const LIMITS: Limits = Limits {
     max_body: 64 * 1024,
     max_unpacked: 256 * 1024,
     max_files: 8,
+    max_chunks: 64,
+    max_chunk_len: 4096,
 };
 
 /// Caps for decoding what a body re-encoded. A body that is at most `max_unpacked` bytes
@@ -100,6 +102,18 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "cache_verdict",
         body: cache_verdict,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
+        name: "chunk_list",
+        body: chunk_list,
+        max_alloc: codec_alloc,
+        fixed_len: None,
+    },
+    Target {
+        name: "chunk_need",
+        body: chunk_need,
         max_alloc: codec_alloc,
         fixed_len: None,
     },
@@ -327,6 +341,8 @@ fn check_error(e: &ProtoError) {
                 u64::from(LIMITS.max_body),
                 u64::from(REENCODED.max_body),
                 u64::from(LIMITS.max_files),
+                u64::from(LIMITS.max_chunks),
+                u64::from(LIMITS.max_chunk_len),
             ];
             assert!(
                 caps.contains(max),
@@ -804,6 +820,67 @@ pub fn auth(data: &[u8]) {
             | ProtoError::Malformed { .. },
         ) => {}
         Err(e) => panic!("unexpected error {e:?}"),
+    }
+}
+
+/// A chunked source's list (`chunks::read_list`, what a daemon reads from a client): what
+/// decodes holds 1 to `max_chunks` entries of 1 to `max_chunk_len` bytes, at most
+/// `max_unpacked` together, used exactly `12 + 36 n` bytes and re-encodes to them.
+pub fn chunk_list(data: &[u8]) {
+    let mut r = data;
+    match crate::chunks::read_list(&mut r, &LIMITS) {
+        Ok(list) => {
+            decoded();
+            assert!(!list.is_empty() && list.len() <= LIMITS.max_chunks as usize);
+            let total: u64 = list.iter().map(|c| u64::from(c.len)).sum();
+            assert!(total <= LIMITS.max_unpacked);
+            assert!(
+                list.iter()
+                    .all(|c| c.len >= 1 && c.len <= LIMITS.max_chunk_len)
+            );
+            let used = data.len() - r.len();
+            assert_eq!(used, HEADER_LEN + list.len() * crate::chunks::ENTRY_LEN);
+            let mut again = Vec::new();
+            crate::chunks::encode_list(&mut again, &list);
+            assert_eq!(&again[HEADER_LEN..], &data[HEADER_LEN..used]);
+            assert_eq!(
+                crate::chunks::read_list(&mut &again[..], &LIMITS).expect("re-encoded list"),
+                list
+            );
+        }
+        Err(e) => check_error(&e),
+    }
+}
+
+/// The daemon's answer to a chunk list (`chunks::read_need_or_answer`, what a client reads),
+/// for a list of as many chunks as the first input byte says: a `NEED` that decodes has that
+/// count, no bit past it, and re-encodes to the bytes used; an answer in its place is what
+/// `read_answer` reads from the same bytes.
+pub fn chunk_need(data: &[u8]) {
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let n = u32::from(n);
+    let mut r = rest;
+    match crate::chunks::read_need_or_answer(&mut r, n, &LIMITS) {
+        Ok(crate::chunks::NeedOr::Answer(a)) => {
+            decoded();
+            let (b, _) = read_answer(&mut &rest[..], Version::V4, &LIMITS)
+                .expect("the same bytes read as an answer");
+            assert_eq!(a, b);
+        }
+        Ok(crate::chunks::NeedOr::Need(need)) => {
+            decoded();
+            assert_eq!(need.len(), n as usize);
+            assert!(need.count() <= need.len());
+            assert!(!need.get(n as usize));
+            let mut again = Vec::new();
+            need.encode(&mut again);
+            let used = rest.len() - r.len();
+            assert_eq!(used, again.len());
+            assert_eq!(&again[HEADER_LEN..], &rest[HEADER_LEN..used]);
+        }
+        Err(e) => check_error(&e),
     }
 }
 

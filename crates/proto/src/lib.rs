@@ -12,6 +12,7 @@
 
 pub mod advert;
 pub mod auth;
+pub mod chunks;
 pub mod coord;
 mod error;
 #[cfg(feature = "fuzzing")]
@@ -27,12 +28,13 @@ pub mod zstd;
 pub use error::ProtoError;
 pub use limits::Limits;
 pub use message::{
-    Answer, CACHE_KEY_LEN, CacheVerdict, Compression, FLAG_CACHE, FLAG_PUMP, MAX_RESULT, MAX_TEXT,
-    PumpEntry, PumpEntryKind, Refusal, Reply, RequestHead, Version, encode_pump_link,
-    encode_pump_packed_file, read_answer, read_body, read_body_granted, read_cache_verdict,
-    read_pump_entry, read_pump_entry_as, read_pump_entry_granted, read_pump_file_count, read_reply,
-    read_request_head, read_version_greeting, write_body, write_cache_miss, write_pump_entry,
-    write_pump_entry_as, write_pump_file_count, write_refusal, write_reply, write_request_head,
+    Answer, CACHE_KEY_LEN, CacheVerdict, Compression, FLAG_CACHE, FLAG_CHUNKS, FLAG_PUMP,
+    MAX_RESULT, MAX_TEXT, PumpEntry, PumpEntryKind, Refusal, Reply, RequestHead, Version,
+    encode_pump_link, encode_pump_packed_file, read_answer, read_body, read_body_granted,
+    read_cache_verdict, read_pump_entry, read_pump_entry_as, read_pump_entry_granted,
+    read_pump_file_count, read_reply, read_request_head, read_version_greeting, write_body,
+    write_cache_miss, write_pump_entry, write_pump_entry_as, write_pump_file_count, write_refusal,
+    write_reply, write_request_head,
 };
 pub use token::{
     HEADER_LEN, Header, Parsed, Token, encode_header, parse_header, read_expected, read_header,

@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_unpacked: u64,
     /// Most entries in a pump (`NFIL`) file list.
     pub max_files: u32,
+    /// Most chunks in a chunked source's list (`CHNK`, protocol 4).
+    pub max_chunks: u32,
+    /// Longest single chunk of a chunked source.
+    pub max_chunk_len: u32,
 }
 
 impl Limits {
@@ -29,6 +33,8 @@ impl Limits {
         max_body: 512 * 1024 * 1024,
         max_unpacked: 1024 * 1024 * 1024,
         max_files: 64 * 1024,
+        max_chunks: 64 * 1024,
+        max_chunk_len: 1024 * 1024,
     };
 }
 

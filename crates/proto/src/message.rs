@@ -86,6 +86,9 @@ pub struct RequestHead {
     /// Protocol 4: the result cache key (`FLAG` bit 1, `CKEY` after the command line). The
     /// server answers before the source or the pump files are sent ([`read_cache_verdict`]).
     pub cache_key: Option<[u8; CACHE_KEY_LEN]>,
+    /// Protocol 4 plain mode: the source comes as chunks (`FLAG` bit 2, [`crate::chunks`]):
+    /// a `CHNK` list where `DOTI` would be, the daemon's `NEED`, then the missing ones.
+    pub chunked: bool,
 }
 
 impl RequestHead {
@@ -102,6 +105,8 @@ pub const MAX_TEXT: u32 = 4096;
 pub const FLAG_PUMP: u32 = 1;
 /// `FLAG` bit 1: a `CKEY` follows the command line (plain or pump mode).
 pub const FLAG_CACHE: u32 = 2;
+/// `FLAG` bit 2: the source comes as chunks (plain mode only, [`crate::chunks`]).
+pub const FLAG_CHUNKS: u32 = 4;
 /// The length of a `CKEY` (a SHA-256 digest).
 pub const CACHE_KEY_LEN: usize = 32;
 
@@ -120,12 +125,13 @@ pub fn read_request_head<R: Read + ?Sized>(
     let mut ccid = None;
     let mut pump = version.is_pump();
     let mut cached = false;
+    let mut chunked = false;
     if version == Version::V4 {
         let len = read_expected(r, Token::CCID)?;
         check_len(Token::CCID, len.into(), MAX_TEXT.into())?;
         ccid = Some(read_exact_vec(r, Token::CCID, len)?);
         let flags = read_expected(r, Token::FLAG)?;
-        if flags & !(FLAG_PUMP | FLAG_CACHE) != 0 {
+        if flags & !(FLAG_PUMP | FLAG_CACHE | FLAG_CHUNKS) != 0 {
             return Err(ProtoError::Malformed {
                 token: Token::FLAG,
                 why: "unknown flag bits",
@@ -133,6 +139,13 @@ pub fn read_request_head<R: Read + ?Sized>(
         }
         pump = flags & FLAG_PUMP != 0;
         cached = flags & FLAG_CACHE != 0;
+        chunked = flags & FLAG_CHUNKS != 0;
+        if pump && chunked {
+            return Err(ProtoError::Malformed {
+                token: Token::FLAG,
+                why: "chunks in pump mode",
+            });
+        }
     }
     let cwd = if pump {
         Some(read_string(r, Token::CDIR, limits, &mut total)?)
@@ -172,6 +185,7 @@ pub fn read_request_head<R: Read + ?Sized>(
         argv,
         ccid,
         cache_key,
+        chunked,
     })
 }
 
@@ -187,6 +201,9 @@ pub fn write_request_head(buf: &mut Vec<u8>, head: &RequestHead) {
         }
         if head.cache_key.is_some() {
             flags |= FLAG_CACHE;
+        }
+        if head.chunked && head.cwd.is_none() {
+            flags |= FLAG_CHUNKS;
         }
         encode_header(buf, Token::FLAG, flags);
     }
@@ -613,7 +630,7 @@ pub fn write_cache_miss(buf: &mut Vec<u8>) {
     encode_header(buf, Token::CMIS, 0);
 }
 
-fn read_answer_after_done<R: Read + ?Sized>(
+pub(crate) fn read_answer_after_done<R: Read + ?Sized>(
     r: &mut R,
     version: Version,
     done: u32,
@@ -771,6 +788,7 @@ mod cache_key_tests {
             argv: vec![b"gcc".to_vec(), b"-c".to_vec(), b"a.c".to_vec()],
             ccid: Some(b"target=t\n".to_vec()),
             cache_key: key,
+            chunked: false,
         }
     }
 

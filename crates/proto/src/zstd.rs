@@ -37,7 +37,7 @@ thread_local! {
     /// One compression context per thread, made at the first body and reused for the next
     /// ones (a pump client's many `FILE` bodies, a daemon thread's replies), so its tables are
     /// allocated and cleared once, not per body.
-    static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+    static COMPRESSOR: std::cell::RefCell<Option<(zstd::bulk::Compressor<'static>, i32)>> =
         const { std::cell::RefCell::new(None) };
 }
 
@@ -55,27 +55,47 @@ pub const WHOLE_MAX: u32 = 64 << 20;
 
 /// `data` as one zstd frame at [`LEVEL`] (with [`HASH_LOG`], [`CHAIN_LOG`]), with this
 /// thread's reused context.
-fn compress(data: &[u8]) -> io::Result<Vec<u8>> {
+pub fn compress(data: &[u8]) -> io::Result<Vec<u8>> {
+    compress_at(data, LEVEL)
+}
+
+/// [`compress`] at `level` (the tables' sizes stay [`HASH_LOG`] and [`CHAIN_LOG`]).
+pub fn compress_at(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
     COMPRESSOR.with(|c| {
         let mut c = c.borrow_mut();
         if c.is_none() {
-            let mut made = zstd::bulk::Compressor::new(LEVEL)?;
+            let mut made = zstd::bulk::Compressor::new(level)?;
             made.set_parameter(zstd::stream::raw::CParameter::HashLog(HASH_LOG))?;
             made.set_parameter(zstd::stream::raw::CParameter::ChainLog(CHAIN_LOG))?;
-            *c = Some(made);
+            *c = Some((made, level));
         }
-        c.as_mut().expect("made above").compress(data)
+        let (made, at) = c.as_mut().expect("made above");
+        if *at != level {
+            made.set_parameter(zstd::stream::raw::CParameter::CompressionLevel(level))?;
+            *at = level;
+        }
+        made.compress(data)
     })
 }
 
 /// Writes `ULEN`, the body's header and its zstd frame.
 pub fn write_frame<W: Write + ?Sized>(w: &mut W, token: Token, data: &[u8]) -> io::Result<()> {
+    write_frame_at(w, token, data, LEVEL)
+}
+
+/// [`write_frame`] at compression `level`.
+pub fn write_frame_at<W: Write + ?Sized>(
+    w: &mut W,
+    token: Token,
+    data: &[u8],
+    level: i32,
+) -> io::Result<()> {
     let ulen = u32::try_from(data.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
     let packed = if data.is_empty() {
         Vec::new()
     } else {
-        compress(data)?
+        compress_at(data, level)?
     };
     let clen = u32::try_from(packed.len())
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
@@ -84,6 +104,42 @@ pub fn write_frame<W: Write + ?Sized>(w: &mut W, token: Token, data: &[u8]) -> i
     encode_header(&mut head, token, clen);
     w.write_all(&head)?;
     w.write_all(&packed)
+}
+
+/// [`write_frame`] with the data stored, not compressed: a zstd frame of raw blocks (magic,
+/// a single-segment header with the 4-byte content size, then blocks of at most 128 KiB),
+/// which any zstd decoder reads. It costs a copy: no compression context, whose creation and
+/// tables cost a fresh process (a client) more than compressing a small body saves.
+pub fn write_frame_stored<W: Write + ?Sized>(
+    w: &mut W,
+    token: Token,
+    data: &[u8],
+) -> io::Result<()> {
+    const BLOCK: usize = 128 * 1024;
+    if data.is_empty() {
+        return write_frame(w, token, data);
+    }
+    let ulen = u32::try_from(data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    let blocks = data.len().div_ceil(BLOCK);
+    let clen = u32::try_from(4 + 1 + 4 + 3 * blocks + data.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "body exceeds 4 GiB"))?;
+    let mut head = Vec::with_capacity(24 + 9);
+    encode_header(&mut head, Token::ULEN, ulen);
+    encode_header(&mut head, token, clen);
+    head.extend_from_slice(&0xFD2F_B528u32.to_le_bytes());
+    // Frame header descriptor: content size in 4 bytes (flag 2), single segment.
+    head.push(0b1010_0000);
+    head.extend_from_slice(&ulen.to_le_bytes());
+    w.write_all(&head)?;
+    for (i, block) in data.chunks(BLOCK).enumerate() {
+        let last = u32::from(i + 1 == blocks);
+        // Block header: last flag, type 0 (raw), size (at most 128 KiB); 3 bytes, little-endian.
+        let h = last | ((block.len() as u32) << 3);
+        w.write_all(&h.to_le_bytes()[..3])?;
+        w.write_all(block)?;
+    }
+    Ok(())
 }
 
 /// Reads `<token> <clen>` and the frame after a `ULEN` of `ulen` already read, writing the
@@ -275,6 +331,26 @@ mod tests {
             &mut out,
         )?;
         Ok(out)
+    }
+
+    #[test]
+    fn a_stored_frame_is_read_as_any_other() {
+        for n in [1usize, 100, 128 * 1024, 128 * 1024 + 1, 300_000] {
+            let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+            let mut v = Vec::new();
+            write_frame_stored(&mut v, Token::DOTI, &data).unwrap();
+            assert_eq!(read(&v, &Limits::DEFAULT).unwrap(), data, "{n} bytes");
+            let mut r = &v[..];
+            let ulen = crate::token::read_expected(&mut r, Token::ULEN).unwrap();
+            assert_eq!(
+                read_frame_to_vec(&mut r, Token::DOTI, ulen, &Limits::DEFAULT).unwrap(),
+                data
+            );
+            assert!(r.is_empty());
+        }
+        let mut v = Vec::new();
+        write_frame_stored(&mut v, Token::DOTI, b"").unwrap();
+        assert_eq!(v, frame(Token::DOTI, b""));
     }
 
     #[test]

@@ -180,6 +180,8 @@ targets!(
     request_v4,
     reply_v4,
     cache_verdict,
+    chunk_list,
+    chunk_need,
     zstd_body,
     pump_entries,
     lzo_decompress,

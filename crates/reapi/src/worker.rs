@@ -452,6 +452,7 @@ fn exchange(
             argv,
             ccid: Some(ccid),
             cache_key: None,
+            chunked: false,
         },
     );
     let mut w = BufWriter::with_capacity(64 * 1024, &stream);

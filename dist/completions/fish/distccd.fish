@@ -5,6 +5,7 @@ complete -c distccd -l allowed-compilers -r -a '(__fish_complete_directories)' -
 complete -c distccd -l auth -d '3.4\'s GSS-API authentication: not implemented, refused at start; authenticate clients with TLS (--tls-client-ca, --tls-tokens)'
 complete -c distccd -l cache-dir -r -a '(__fish_complete_directories)' -d 'keep the results of the compiles run here in DIR and serve them to any client that asks with the same key (protocol 4, plain and pump mode; off unless given)'
 complete -c distccd -l cache-size -x -d 'the bound of --cache-dir: bytes, or with K, M, G, T (default 10G); least recently used results go first'
+complete -c distccd -l chunk-store -x -d 'keep up to SIZE bytes (K, M, G suffixes; default 256M) of the sources our clients send in chunks, in memory, so each distinct piece travels once (protocol 4, plain mode); 0 turns chunks off'
 complete -c distccd -l coordinator -x -d 'register with this farm coordinator (port 3634 by default; ,tls: over TLS with the DISTCC_TLS_* variables as a client\'s) and report slots and load to it; repeat for more'
 complete -c distccd -l coordinator-max-load -x -d 'offer the coordinator fewer slots while the load that is not distcc\'s is above LOAD'
 complete -c distccd -l coordinator-name -x -d 'the name or address clients reach this daemon by (default: the address it reaches the coordinator from)'

@@ -43,6 +43,7 @@ pub fn test_request(compiler: &str, protocol: Version) -> Vec<u8> {
         cwd: protocol.is_pump().then(|| b"/".to_vec()),
         ccid: None,
         cache_key: None,
+        chunked: false,
         argv: [compiler, "-c", "hello.c", "-o", "hello.o"]
             .iter()
             .map(|a| a.as_bytes().to_vec())
