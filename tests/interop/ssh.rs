@@ -433,8 +433,18 @@ fn held_setup(sshd: &Sshd) -> Option<(String, Vec<(&'static str, String)>)> {
 
 /// `gcc -Iinclude -c src/util.c -o out` through `hosts`, which must succeed.
 fn compile_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], out: &str) {
+    run_held(
+        sb,
+        hosts,
+        env,
+        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out],
+    );
+}
+
+/// `distcc args` through `hosts` with the held-connection `env`, which must succeed.
+fn run_held(sb: &Sandbox, hosts: &str, env: &[(&str, String)], args: &[&str]) {
     let o = sb
-        .distcc(hosts, &["gcc", "-Iinclude", "-c", "src/util.c", "-o", out])
+        .distcc(hosts, args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .unwrap();
@@ -751,16 +761,11 @@ fn chunked_sources_go_through_the_held_daemon_and_match_local_builds() {
         .unwrap();
     }
     // The first job (1-3 through a session) learns the held daemon and that it keeps chunks.
-    compile_held(
-        &sb,
-        &hosts,
-        &env,
-        &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "out/u.o"],
-    );
+    compile_held(&sb, &hosts, &env, "out/u.o");
     for name in ["big_a", "big_b", "big_b"] {
         let src = format!("src/{name}.c");
         let out = format!("out/{name}.o");
-        compile_held(&sb, &hosts, &env, &["gcc", "-O2", "-c", &src, "-o", &out]);
+        run_held(&sb, &hosts, &env, &["gcc", "-O2", "-c", &src, "-o", &out]);
         let remote = fs::read(sb.path().join(&out)).unwrap();
         let st = Command::new("gcc")
             .args(["-O2", "-c", &src, "-o", "out/local.o"])
