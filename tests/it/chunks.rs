@@ -1,8 +1,9 @@
 //! Protocol 4's chunked source (docs/protocol-4.md "Chunked source") with real gcc and our
 //! real daemon on loopback: objects identical to local builds; a sibling source sends only
 //! its new chunks (the daemon's own byte counter); a tiny store (evictions) and an empty one
-//! change nothing but bytes; "have" is per principal (a second client address is never told
-//! it has the first's chunks); bad chunk lists, bodies and cut exchanges close the stream and
+//! change nothing but bytes; chunks are kept per namespace, principal and client key (a
+//! second client address, or a second `DISTCC_DIR` at the same address, uploads its own;
+//! the same `DISTCC_DIR` reuses); bad chunk lists, bodies and cut exchanges close the stream and
 //! store nothing; `--chunk-store 0` is not advertised and gets plain bodies.
 
 use std::io::{Read, Write};
@@ -11,7 +12,7 @@ use std::os::fd::FromRawFd;
 use std::path::Path;
 use std::time::Duration;
 
-use proto::chunks::{ChunkRef, Need};
+use proto::chunks::{ChunkRef, Key, Need};
 use proto::{Answer, Compression, Limits, Token, Version};
 
 use crate::client::client_support::Sandbox;
@@ -139,6 +140,67 @@ fn a_sibling_source_sends_only_its_new_chunks_and_objects_match_local() {
 }
 
 #[test]
+fn another_distcc_dir_at_the_same_address_uploads_its_own_chunks() {
+    if !require(&["gcc"]) {
+        return;
+    }
+    let (d, sp) = super::stats::daemon_with_stats(2, &["--log-level", "debug"]);
+    let learn = |s: &Sandbox| {
+        s.same_as_local(
+            &hosts(&d),
+            &[("DISTCC_FALLBACK", "0")],
+            &["gcc", "-Iinclude", "-c", "src/util.c", "-o", "util.o"],
+            &["util.o"],
+        );
+        assert!(remembered(s).contains("chunks=1"), "{}", remembered(s));
+    };
+    let s1 = Sandbox::new("chunks-ns-1");
+    write_big_sources(s1.path());
+    learn(&s1);
+    let b0 = bytes_in(sp);
+    build(&s1, &d, &[], "big_a");
+    let first = bytes_in(sp) - b0;
+    // A second client at the same address (127.0.0.1), its own DISTCC_DIR: the same source,
+    // the same chunks, but it must upload them itself.
+    let s2 = Sandbox::new("chunks-ns-2");
+    write_big_sources(s2.path());
+    learn(&s2);
+    let b1 = bytes_in(sp);
+    build(&s2, &d, &[], "big_a");
+    let second = bytes_in(sp) - b1;
+    assert!(
+        second * 2 > first,
+        "another DISTCC_DIR reused the first's chunks: {first} then {second} bytes"
+    );
+    let (k1, k2) = (
+        std::fs::read(s1.distcc_dir.join("chunk-key")).unwrap(),
+        std::fs::read(s2.distcc_dir.join("chunk-key")).unwrap(),
+    );
+    assert_eq!(k1.len(), 16);
+    assert_ne!(k1, k2);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(s2.distcc_dir.join("chunk-key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // A third work directory sharing the first's DISTCC_DIR: the same key, its chunks reused.
+    let s3 = Sandbox::new("chunks-ns-3");
+    write_big_sources(s3.path());
+    let dir1 = s1.distcc_dir.to_str().unwrap();
+    let b2 = bytes_in(sp);
+    build(&s3, &d, &[("DISTCC_DIR", dir1)], "big_a");
+    let third = bytes_in(sp) - b2;
+    assert!(
+        third * 4 < first,
+        "the same DISTCC_DIR did not reuse its chunks: {first} then {third} bytes"
+    );
+    d.wait_log("chunked source");
+}
+
+#[test]
 fn a_tiny_store_evicts_and_objects_stay_identical() {
     if !require(&["gcc"]) {
         return;
@@ -210,16 +272,18 @@ fn chunked_head(ccid: &[u8]) -> Vec<u8> {
 }
 
 fn chunk(data: &[u8]) -> ChunkRef {
-    use sha2::Digest;
     ChunkRef {
-        hash: sha2::Sha256::digest(data).into(),
+        hash: proto::chunks::hash(data),
         len: data.len() as u32,
     }
 }
 
+/// The namespace key of the raw exchanges, unless they say another.
+const KEY: Key = [0x5a; proto::chunks::KEY_LEN];
+
 fn list_bytes(list: &[ChunkRef]) -> Vec<u8> {
     let mut v = Vec::new();
-    proto::chunks::encode_list(&mut v, list);
+    proto::chunks::encode_list(&mut v, &KEY, list);
     v
 }
 
@@ -267,10 +331,21 @@ fn connect_from(from: Ipv4Addr, port: u16) -> TcpStream {
 /// Sends a chunked request for `parts` (the source cut there) from `from` and returns the
 /// daemon's `NEED`; then sends what it asks for and returns the answer.
 fn chunked_compile(d: &OurDaemon, from: Ipv4Addr, ccid: &[u8], parts: &[&[u8]]) -> (Need, Answer) {
+    chunked_compile_keyed(d, from, &KEY, ccid, parts)
+}
+
+/// [`chunked_compile`] with the namespace key `key`.
+fn chunked_compile_keyed(
+    d: &OurDaemon,
+    from: Ipv4Addr,
+    key: &Key,
+    ccid: &[u8],
+    parts: &[&[u8]],
+) -> (Need, Answer) {
     let mut s = connect_from(from, d.port);
     let list: Vec<ChunkRef> = parts.iter().map(|p| chunk(p)).collect();
     let mut req = chunked_head(ccid);
-    req.extend(list_bytes(&list));
+    proto::chunks::encode_list(&mut req, key, &list);
     s.write_all(&req).unwrap();
     let need = proto::chunks::read_need(&mut s, list.len() as u32).expect("a NEED");
     let missing: Vec<u8> = parts
@@ -312,7 +387,7 @@ fn loopback_daemon() -> OurDaemon {
 }
 
 #[test]
-fn have_is_answered_only_for_a_principals_own_chunks() {
+fn chunks_are_kept_per_principal_and_key() {
     if !require(&["gcc"]) {
         return;
     }
@@ -342,6 +417,18 @@ fn have_is_answered_only_for_a_principals_own_chunks() {
     assert_eq!(need.count(), 2, "B was told it has A's chunks");
     ran(answer);
     let (need, answer) = chunked_compile(&d, b, &ccid, &[x, y]);
+    assert_eq!(need.count(), 0);
+    ran(answer);
+    // Another key at A's address is another namespace: it uploads its own, then has them;
+    // A's key still has A's.
+    let other = [0xa5; proto::chunks::KEY_LEN];
+    let (need, answer) = chunked_compile_keyed(&d, a, &other, &ccid, &[x, y]);
+    assert_eq!(need.count(), 2, "another key was told it has A's chunks");
+    ran(answer);
+    let (need, answer) = chunked_compile_keyed(&d, a, &other, &ccid, &[x, y]);
+    assert_eq!(need.count(), 0);
+    ran(answer);
+    let (need, answer) = chunked_compile(&d, a, &ccid, &[x, y]);
     assert_eq!(need.count(), 0);
     ran(answer);
     // A repeated chunk is asked for once, and assembled twice (a declaration may repeat).
@@ -406,7 +493,7 @@ fn bad_chunks_close_the_stream_and_nothing_is_stored_under_a_wrong_hash() {
     assert!(raw(&d, &too_many, true).is_empty());
     let mut too_long = chunked_head(&ccid);
     too_long.extend(list_bytes(&[ChunkRef {
-        hash: [1; 32],
+        hash: [1; proto::chunks::HASH_LEN],
         len: Limits::DEFAULT.max_chunk_len + 1,
     }]));
     assert!(raw(&d, &too_long, true).is_empty());

@@ -1,7 +1,7 @@
 //! Measures the chunking rule (`distcc_client::chunks`) over a directory of preprocessed
 //! sources (`bench/protocol4.py`'s corpus, or any `*.i`): chunks per file, the share of bytes
 //! that are distinct across the whole set (what a daemon's store receives once), and the
-//! client's CPU for a file: cut + SHA-256 + zstd of the chunks new to the daemon, against
+//! client's CPU for a file: cut + xxh3-128 + zstd of the chunks new to the daemon, against
 //! LZO1X (protocol 2) and zstd (protocol 4 without chunks) of the whole source.
 //!
 //! `cargo run --release -p distcc-client --example chunk_corpus DIR`
@@ -97,7 +97,7 @@ fn main() {
         chunks as f64 / files.max(1) as f64,
     );
     println!(
-        "per file: cut {:.3} ms, cut+SHA-256 {:.3} ms, zstd of the new chunks {:.3} ms, chunks in all {:.3} ms; LZO1X of the whole {:.3} ms; zstd of the whole {:.3} ms",
+        "per file: cut {:.3} ms, cut+xxh3 {:.3} ms, zstd of the new chunks {:.3} ms, chunks in all {:.3} ms; LZO1X of the whole {:.3} ms; zstd of the whole {:.3} ms",
         per(cutting),
         per(hashing),
         per(packing),

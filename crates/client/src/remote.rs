@@ -477,7 +477,9 @@ impl Exchange<'_, '_> {
                 }
                 self.progress.sending();
                 if v4 && self.chunks && source.len() >= crate::chunks::THRESHOLD {
-                    if let Some(answer) = send_chunks(stream, &source, &send_failed, self.log) {
+                    let key = crate::chunks::key(self.top);
+                    if let Some(answer) = send_chunks(stream, &key, &source, &send_failed, self.log)
+                    {
                         return answer;
                     }
                     return self.reply(stream, version, cork);
@@ -618,14 +620,16 @@ impl Exchange<'_, '_> {
 /// otherwise how the attempt ends (a refusal in place of `NEED`, a failure).
 fn send_chunks(
     stream: &Stream,
+    key: &proto::chunks::Key,
     source: &[u8],
     send_failed: &dyn Fn(&str, &std::io::Error) -> Attempt,
     log: &Log,
 ) -> Option<Attempt> {
     let chunks = crate::chunks::split(source);
     let list: Vec<proto::chunks::ChunkRef> = chunks.iter().map(|(_, c)| *c).collect();
-    let mut buf = Vec::with_capacity(12 + list.len() * proto::chunks::ENTRY_LEN);
-    proto::chunks::encode_list(&mut buf, &list);
+    let mut buf =
+        Vec::with_capacity(12 + proto::chunks::KEY_LEN + list.len() * proto::chunks::ENTRY_LEN);
+    proto::chunks::encode_list(&mut buf, key, &list);
     if let Err(e) = (&*stream).write_all(&buf) {
         return Some(send_failed("sending the chunk list", &e));
     }

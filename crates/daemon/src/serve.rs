@@ -273,7 +273,7 @@ pub struct Conn<'a> {
     pub writer: &'a mut dyn Write,
     /// For logs: the client address, or "inetd".
     pub peer: String,
-    /// Who the client is for the chunk store's "have" answers (`chunks`): `tls:<name>` when
+    /// Who the client is for the chunk store's namespaces (`chunks`): `tls:<name>` when
     /// TLS authenticated it, else `ip:<address>`; `ssh:<uid>` through ssh.
     pub principal: String,
 }
@@ -525,7 +525,7 @@ struct Job<'a> {
     version: Version,
     dir: PathBuf,
     peer: String,
-    /// Whose chunks count as present (`chunks`).
+    /// Who sent the request; with the client's key, the chunk namespace (`chunks`).
     principal: crate::chunks::Principal,
     compiler: String,
     input: String,
@@ -1015,7 +1015,8 @@ impl Job<'_> {
 
     /// The source of a request with `FLAG` bit 2 (protocol 4, docs/protocol-4.md): an
     /// ordinary `DOTI` body (a source too small to chunk), or a chunk list. For a list:
-    /// answers `NEED` (the chunks this client's principal did not upload; the others pinned),
+    /// answers `NEED` (the chunks not in this request's namespace, its principal and the
+    /// client's key; the others pinned),
     /// reads the missing ones as one `DOTI` body, checks each against its hash and length,
     /// writes the whole source to `out` in list order, and only then stores the new chunks
     /// under the hashes computed here. A chunk that is not its hash, or a body of another
@@ -1029,13 +1030,13 @@ impl Job<'_> {
         out: &mut dyn Write,
         refusing: bool,
     ) -> Result<u64, ProtoError> {
-        use crate::chunks::{ChunkStore, verify};
+        use crate::chunks::{ChunkStore, Namespace, verify};
         let limits = self.cfg.limits;
         let h = proto::read_header(rd)?.ok_or(ProtoError::Eof {
             expected: proto::chunks::CHNK,
         })?;
         let mut lease = self.cfg.budget.lease();
-        let list = match h.token {
+        let (key, list) = match h.token {
             Token::ULEN => {
                 return proto::zstd::read_frame(rd, Token::DOTI, h.value, &limits, out, &mut |t| {
                     lease.cover(t)
@@ -1060,7 +1061,8 @@ impl Job<'_> {
                 &empty
             }
         };
-        let lookup = store.lookup(self.principal, &list);
+        let ns = Namespace::new(self.principal, &key);
+        let lookup = store.lookup(ns, &list);
         let mut answer = Vec::with_capacity(12 + list.len() / 8 + 1);
         lookup.need.encode(&mut answer);
         writer
@@ -1088,7 +1090,8 @@ impl Job<'_> {
             token: Token::DOTI,
             why: "a chunk does not match its hash",
         };
-        let mut received: std::collections::HashMap<[u8; 32], Arc<[u8]>> = Default::default();
+        let mut received: std::collections::HashMap<[u8; proto::chunks::HASH_LEN], Arc<[u8]>> =
+            Default::default();
         let mut at = 0usize;
         for (i, c) in list.iter().enumerate() {
             if !lookup.need.get(i) {
@@ -1118,7 +1121,7 @@ impl Job<'_> {
             total += u64::from(c.len);
         }
         for (hash, data) in received {
-            store.insert(self.principal, hash, data);
+            store.insert(ns, hash, data);
         }
         log_at!(
             Level::Debug,

@@ -1,6 +1,6 @@
 //! Protocol 4's chunked source (`FLAG` bit 2, docs/protocol-4.md "Chunked source"): the
-//! client's chunk list (`CHNK <n>`, then n entries of a 32-byte SHA-256 and a 4-byte
-//! big-endian length) and the daemon's answer (`NEED <n>`, then a bitmap of n bits, least
+//! client's chunk list (`CHNK <n>`, the client's 16-byte namespace key, then n entries of a
+//! 16-byte xxh3-128 hash ([`hash`]) and a 4-byte big-endian length) and the daemon's answer (`NEED <n>`, then a bitmap of n bits, least
 //! significant bit first: a set bit is a chunk the daemon lacks). The missing chunks then go
 //! as one ordinary protocol 4 `DOTI` body, their concatenation in list order.
 //!
@@ -19,40 +19,54 @@ use crate::token::{Token, encode_header, read_expected};
 pub const CHNK: Token = Token(*b"CHNK");
 /// `NEED`: which chunks of the list the daemon lacks.
 pub const NEED: Token = Token(*b"NEED");
-/// The length of a chunk's hash (SHA-256).
-pub const HASH_LEN: usize = 32;
+/// The length of a chunk's hash (xxh3-128, [`hash`]).
+pub const HASH_LEN: usize = 16;
+/// The length of the client's namespace key, which follows `CHNK <n>`.
+pub const KEY_LEN: usize = 16;
 /// Bytes of one list entry: the hash and a 4-byte big-endian length.
 pub const ENTRY_LEN: usize = HASH_LEN + 4;
 
 /// One chunk as the list names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChunkRef {
-    /// SHA-256 of the chunk's bytes.
+    /// xxh3-128 of the chunk's bytes ([`hash`]).
     pub hash: [u8; HASH_LEN],
     /// Its length, at least 1 and at most [`Limits::max_chunk_len`].
     pub len: u32,
 }
 
-/// Appends `CHNK <n>` and the entries.
-pub fn encode_list(buf: &mut Vec<u8>, list: &[ChunkRef]) {
+/// A client's namespace key: 16 random bytes it keeps in `$DISTCC_DIR`. The daemon keeps
+/// chunks per (principal, key), see docs/protocol-4.md "Chunked source".
+pub type Key = [u8; KEY_LEN];
+
+/// A chunk's name: xxh3-128 of its bytes, big-endian (the canonical XXH128 form). Not
+/// collision resistant against a crafted input; the store is namespaced so that such a
+/// collision harms only its maker (docs/protocol-4.md "Chunked source").
+pub fn hash(data: &[u8]) -> [u8; HASH_LEN] {
+    xxhash_rust::xxh3::xxh3_128(data).to_be_bytes()
+}
+
+/// Appends `CHNK <n>`, the namespace key and the entries.
+pub fn encode_list(buf: &mut Vec<u8>, key: &Key, list: &[ChunkRef]) {
     // Callers cut sources far below 2^32 chunks (the list is capped at `max_chunks`).
     let n = u32::try_from(list.len()).expect("fewer than 2^32 chunks");
-    buf.reserve(12 + list.len() * ENTRY_LEN);
+    buf.reserve(12 + KEY_LEN + list.len() * ENTRY_LEN);
     encode_header(buf, CHNK, n);
+    buf.extend_from_slice(key);
     for c in list {
         buf.extend_from_slice(&c.hash);
         buf.extend_from_slice(&c.len.to_be_bytes());
     }
 }
 
-/// Reads a chunk list: at least one and at most `max_chunks` entries, each 1 to
+/// Reads a chunk list (its namespace key and entries): at least one and at most `max_chunks` entries, each 1 to
 /// `max_chunk_len` bytes long, together at most `max_unpacked` (the cap of a `DOTI`'s
 /// `ULEN`). The entries are read one by one, so a forged count costs nothing until its bytes
 /// really arrive.
 pub fn read_list<R: Read + ?Sized>(
     r: &mut R,
     limits: &Limits,
-) -> Result<Vec<ChunkRef>, ProtoError> {
+) -> Result<(Key, Vec<ChunkRef>), ProtoError> {
     let n = read_expected(r, CHNK)?;
     read_list_after_header(r, n, limits)
 }
@@ -63,7 +77,7 @@ pub fn read_list_after_header<R: Read + ?Sized>(
     r: &mut R,
     n: u32,
     limits: &Limits,
-) -> Result<Vec<ChunkRef>, ProtoError> {
+) -> Result<(Key, Vec<ChunkRef>), ProtoError> {
     if n == 0 {
         return Err(ProtoError::Malformed {
             token: CHNK,
@@ -77,6 +91,8 @@ pub fn read_list_after_header<R: Read + ?Sized>(
             max: limits.max_chunks.into(),
         });
     }
+    let mut key = [0u8; KEY_LEN];
+    read_full(r, &mut key, CHNK)?;
     let mut list = Vec::with_capacity((n as usize).min(4096));
     let mut total: u64 = 0;
     let mut entry = [0u8; ENTRY_LEN];
@@ -84,7 +100,12 @@ pub fn read_list_after_header<R: Read + ?Sized>(
         read_full(r, &mut entry, CHNK)?;
         let mut hash = [0u8; HASH_LEN];
         hash.copy_from_slice(&entry[..HASH_LEN]);
-        let len = u32::from_be_bytes([entry[32], entry[33], entry[34], entry[35]]);
+        let len = u32::from_be_bytes([
+            entry[HASH_LEN],
+            entry[HASH_LEN + 1],
+            entry[HASH_LEN + 2],
+            entry[HASH_LEN + 3],
+        ]);
         if len == 0 {
             return Err(ProtoError::Malformed {
                 token: CHNK,
@@ -108,7 +129,7 @@ pub fn read_list_after_header<R: Read + ?Sized>(
         }
         list.push(ChunkRef { hash, len });
     }
-    Ok(list)
+    Ok((key, list))
 }
 
 /// Which chunks of a list of `n` the daemon lacks: bit i of the bitmap.
@@ -234,7 +255,7 @@ mod tests {
     fn list(n: usize) -> Vec<ChunkRef> {
         (0..n)
             .map(|i| ChunkRef {
-                hash: [i as u8; 32],
+                hash: [i as u8; HASH_LEN],
                 len: 1000 + i as u32,
             })
             .collect()
@@ -243,10 +264,13 @@ mod tests {
     #[test]
     fn a_list_round_trips_and_its_caps_hold() {
         let mut buf = Vec::new();
-        encode_list(&mut buf, &list(3));
-        assert!(buf.starts_with(b"CHNK00000003"));
-        assert_eq!(buf.len(), 12 + 3 * ENTRY_LEN);
-        assert_eq!(read_list(&mut &buf[..], &Limits::DEFAULT).unwrap(), list(3));
+        encode_list(&mut buf, &[7; KEY_LEN], &list(3));
+        assert!(buf.starts_with(b"CHNK00000003\x07\x07"));
+        assert_eq!(buf.len(), 12 + KEY_LEN + 3 * ENTRY_LEN);
+        assert_eq!(
+            read_list(&mut &buf[..], &Limits::DEFAULT).unwrap(),
+            ([7; KEY_LEN], list(3))
+        );
         // Cut short, too many, too long, empty: errors, never a panic or a large allocation.
         assert!(matches!(
             read_list(&mut &buf[..buf.len() - 1], &Limits::DEFAULT),
@@ -277,14 +301,34 @@ mod tests {
         let mut zero = Vec::new();
         encode_list(
             &mut zero,
+            &[0; KEY_LEN],
             &[ChunkRef {
-                hash: [0; 32],
+                hash: [0; HASH_LEN],
                 len: 0,
             }],
         );
         assert!(read_list(&mut &zero[..], &Limits::DEFAULT).is_err());
-        // A forged huge count with nothing behind it.
+        // A forged huge count with nothing behind it, or only a key.
         assert!(read_list(&mut &b"CHNK0000ffff"[..], &Limits::DEFAULT).is_err());
+        let mut key_only = b"CHNK00000001".to_vec();
+        key_only.extend_from_slice(&[1; KEY_LEN]);
+        assert!(matches!(
+            read_list(&mut &key_only[..], &Limits::DEFAULT),
+            Err(ProtoError::Truncated { .. })
+        ));
+    }
+
+    #[test]
+    fn the_hash_is_xxh3_128_big_endian() {
+        // XXH3_128bits("") = 99aa06d3014798d86001c324468d497f (xxHash's own test vector).
+        assert_eq!(
+            hash(b""),
+            [
+                0x99, 0xaa, 0x06, 0xd3, 0x01, 0x47, 0x98, 0xd8, 0x60, 0x01, 0xc3, 0x24, 0x46, 0x8d,
+                0x49, 0x7f
+            ]
+        );
+        assert_ne!(hash(b"a"), hash(b"b"));
     }
 
     #[test]

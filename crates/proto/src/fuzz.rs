@@ -825,11 +825,12 @@ pub fn auth(data: &[u8]) {
 
 /// A chunked source's list (`chunks::read_list`, what a daemon reads from a client): what
 /// decodes holds 1 to `max_chunks` entries of 1 to `max_chunk_len` bytes, at most
-/// `max_unpacked` together, used exactly `12 + 36 n` bytes and re-encodes to them.
+/// `max_unpacked` together, used exactly `12 + 16 + 20 n` bytes (header, namespace key,
+/// entries) and re-encodes to them.
 pub fn chunk_list(data: &[u8]) {
     let mut r = data;
     match crate::chunks::read_list(&mut r, &LIMITS) {
-        Ok(list) => {
+        Ok((key, list)) => {
             decoded();
             assert!(!list.is_empty() && list.len() <= LIMITS.max_chunks as usize);
             let total: u64 = list.iter().map(|c| u64::from(c.len)).sum();
@@ -839,13 +840,16 @@ pub fn chunk_list(data: &[u8]) {
                     .all(|c| c.len >= 1 && c.len <= LIMITS.max_chunk_len)
             );
             let used = data.len() - r.len();
-            assert_eq!(used, HEADER_LEN + list.len() * crate::chunks::ENTRY_LEN);
+            assert_eq!(
+                used,
+                HEADER_LEN + crate::chunks::KEY_LEN + list.len() * crate::chunks::ENTRY_LEN
+            );
             let mut again = Vec::new();
-            crate::chunks::encode_list(&mut again, &list);
+            crate::chunks::encode_list(&mut again, &key, &list);
             assert_eq!(&again[HEADER_LEN..], &data[HEADER_LEN..used]);
             assert_eq!(
                 crate::chunks::read_list(&mut &again[..], &LIMITS).expect("re-encoded list"),
-                list
+                (key, list)
             );
         }
         Err(e) => check_error(&e),
