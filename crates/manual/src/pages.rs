@@ -273,7 +273,7 @@ as authorization: Bearer on every call (never without ,tls).",
                 ),
                 item(
                     "DISTCC_CHUNKS",
-                    "0: send every protocol 4 source whole (zstd). By default a plain-mode source of 32 KiB or more goes to a host that advertised chunks=1 as a list of pieces cut at its line markers, named by SHA-256, and only the pieces that host does not hold from this client are sent (see PROTOCOL 4).",
+                    "0: send every protocol 4 source whole (zstd). By default a plain-mode source of 32 KiB or more goes to a host that advertised chunks=1 as a list of pieces cut at its line markers, named by a 128-bit hash, and only the pieces that host does not hold from this client (this user and $DISTCC_DIR/chunk-key) are sent (see PROTOCOL 4).",
                 ),
                 item(
                     "DISTCC_SSH_HOARD",
@@ -413,6 +413,10 @@ The compiler's own exit status, or one of distcc's codes when distcc itself fail
                 item(
                     "$DISTCC_DIR/adverts/",
                     "What each host advertised after a protocol 1-3 reply (one file per host, kept 24 hours), and the hosts that lack a compiler (*.skip-*).",
+                ),
+                item(
+                    "$DISTCC_DIR/chunk-key",
+                    "16 random bytes (mode 0600), made on the first chunked compile and sent with every chunk list: a server keeps the pieces it received per address or TLS identity and this key, so another user at the same address cannot use or overwrite them. Deleting it only makes servers ask for every piece again.",
                 ),
                 item(
                     "$DISTCC_DIR/identity/",
