@@ -23,6 +23,8 @@ mod pump34;
 mod pump_client;
 mod reapi;
 mod sched;
+#[path = "../common/sources.rs"]
+mod sources;
 mod ssh;
 mod stats;
 mod support;

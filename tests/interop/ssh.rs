@@ -726,40 +726,9 @@ fn chunked_sources_go_through_the_held_daemon_and_match_local_builds() {
         return;
     };
     let sb = Sandbox::new("ssh-held-chunks");
-    // Two sources that share many system headers, each preprocessed far past the client's
+    // Sources that share many system headers, each preprocessed far past the client's
     // chunking threshold.
-    let includes: String = [
-        "stdio.h",
-        "stdlib.h",
-        "string.h",
-        "math.h",
-        "time.h",
-        "unistd.h",
-        "fcntl.h",
-        "signal.h",
-        "pthread.h",
-        "locale.h",
-        "wchar.h",
-    ]
-    .iter()
-    .map(|h| format!("#include <{h}>\n"))
-    .collect();
-    for (name, body) in [
-        (
-            "big_a",
-            "int big_a(int x) { return (int)strlen(\"a\") + x; }\n",
-        ),
-        (
-            "big_b",
-            "double big_b(double x) { return sqrt(x) + getpid(); }\n",
-        ),
-    ] {
-        fs::write(
-            sb.path().join(format!("src/{name}.c")),
-            format!("{includes}{body}"),
-        )
-        .unwrap();
-    }
+    crate::sources::write_big_sources(sb.path());
     // The first job (1-3 through a session) learns the held daemon and that it keeps chunks.
     compile_held(&sb, &hosts, &env, "out/u.o");
     for name in ["big_a", "big_b", "big_b"] {

@@ -19,52 +19,6 @@ use crate::client::client_support::Sandbox;
 use crate::daemon::{argv, local_object, preprocessed, string, tok};
 use crate::support::{OurDaemon, TempDir, require};
 
-/// Two C files that include the same large set of system headers (each preprocessed well
-/// past the client's chunking threshold) and differ in their own code.
-pub(crate) fn write_big_sources(dir: &Path) {
-    let headers = [
-        "stdio.h",
-        "stdlib.h",
-        "string.h",
-        "math.h",
-        "time.h",
-        "unistd.h",
-        "fcntl.h",
-        "signal.h",
-        "pthread.h",
-        "sys/stat.h",
-        "sys/socket.h",
-        "netinet/in.h",
-        "locale.h",
-        "wchar.h",
-    ];
-    let includes: String = headers
-        .iter()
-        .map(|h| format!("#include <{h}>\n"))
-        .collect();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    for (name, body) in [
-        (
-            "big_a",
-            "int big_a(int x) { return (int)strlen(\"a\") + x * 3; }\n",
-        ),
-        (
-            "big_b",
-            "double big_b(double x) { return sqrt(x) + (double)getpid(); }\n",
-        ),
-        (
-            "big_c",
-            "long big_c(long x) { return labs(x) + time(0); }\n",
-        ),
-    ] {
-        std::fs::write(
-            dir.join(format!("src/{name}.c")),
-            format!("{includes}{body}"),
-        )
-        .unwrap();
-    }
-}
-
 fn hosts(d: &OurDaemon) -> String {
     format!("127.0.0.1:{}", d.port)
 }
@@ -107,7 +61,7 @@ fn a_sibling_source_sends_only_its_new_chunks_and_objects_match_local() {
     }
     let (d, sp) = super::stats::daemon_with_stats(2, &["--log-level", "debug"]);
     let s = Sandbox::new("chunks-sibling");
-    write_big_sources(s.path());
+    crate::sources::write_big_sources(s.path());
     // The first job (1-3) teaches the client what the daemon offers.
     s.same_as_local(
         &hosts(&d),
@@ -155,7 +109,7 @@ fn another_distcc_dir_at_the_same_address_uploads_its_own_chunks() {
         assert!(remembered(s).contains("chunks=1"), "{}", remembered(s));
     };
     let s1 = Sandbox::new("chunks-ns-1");
-    write_big_sources(s1.path());
+    crate::sources::write_big_sources(s1.path());
     learn(&s1);
     let b0 = bytes_in(sp);
     build(&s1, &d, &[], "big_a");
@@ -163,7 +117,7 @@ fn another_distcc_dir_at_the_same_address_uploads_its_own_chunks() {
     // A second client at the same address (127.0.0.1), its own DISTCC_DIR: the same source,
     // the same chunks, but it must upload them itself.
     let s2 = Sandbox::new("chunks-ns-2");
-    write_big_sources(s2.path());
+    crate::sources::write_big_sources(s2.path());
     learn(&s2);
     let b1 = bytes_in(sp);
     build(&s2, &d, &[], "big_a");
@@ -188,7 +142,7 @@ fn another_distcc_dir_at_the_same_address_uploads_its_own_chunks() {
     }
     // A third work directory sharing the first's DISTCC_DIR: the same key, its chunks reused.
     let s3 = Sandbox::new("chunks-ns-3");
-    write_big_sources(s3.path());
+    crate::sources::write_big_sources(s3.path());
     let dir1 = s1.distcc_dir.to_str().unwrap();
     let b2 = bytes_in(sp);
     build(&s3, &d, &[("DISTCC_DIR", dir1)], "big_a");
@@ -210,7 +164,7 @@ fn a_tiny_store_evicts_and_objects_stay_identical() {
     // first job's case here.
     let d = OurDaemon::start(&["--chunk-store", "4K", "--log-level", "debug"]);
     let s = Sandbox::new("chunks-tiny");
-    write_big_sources(s.path());
+    crate::sources::write_big_sources(s.path());
     s.same_as_local(
         &hosts(&d),
         &[("DISTCC_FALLBACK", "0")],
@@ -231,7 +185,7 @@ fn chunk_store_0_is_not_advertised_and_gets_plain_bodies() {
     let (d, sp) =
         super::stats::daemon_with_stats(2, &["--chunk-store", "0", "--log-level", "debug"]);
     let s = Sandbox::new("chunks-off");
-    write_big_sources(s.path());
+    crate::sources::write_big_sources(s.path());
     s.same_as_local(
         &hosts(&d),
         &[("DISTCC_FALLBACK", "0")],
@@ -398,39 +352,34 @@ fn chunks_are_kept_per_principal_and_key() {
     let want = local_object(t.path(), &i);
     let (x, y) = halves(&i);
     let (a, b) = (Ipv4Addr::new(127, 0, 0, 1), Ipv4Addr::new(127, 0, 0, 2));
-    let ran = |answer: Answer| match answer {
-        Answer::Ran(r) => {
-            assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
-            assert_eq!(r.object, want);
+    // One chunked compile of both halves from `from` with `key`: how many chunks the daemon
+    // asked for, and an object equal to the local one.
+    let step = |from: Ipv4Addr, key: &Key, asked: usize, why: &str| {
+        let (need, answer) = chunked_compile_keyed(&d, from, key, &ccid, &[x, y]);
+        assert_eq!(need.count(), asked, "{why}");
+        match answer {
+            Answer::Ran(r) => {
+                assert_eq!(r.status, 0, "{}", String::from_utf8_lossy(&r.stderr));
+                assert_eq!(r.object, want);
+            }
+            Answer::Refused(r) => panic!("refused: {r:?}"),
         }
-        Answer::Refused(r) => panic!("refused: {r:?}"),
     };
-    // A uploads both chunks, then has them.
-    let (need, answer) = chunked_compile(&d, a, &ccid, &[x, y]);
-    assert_eq!(need.count(), 2);
-    ran(answer);
-    let (need, answer) = chunked_compile(&d, a, &ccid, &[x, y]);
-    assert_eq!(need.count(), 0);
-    ran(answer);
-    // B, at another address, is not told A's chunks are here: it sends them itself.
-    let (need, answer) = chunked_compile(&d, b, &ccid, &[x, y]);
-    assert_eq!(need.count(), 2, "B was told it has A's chunks");
-    ran(answer);
-    let (need, answer) = chunked_compile(&d, b, &ccid, &[x, y]);
-    assert_eq!(need.count(), 0);
-    ran(answer);
+    step(a, &KEY, 2, "A uploads both chunks");
+    step(a, &KEY, 0, "then A has them");
+    step(
+        b,
+        &KEY,
+        2,
+        "B, at another address, was told it has A's chunks",
+    );
+    step(b, &KEY, 0, "then B has its own");
     // Another key at A's address is another namespace: it uploads its own, then has them;
     // A's key still has A's.
     let other = [0xa5; proto::chunks::KEY_LEN];
-    let (need, answer) = chunked_compile_keyed(&d, a, &other, &ccid, &[x, y]);
-    assert_eq!(need.count(), 2, "another key was told it has A's chunks");
-    ran(answer);
-    let (need, answer) = chunked_compile_keyed(&d, a, &other, &ccid, &[x, y]);
-    assert_eq!(need.count(), 0);
-    ran(answer);
-    let (need, answer) = chunked_compile(&d, a, &ccid, &[x, y]);
-    assert_eq!(need.count(), 0);
-    ran(answer);
+    step(a, &other, 2, "another key was told it has A's chunks");
+    step(a, &other, 0, "then the other key has its own");
+    step(a, &KEY, 0, "A's key still has A's");
     // A repeated chunk is asked for once, and assembled twice (a declaration may repeat).
     let decl: &[u8] = b"int declared_twice(int);\n";
     let (need, answer) = chunked_compile(&d, a, &ccid, &[decl, decl, &i]);

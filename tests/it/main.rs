@@ -33,6 +33,8 @@ mod protocol4;
 mod sandbox;
 mod sched;
 mod security;
+#[path = "../common/sources.rs"]
+mod sources;
 mod ssh;
 mod stats;
 mod support;

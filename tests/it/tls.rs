@@ -606,7 +606,7 @@ fn a_chunked_compile_works_over_tls_and_have_goes_by_tls_identity() {
         sb.same_as_local(&hosts, env, &cmd, &[&out]);
     };
     let sb_bob = Sandbox::new("tls-chunks-bob");
-    super::chunks::write_big_sources(sb_bob.path());
+    crate::sources::write_big_sources(sb_bob.path());
     // A `,tls` host speaks protocol 4 from the first job; that reply's advertisement offers
     // chunks, so the next job sends its source in chunks.
     run(&sb_bob, &bob, "big_a");
@@ -629,7 +629,7 @@ fn a_chunked_compile_works_over_tls_and_have_goes_by_tls_identity() {
     );
     // Alice (a token) is another principal: she is not told bob's chunks are there.
     let sb_alice = Sandbox::new("tls-chunks-alice");
-    super::chunks::write_big_sources(sb_alice.path());
+    crate::sources::write_big_sources(sb_alice.path());
     run(&sb_alice, &alice, "big_a");
     run(&sb_alice, &alice, "big_b");
     let log = d.wait_log("(alice): chunked source");
