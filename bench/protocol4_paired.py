@@ -14,10 +14,12 @@ go by, as in a build (each file's new chunks are sent once, with the first file 
 them). The compiles are `-O0`, to keep the run short: the compile is the daemon's, not
 measured here.
 
-Usage: bench/protocol4_paired.py --corpus DIR [--files N] [--ours DIR] [--out FILE]"""
+Usage: bench/protocol4_paired.py [--corpus DIR] [--files N] [--ours DIR] [--out FILE]"""
 import argparse
 import datetime
+import json
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -43,15 +45,36 @@ def measure_script():
 VARIANTS = (2, 4, "4z")
 
 
+def libgit2_corpus(work):
+    """libgit2's Release sources preprocessed, one `<i>.i` per compile_commands.json entry
+    (`gcc -E` of its command without `-c` and `-o`); returns the directory."""
+    build = common.configure_libgit2(work, extra=("-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",))
+    out = os.path.join(work, "i")
+    os.makedirs(out)
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        entries = json.load(f)
+    for n, e in enumerate(entries):
+        argv = shlex.split(e["command"])
+        o = argv.index("-o")
+        del argv[o:o + 2]
+        argv = [a for a in argv if a != "-c" and not a.endswith("launch.sh")]
+        subprocess.run(argv + ["-E", "-o", os.path.join(out, f"{n}.i")], cwd=e["directory"],
+                       check=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus", required=True, help="directory of preprocessed .i files")
+    ap.add_argument("--corpus", help="directory of preprocessed .i files (default: libgit2's, "
+                    "made here with gcc -E)")
     ap.add_argument("--files", type=int, default=70, help="how many of them (evenly spread)")
     ap.add_argument("--ours", help="directory of our release binaries (default: build them)")
     ap.add_argument("--out", default=os.path.join(common.ROOT, "bench", "results",
                                                   "protocol4_paired.txt"))
     args = ap.parse_args()
     ours = os.path.abspath(args.ours) if args.ours else common.build_ours()
+    if not args.corpus:
+        args.corpus = libgit2_corpus(tempfile.mkdtemp(prefix="bench-p4p-corpus-"))
     files = sorted(os.path.join(args.corpus, f) for f in os.listdir(args.corpus)
                    if f.endswith(".i"))
     step = max(1, len(files) // max(1, args.files))
