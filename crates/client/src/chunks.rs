@@ -339,6 +339,19 @@ mod tests {
     }
 
     #[test]
+    fn a_key_that_cannot_be_kept_is_this_processs_own() {
+        // `$DISTCC_DIR` below a regular file: nothing can be made there, even as root.
+        let file = std::env::temp_dir().join(format!("distcc-nokey-{}", std::process::id()));
+        std::fs::write(&file, b"not a directory").unwrap();
+        let top = file.join("distcc");
+        let (k1, k2) = (key(&top), key(&top));
+        assert_ne!(k1, [0; KEY_LEN]);
+        assert_ne!(k1, k2, "a fresh random key each time, not a fixed one");
+        assert!(!top.exists());
+        std::fs::remove_file(&file).unwrap();
+    }
+
+    #[test]
     fn the_same_headers_are_cut_the_same_way_in_another_file() {
         let names: Vec<String> = (0..100).map(|i| format!("h{i}")).collect();
         let mut a: Vec<&str> = names.iter().map(String::as_str).collect();
