@@ -740,7 +740,6 @@ impl Job<'_> {
             }
             plan
         } else {
-            let c = self.version.compression();
             // A cache key: the client waits for the verdict before it sends the source.
             if head.cache_key.is_some()
                 && let Some((code, kind, why)) = refusal
@@ -777,14 +776,7 @@ impl Job<'_> {
                         return self.run_fed(rd, fd, writer, head.chunked, plan, &input, slot);
                     }
                     let mut f = StoreOrDiscard::new(create_new(&input)?);
-                    if head.chunked {
-                        self.read_chunked(rd, writer, &mut f, false)?;
-                    } else {
-                        let mut lease = self.cfg.budget.lease();
-                        read_body_granted(rd, Token::DOTI, c, &limits, &mut f, &mut |t| {
-                            lease.cover(t)
-                        })?;
-                    }
+                    self.read_source(rd, writer, head.chunked, &mut f, Reading::Kept)?;
                     if let Some(e) = f.error {
                         // Our disk, not the client's request: say so (the client falls back
                         // or fails with these words) rather than close without a reply.
@@ -799,12 +791,8 @@ impl Job<'_> {
                     plan
                 }
                 _ => {
-                    if head.chunked {
-                        // The refusal answers a list, in place of `NEED`.
-                        self.read_chunked(rd, writer, &mut io::sink(), true)?;
-                    } else {
-                        read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
-                    }
+                    let sink = &mut io::sink();
+                    self.read_source(rd, writer, head.chunked, sink, Reading::Refused)?;
                     let (code, kind, why) = refusal.expect("set when a check failed");
                     return Ok(self.refuse(code, kind, why));
                 }
@@ -973,31 +961,19 @@ impl Job<'_> {
         input: &Path,
         _slot: Slot<'_>,
     ) -> Result<Step, ProtoError> {
-        let (c, limits) = (self.version.compression(), self.cfg.limits);
         std::os::unix::fs::symlink("/proc/self/fd/0", input).map_err(ProtoError::Io)?;
         let compile_start = Instant::now();
         let mut child = match self.spawn(&plan, Input::Pipe) {
             Ok(child) => child,
             Err(e) => {
-                if chunked {
-                    self.read_chunked(rd, writer, &mut io::sink(), false)?;
-                } else {
-                    read_body(rd, Token::DOTI, c, &limits, &mut io::sink())?;
-                }
+                self.read_source(rd, writer, chunked, &mut io::sink(), Reading::Skipped)?;
                 return Ok(self.cannot_run(&plan, e));
             }
         };
         let pipe = child.take_stdin().expect("stdin is a pipe");
         let mut feed = Feed::new(pipe, fd, rd.get_ref().deadline);
         // A failure here drops the child, which kills it.
-        if chunked {
-            self.read_chunked(rd, writer, &mut feed, false)?;
-        } else {
-            let mut lease = self.cfg.budget.lease();
-            read_body_granted(rd, Token::DOTI, c, &limits, &mut feed, &mut |t| {
-                lease.cover(t)
-            })?;
-        }
+        self.read_source(rd, writer, chunked, &mut feed, Reading::Kept)?;
         match feed.finish() {
             Fed::All | Fed::CompilerGone => {}
             Fed::HungUp => return Ok(Step::HungUp),
@@ -1011,6 +987,29 @@ impl Job<'_> {
             }
         }
         Ok(self.finish(&plan, child, fd, compile_start))
+    }
+    /// A plain request's source, after its command line (and cache verdict): a chunk list
+    /// (`FLAG` bit 2) or one `DOTI` body, into `out`. `Kept`: the compiler's input, held
+    /// against the memory budget; `Skipped`/`Refused`: read only to reach the request's end
+    /// (`Refused`: a refusal is the answer, in place of `NEED`, to a list).
+    fn read_source(
+        &self,
+        rd: &mut Request<'_>,
+        writer: &mut dyn Write,
+        chunked: bool,
+        out: &mut dyn Write,
+        reading: Reading,
+    ) -> Result<(), ProtoError> {
+        let (c, limits) = (self.version.compression(), self.cfg.limits);
+        match (chunked, reading) {
+            (true, r) => self.read_chunked(rd, writer, out, r == Reading::Refused)?,
+            (false, Reading::Kept) => {
+                let mut lease = self.cfg.budget.lease();
+                read_body_granted(rd, Token::DOTI, c, &limits, out, &mut |t| lease.cover(t))?
+            }
+            (false, _) => read_body(rd, Token::DOTI, c, &limits, out)?,
+        };
+        Ok(())
     }
 
     /// The source of a request with `FLAG` bit 2 (protocol 4, docs/protocol-4.md): an
@@ -1497,4 +1496,15 @@ mod tests {
         };
         assert!(contested.try_acquire().is_none());
     }
+}
+
+/// What [`Conn::read_source`] reads a plain request's source for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// The compiler's input.
+    Kept,
+    /// Only to reach the request's end (the compiler could not start).
+    Skipped,
+    /// Only to reach the request's end, which a refusal answers.
+    Refused,
 }
